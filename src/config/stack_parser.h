@@ -1,0 +1,49 @@
+// Parses and validates steward.yaml into a config::Stack.
+//
+// Contract: Parse never stops at the first problem. It collects every error of the file
+// (unknown key with a "did you mean", wrong type, missing required key, bad duration or size,
+// unknown dependency, dependency cycle with the cycle printed, port clash) with its location,
+// and returns them all. A Stack is returned only when there are no errors.
+// Thread safety: stateless functions; safe to call concurrently.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "config/stack.h"
+
+namespace steward::config {
+
+struct Diagnostic {
+  SourceLocation location;
+  std::string message;                  // "unknown key 'replcas' in service 'web'; did you mean 'replicas'?"
+  std::string ToString() const;         // "steward.yaml:12:5: error: <message>"
+};
+
+struct ParseOptions {
+  std::string environment;              // select environments.<name>; "" = none
+  // Looks up ${VAR}; default reads the process environment. Environment vars override it.
+  std::function<std::optional<std::string>(const std::string&)> lookup_env;
+};
+
+struct ParseResult {
+  std::optional<Stack> stack;           // set iff diagnostics is empty
+  std::vector<Diagnostic> diagnostics;
+  bool ok() const { return diagnostics.empty(); }
+};
+
+// `path` is used for locations and for resolving relative paths; `text` is the file content.
+ParseResult ParseStack(const std::string& text, const std::string& path,
+                       const ParseOptions& options = {});
+// Reads the file; an unreadable file is a single diagnostic.
+ParseResult ParseStackFile(const std::string& path, const ParseOptions& options = {});
+
+// "500ms", "2s", "1m30s", "1h": returns nullopt on anything else (no unit, negative, garbage).
+std::optional<Duration> ParseDuration(const std::string& text);
+// "256Mi", "1Gi", "512k", "1G", "1024": bytes; nullopt on garbage.
+std::optional<int64_t> ParseSize(const std::string& text);
+
+}  // namespace steward::config

@@ -1,0 +1,77 @@
+// Driver: how a replica becomes a running thing. The process driver (default) runs each
+// replica as a process in its own process group; podman/ssh/k8s drivers come later behind the
+// same interface.
+//
+// Identity: every replica's environment carries STEWARD_INSTANCE=<instance>/<service>/<slot>/
+// <generation>. Observe() finds replicas by that marker, not by what the state store says, so a
+// replica started just before a kill -9 (and never recorded) is still seen, and nothing is ever
+// orphaned. <instance> identifies one project's state directory.
+// Thread safety: implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace steward::drivers {
+
+struct ReplicaSpec {
+  std::string service;
+  int slot = 0;
+  int64_t generation = 0;
+  std::vector<std::string> argv;               // argv[0] resolved through PATH if no '/'
+  std::map<std::string, std::string> env;      // the replica's whole environment (plus PORT etc.)
+  std::string working_dir;
+  int port = 0;                                // exported as PORT
+  std::string log_dir;                         // stdout.log / stderr.log written here
+  int64_t memory_bytes = 0;                    // informational; enforced by the supervisor
+};
+
+// What is actually running.
+struct ObservedReplica {
+  std::string service;
+  int slot = 0;
+  int64_t generation = 0;
+  int pid = 0;              // the process-group leader
+  int64_t start_ticks = 0;  // /proc/<pid>/stat starttime
+  int port = 0;             // from the replica's PORT
+  int64_t rss_bytes = 0;
+  bool zombie = false;      // exited, not yet reaped
+};
+
+struct ReplicaHandle {
+  int pid = 0;
+  int64_t start_ticks = 0;
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  // Starts the replica detached from the caller's session; returns once the process exists.
+  // An exec failure (no such program, not executable) is returned as an error, not a crash.
+  virtual StatusOr<ReplicaHandle> Start(const ReplicaSpec& spec) = 0;
+  // Sends `signal` to the replica's process group, waits up to `grace`, then SIGKILLs the group.
+  // Returns when the group is gone. Stopping a replica that is already gone is OK.
+  virtual Status Stop(const ReplicaHandle& handle, int signal, Duration grace) = 0;
+  // Every replica of this instance that exists now.
+  virtual StatusOr<std::vector<ObservedReplica>> Observe() = 0;
+  // True if that exact process (pid and start time) is alive and not a zombie.
+  virtual bool Alive(const ReplicaHandle& handle) = 0;
+};
+
+struct ProcessDriverOptions {
+  std::string instance;       // the marker's first part; see above
+  Clock* clock = nullptr;
+};
+std::unique_ptr<Driver> NewProcessDriver(const ProcessDriverOptions& options);
+
+// Copy-truncate rotation of <log_dir>/{stdout,stderr}.log when over max_bytes, keeping `keep`
+// old files (stdout.log.1 newest). Safe while the replica writes (its fd is O_APPEND).
+Status RotateLogs(const std::string& log_dir, int64_t max_bytes, int keep);
+
+}  // namespace steward::drivers

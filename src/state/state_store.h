@@ -1,0 +1,103 @@
+// StateStore: what Steward has recorded about the world — the spec each service was last
+// applied with, the replicas it started (pid, port, generation), and the history of applies.
+//
+// The planner compares the stack (desired) with this (recorded) and with what the driver sees
+// (observed). Implementations: SqliteStateStore (.steward/state.db, the default); PostgreSQL
+// later, behind the same interface. Every write is its own transaction, so a kill -9 between
+// two writes leaves a consistent store; the planner then converges from what is observed.
+// Thread safety: implementations are safe to use from several threads of one process.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace steward::state {
+
+// A service as it was last applied.
+struct ServiceRecord {
+  std::string name;
+  std::string spec_json;    // canonical JSON of the applied config::Service (secrets masked)
+  std::string spec_hash;    // hex hash of the fields that force a replace
+  int64_t generation = 0;   // bumped on every replace (rolling update)
+  int64_t updated_at_ms = 0;
+};
+
+// One running (or starting) process of a service.
+struct ReplicaRecord {
+  std::string service;
+  int slot = 0;             // 0..replicas-1
+  int64_t generation = 0;
+  int pid = 0;              // 0 until the process has been started
+  int64_t start_ticks = 0;  // /proc/<pid>/stat starttime, to tell a reused pid apart
+  int port = 0;
+  int64_t started_at_ms = 0;
+};
+
+struct HistoryEntry {
+  int64_t id = 0;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;  // 0 while running (or if the apply was killed)
+  std::string user;
+  std::string host;
+  std::string command;         // "apply", "destroy", "down", "serve --watch"
+  std::string changes_json;    // the plan's summary: [{"action":"+","resource":"service.web",...}]
+  std::string result;          // "running", "success", "failed", "interrupted"
+  std::string error;
+};
+
+// Who holds the state lock; shown when another command cannot take it.
+struct LockHolder {
+  int pid = 0;
+  std::string host;
+  std::string command;
+  int64_t since_ms = 0;
+  std::string ToString() const;  // "pid 4242 on host build-1 (apply) since 2026-11-26T19:02:19Z"
+};
+
+// Held while alive; releasing is automatic on destruction and on process death.
+class Lock {
+ public:
+  virtual ~Lock() = default;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Takes the exclusive state lock. Fails at once with kFailedPrecondition naming the holder
+  // when timeout is zero and another process holds it; otherwise waits up to timeout.
+  virtual StatusOr<std::unique_ptr<Lock>> AcquireLock(const std::string& command,
+                                                      Duration timeout) = 0;
+  // The current holder, if any (for status output).
+  virtual StatusOr<std::optional<LockHolder>> LockHolderInfo() = 0;
+
+  virtual StatusOr<std::vector<ServiceRecord>> ListServices() = 0;
+  virtual Status PutService(const ServiceRecord& record) = 0;
+  virtual Status DeleteService(const std::string& name) = 0;  // and its replicas
+
+  virtual StatusOr<std::vector<ReplicaRecord>> ListReplicas() = 0;
+  virtual Status PutReplica(const ReplicaRecord& record) = 0;  // upsert by (service, slot, generation)
+  virtual Status DeleteReplica(const std::string& service, int slot, int64_t generation) = 0;
+
+  // Starts a history entry (result "running") and returns its id; FinishHistory completes it.
+  virtual StatusOr<int64_t> BeginHistory(const HistoryEntry& entry) = 0;
+  virtual Status FinishHistory(int64_t id, const std::string& result, const std::string& error,
+                               const std::string& changes_json) = 0;
+  // Newest first.
+  virtual StatusOr<std::vector<HistoryEntry>> ListHistory(int limit) = 0;
+
+  virtual int SchemaVersion() const = 0;
+};
+
+// Opens (creating if needed) <dir>/state.db with WAL and runs pending migrations; the lock is
+// an flock on <dir>/state.lock, so a killed holder releases it. A database written by a newer
+// Steward (schema version above what this binary knows) is refused with a clear error.
+StatusOr<std::unique_ptr<StateStore>> OpenSqliteStateStore(const std::string& dir, Clock* clock);
+
+}  // namespace steward::state
