@@ -22,16 +22,16 @@ namespace steward::state {
 // A service as it was last applied.
 struct ServiceRecord {
   std::string name;
-  std::string spec_json;    // canonical JSON of the applied config::Service (secrets masked)
-  std::string spec_hash;    // hex hash of the fields that force a replace
-  int64_t generation = 0;   // bumped on every replace (rolling update)
+  std::string spec_json;   // canonical JSON of the applied config::Service (secrets masked)
+  std::string spec_hash;   // hex hash of the fields that force a replace
+  int64_t generation = 0;  // bumped on every replace (rolling update)
   int64_t updated_at_ms = 0;
 };
 
 // One running (or starting) process of a service.
 struct ReplicaRecord {
   std::string service;
-  int slot = 0;             // 0..replicas-1
+  int slot = 0;  // 0..replicas-1
   int64_t generation = 0;
   int pid = 0;              // 0 until the process has been started
   int64_t start_ticks = 0;  // /proc/<pid>/stat starttime, to tell a reused pid apart
@@ -45,9 +45,9 @@ struct HistoryEntry {
   int64_t finished_at_ms = 0;  // 0 while running (or if the apply was killed)
   std::string user;
   std::string host;
-  std::string command;         // "apply", "destroy", "down", "serve --watch"
-  std::string changes_json;    // the plan's summary: [{"action":"+","resource":"service.web",...}]
-  std::string result;          // "running", "success", "failed", "interrupted"
+  std::string command;       // "apply", "destroy", "down", "serve --watch"
+  std::string changes_json;  // the plan's summary: [{"action":"+","resource":"service.web",...}]
+  std::string result;        // "running", "success", "failed", "interrupted"
   std::string error;
 };
 
@@ -82,18 +82,28 @@ class StateStore {
   virtual Status DeleteService(const std::string& name) = 0;  // and its replicas
 
   virtual StatusOr<std::vector<ReplicaRecord>> ListReplicas() = 0;
-  virtual Status PutReplica(const ReplicaRecord& record) = 0;  // upsert by (service, slot, generation)
+  // Upsert by (service, slot, generation).
+  virtual Status PutReplica(const ReplicaRecord& record) = 0;
   virtual Status DeleteReplica(const std::string& service, int slot, int64_t generation) = 0;
 
   // Starts a history entry (result "running") and returns its id; FinishHistory completes it.
   virtual StatusOr<int64_t> BeginHistory(const HistoryEntry& entry) = 0;
   virtual Status FinishHistory(int64_t id, const std::string& result, const std::string& error,
                                const std::string& changes_json) = 0;
-  // Newest first.
+  // Newest first; limit <= 0 means all.
   virtual StatusOr<std::vector<HistoryEntry>> ListHistory(int limit) = 0;
+  // Marks every entry still "running" as "interrupted". Call it right after AcquireLock: while
+  // the caller holds the lock no other command can be running, so any "running" entry belongs
+  // to a command that was killed or crashed.
+  virtual Status MarkInterruptedHistory() = 0;
 
   virtual int SchemaVersion() const = 0;
 };
+
+// The effective user's name (the uid as text if it has no passwd entry) and this machine's
+// host name, for HistoryEntry.user/host and the lock holder.
+std::string CurrentUser();
+std::string CurrentHost();
 
 // Opens (creating if needed) <dir>/state.db with WAL and runs pending migrations; the lock is
 // an flock on <dir>/state.lock, so a killed holder releases it. A database written by a newer

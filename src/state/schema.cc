@@ -1,0 +1,113 @@
+#include "state/schema.h"
+
+#include <charconv>
+#include <string>
+
+namespace steward::state {
+namespace {
+
+// Version 1: the first released schema. Times are Unix milliseconds (UTC); 0 means "not yet".
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+);
+CREATE TABLE services (
+  name          TEXT PRIMARY KEY NOT NULL,
+  spec_json     TEXT NOT NULL,
+  spec_hash     TEXT NOT NULL,
+  generation    INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE replicas (
+  service       TEXT NOT NULL,
+  slot          INTEGER NOT NULL,
+  generation    INTEGER NOT NULL,
+  pid           INTEGER NOT NULL,
+  start_ticks   INTEGER NOT NULL,
+  port          INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (service, slot, generation)
+);
+CREATE TABLE history (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at_ms  INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL,
+  user           TEXT NOT NULL,
+  host           TEXT NOT NULL,
+  command        TEXT NOT NULL,
+  changes_json   TEXT NOT NULL,
+  result         TEXT NOT NULL,
+  error          TEXT NOT NULL
+);
+CREATE INDEX history_by_result ON history (result);
+)sql";
+
+Status WriteSchemaVersion(SqliteDb* db, int version) {
+  ASSIGN_OR_RETURN(Statement stmt,
+                   Statement::Prepare(db, "write schema version",
+                                      "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) "
+                                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
+  RETURN_IF_ERROR(stmt.BindAll(std::to_string(version)));
+  return stmt.Run();
+}
+
+Status TooNew(const SqliteDb& db, int found, int known) {
+  return FailedPrecondition(db.path() + " has schema version " + std::to_string(found) +
+                            " but this steward knows up to " + std::to_string(known) +
+                            "; upgrade steward");
+}
+
+// Applies migration `index` (0-based) if the version is still `index`; returns the version after.
+StatusOr<int> ApplyOne(SqliteDb* db, const std::vector<Migration>& migrations, size_t index) {
+  const Migration& m = migrations[index];
+  std::string op =
+      "migrate to schema version " + std::to_string(index + 1) + " (" + m.description + ")";
+  ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db, op));
+  ASSIGN_OR_RETURN(int version, ReadSchemaVersion(db));
+  if (version != static_cast<int>(index)) return version;  // another process got here first
+  RETURN_IF_ERROR(db->Exec(op, m.sql));
+  RETURN_IF_ERROR(WriteSchemaVersion(db, static_cast<int>(index + 1)).Annotate(op));
+  RETURN_IF_ERROR(txn->Commit());
+  return static_cast<int>(index + 1);
+}
+
+}  // namespace
+
+const std::vector<Migration>& StateMigrations() {
+  static const std::vector<Migration> kMigrations = {
+      {"services, replicas, history", kSchemaV1},
+  };
+  return kMigrations;
+}
+
+StatusOr<int> ReadSchemaVersion(SqliteDb* db) {
+  ASSIGN_OR_RETURN(Statement has_meta,
+                   Statement::Prepare(db, "read schema version",
+                                      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                      "name = 'meta'"));
+  ASSIGN_OR_RETURN(bool found, has_meta.Step());
+  if (!found) return 0;
+  ASSIGN_OR_RETURN(Statement stmt,
+                   Statement::Prepare(db, "read schema version",
+                                      "SELECT value FROM meta WHERE key = 'schema_version'"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Corruption(db->path() + ": meta table has no schema_version");
+  std::string text = stmt.ColumnText(0);
+  int version = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (ec == std::errc() && end == text.data() + text.size() && version >= 0) return version;
+  return Corruption(db->path() + ": meta.schema_version is not a number: '" + text + "'");
+}
+
+StatusOr<int> Migrate(SqliteDb* db, const std::vector<Migration>& migrations) {
+  const int known = static_cast<int>(migrations.size());
+  ASSIGN_OR_RETURN(int version, ReadSchemaVersion(db));
+  while (version < known) {
+    ASSIGN_OR_RETURN(version, ApplyOne(db, migrations, static_cast<size_t>(version)));
+  }
+  if (version > known) return TooNew(*db, version, known);
+  return version;
+}
+
+}  // namespace steward::state

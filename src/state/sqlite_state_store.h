@@ -1,0 +1,75 @@
+// SqliteStateStore: the default StateStore, a SQLite database at <dir>/state.db in WAL mode
+// with the lock at <dir>/state.lock (file format and crash-safety argument: docs/formats/state.md).
+//
+// WAL plus a 5 s busy timeout lets the daemon and a CLI command share the file: readers never
+// block the writer, and writers queue instead of failing. Writes are single transactions.
+// Commits run with synchronous=NORMAL, which survives kill -9 of any process; history writes
+// run with synchronous=FULL, which fsyncs the WAL and so also makes every earlier commit durable
+// against power loss at the points a user sees ("apply started", "apply finished").
+// Thread safety: one connection per store, every call serialised by a mutex. AcquireLock does
+// not take that mutex, so a thread waiting for the state lock does not block readers.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "state/state_store.h"
+
+namespace steward::state {
+
+class SqliteDb;
+struct Migration;
+
+class SqliteStateStore : public StateStore {
+ public:
+  // Creates `dir` (mode 0700) if missing and opens it, applying `migrations` (the real list is
+  // StateMigrations(); tests pass others). `clock` must outlive the store.
+  static StatusOr<std::unique_ptr<SqliteStateStore>> Open(const std::string& dir, Clock* clock,
+                                                          const std::vector<Migration>& migrations);
+  ~SqliteStateStore() override;
+
+  StatusOr<std::unique_ptr<Lock>> AcquireLock(const std::string& command,
+                                              Duration timeout) override;
+  StatusOr<std::optional<LockHolder>> LockHolderInfo() override;
+
+  StatusOr<std::vector<ServiceRecord>> ListServices() override;
+  // updated_at_ms 0 is replaced by the clock's wall time.
+  Status PutService(const ServiceRecord& record) override;
+  Status DeleteService(const std::string& name) override;
+
+  StatusOr<std::vector<ReplicaRecord>> ListReplicas() override;
+  Status PutReplica(const ReplicaRecord& record) override;
+  Status DeleteReplica(const std::string& service, int slot, int64_t generation) override;
+
+  // started_at_ms 0 is replaced by the clock's wall time; result is always "running".
+  StatusOr<int64_t> BeginHistory(const HistoryEntry& entry) override;
+  // Sets finished_at_ms from the clock; an empty changes_json keeps BeginHistory's. An unknown
+  // id is kNotFound.
+  Status FinishHistory(int64_t id, const std::string& result, const std::string& error,
+                       const std::string& changes_json) override;
+  StatusOr<std::vector<HistoryEntry>> ListHistory(int limit) override;
+  Status MarkInterruptedHistory() override;
+
+  int SchemaVersion() const override { return schema_version_; }
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  SqliteStateStore(std::string dir, Clock* clock, std::unique_ptr<SqliteDb> db, int version);
+  // Runs `write` with synchronous=FULL so its commit (and every earlier one) reaches the disk.
+  template <typename F>
+  auto Durably(F write) -> decltype(write());
+  int64_t NowMs() const;
+
+  const std::string dir_;
+  Clock* const clock_;
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;  // guarded by mu_
+  const int schema_version_;
+};
+
+}  // namespace steward::state
