@@ -1,0 +1,64 @@
+// The steward command line: each command parses flags, then wires rooms together. No product
+// logic lives here beyond presentation (tables, colours on a TTY, --json).
+//
+// Exit codes (documented in docs/cli.md): 0 success / no changes; 1 error; 2 `plan` found
+// changes (Terraform's -detailed-exitcode, always on); 3 the state is locked by another run.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/status.h"
+#include "config/stack.h"
+#include "config/stack_parser.h"
+#include "server/daemon.h"
+
+namespace steward::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitChanges = 2;
+inline constexpr int kExitLocked = 3;
+
+// Flags every command shares.
+struct Globals {
+  std::string file = "steward.yaml";
+  std::string env;
+  std::string state_dir;  // default: <stack file dir>/.steward, or $STEWARD_STATE_DIR
+  bool json = false;
+  bool no_color = false;
+  std::string listen = "127.0.0.1:" + std::to_string(server::kDefaultPort);
+  std::string lock_timeout = "0s";
+};
+
+struct Context {
+  Globals g;
+  std::string self;  // absolute path of this binary
+
+  std::string StateDir() const;  // absolute
+  bool Color() const;            // stdout is a TTY and --no-color not given
+  // Parses the stack file; prints every diagnostic to stderr on failure.
+  std::optional<config::Stack> LoadStack() const;
+  server::Requester Who(const std::string& command) const;
+  StatusOr<Duration> LockTimeout() const;
+  // Listen host and port from --listen.
+  StatusOr<std::pair<std::string, int>> Listen() const;
+};
+
+// Prints "error: <message>" to stderr and returns the exit code for that status.
+int Fail(const Status& st);
+
+void AddValidate(CLI::App& app, Context& ctx, int& rc);
+void AddPlan(CLI::App& app, Context& ctx, int& rc);
+void AddApply(CLI::App& app, Context& ctx, int& rc);
+void AddDestroy(CLI::App& app, Context& ctx, int& rc);
+void AddServe(CLI::App& app, Context& ctx, int& rc);
+void AddUp(CLI::App& app, Context& ctx, int& rc);
+void AddDown(CLI::App& app, Context& ctx, int& rc);
+void AddStatus(CLI::App& app, Context& ctx, int& rc);
+void AddHistory(CLI::App& app, Context& ctx, int& rc);
+void AddLogs(CLI::App& app, Context& ctx, int& rc);
+
+}  // namespace steward::cli

@@ -1,0 +1,234 @@
+// apply, destroy, up, serve, down: the commands that change what runs.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "apply/executor.h"
+#include "cli/cli.h"
+#include "config/stack_json.h"
+#include "drivers/driver.h"
+#include "plan/plan.h"
+#include "server/client.h"
+#include "state/state_store.h"
+
+namespace steward::cli {
+namespace {
+
+void PrintProgress(const Context& ctx, const std::string& resource, const std::string& msg) {
+  if (ctx.g.json) return;
+  if (resource.empty()) std::cout << msg << "\n";
+  else std::cout << resource << ": " << msg << "\n";
+  std::cout.flush();
+}
+
+int PrintReport(const Context& ctx, const apply::ApplyReport& rep) {
+  if (ctx.g.json) std::cout << rep.ToJson().dump(2) << "\n";
+  else if (!rep.results.empty()) std::cout << "\n" << rep.ToText();
+  return rep.ok() ? kExitOk : kExitError;
+}
+
+// Reads the NDJSON stream of an apply or destroy from the daemon.
+int StreamFromDaemon(Context& ctx, server::DaemonClient& client, const std::string& path,
+                     nlohmann::json body) {
+  auto lt = ctx.LockTimeout();
+  if (!lt.ok()) return Fail(lt.status());
+  auto who = ctx.Who(path == "/api/v1/apply" ? "apply" : "destroy");
+  body["requester"] = {{"pid", who.pid}, {"user", who.user}, {"host", who.host}};
+  body["lock_timeout_ms"] = lt->count();
+  auto result = client.PostStream(path, body, [&](const nlohmann::json& line) {
+    PrintProgress(ctx, line.value("resource", ""), line.value("message", ""));
+  });
+  if (!result.ok()) return Fail(result.status());
+  if (!result->value("ok", false) && result->contains("error")) {
+    Status st(result->value("code", "") == "FailedPrecondition" ? StatusCode::kFailedPrecondition
+                                                                 : StatusCode::kInternal,
+              (*result)["error"].get<std::string>());
+    return Fail(st);
+  }
+  return PrintReport(ctx, apply::ApplyReport::FromJson(result->value("report", nlohmann::json{})));
+}
+
+StatusOr<server::DaemonClient> EnsureDaemon(Context& ctx) {
+  if (auto c = server::DaemonClient::Connect(ctx.StateDir()); c.ok()) return c;
+  std::error_code ec;
+  std::filesystem::create_directories(ctx.StateDir(), ec);
+  if (!ctx.g.json) std::cout << "Starting the steward daemon for " << ctx.StateDir() << "\n";
+  auto info = server::SpawnDaemon(ctx.self, ctx.StateDir(), ctx.g.listen, Duration(15000));
+  if (!info.ok()) return info.status();
+  return server::DaemonClient::Connect(ctx.StateDir());
+}
+
+int RunApply(Context& ctx) {
+  auto stack = ctx.LoadStack();
+  if (!stack) return kExitError;
+  auto client = EnsureDaemon(ctx);
+  if (!client.ok()) return Fail(client.status());
+  return StreamFromDaemon(ctx, *client, "/api/v1/apply", {{"stack", config::StackToJson(*stack)}});
+}
+
+// Without a daemon nothing runs (replicas die with their daemon), so destroy only has to stop
+// leftovers and forget the records.
+int RunDestroy(Context& ctx) {
+  if (auto client = server::DaemonClient::Connect(ctx.StateDir()); client.ok())
+    return StreamFromDaemon(ctx, *client, "/api/v1/destroy", nlohmann::json::object());
+  server::DaemonOptions opt;
+  opt.state_dir = ctx.StateDir();
+  opt.listen_port = 0;
+  opt.reconcile = false;
+  server::Daemon local(opt);
+  if (Status st = local.Start(); !st.ok()) return Fail(st);
+  auto lt = ctx.LockTimeout();
+  if (!lt.ok()) return Fail(lt.status());
+  auto rep = local.Apply(nullptr, ctx.Who("destroy"), *lt,
+                         [&](const std::string& r, const std::string& m) { PrintProgress(ctx, r, m); });
+  if (!rep.ok()) return Fail(rep.status());
+  return PrintReport(ctx, *rep);
+}
+
+// Blocks SIGINT/SIGTERM in every thread and turns them into daemon.Shutdown().
+std::thread ShutdownOnSignal(server::Daemon& daemon) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return std::thread([set, &daemon] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("msg=\"signal received; stopping\" signal={}", sig);
+    daemon.Shutdown();
+  });
+}
+
+server::DaemonOptions DaemonOptionsFor(Context& ctx, const std::pair<std::string, int>& listen) {
+  server::DaemonOptions opt;
+  opt.state_dir = ctx.StateDir();
+  opt.listen_host = listen.first;
+  opt.listen_port = listen.second;
+  opt.self_dir = std::filesystem::path(ctx.self).parent_path().string();
+  opt.parse_options.environment = ctx.g.env;
+  return opt;
+}
+
+// serve and up: the daemon in the foreground. `up` first applies the stack file.
+int RunDaemon(Context& ctx, bool up, bool watch) {
+  std::optional<config::Stack> stack;
+  if (up) {
+    stack = ctx.LoadStack();
+    if (!stack) return kExitError;
+  }
+  auto listen = ctx.Listen();
+  if (!listen.ok()) return Fail(listen.status());
+  if (listen->first != "127.0.0.1" && listen->first != "localhost" && listen->first != "::1")
+    std::cerr << "warning: the API listens on " << listen->first
+              << ", beyond this machine; it is protected only by its bearer token\n";
+  server::DaemonOptions opt = DaemonOptionsFor(ctx, *listen);
+  opt.watch = watch;
+  if (up || watch) opt.stack_path = std::filesystem::absolute(ctx.g.file).string();
+  server::Daemon daemon(opt);
+  std::thread signals = ShutdownOnSignal(daemon);
+  signals.detach();
+  if (Status st = daemon.Start(); !st.ok()) return Fail(st);
+  std::cerr << "steward daemon pid " << getpid() << " listening on http://" << listen->first << ":"
+            << daemon.port() << " (token in " << opt.state_dir << "/api.token)\n";
+  int rc = kExitOk;
+  if (up) {
+    auto rep = daemon.Apply(&*stack, ctx.Who("up"), Duration(0),
+                            [&](const std::string& r, const std::string& m) {
+                              PrintProgress(ctx, r, m);
+                            });
+    if (!rep.ok()) {
+      daemon.Shutdown();
+      return Fail(rep.status());
+    }
+    rc = PrintReport(ctx, *rep);
+    std::cout << "Running. Ctrl-C stops every replica and exits.\n";
+    std::cout.flush();
+  }
+  daemon.Wait();
+  std::cerr << "stopping replicas...\n";
+  return rc;
+}
+
+int RunDown(Context& ctx) {
+  if (auto client = server::DaemonClient::Connect(ctx.StateDir()); client.ok()) {
+    int pid = client->info().pid;
+    auto res = client->Post("/api/v1/down", nlohmann::json::object());
+    if (!res.ok()) return Fail(res.status());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      // The daemon is someone else's child (or init's); a zombie means it is gone.
+      std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
+      FILE* f = fopen(stat_path.c_str(), "r");
+      char state = 0;
+      if (f) {
+        fscanf(f, "%*d %*s %c", &state);
+        fclose(f);
+      }
+      if (state == 'Z') break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!ctx.g.json) std::cout << "Stopped every replica and the daemon (pid " << pid << ").\n";
+    return kExitOk;
+  }
+  // No daemon: stop whatever still carries this state directory's marker.
+  auto driver = drivers::NewProcessDriver({server::InstanceId(ctx.StateDir()), RealClock::Get(), {}});
+  auto observed = driver->Observe();
+  if (!observed.ok()) return Fail(observed.status());
+  for (const auto& o : *observed)
+    if (Status st = driver->Stop({o.pid, o.start_ticks}, SIGTERM, Duration(10000)); !st.ok())
+      return Fail(st);
+  if (!ctx.g.json)
+    std::cout << "No daemon was running; stopped " << observed->size() << " leftover process(es).\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddApply(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand("apply", "Make what runs match the stack file");
+  cmd->add_flag("--json", ctx.g.json, "Print the apply report as JSON");
+  cmd->add_option("--lock-timeout", ctx.g.lock_timeout,
+                  "Wait this long for the state lock instead of failing at once (e.g. 30s)");
+  cmd->add_option("--listen", ctx.g.listen, "Where a daemon started by apply listens")
+      ->capture_default_str();
+  cmd->callback([&] { rc = RunApply(ctx); });
+}
+
+void AddDestroy(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand("destroy", "Stop and forget every service of the stack");
+  cmd->add_flag("--json", ctx.g.json, "Print the report as JSON");
+  cmd->add_option("--lock-timeout", ctx.g.lock_timeout, "Wait this long for the state lock");
+  cmd->callback([&] { rc = RunDestroy(ctx); });
+}
+
+void AddUp(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand("up", "Apply the stack and serve in the foreground (Ctrl-C stops all)");
+  cmd->add_option("--listen", ctx.g.listen, "API address")->capture_default_str();
+  static bool watch = false;
+  cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file changes");
+  cmd->callback([&] { rc = RunDaemon(ctx, /*up=*/true, watch); });
+}
+
+void AddServe(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand("serve", "Run the daemon: supervisor, reconcile loop, HTTP API");
+  cmd->add_option("--listen", ctx.g.listen, "API address (HOST:PORT; port 0 = any free port)")
+      ->capture_default_str();
+  static bool watch = false;
+  cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file (-f) changes");
+  cmd->callback([&] { rc = RunDaemon(ctx, /*up=*/false, watch); });
+}
+
+void AddDown(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand("down", "Stop every replica and the daemon");
+  cmd->add_flag("--json", ctx.g.json, "Machine output (quiet)");
+  cmd->callback([&] { rc = RunDown(ctx); });
+}
+
+}  // namespace steward::cli

@@ -1,0 +1,118 @@
+// validate and plan.
+#include <iostream>
+
+#include "cli/cli.h"
+#include "config/stack_json.h"
+#include "drivers/driver.h"
+#include "plan/plan.h"
+#include "server/client.h"
+#include "state/state_store.h"
+
+namespace steward::cli {
+namespace {
+
+int RunValidate(Context& ctx) {
+  config::ParseOptions opt;
+  opt.environment = ctx.g.env;
+  auto result = config::ParseStackFile(ctx.g.file, opt);
+  if (ctx.g.json) {
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& d : result.diagnostics)
+      errors.push_back({{"file", d.location.file},
+                        {"line", d.location.line},
+                        {"column", d.location.column},
+                        {"message", d.message}});
+    std::cout << nlohmann::json{{"valid", result.ok()}, {"errors", errors}}.dump(2) << "\n";
+    return result.ok() ? kExitOk : kExitError;
+  }
+  if (!result.ok()) {
+    for (const auto& d : result.diagnostics) std::cerr << d.ToString() << "\n";
+    std::cerr << result.diagnostics.size() << " error(s) in " << ctx.g.file << "\n";
+    return kExitError;
+  }
+  int replicas = 0;
+  for (const auto& s : result.stack->services) replicas += s.replicas;
+  std::cout << ctx.g.file << " is valid: project " << result.stack->project << ", "
+            << result.stack->services.size() << " service(s), " << replicas << " replica(s)\n";
+  return kExitOk;
+}
+
+// Plans locally: recorded state plus what /proc shows. Needs no daemon.
+StatusOr<plan::Plan> LocalPlan(Context& ctx, const config::Stack* desired) {
+  ASSIGN_OR_RETURN(auto store, state::OpenSqliteStateStore(ctx.StateDir(), RealClock::Get()));
+  plan::PlanInputs in;
+  in.desired = desired;
+  ASSIGN_OR_RETURN(in.recorded_services, store->ListServices());
+  ASSIGN_OR_RETURN(in.recorded_replicas, store->ListReplicas());
+  auto driver = drivers::NewProcessDriver({server::InstanceId(ctx.StateDir()), RealClock::Get(), {}});
+  ASSIGN_OR_RETURN(in.observed, driver->Observe());
+  return plan::ComputePlan(in);
+}
+
+int RunPlan(Context& ctx, bool destroy) {
+  std::optional<config::Stack> stack;
+  if (!destroy) {
+    stack = ctx.LoadStack();
+    if (!stack) return kExitError;
+  }
+  nlohmann::json plan_json;
+  std::string text;
+  if (auto client = server::DaemonClient::Connect(ctx.StateDir()); client.ok() && stack) {
+    auto j = client->Post("/api/v1/plan", {{"stack", config::StackToJson(*stack)}});
+    if (!j.ok()) return Fail(j.status());
+    plan_json = *j;
+  } else {
+    auto p = LocalPlan(ctx, stack ? &*stack : nullptr);
+    if (!p.ok()) return Fail(p.status());
+    plan_json = plan::RenderPlanJson(*p);
+    text = plan::RenderPlanText(*p, ctx.Color());
+  }
+  bool changes = !plan_json["changes"].empty();
+  if (ctx.g.json) {
+    std::cout << plan_json.dump(2) << "\n";
+  } else if (!text.empty()) {
+    std::cout << text;
+  } else {
+    // From the daemon: rebuild the text view from JSON.
+    plan::Plan p;
+    p.project = plan_json.value("project", "");
+    for (const auto& c : plan_json["changes"]) {
+      plan::Change ch;
+      ch.service = c.value("service", "");
+      std::string a = c.value("action", "update");
+      for (auto act : {plan::Action::kCreate, plan::Action::kUpdate, plan::Action::kReplace,
+                       plan::Action::kDestroy})
+        if (plan::ActionName(act) == a) ch.action = act;
+      ch.generation = c.value("generation", int64_t{0});
+      ch.reasons = c.value("reasons", std::vector<std::string>{});
+      for (const auto& s : c["start_replicas"])
+        ch.starts.push_back({s.value("slot", 0), s.value("generation", int64_t{0}),
+                             s.value("reason", "")});
+      for (const auto& s : c["stop_replicas"])
+        ch.stops.push_back({s.value("slot", 0), s.value("generation", int64_t{0}),
+                            s.value("pid", 0), 0, s.value("reason", "")});
+      p.changes.push_back(std::move(ch));
+    }
+    std::cout << plan::RenderPlanText(p, ctx.Color());
+  }
+  return changes ? kExitChanges : kExitOk;
+}
+
+}  // namespace
+
+void AddValidate(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand("validate", "Check the stack file and report every error in it");
+  cmd->add_flag("--json", ctx.g.json, "Print the result as JSON");
+  cmd->callback([&] { rc = RunValidate(ctx); });
+}
+
+void AddPlan(CLI::App& app, Context& ctx, int& rc) {
+  auto* cmd = app.add_subcommand(
+      "plan", "Show what apply would change. Exit 0: no changes, 2: changes, 1: error");
+  cmd->add_flag("--json", ctx.g.json, "Print the plan as JSON");
+  static bool destroy = false;
+  cmd->add_flag("--destroy", destroy, "Plan the destruction of everything");
+  cmd->callback([&] { rc = RunPlan(ctx, destroy); });
+}
+
+}  // namespace steward::cli

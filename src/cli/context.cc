@@ -1,0 +1,71 @@
+#include <limits.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "state/state_store.h"
+
+namespace steward::cli {
+namespace fs = std::filesystem;
+
+std::string Context::StateDir() const {
+  std::string dir = g.state_dir;
+  if (dir.empty())
+    if (const char* e = getenv("STEWARD_STATE_DIR")) dir = e;
+  if (dir.empty()) {
+    fs::path stack = fs::absolute(g.file);
+    dir = (stack.parent_path() / ".steward").string();
+  }
+  return fs::absolute(dir).lexically_normal().string();
+}
+
+bool Context::Color() const { return !g.no_color && !g.json && isatty(STDOUT_FILENO); }
+
+std::optional<config::Stack> Context::LoadStack() const {
+  config::ParseOptions opt;
+  opt.environment = g.env;
+  auto result = config::ParseStackFile(g.file, opt);
+  if (!result.ok()) {
+    for (const auto& d : result.diagnostics) std::cerr << d.ToString() << "\n";
+    std::cerr << result.diagnostics.size() << " error(s) in " << g.file
+              << "; nothing was changed.\n";
+    return std::nullopt;
+  }
+  return std::move(result.stack);
+}
+
+server::Requester Context::Who(const std::string& command) const {
+  return {getpid(), state::CurrentUser(), state::CurrentHost(), command};
+}
+
+StatusOr<Duration> Context::LockTimeout() const {
+  auto d = config::ParseDuration(g.lock_timeout);
+  if (!d) return InvalidArgument("--lock-timeout '" + g.lock_timeout + "' is not a duration; use e.g. 30s");
+  return *d;
+}
+
+StatusOr<std::pair<std::string, int>> Context::Listen() const {
+  size_t colon = g.listen.rfind(':');
+  std::string host = colon == std::string::npos ? "127.0.0.1" : g.listen.substr(0, colon);
+  std::string port = colon == std::string::npos ? g.listen : g.listen.substr(colon + 1);
+  char* end = nullptr;
+  long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || p < 0 || p > 65535)
+    return InvalidArgument("--listen '" + g.listen + "': expected HOST:PORT, e.g. 127.0.0.1:7420");
+  if (host.empty()) host = "127.0.0.1";
+  return std::make_pair(host, static_cast<int>(p));
+}
+
+int Fail(const Status& st) {
+  std::cerr << "error: " << st.message() << "\n";
+  if (st.code() == StatusCode::kFailedPrecondition &&
+      st.message().find("locked") != std::string::npos)
+    return kExitLocked;
+  return kExitError;
+}
+
+}  // namespace steward::cli

@@ -1,0 +1,169 @@
+#include "server/client.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <httplib.h>
+
+namespace steward::server {
+namespace {
+
+std::string ErrorFromBody(const httplib::Result& res) {
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (!j.is_discarded() && j.contains("error")) return j["error"].get<std::string>();
+  return "HTTP " + std::to_string(res->status) + ": " + res->body;
+}
+
+Status StatusForHttp(int code, const std::string& msg) {
+  switch (code) {
+    case 400: return InvalidArgument(msg);
+    case 401: return FailedPrecondition(msg);
+    case 404: return NotFound(msg);
+    case 409: return FailedPrecondition(msg);
+    default: return Internal(msg);
+  }
+}
+
+}  // namespace
+
+std::optional<DaemonInfo> FindDaemon(const std::string& state_dir) {
+  std::ifstream in(state_dir + "/daemon.json");
+  if (!in) return std::nullopt;
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  DaemonInfo info;
+  info.pid = j.value("pid", 0);
+  info.port = j.value("port", 0);
+  if (info.pid <= 0 || info.port <= 0 || kill(info.pid, 0) != 0) return std::nullopt;
+  httplib::Client cli(info.host, info.port);
+  cli.set_connection_timeout(1, 0);
+  cli.set_read_timeout(2, 0);
+  auto res = cli.Get("/healthz");
+  if (!res || res->status != 200) return std::nullopt;
+  return info;
+}
+
+StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& state_dir,
+                                 const std::string& listen, Duration timeout) {
+  std::string log = state_dir + "/daemon.log";
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoError("fork", errno);
+  if (pid == 0) {
+    setsid();
+    int null_fd = open("/dev/null", O_RDONLY);
+    int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (null_fd >= 0) dup2(null_fd, 0);
+    if (log_fd >= 0) {
+      dup2(log_fd, 1);
+      dup2(log_fd, 2);
+    }
+    execl(self.c_str(), "steward", "--state-dir", state_dir.c_str(), "serve", "--listen",
+          listen.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto info = FindDaemon(state_dir); info && info->pid == pid) return *info;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      std::ifstream in(log);
+      std::string text((std::istreambuf_iterator<char>(in)), {}), last;
+      size_t cut = text.rfind('\n', text.size() > 1 ? text.size() - 2 : 0);
+      last = cut == std::string::npos ? text : text.substr(cut + 1);
+      return Unavailable("the steward daemon exited at start; " + log + " says: " + last);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return DeadlineExceeded("the steward daemon did not answer within " + FormatDuration(timeout) +
+                          "; see " + log);
+}
+
+DaemonClient::DaemonClient(DaemonInfo info, std::string token)
+    : info_(std::move(info)), token_(std::move(token)) {}
+
+StatusOr<DaemonClient> DaemonClient::Connect(const std::string& state_dir) {
+  auto info = FindDaemon(state_dir);
+  if (!info) return Unavailable("no steward daemon is running for " + state_dir);
+  std::ifstream in(state_dir + "/api.token");
+  std::string token;
+  if (!in || !std::getline(in, token))
+    return FailedPrecondition("cannot read the API token " + state_dir + "/api.token");
+  return DaemonClient(*info, token);
+}
+
+StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {
+  httplib::Client cli(info_.host, info_.port);
+  cli.set_bearer_token_auth(token_.c_str());
+  cli.set_read_timeout(30, 0);
+  auto res = cli.Get(path.c_str());
+  if (!res) return Unavailable("GET " + path + ": " + httplib::to_string(res.error()));
+  if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return Internal("GET " + path + ": the daemon sent invalid JSON");
+  return j;
+}
+
+StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohmann::json& body) {
+  httplib::Client cli(info_.host, info_.port);
+  cli.set_bearer_token_auth(token_.c_str());
+  cli.set_read_timeout(120, 0);
+  auto res = cli.Post(path.c_str(), body.dump(), "application/json");
+  if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
+  if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return Internal("POST " + path + ": the daemon sent invalid JSON");
+  return j;
+}
+
+StatusOr<nlohmann::json> DaemonClient::PostStream(
+    const std::string& path, const nlohmann::json& body,
+    const std::function<void(const nlohmann::json&)>& on_line) {
+  httplib::Client cli(info_.host, info_.port);
+  cli.set_read_timeout(3600, 0);  // an apply may wait long for readiness; progress keeps coming
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.headers = {{"Authorization", "Bearer " + token_}};
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  std::string pending, error_body;
+  nlohmann::json last;
+  int status = 0;
+  req.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    if (status != 200) {
+      error_body.append(data, len);
+      return true;
+    }
+    pending.append(data, len);
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      auto j = nlohmann::json::parse(pending.substr(0, nl), nullptr, false);
+      pending.erase(0, nl + 1);
+      if (j.is_discarded()) continue;
+      if (j.value("event", "") == "result") last = j;
+      else on_line(j);
+    }
+    return true;
+  };
+  auto res = cli.send(req);
+  if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
+  if (status != 200) {
+    auto j = nlohmann::json::parse(error_body, nullptr, false);
+    return StatusForHttp(status, !j.is_discarded() && j.contains("error")
+                                     ? j["error"].get<std::string>()
+                                     : error_body);
+  }
+  if (last.is_null()) return Unavailable("POST " + path + ": the stream ended without a result");
+  return last;
+}
+
+}  // namespace steward::server

@@ -1,0 +1,50 @@
+// DaemonClient: how CLI commands talk to a running daemon of a state directory. Finds it via
+// <state>/daemon.json (and checks the pid is alive and /healthz answers), authenticates with
+// <state>/api.token, and reads NDJSON progress streams.
+// Thread safety: one client per thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace steward::server {
+
+struct DaemonInfo {
+  int pid = 0;
+  std::string host = "127.0.0.1";
+  int port = 0;
+};
+
+// The daemon of `state_dir` if one is running and answering; nullopt otherwise.
+std::optional<DaemonInfo> FindDaemon(const std::string& state_dir);
+
+// Starts `steward serve` for state_dir in the background (its own session, output appended to
+// <state>/daemon.log) and waits until it answers. `self` is the steward binary's path.
+StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& state_dir,
+                                 const std::string& listen, Duration timeout);
+
+class DaemonClient {
+ public:
+  DaemonClient(DaemonInfo info, std::string token);
+  static StatusOr<DaemonClient> Connect(const std::string& state_dir);
+
+  StatusOr<nlohmann::json> Get(const std::string& path);
+  StatusOr<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
+  // POSTs and calls on_line for each NDJSON line; returns the last line (the result).
+  StatusOr<nlohmann::json> PostStream(const std::string& path, const nlohmann::json& body,
+                                      const std::function<void(const nlohmann::json&)>& on_line);
+  const DaemonInfo& info() const { return info_; }
+
+ private:
+  DaemonInfo info_;
+  std::string token_;
+};
+
+}  // namespace steward::server

@@ -1,0 +1,352 @@
+#include "server/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "config/stack_json.h"
+#include "plan/plan.h"
+#include "server/http_internal.h"
+
+namespace steward::server {
+namespace fs = std::filesystem;
+
+std::string InstanceId(const std::string& state_dir) {
+  // FNV-1a over the absolute path: stable, short, and distinct per state directory.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : state_dir) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf, 12);
+}
+
+StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
+  std::string path = state_dir + "/api.token";
+  std::ifstream in(path);
+  std::string token;
+  if (in && std::getline(in, token) && token.size() >= 32) return token;
+  unsigned char raw[32];
+  std::ifstream rnd("/dev/urandom", std::ios::binary);
+  if (!rnd.read(reinterpret_cast<char*>(raw), sizeof raw)) return IOError("read /dev/urandom");
+  static const char* kHex = "0123456789abcdef";
+  token.clear();
+  for (unsigned char b : raw) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("create " + tmp, errno);
+  std::string line = token + "\n";
+  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("write " + path, errno);
+  return token;
+}
+
+Daemon::Daemon(DaemonOptions options) : opt_(std::move(options)) {
+  applies_ = &metrics_.AddCounter("steward_applies_total",
+                                  "Applies run by this daemon, by result.", {"result"});
+  apply_seconds_ = &metrics_.AddHistogram("steward_apply_duration_seconds",
+                                          "Duration of applies.", {}, metrics::DefaultBuckets());
+  reconcile_seconds_ = &metrics_.AddHistogram("steward_reconcile_duration_seconds",
+                                              "Duration of one reconcile pass.", {},
+                                              metrics::DefaultBuckets());
+  drift_repairs_ = &metrics_.AddCounter(
+      "steward_drift_repairs_total", "Reconcile passes that found drift and repaired it.", {});
+  http_requests_ = &metrics_.AddCounter("steward_http_requests_total",
+                                        "API requests served, by path and status code.",
+                                        {"path", "code"});
+  metrics_.AddGauge("steward_build_info", "Steward's version.", {"version"})
+      .WithLabels({"0.1.0"})
+      .Set(1);
+}
+
+Daemon::~Daemon() {
+  Shutdown();
+  if (reconcile_thread_.joinable()) reconcile_thread_.join();
+  StopHttp();
+  if (runtime_) {
+    if (opt_.stop_replicas_on_exit) runtime_->StopAll().IgnoreError();
+    runtime_->StopLoop();
+  }
+  if (daemon_lock_fd_ >= 0) {
+    unlink((opt_.state_dir + "/daemon.json").c_str());
+    close(daemon_lock_fd_);
+  }
+}
+
+Status Daemon::Start() {
+  std::error_code ec;
+  fs::create_directories(opt_.state_dir, ec);
+  if (ec) return IOError("create state directory " + opt_.state_dir + ": " + ec.message());
+  std::string lock_path = opt_.state_dir + "/daemon.lock";
+  daemon_lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (daemon_lock_fd_ < 0) return ErrnoError("open " + lock_path, errno);
+  if (flock(daemon_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    close(daemon_lock_fd_);
+    daemon_lock_fd_ = -1;
+    std::ifstream in(opt_.state_dir + "/daemon.json");
+    std::string info((std::istreambuf_iterator<char>(in)), {});
+    return FailedPrecondition("a steward daemon is already running for " + opt_.state_dir +
+                              (info.empty() ? "" : " (" + info + ")") +
+                              "; stop it with `steward down` or talk to it");
+  }
+  ASSIGN_OR_RETURN(store_, state::OpenSqliteStateStore(opt_.state_dir, RealClock::Get()));
+  ASSIGN_OR_RETURN(token_, LoadOrCreateToken(opt_.state_dir));
+  instance_ = InstanceId(opt_.state_dir);
+
+  drivers::ProcessDriverOptions dopt;
+  dopt.instance = instance_;
+  dopt.clock = RealClock::Get();
+  if (!opt_.self_dir.empty()) dopt.extra_path.push_back(opt_.self_dir);
+  driver_ = drivers::NewProcessDriver(dopt);
+
+  runtime::RuntimeOptions ropt;
+  ropt.driver = driver_.get();
+  ropt.clock = RealClock::Get();
+  ropt.metrics = &metrics_;
+  ropt.log_root = opt_.state_dir + "/logs";
+  for (const char* k : {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"})
+    if (const char* v = getenv(k)) ropt.base_env[k] = v;
+  if (!ropt.base_env.count("PATH")) ropt.base_env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  state::StateStore* store = store_.get();
+  ropt.on_started = [store](const runtime::ReplicaKey& key, const drivers::ReplicaHandle& h,
+                            int port) {
+    state::ReplicaRecord rec{key.service, key.slot, key.generation, h.pid, h.start_ticks, port,
+                             ToUnixMillis(RealClock::Get()->WallNow())};
+    Status st = store->PutReplica(rec);
+    if (!st.ok()) spdlog::warn("msg=\"record replica\" replica={} error=\"{}\"", key.ToString(),
+                               st.message());
+  };
+  runtime_ = std::make_unique<runtime::Runtime>(ropt);
+  runtime_->StartLoop();
+  RETURN_IF_ERROR(KillLeftovers());
+  RETURN_IF_ERROR(StartHttp());
+  RETURN_IF_ERROR(PublishDiscovery());
+  if (opt_.reconcile) reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
+  spdlog::info("msg=\"daemon started\" pid={} listen={}:{} state={}", getpid(), opt_.listen_host,
+               bound_port_, opt_.state_dir);
+  return Status::OK();
+}
+
+// Replicas of this state directory still running from a daemon that died (its children got
+// SIGKILL, but their own children or a replica that ignored nothing may survive) are stopped;
+// the reconcile loop then starts fresh ones from the recorded specs.
+Status Daemon::KillLeftovers() {
+  ASSIGN_OR_RETURN(auto observed, driver_->Observe());
+  for (const auto& o : observed) {
+    spdlog::warn("msg=\"stopping leftover replica\" service={} slot={} pid={}", o.service, o.slot,
+                 o.pid);
+    driver_->Stop({o.pid, o.start_ticks}, SIGTERM, Duration(5000)).IgnoreError();
+  }
+  ASSIGN_OR_RETURN(auto replicas, store_->ListReplicas());
+  for (const auto& r : replicas)
+    RETURN_IF_ERROR(store_->DeleteReplica(r.service, r.slot, r.generation));
+  return Status::OK();
+}
+
+Status Daemon::PublishDiscovery() {
+  nlohmann::json j = {{"pid", getpid()},
+                      {"listen", opt_.listen_host + ":" + std::to_string(bound_port_)},
+                      {"port", bound_port_},
+                      {"started_at", FormatRfc3339(RealClock::Get()->WallNow())},
+                      {"version", "0.1.0"}};
+  std::string path = opt_.state_dir + "/daemon.json", tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump() << "\n";
+    if (!out) return IOError("write " + tmp);
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename " + tmp, errno);
+  return Status::OK();
+}
+
+void Daemon::Shutdown() {
+  shutdown_ = true;
+  wait_cv_.notify_all();
+}
+
+void Daemon::Wait() {
+  std::unique_lock<std::mutex> l(wait_mu_);
+  wait_cv_.wait(l, [this] { return shutdown_.load(); });
+}
+
+StatusOr<config::Stack> Daemon::RecordedStack() {
+  ASSIGN_OR_RETURN(auto records, store_->ListServices());
+  config::Stack stack;
+  stack.project = project_;
+  for (const auto& r : records) {
+    auto s = config::ServiceFromJson(
+        nlohmann::json::parse(r.spec_json, nullptr, /*allow_exceptions=*/false));
+    if (!s.ok()) return Corruption("recorded spec of '" + r.name + "': " + s.status().message());
+    stack.services.push_back(std::move(*s));
+  }
+  return stack;
+}
+
+StatusOr<plan::Plan> Daemon::Plan(const config::Stack* desired) {
+  plan::PlanInputs in;
+  in.desired = desired;
+  ASSIGN_OR_RETURN(in.recorded_services, store_->ListServices());
+  ASSIGN_OR_RETURN(in.recorded_replicas, store_->ListReplicas());
+  ASSIGN_OR_RETURN(in.observed, runtime_->Observe());
+  return plan::ComputePlan(in);
+}
+
+StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const Requester& who,
+                                           Duration lock_timeout,
+                                           const apply::ProgressFn& progress) {
+  std::string command = who.command + " (pid " + std::to_string(who.pid) + " " + who.user + "@" +
+                        who.host + ")";
+  ASSIGN_OR_RETURN(auto lock, store_->AcquireLock(command, lock_timeout));
+  std::lock_guard<std::mutex> g(apply_mu_);
+  RETURN_IF_ERROR(store_->MarkInterruptedHistory());
+  if (desired && !desired->project.empty()) project_ = desired->project;
+  ASSIGN_OR_RETURN(plan::Plan p, Plan(desired));
+  if (p.empty()) {
+    progress("", "no changes: what runs matches the stack");
+    return apply::ApplyReport{};
+  }
+  state::HistoryEntry h;
+  h.started_at_ms = ToUnixMillis(RealClock::Get()->WallNow());
+  h.user = who.user;
+  h.host = who.host;
+  h.command = who.command;
+  h.changes_json = plan::RenderPlanJson(p)["changes"].dump();
+  ASSIGN_OR_RETURN(int64_t hid, store_->BeginHistory(h));
+  apply::ExecutorOptions eo;
+  eo.parallelism = opt_.apply_parallelism;
+  apply::Executor exec(store_.get(), runtime_.get(), RealClock::Get(), eo);
+  apply::ApplyReport report = exec.Execute(p, progress);
+  std::string error;
+  for (const auto& r : report.results)
+    if (!r.error.empty()) error += (error.empty() ? "" : "; ") + r.resource + ": " + r.error;
+  RETURN_IF_ERROR(store_->FinishHistory(hid, report.ok() ? "success" : "failed", error,
+                                        report.ToJson()["results"].dump()));
+  applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();
+  apply_seconds_->WithLabels({}).Observe(report.took.count() / 1000.0);
+  return report;
+}
+
+Status Daemon::StopAllReplicas() {
+  ASSIGN_OR_RETURN(auto lock, store_->AcquireLock("down", Duration(30000)));
+  std::lock_guard<std::mutex> g(apply_mu_);
+  RETURN_IF_ERROR(runtime_->StopAll());
+  ASSIGN_OR_RETURN(auto replicas, store_->ListReplicas());
+  for (const auto& r : replicas)
+    RETURN_IF_ERROR(store_->DeleteReplica(r.service, r.slot, r.generation));
+  return Status::OK();
+}
+
+Status Daemon::ReconcileOnce() {
+  MonoTime t0 = RealClock::Get()->Now();
+  if (opt_.watch && !opt_.stack_path.empty()) {
+    std::error_code ec;
+    auto mtime = fs::last_write_time(opt_.stack_path, ec);
+    std::string stamp = ec ? "" : std::to_string(mtime.time_since_epoch().count());
+    if (!stamp.empty() && stamp != watched_mtime_) {
+      bool first = watched_mtime_.empty();
+      watched_mtime_ = stamp;
+      if (!first) {
+        auto parsed = config::ParseStackFile(opt_.stack_path, opt_.parse_options);
+        if (!parsed.ok()) {
+          for (const auto& d : parsed.diagnostics)
+            spdlog::error("msg=\"stack file changed but is invalid; keeping what runs\" {}",
+                          d.ToString());
+        } else {
+          spdlog::info("msg=\"stack file changed; applying\" path={}", opt_.stack_path);
+          auto rep = Apply(&*parsed.stack, {getpid(), "steward", "", "serve --watch"},
+                           Duration(0), [](const std::string& r, const std::string& m) {
+                             spdlog::info("resource={} msg=\"{}\"", r, m);
+                           });
+          if (!rep.ok()) spdlog::warn("msg=\"watch apply\" error=\"{}\"", rep.status().message());
+        }
+      }
+    }
+  }
+  auto lock = store_->AcquireLock("reconcile", Duration(0));
+  if (!lock.ok()) return Status::OK();  // an apply is running; it converges for us
+  std::lock_guard<std::mutex> g(apply_mu_);
+  ASSIGN_OR_RETURN(config::Stack recorded, RecordedStack());
+  ASSIGN_OR_RETURN(plan::Plan p, Plan(&recorded));
+  if (!p.empty()) {
+    for (const auto& c : p.changes)
+      for (const auto& r : c.reasons)
+        spdlog::warn("msg=\"drift\" resource={} reason=\"{}\"", c.Resource(), r);
+    apply::Executor exec(store_.get(), runtime_.get(), RealClock::Get(), {});
+    apply::ApplyReport report =
+        exec.Execute(p, [](const std::string& r, const std::string& m) {
+          spdlog::info("msg=\"reconcile\" resource={} step=\"{}\"", r, m);
+        });
+    drift_repairs_->WithLabels({}).Inc();
+    if (!report.ok()) spdlog::warn("msg=\"reconcile incomplete\"\n{}", report.ToText());
+  }
+  reconcile_seconds_->WithLabels({}).Observe(
+      std::chrono::duration<double>(RealClock::Get()->Now() - t0).count());
+  return Status::OK();
+}
+
+void Daemon::ReconcileLoop() {
+  while (!shutdown_) {
+    Status st = ReconcileOnce();
+    if (!st.ok()) spdlog::error("msg=\"reconcile failed\" error=\"{}\"", st.message());
+    std::unique_lock<std::mutex> l(wait_mu_);
+    wait_cv_.wait_for(l, opt_.reconcile_interval, [this] { return shutdown_.load(); });
+  }
+}
+
+nlohmann::json Daemon::StatusJson() {
+  nlohmann::json services = nlohmann::json::array(), replicas = nlohmann::json::array();
+  auto records = store_->ListServices();
+  auto snap = runtime_->Snapshot();
+  if (records.ok()) {
+    for (const auto& r : *records) {
+      auto spec = config::ServiceFromJson(
+          nlohmann::json::parse(r.spec_json, nullptr, /*allow_exceptions=*/false));
+      int want = spec.ok() ? spec->replicas : 0, ready = 0;
+      for (const auto& s : snap)
+        if (s.key.service == r.name && s.ready) ++ready;
+      services.push_back({{"name", r.name},
+                          {"generation", r.generation},
+                          {"replicas", want},
+                          {"ready", ready},
+                          {"updated_at", FormatRfc3339(FromUnixMillis(r.updated_at_ms))}});
+    }
+  }
+  for (const auto& s : snap)
+    replicas.push_back({{"service", s.key.service},
+                        {"slot", s.key.slot},
+                        {"generation", s.key.generation},
+                        {"pid", s.pid},
+                        {"port", s.port},
+                        {"state", s.state},
+                        {"ready", s.ready},
+                        {"restarts", s.restarts},
+                        {"last_reason", s.last_reason},
+                        {"health", s.health},
+                        {"rss_bytes", s.rss_bytes},
+                        {"started_at", s.started_at_ms
+                                           ? FormatRfc3339(FromUnixMillis(s.started_at_ms))
+                                           : ""}});
+  return {{"project", project_},
+          {"daemon", {{"pid", getpid()}, {"port", bound_port_}, {"version", "0.1.0"}}},
+          {"services", services},
+          {"replicas", replicas}};
+}
+
+}  // namespace steward::server

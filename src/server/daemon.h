@@ -1,0 +1,130 @@
+// Daemon: `steward serve`. Wires the state store, the process driver, the runtime (supervisor),
+// the apply executor, a reconcile loop and the HTTP API into one long-running process.
+//
+// One daemon per state directory: it holds an flock on <state>/daemon.lock for its life and
+// publishes <state>/daemon.json (pid, listen address) so the CLI can find it. The API token
+// lives in <state>/api.token (mode 0600, created on first start). Replicas are the daemon's
+// children: they die with it (PR_SET_PDEATHSIG), and the next daemon restores them from the
+// recorded specs, so a kill -9 of the daemon never leaves unmanaged processes for long.
+//
+// Reconcile: every `reconcile_interval` the daemon plans the recorded specs (or, with --watch,
+// the stack file when it changed) against what runs and applies the difference — a replica
+// that is missing is restored. Applies and reconciles take the state lock, so a CLI apply and
+// the loop never act at once.
+// Thread safety: Run() blocks in the calling thread; Shutdown() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "apply/executor.h"
+#include "config/stack.h"
+#include "config/stack_parser.h"
+#include "drivers/driver.h"
+#include "metrics/registry.h"
+#include "runtime/runtime.h"
+#include "state/state_store.h"
+
+namespace steward::server {
+
+inline constexpr int kDefaultPort = 7420;
+
+struct DaemonOptions {
+  std::string state_dir;                // absolute
+  std::string listen_host = "127.0.0.1";
+  int listen_port = kDefaultPort;       // 0: any free port (written to daemon.json)
+  std::string stack_path;               // for --watch and `up`; may be empty
+  config::ParseOptions parse_options;
+  bool watch = false;                   // re-plan and apply when the stack file changes
+  bool stop_replicas_on_exit = true;    // a graceful exit stops every replica
+  Duration reconcile_interval = Duration(2000);
+  bool reconcile = true;                // false: no reconcile loop (one-shot local commands)
+  std::string self_dir;                 // where steward lives: added to replicas' command search
+  int apply_parallelism = 4;
+};
+
+// Who asked for an apply, for the lock holder and the history.
+struct Requester {
+  int pid = 0;
+  std::string user;
+  std::string host;
+  std::string command = "apply";
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+
+  // Opens state, takes the daemon lock, starts the runtime, the reconcile loop and the HTTP
+  // server. Fails (without side effects on replicas) if another daemon holds the lock.
+  Status Start();
+  // Blocks until Shutdown() or SIGINT/SIGTERM (the caller installs the signal plumbing).
+  void Wait();
+  void Shutdown();
+  int port() const { return bound_port_; }
+
+  // Plans `desired` (null = destroy all) against what runs and applies it under the lock.
+  StatusOr<apply::ApplyReport> Apply(const config::Stack* desired, const Requester& who,
+                                     Duration lock_timeout, const apply::ProgressFn& progress);
+  StatusOr<plan::Plan> Plan(const config::Stack* desired);
+  // Stops every replica and forgets them (state keeps the services for the next `up`).
+  Status StopAllReplicas();
+
+  nlohmann::json StatusJson();
+  state::StateStore* store() { return store_.get(); }
+  metrics::Registry* metrics() { return &metrics_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  void ReconcileLoop();
+  Status ReconcileOnce();
+  StatusOr<config::Stack> RecordedStack();
+  Status KillLeftovers();
+  Status PublishDiscovery();
+  Status StartHttp();  // http_api.cc
+  void StopHttp();
+  void InstallRoutes();
+
+  DaemonOptions opt_;
+  metrics::Registry metrics_;
+  std::unique_ptr<state::StateStore> store_;
+  std::unique_ptr<drivers::Driver> driver_;
+  std::unique_ptr<runtime::Runtime> runtime_;
+  std::string token_;
+  std::string instance_;
+  int daemon_lock_fd_ = -1;
+  int bound_port_ = 0;
+  std::string project_;
+  std::string watched_mtime_;
+
+  std::mutex apply_mu_;  // one apply at a time inside the daemon (the state lock covers others)
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  std::atomic<bool> shutdown_{false};
+  std::thread reconcile_thread_;
+  std::thread http_thread_;
+  struct Http;
+  std::unique_ptr<Http> http_;
+
+  metrics::Family<metrics::Counter>* applies_ = nullptr;
+  metrics::Family<metrics::Histogram>* apply_seconds_ = nullptr;
+  metrics::Family<metrics::Histogram>* reconcile_seconds_ = nullptr;
+  metrics::Family<metrics::Counter>* drift_repairs_ = nullptr;
+  metrics::Family<metrics::Counter>* http_requests_ = nullptr;
+};
+
+// The instance id that marks this state directory's replicas (see drivers/driver.h).
+std::string InstanceId(const std::string& state_dir);
+// Loads or creates <state_dir>/api.token (0600).
+StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir);
+
+}  // namespace steward::server

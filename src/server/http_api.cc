@@ -1,0 +1,241 @@
+// The daemon's HTTP surface: /healthz and /metrics (open, for probes and Prometheus), and the
+// JSON API under /api/v1 (bearer token). Long operations (apply, destroy) stream NDJSON: one
+// {"event":"progress",...} line per step, then one {"event":"result",...} line.
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "config/stack_json.h"
+#include "server/daemon.h"
+#include "server/http_internal.h"
+
+namespace steward::server {
+
+namespace {
+
+void JsonError(httplib::Response& res, int code, const std::string& type, const std::string& msg) {
+  res.status = code;
+  res.set_content(nlohmann::json{{"status", "error"}, {"errorType", type}, {"error", msg}}.dump() +
+                      "\n",
+                  "application/json");
+}
+
+int HttpCodeFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+bool TokenMatches(const std::string& got, const std::string& want) {
+  if (got.size() != want.size()) return false;
+  unsigned char diff = 0;  // constant time: no early exit on the first differing byte
+  for (size_t i = 0; i < got.size(); ++i) diff |= got[i] ^ want[i];
+  return diff == 0;
+}
+
+// Runs `work` on its own thread and streams its progress lines as NDJSON while it runs.
+void StreamNdjson(httplib::Response& res,
+                  std::function<nlohmann::json(const apply::ProgressFn&)> work) {
+  res.set_chunked_content_provider(
+      "application/x-ndjson", [work](size_t, httplib::DataSink& sink) {
+        std::mutex mu;
+        std::condition_variable cv;
+        std::deque<std::string> lines;
+        bool finished = false;
+        std::thread worker([&] {
+          nlohmann::json result = work([&](const std::string& resource, const std::string& msg) {
+            std::lock_guard<std::mutex> l(mu);
+            lines.push_back(
+                nlohmann::json{{"event", "progress"}, {"resource", resource}, {"message", msg}}
+                    .dump() +
+                "\n");
+            cv.notify_all();
+          });
+          std::lock_guard<std::mutex> l(mu);
+          lines.push_back(result.dump() + "\n");
+          finished = true;
+          cv.notify_all();
+        });
+        std::unique_lock<std::mutex> l(mu);
+        bool client_gone = false;
+        while (true) {
+          cv.wait(l, [&] { return finished || !lines.empty(); });
+          while (!lines.empty()) {
+            std::string line = std::move(lines.front());
+            lines.pop_front();
+            l.unlock();
+            // A client that went away does not stop the apply: it runs to the end.
+            if (!client_gone && !sink.write(line.data(), line.size())) client_gone = true;
+            l.lock();
+          }
+          if (finished && lines.empty()) break;
+        }
+        l.unlock();
+        worker.join();
+        sink.done();
+        return true;
+      });
+}
+
+Requester RequesterFrom(const nlohmann::json& body, const std::string& command) {
+  Requester who;
+  auto r = body.value("requester", nlohmann::json::object());
+  who.pid = r.value("pid", 0);
+  who.user = r.value("user", "unknown");
+  who.host = r.value("host", "unknown");
+  who.command = command;
+  return who;
+}
+
+}  // namespace
+
+Status Daemon::StartHttp() {
+  http_ = std::make_unique<Http>();
+  auto& svr = http_->svr;
+  svr.set_payload_max_length(16 << 20);
+  svr.set_read_timeout(30, 0);
+  svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (auth.rfind(prefix, 0) != 0 || !TokenMatches(auth.substr(prefix.size()), token_)) {
+      JsonError(res, 401, "unauthorized",
+                "missing or wrong bearer token; it is in " + opt_.state_dir + "/api.token");
+      http_requests_->WithLabels({req.path, "401"}).Inc();
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    std::string path = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics" ||
+                               req.path == "/healthz"
+                           ? req.path
+                           : "other";
+    if (res.status != 401) http_requests_->WithLabels({path, std::to_string(res.status)}).Inc();
+  });
+  InstallRoutes();
+  bound_port_ = opt_.listen_port == 0 ? svr.bind_to_any_port(opt_.listen_host)
+                                      : (svr.bind_to_port(opt_.listen_host, opt_.listen_port)
+                                             ? opt_.listen_port
+                                             : -1);
+  if (bound_port_ < 0)
+    return Unavailable("cannot listen on " + opt_.listen_host + ":" +
+                       std::to_string(opt_.listen_port) +
+                       " (in use?); choose another with --listen HOST:PORT (port 0 = any)");
+  http_thread_ = std::thread([this] { http_->svr.listen_after_bind(); });
+  return Status::OK();
+}
+
+void Daemon::StopHttp() {
+  if (http_) http_->svr.stop();
+  if (http_thread_.joinable()) http_thread_.join();
+}
+
+void Daemon::InstallRoutes() {
+  auto& svr = http_->svr;
+  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.Render(), metrics::kContentType);
+  });
+  svr.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(StatusJson().dump() + "\n", "application/json");
+  });
+  svr.Get("/api/v1/services", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(StatusJson()["services"].dump() + "\n", "application/json");
+  });
+  svr.Get("/api/v1/replicas", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(StatusJson()["replicas"].dump() + "\n", "application/json");
+  });
+  svr.Get("/api/v1/history", [this](const httplib::Request& req, httplib::Response& res) {
+    int limit = 20;
+    if (req.has_param("limit")) limit = std::atoi(req.get_param_value("limit").c_str());
+    if (limit <= 0 || limit > 10000)
+      return JsonError(res, 400, "bad_data", "limit must be between 1 and 10000");
+    auto h = store_->ListHistory(limit);
+    if (!h.ok()) return JsonError(res, 500, "internal", h.status().message());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : *h)
+      out.push_back({{"id", e.id},
+                     {"started_at", FormatRfc3339(FromUnixMillis(e.started_at_ms))},
+                     {"finished_at",
+                      e.finished_at_ms ? FormatRfc3339(FromUnixMillis(e.finished_at_ms)) : ""},
+                     {"user", e.user},
+                     {"host", e.host},
+                     {"command", e.command},
+                     {"result", e.result},
+                     {"error", e.error},
+                     {"changes", nlohmann::json::parse(e.changes_json, nullptr, false)}});
+    res.set_content(out.dump() + "\n", "application/json");
+  });
+  auto parse_body = [](const httplib::Request& req, httplib::Response& res,
+                       nlohmann::json* body) {
+    *body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+    if (body->is_discarded() || !body->is_object()) {
+      JsonError(res, 400, "bad_data", "request body must be a JSON object");
+      return false;
+    }
+    return true;
+  };
+  svr.Post("/api/v1/plan", [this, parse_body](const httplib::Request& req,
+                                              httplib::Response& res) {
+    nlohmann::json body;
+    if (!parse_body(req, res, &body)) return;
+    if (!body.contains("stack"))
+      return JsonError(res, 400, "bad_data", "missing 'stack' (the parsed stack as JSON)");
+    auto stack = config::StackFromJson(body["stack"]);
+    if (!stack.ok()) return JsonError(res, 400, "bad_data", stack.status().message());
+    auto p = Plan(&*stack);
+    if (!p.ok()) return JsonError(res, HttpCodeFor(p.status()), "execution", p.status().message());
+    res.set_content(plan::RenderPlanJson(*p).dump() + "\n", "application/json");
+  });
+  auto apply_route = [this, parse_body](bool destroy) {
+    return [this, parse_body, destroy](const httplib::Request& req, httplib::Response& res) {
+      nlohmann::json body;
+      if (!parse_body(req, res, &body)) return;
+      std::optional<config::Stack> stack;
+      if (!destroy) {
+        if (!body.contains("stack"))
+          return JsonError(res, 400, "bad_data", "missing 'stack' (the parsed stack as JSON)");
+        auto parsed = config::StackFromJson(body["stack"]);
+        if (!parsed.ok()) return JsonError(res, 400, "bad_data", parsed.status().message());
+        stack = std::move(*parsed);
+      }
+      Requester who = RequesterFrom(body, destroy ? "destroy" : "apply");
+      Duration lock_timeout(body.value("lock_timeout_ms", int64_t{0}));
+      StreamNdjson(res, [this, stack, who, lock_timeout](const apply::ProgressFn& progress) {
+        auto rep = Apply(stack ? &*stack : nullptr, who, lock_timeout, progress);
+        if (!rep.ok())
+          return nlohmann::json{{"event", "result"},
+                                {"ok", false},
+                                {"code", std::string(StatusCodeName(rep.status().code()))},
+                                {"error", rep.status().message()}};
+        return nlohmann::json{{"event", "result"}, {"ok", rep->ok()}, {"report", rep->ToJson()}};
+      });
+    };
+  };
+  svr.Post("/api/v1/apply", apply_route(false));
+  svr.Post("/api/v1/destroy", apply_route(true));
+  svr.Post("/api/v1/down", [this](const httplib::Request&, httplib::Response& res) {
+    Status st = StopAllReplicas();
+    if (!st.ok()) return JsonError(res, HttpCodeFor(st), "execution", st.message());
+    res.set_content(nlohmann::json{{"status", "success"}, {"stopped", true}}.dump() + "\n",
+                    "application/json");
+    // Exit after the response has gone out.
+    std::thread([this] { Shutdown(); }).detach();
+  });
+}
+
+}  // namespace steward::server
