@@ -46,4 +46,14 @@ std::optional<Duration> ParseDuration(const std::string& text);
 // "256Mi", "1Gi", "512k", "1G", "1024": bytes; nullopt on garbage.
 std::optional<int64_t> ParseSize(const std::string& text);
 
+// The inverse of ParseDuration, for messages: 1500ms -> "1s500ms", 90000ms -> "1m30s", 0 -> "0s".
+std::string FormatDuration(Duration d);
+// Bytes for messages: the largest exact binary unit ("256Mi"), else decimal ("500M"), else bytes.
+std::string FormatSize(int64_t bytes);
+// "SIGTERM" or "TERM" (any case) -> 15; nullopt for names outside the supported set
+// (TERM, INT, QUIT, HUP, KILL, USR1, USR2).
+std::optional<int> ParseSignal(const std::string& name);
+// 15 -> "SIGTERM"; an unsupported number prints as "signal 42".
+std::string SignalName(int signal);
+
 }  // namespace steward::config

@@ -1,0 +1,245 @@
+#include "config/parse_context.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+
+namespace steward::config::internal {
+namespace {
+
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions ("replcias").
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+bool ParseInt64(const std::string& text, int64_t* out) {
+  if (text.empty() || text.size() > 19) return false;
+  size_t i = (text[0] == '-' || text[0] == '+') ? 1 : 0;
+  if (i == text.size()) return false;
+  for (size_t j = i; j < text.size(); ++j) {
+    if (!std::isdigit(static_cast<unsigned char>(text[j]))) return false;
+  }
+  *out = std::strtoll(text.c_str(), nullptr, 10);
+  return true;
+}
+
+}  // namespace
+
+std::string Suggest(std::string_view word, std::span<const std::string_view> candidates) {
+  // Short words are close to everything: "db" is two edits from "web".
+  size_t max_distance = std::max<size_t>(1, std::min<size_t>(2, word.size() / 3));
+  std::string best;
+  size_t best_distance = max_distance + 1;
+  for (std::string_view c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::string(c);
+    }
+  }
+  if (!best.empty() || word.size() < 3) return best;
+  for (std::string_view c : candidates) {
+    if (c.starts_with(word) || word.starts_with(c)) return std::string(c);
+  }
+  return "";
+}
+
+ParseContext::ParseContext(std::string file, LookupFn lookup)
+    : file_(std::move(file)), lookup_(std::move(lookup)) {}
+
+SourceLocation ParseContext::Loc(const YAML::Node& node) const {
+  SourceLocation loc{file_, 0, 0};
+  if (!node.IsDefined()) return loc;
+  YAML::Mark mark = node.Mark();
+  if (mark.line >= 0) {
+    loc.line = mark.line + 1;
+    loc.column = mark.column + 1;
+  }
+  return loc;
+}
+
+SourceLocation ParseContext::Loc(const Entry& e) const {
+  return e.value.IsNull() ? Loc(e.key_node) : Loc(e.value);
+}
+
+void ParseContext::Error(SourceLocation loc, std::string message) {
+  diagnostics_.push_back(Diagnostic{std::move(loc), std::move(message)});
+}
+
+std::vector<Diagnostic> ParseContext::TakeDiagnostics() {
+  auto key = [](const Diagnostic& d) {
+    return std::tie(d.location.line, d.location.column, d.message);
+  };
+  std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                   [&](const Diagnostic& a, const Diagnostic& b) { return key(a) < key(b); });
+  diagnostics_.erase(
+      std::unique(diagnostics_.begin(), diagnostics_.end(),
+                  [&](const Diagnostic& a, const Diagnostic& b) { return key(a) == key(b); }),
+      diagnostics_.end());
+  return std::move(diagnostics_);
+}
+
+std::vector<Entry> ParseContext::Entries(const YAML::Node& map,
+                                         std::span<const std::string_view> allowed,
+                                         std::string_view where, std::string_view prefix) {
+  std::vector<Entry> entries;
+  // Range-for keeps each pair alive for the body; `it->first` would dangle (a proxy temporary).
+  for (const auto& kv : map) {
+    YAML::Node k = kv.first;
+    if (!k.IsScalar()) {
+      Error(Loc(k), fmt::format("keys must be plain names, got {} {}", Describe(k), where));
+      continue;
+    }
+    std::string name = k.Scalar();
+    auto same = [&](const Entry& e) { return e.key == name; };
+    if (auto first = std::find_if(entries.begin(), entries.end(), same); first != entries.end()) {
+      SourceLocation at = Loc(first->key_node);
+      Error(Loc(k), fmt::format("duplicate key '{}' {} (first at line {}); remove one of them",
+                                name, where, at.line));
+      continue;
+    }
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string hint = Suggest(name, allowed);
+      Error(Loc(k), fmt::format("unknown key '{}' {}{}", name, where,
+                                hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+      continue;
+    }
+    entries.push_back(Entry{name, std::string(prefix) + name, k, kv.second});
+  }
+  return entries;
+}
+
+std::string ParseContext::Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "nothing";
+  }
+}
+
+std::string ParseContext::Subject(std::string_view ctx, std::string_view path) {
+  if (ctx.empty()) return fmt::format("'{}'", path);
+  return fmt::format("{}: '{}'", ctx, path);
+}
+
+bool ParseContext::ExpectMap(const Entry& e, std::string_view ctx) {
+  if (e.value.IsMap()) return true;
+  Error(Loc(e), fmt::format("{} must be a map, got {}", Subject(ctx, e.path), Describe(e.value)));
+  return false;
+}
+
+std::optional<std::string> ParseContext::Scalar(const YAML::Node& node, const SourceLocation& loc,
+                                                std::string_view ctx, std::string_view path,
+                                                std::string_view expected) {
+  if (!node.IsScalar()) {
+    Error(loc, fmt::format("{} must be {}, got {}", Subject(ctx, path), expected, Describe(node)));
+    return std::nullopt;
+  }
+  StatusOr<std::string> text = Interpolate(node.Scalar(), lookup_);
+  if (!text.ok()) {
+    Error(loc, fmt::format("{}: {}", Subject(ctx, path), text.status().message()));
+    return std::nullopt;
+  }
+  return std::move(text).value();
+}
+
+std::optional<std::string> ParseContext::String(const Entry& e, std::string_view ctx) {
+  return Scalar(e.value, Loc(e), ctx, e.path, "a string");
+}
+
+std::optional<std::string> ParseContext::ItemString(const YAML::Node& item, const Entry& list,
+                                                    std::string_view ctx) {
+  return Scalar(item, Loc(item), ctx, list.path + " item", "a string");
+}
+
+std::optional<std::vector<std::string>> ParseContext::StringList(const Entry& e,
+                                                                 std::string_view ctx) {
+  if (!e.value.IsSequence()) {
+    Error(Loc(e), fmt::format("{} must be a list, e.g. [a, b], got {}", Subject(ctx, e.path),
+                              Describe(e.value)));
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  for (const YAML::Node& item : e.value) {
+    std::optional<std::string> s = ItemString(item, e, ctx);
+    if (s) out.push_back(std::move(*s));
+    ok = ok && s.has_value();
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<int64_t> ParseContext::Int(const Entry& e, std::string_view ctx, int64_t min,
+                                         int64_t max) {
+  std::optional<std::string> text = Scalar(e.value, Loc(e), ctx, e.path, "an integer");
+  if (!text) return std::nullopt;
+  int64_t v = 0;
+  if (!ParseInt64(*text, &v)) {
+    Error(Loc(e), fmt::format("{} must be an integer, got '{}'", Subject(ctx, e.path), *text));
+    return std::nullopt;
+  }
+  if (v < min || v > max) {
+    std::string range = max == std::numeric_limits<int64_t>::max()
+                            ? fmt::format("at least {}", min)
+                            : fmt::format("between {} and {}", min, max);
+    Error(Loc(e), fmt::format("{} must be {}, got {}", Subject(ctx, e.path), range, v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> ParseContext::Bool(const Entry& e, std::string_view ctx) {
+  std::optional<std::string> text = Scalar(e.value, Loc(e), ctx, e.path, "true or false");
+  if (!text) return std::nullopt;
+  if (*text == "true" || *text == "True" || *text == "TRUE") return true;
+  if (*text == "false" || *text == "False" || *text == "FALSE") return false;
+  Error(Loc(e), fmt::format("{} must be true or false, got '{}'", Subject(ctx, e.path), *text));
+  return std::nullopt;
+}
+
+std::optional<Duration> ParseContext::Dur(const Entry& e, std::string_view ctx) {
+  std::optional<std::string> text = Scalar(e.value, Loc(e), ctx, e.path, "a duration");
+  if (!text) return std::nullopt;
+  if (std::optional<Duration> d = ParseDuration(*text)) return d;
+  int64_t bare = 0;
+  std::string fix = ParseInt64(*text, &bare) && bare >= 0
+                        ? fmt::format("add a unit, e.g. {}s", bare)
+                        : "use a number with a unit (ms, s, m, h), e.g. 500ms, 2s, 1m30s or 1h";
+  std::string owner = ctx.empty() ? "" : fmt::format("{}: ", ctx);
+  Error(Loc(e), fmt::format("{}bad duration '{}' for '{}': {}", owner, *text, e.path, fix));
+  return std::nullopt;
+}
+
+std::optional<int64_t> ParseContext::Size(const Entry& e, std::string_view ctx) {
+  std::optional<std::string> text = Scalar(e.value, Loc(e), ctx, e.path, "a size");
+  if (!text) return std::nullopt;
+  if (std::optional<int64_t> s = ParseSize(*text)) return s;
+  std::string owner = ctx.empty() ? "" : fmt::format("{}: ", ctx);
+  Error(Loc(e), fmt::format("{}bad size '{}' for '{}': use bytes or a number with a unit "
+                            "(K, M, G, T = 1000^n; Ki, Mi, Gi, Ti = 1024^n), e.g. 256Mi or 1G",
+                            owner, *text, e.path));
+  return std::nullopt;
+}
+
+}  // namespace steward::config::internal

@@ -1,0 +1,140 @@
+// ReplaceReasons / UpdateReasons: what changed between two specs of a service, in words.
+#include <fmt/format.h>
+
+#include <set>
+
+#include "config/stack_json.h"
+#include "config/stack_parser.h"
+
+namespace steward::config {
+namespace {
+
+std::string Quote(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+template <typename T>
+std::string List(const std::vector<T>& items, bool quote) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ", ";
+    if constexpr (std::is_same_v<T, std::string>) {
+      out += quote ? Quote(items[i]) : items[i];
+    } else {
+      out += std::to_string(items[i]);
+    }
+  }
+  return out + "]";
+}
+
+std::string Cores(double cpu) { return cpu == 0 ? "unset" : fmt::format("{}", cpu); }
+std::string Memory(int64_t bytes) { return bytes == 0 ? "unset" : FormatSize(bytes); }
+
+const char* KindName(HealthCheckKind k) {
+  switch (k) {
+    case HealthCheckKind::kHttp:
+      return "http";
+    case HealthCheckKind::kTcp:
+      return "tcp";
+    case HealthCheckKind::kExec:
+      return "exec";
+    default:
+      return "none";
+  }
+}
+
+const char* PolicyName(RestartPolicy p) {
+  switch (p) {
+    case RestartPolicy::kOnFailure:
+      return "on-failure";
+    case RestartPolicy::kNever:
+      return "never";
+    default:
+      return "always";
+  }
+}
+
+class Differ {
+ public:
+  template <typename T, typename F>
+  void Field(const char* name, const T& a, const T& b, F&& show) {
+    if (a != b) out_.push_back(fmt::format("{}: {} → {}", name, show(a), show(b)));
+  }
+  void Dur(const char* name, Duration a, Duration b) {
+    Field(name, a, b, [](Duration d) { return FormatDuration(d); });
+  }
+  void Int(const char* name, int a, int b) {
+    Field(name, a, b, [](int v) { return std::to_string(v); });
+  }
+  // Keys only: env values may hold secrets.
+  void Env(const std::map<std::string, std::string>& a,
+           const std::map<std::string, std::string>& b) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : a) keys.insert(k);
+    for (const auto& [k, v] : b) keys.insert(k);
+    for (const std::string& k : keys) {
+      auto ia = a.find(k);
+      auto ib = b.find(k);
+      if (ia == a.end())
+        out_.push_back(fmt::format("env.{} added", k));
+      else if (ib == b.end())
+        out_.push_back(fmt::format("env.{} removed", k));
+      else if (ia->second != ib->second)
+        out_.push_back(fmt::format("env.{} changed", k));
+    }
+  }
+  std::vector<std::string> Take() { return std::move(out_); }
+
+ private:
+  std::vector<std::string> out_;
+};
+
+auto kQuoted = [](const std::string& s) { return Quote(s); };
+auto kQuotedList = [](const std::vector<std::string>& v) { return List(v, true); };
+auto kPlainList = [](const std::vector<std::string>& v) { return List(v, false); };
+auto kPorts = [](const std::vector<int>& v) { return List(v, false); };
+
+void DiffHealth(Differ& d, const HealthCheck& a, const HealthCheck& b) {
+  d.Field("health.kind", a.kind, b.kind, KindName);
+  d.Field("health.path", a.path, b.path, kQuoted);
+  d.Int("health.port", a.port, b.port);
+  d.Int("health.status", a.expect_status, b.expect_status);
+  d.Field("health.exec", a.command, b.command, kQuotedList);
+  d.Dur("health.interval", a.interval, b.interval);
+  d.Dur("health.timeout", a.timeout, b.timeout);
+  d.Dur("health.start_period", a.start_period, b.start_period);
+  d.Int("health.healthy_threshold", a.healthy_threshold, b.healthy_threshold);
+  d.Int("health.unhealthy_threshold", a.unhealthy_threshold, b.unhealthy_threshold);
+}
+
+}  // namespace
+
+std::vector<std::string> ReplaceReasons(const Service& a, const Service& b) {
+  Differ d;
+  d.Field("command", a.command, b.command, kQuoted);
+  d.Field("args", a.args, b.args, kQuotedList);
+  d.Env(a.env, b.env);
+  d.Field("working_dir", a.working_dir, b.working_dir, kQuoted);
+  d.Field("ports", a.ports, b.ports, kPorts);
+  d.Field("resources.cpu", a.resources.cpu, b.resources.cpu, Cores);
+  d.Field("resources.memory", a.resources.memory_bytes, b.resources.memory_bytes, Memory);
+  return d.Take();
+}
+
+std::vector<std::string> UpdateReasons(const Service& a, const Service& b) {
+  Differ d;
+  d.Int("replicas", a.replicas, b.replicas);
+  DiffHealth(d, a.health, b.health);
+  d.Field("restart.policy", a.restart.policy, b.restart.policy, PolicyName);
+  d.Dur("restart.backoff", a.restart.backoff_initial, b.restart.backoff_initial);
+  d.Dur("restart.max_backoff", a.restart.backoff_max, b.restart.backoff_max);
+  d.Int("restart.crash_loop.restarts", a.restart.crash_loop_restarts,
+        b.restart.crash_loop_restarts);
+  d.Dur("restart.crash_loop.window", a.restart.crash_loop_window, b.restart.crash_loop_window);
+  d.Field("stop_signal", a.stop_signal, b.stop_signal, SignalName);
+  d.Dur("stop_grace", a.stop_grace, b.stop_grace);
+  d.Field("depends_on", a.depends_on, b.depends_on, kPlainList);
+  return d.Take();
+}
+
+}  // namespace steward::config
