@@ -46,7 +46,9 @@ std::optional<Duration> ParseDuration(const std::string& text);
 // "256Mi", "1Gi", "512k", "1G", "1024": bytes; nullopt on garbage.
 std::optional<int64_t> ParseSize(const std::string& text);
 
-// The inverse of ParseDuration, for messages: 1500ms -> "1s500ms", 90000ms -> "1m30s", 0 -> "0s".
+// The exact inverse of ParseDuration, in stack-file notation: 1500ms -> "1s500ms",
+// 90000ms -> "1m30s", 0 -> "0s". Unlike steward::FormatDuration (base, rounded, for elapsed
+// times), its output can be pasted back into a stack file.
 std::string FormatDuration(Duration d);
 // Bytes for messages: the largest exact binary unit ("256Mi"), else decimal ("500M"), else bytes.
 std::string FormatSize(int64_t bytes);
