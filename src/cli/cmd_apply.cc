@@ -184,6 +184,7 @@ int RunDown(Context& ctx) {
   for (const auto& o : *observed)
     if (Status st = driver->Stop({o.pid, o.start_ticks}, SIGTERM, Duration(10000)); !st.ok())
       return Fail(st);
+  drivers::KillAllMarked(server::InstanceId(ctx.StateDir()));
   if (!ctx.g.json)
     std::cout << "No daemon was running; stopped " << observed->size() << " leftover process(es).\n";
   return kExitOk;

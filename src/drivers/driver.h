@@ -96,6 +96,11 @@ struct ProcessDriverOptions {
 };
 std::unique_ptr<Driver> NewProcessDriver(const ProcessDriverOptions& options);
 
+// SIGKILLs every process that carries `instance`'s marker, group leaders or not: the last
+// resort after a daemon died, for a replica's own children that outlived their leader.
+// Returns how many were signalled.
+int KillAllMarked(const std::string& instance);
+
 // Copy-truncate rotation of <log_dir>/{stdout,stderr}.log when over max_bytes, keeping `keep`
 // old files (stdout.log.1 newest). Safe while the replica writes (its fd is O_APPEND).
 Status RotateLogs(const std::string& log_dir, int64_t max_bytes, int keep);

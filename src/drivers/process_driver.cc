@@ -218,3 +218,21 @@ std::unique_ptr<Driver> NewProcessDriver(const ProcessDriverOptions& options) {
 }
 
 }  // namespace steward::drivers
+
+namespace steward::drivers {
+
+int KillAllMarked(const std::string& instance) {
+  const std::string prefix = instance + "/";
+  int killed = 0;
+  for (int pid : ListPids()) {
+    if (pid == getpid()) continue;
+    StatusOr<std::map<std::string, std::string>> env = ReadEnviron(pid);
+    if (!env.ok()) continue;
+    auto marker = env->find(kMarkerVar);
+    if (marker == env->end() || marker->second.compare(0, prefix.size(), prefix) != 0) continue;
+    if (kill(pid, SIGKILL) == 0) ++killed;
+  }
+  return killed;
+}
+
+}  // namespace steward::drivers

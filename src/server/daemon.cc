@@ -154,6 +154,8 @@ Status Daemon::KillLeftovers() {
                  o.pid);
     driver_->Stop({o.pid, o.start_ticks}, SIGTERM, Duration(5000)).IgnoreError();
   }
+  if (int n = drivers::KillAllMarked(instance_); n > 0)
+    spdlog::warn("msg=\"killed leftover children of dead replicas\" count={}", n);
   ASSIGN_OR_RETURN(auto replicas, store_->ListReplicas());
   for (const auto& r : replicas)
     RETURN_IF_ERROR(store_->DeleteReplica(r.service, r.slot, r.generation));
@@ -213,13 +215,14 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
                                            const apply::ProgressFn& progress) {
   std::string command = who.command + " (pid " + std::to_string(who.pid) + " " + who.user + "@" +
                         who.host + ")";
-  ASSIGN_OR_RETURN(auto lock, store_->AcquireLock(command, lock_timeout));
+  ASSIGN_OR_RETURN(auto lock, LockForApply(command, lock_timeout));
   std::lock_guard<std::mutex> g(apply_mu_);
   RETURN_IF_ERROR(store_->MarkInterruptedHistory());
   if (desired && !desired->project.empty()) project_ = desired->project;
   ASSIGN_OR_RETURN(plan::Plan p, Plan(desired));
   if (p.empty()) {
     progress("", "no changes: what runs matches the stack");
+    RETURN_IF_ERROR(WaitForStartingReplicas(progress));
     return apply::ApplyReport{};
   }
   state::HistoryEntry h;
@@ -241,6 +244,34 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
   applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();
   apply_seconds_->WithLabels({}).Observe(report.took.count() / 1000.0);
   return report;
+}
+
+// The reconcile loop holds the lock only for short passes; an apply waits those out instead of
+// failing, while a lock held by another apply fails at once (or after lock_timeout).
+StatusOr<std::unique_ptr<state::Lock>> Daemon::LockForApply(const std::string& command,
+                                                           Duration lock_timeout) {
+  MonoTime give_up = RealClock::Get()->Now() + Duration(60000);
+  while (true) {
+    auto lock = store_->AcquireLock(command, lock_timeout);
+    if (lock.ok()) return lock;
+    auto holder = store_->LockHolderInfo();
+    bool reconcile = holder.ok() && holder->has_value() && (*holder)->command == "reconcile" &&
+                     (*holder)->pid == getpid();
+    if (!reconcile || RealClock::Get()->Now() > give_up) return lock.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Replicas the supervisor or the reconcile loop is (re)starting are part of what an apply
+// promises: "no changes" means they are ready, so wait for them.
+Status Daemon::WaitForStartingReplicas(const apply::ProgressFn& progress) {
+  for (const auto& r : runtime_->Snapshot()) {
+    if (r.ready) continue;
+    progress("service." + r.key.service,
+             "waiting for replica " + std::to_string(r.key.slot) + " (" + r.state + ")");
+    RETURN_IF_ERROR(runtime_->WaitReady(r.key, Duration(60000)));
+  }
+  return Status::OK();
 }
 
 Status Daemon::StopAllReplicas() {

@@ -85,6 +85,9 @@ class Daemon {
   const std::string& token() const { return token_; }
 
  private:
+  StatusOr<std::unique_ptr<state::Lock>> LockForApply(const std::string& command,
+                                                      Duration lock_timeout);
+  Status WaitForStartingReplicas(const apply::ProgressFn& progress);
   void ReconcileLoop();
   Status ReconcileOnce();
   StatusOr<config::Stack> RecordedStack();
