@@ -173,7 +173,7 @@ void DemoService::GrowLeak(MonoTime now) {
   }
   if (bytes <= 0) return;
   // Touch every byte: untouched pages would not count towards RSS, and RSS is what drills watch.
-  auto chunk = std::make_unique<char[]>(static_cast<size_t>(bytes));
+  auto chunk = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(bytes));
   std::memset(chunk.get(), 0x5a, static_cast<size_t>(bytes));
   std::lock_guard<std::mutex> l(mu_);
   hog_.push_back(std::move(chunk));
