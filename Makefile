@@ -2,6 +2,9 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# ccache keys on paths relative to the checkout, so a fresh clone (CI) reuses earlier builds.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup configure build test test-unit test-integration demo bench fuzz clean
 
@@ -29,13 +32,10 @@ demo: build
 	@bash scripts/demo $(BUILD)
 
 bench: build
-	cmake --build $(BUILD) --target bench_plan
 	@bash bench/run.sh $(BUILD)
 
 fuzz:
-	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSTEWARD_FUZZ=ON -DSTEWARD_TESTS=OFF
-	cmake --build build-fuzz
-	@bash tests/fuzz/run.sh build-fuzz 30
+	@FUZZ_SECONDS=30 bash scripts/fuzz-smoke
 
 clean:
 	rm -rf $(BUILD) build-fuzz

@@ -225,6 +225,16 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
     RETURN_IF_ERROR(WaitForStartingReplicas(progress));
     return apply::ApplyReport{};
   }
+  ASSIGN_OR_RETURN(apply::ApplyReport report, Execute(p, who, progress));
+  applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();
+  apply_seconds_->WithLabels({}).Observe(report.took.count() / 1000.0);
+  return report;
+}
+
+// Runs a plan and records it in the history: the entry is written "running" first, so a
+// daemon killed in the middle leaves an entry the next command marks "interrupted".
+StatusOr<apply::ApplyReport> Daemon::Execute(const plan::Plan& p, const Requester& who,
+                                             const apply::ProgressFn& progress) {
   state::HistoryEntry h;
   h.started_at_ms = ToUnixMillis(RealClock::Get()->WallNow());
   h.user = who.user;
@@ -241,8 +251,6 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
     if (!r.error.empty()) error += (error.empty() ? "" : "; ") + r.resource + ": " + r.error;
   RETURN_IF_ERROR(store_->FinishHistory(hid, report.ok() ? "success" : "failed", error,
                                         report.ToJson()["results"].dump()));
-  applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();
-  apply_seconds_->WithLabels({}).Observe(report.took.count() / 1000.0);
   return report;
 }
 
@@ -254,10 +262,7 @@ StatusOr<std::unique_ptr<state::Lock>> Daemon::LockForApply(const std::string& c
   while (true) {
     auto lock = store_->AcquireLock(command, lock_timeout);
     if (lock.ok()) return lock;
-    auto holder = store_->LockHolderInfo();
-    bool reconcile = holder.ok() && holder->has_value() && (*holder)->command == "reconcile" &&
-                     (*holder)->pid == getpid();
-    if (!reconcile || RealClock::Get()->Now() > give_up) return lock.status();
+    if (!reconciling_ || RealClock::Get()->Now() > give_up) return lock.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
@@ -310,6 +315,11 @@ Status Daemon::ReconcileOnce() {
       }
     }
   }
+  reconciling_ = true;
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{reconciling_};
   auto lock = store_->AcquireLock("reconcile", Duration(0));
   if (!lock.ok()) return Status::OK();  // an apply is running; it converges for us
   std::lock_guard<std::mutex> g(apply_mu_);
@@ -319,11 +329,11 @@ Status Daemon::ReconcileOnce() {
     for (const auto& c : p.changes)
       for (const auto& r : c.reasons)
         spdlog::warn("msg=\"drift\" resource={} reason=\"{}\"", c.Resource(), r);
-    apply::Executor exec(store_.get(), runtime_.get(), RealClock::Get(), {});
-    apply::ApplyReport report =
-        exec.Execute(p, [](const std::string& r, const std::string& m) {
-          spdlog::info("msg=\"reconcile\" resource={} step=\"{}\"", r, m);
-        });
+    ASSIGN_OR_RETURN(apply::ApplyReport report,
+                     Execute(p, {getpid(), "steward", state::CurrentHost(), "reconcile"},
+                             [](const std::string& r, const std::string& m) {
+                               spdlog::info("msg=\"reconcile\" resource={} step=\"{}\"", r, m);
+                             }));
     drift_repairs_->WithLabels({}).Inc();
     if (!report.ok()) spdlog::warn("msg=\"reconcile incomplete\"\n{}", report.ToText());
   }

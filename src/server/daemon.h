@@ -87,6 +87,8 @@ class Daemon {
  private:
   StatusOr<std::unique_ptr<state::Lock>> LockForApply(const std::string& command,
                                                       Duration lock_timeout);
+  StatusOr<apply::ApplyReport> Execute(const plan::Plan& p, const Requester& who,
+                                       const apply::ProgressFn& progress);
   Status WaitForStartingReplicas(const apply::ProgressFn& progress);
   void ReconcileLoop();
   Status ReconcileOnce();
@@ -113,6 +115,7 @@ class Daemon {
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
   std::atomic<bool> shutdown_{false};
+  std::atomic<bool> reconciling_{false};  // set while a reconcile pass may hold the state lock
   std::thread reconcile_thread_;
   std::thread http_thread_;
   struct Http;
