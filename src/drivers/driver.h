@@ -75,6 +75,11 @@ class Driver {
   // already gone is OK; if only its leader is gone, the rest of its group is stopped, so call
   // Stop() after an exit too, to clean up children the replica left running.
   virtual Status Stop(const ReplicaHandle& handle, int signal, Duration grace) = 0;
+  // Sends `signal` to the replica's process group and returns at once; the exit comes back
+  // through Reap(). A group that is already gone is OK; pid 0 is refused (it would signal our
+  // own group). The supervisor's kill of an unhealthy or over-memory replica goes through here,
+  // so tests can stand in for the process.
+  virtual Status Signal(const ReplicaHandle& handle, int signal) = 0;
   // Every replica of this instance that exists now, including replicas started by an earlier
   // Steward process (found by their STEWARD_INSTANCE marker). Reaps own children first.
   virtual StatusOr<std::vector<ObservedReplica>> Observe() = 0;

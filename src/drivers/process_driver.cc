@@ -155,6 +155,13 @@ bool ProcessDriver::WaitGroupGone(int pgid, MonoTime deadline) {
   }
 }
 
+Status ProcessDriver::Signal(const ReplicaHandle& handle, int signal) {
+  if (handle.pid <= 0) return InvalidArgument("signal: no pid");
+  if (kill(-handle.pid, signal) != 0 && errno != ESRCH)
+    return ErrnoError("signal pid " + std::to_string(handle.pid), errno);
+  return Status::OK();
+}
+
 Status ProcessDriver::Stop(const ReplicaHandle& handle, int signal, Duration grace) {
   if (handle.pid <= 0) return Status::OK();
   std::string what = "stop pid " + std::to_string(handle.pid);

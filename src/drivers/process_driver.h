@@ -28,6 +28,7 @@ class ProcessDriver : public Driver {
 
   StatusOr<ReplicaHandle> Start(const ReplicaSpec& spec) override;
   Status Stop(const ReplicaHandle& handle, int signal, Duration grace) override;
+  Status Signal(const ReplicaHandle& handle, int signal) override;
   StatusOr<std::vector<ObservedReplica>> Observe() override;
   bool Alive(const ReplicaHandle& handle) override;
   std::vector<ExitEvent> Reap() override;

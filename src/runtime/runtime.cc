@@ -342,7 +342,8 @@ void Runtime::Tick() {
   for (auto& [key, mp] : replicas_) {
     Managed& m = *mp;
     if (m.killing) {
-      if (now >= m.kill_deadline && m.handle.pid) kill(-m.handle.pid, SIGKILL);
+      if (now >= m.kill_deadline && m.handle.pid)
+        opt_.driver->Signal(m.handle, SIGKILL).IgnoreError();  // again next tick if it failed
       continue;
     }
     switch (m.sup.Tick(now)) {
@@ -355,7 +356,7 @@ void Runtime::Tick() {
           m.restart_after_kill = true;
           m.kill_reason = m.sup.last_reason();
           m.kill_deadline = now + m.service.stop_grace;
-          kill(-m.handle.pid, m.service.stop_signal);
+          opt_.driver->Signal(m.handle, m.service.stop_signal).IgnoreError();
         } else {
           SpawnLocked(m).IgnoreError();
         }
@@ -371,7 +372,7 @@ void Runtime::Tick() {
         m.kill_reason = "memory " + std::to_string(m.rss_bytes >> 20) + "Mi over its limit " +
                         std::to_string(limit >> 20) + "Mi";
         m.kill_deadline = now;
-        kill(-m.handle.pid, SIGKILL);
+        opt_.driver->Signal(m.handle, SIGKILL).IgnoreError();
         continue;
       }
     }
