@@ -156,6 +156,8 @@ Status Runtime::SpawnLocked(Managed& m) {
   m.next_health = now;  // check at once; start_period keeps early failures from counting
   m.sup.OnStarted(now);
   if (m.starts > 1 && restarts_) restarts_->WithLabels({m.key.service}).Inc();
+  // StartReplica reports the first start itself; later ones only Tick() can report.
+  if (m.starts > 1) restarted_.push_back({m.key, m.handle, m.port});
   spdlog::info("msg=\"replica started\" replica={} generation={} pid={} port={}",
                m.key.ToString(), m.key.generation, h->pid, m.port);
   return Status::OK();
@@ -314,7 +316,7 @@ StatusOr<std::vector<drivers::ObservedReplica>> Runtime::Observe() {
 void Runtime::Tick() {
   MonoTime now = opt_.clock->Now();
   std::vector<drivers::ExitEvent> exits = opt_.driver->Reap();
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
   for (const auto& e : exits) {
     for (auto& [key, m] : replicas_) {
       if (m->handle.pid != e.pid) continue;
@@ -394,6 +396,11 @@ void Runtime::Tick() {
       drivers::RotateLogs(LogDir(key.service, key.slot), opt_.log_max_bytes, opt_.log_keep)
           .IgnoreError();
   }
+  std::vector<Restarted> restarted;
+  restarted.swap(restarted_);
+  l.unlock();
+  if (opt_.on_started)
+    for (const auto& r : restarted) opt_.on_started(r.key, r.handle, r.port);
 }
 
 void Runtime::HealthWorker() {

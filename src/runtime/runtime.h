@@ -106,6 +106,13 @@ class Runtime {
     int pid;
   };
 
+  // A process started by the supervisor after the first, for on_started.
+  struct Restarted {
+    ReplicaKey key;
+    drivers::ReplicaHandle handle;
+    int port;
+  };
+
   Status SpawnLocked(Managed& m);
   void Loop();
   void HealthWorker();
@@ -116,6 +123,7 @@ class Runtime {
   std::map<ReplicaKey, std::unique_ptr<Managed>> replicas_;
   std::condition_variable cv_;
   std::deque<HealthJob> health_queue_;
+  std::vector<Restarted> restarted_;  // guarded by mu_: drained by Tick() outside the lock
   std::vector<std::thread> workers_;
   std::thread loop_;
   bool stopping_ = false;   // guarded by mu_: workers exit
