@@ -90,7 +90,6 @@ Runtime::~Runtime() {
 
 void Runtime::StartLoop() {
   if (loop_.joinable()) return;
-  stopping_ = false;
   loop_ = std::thread([this] { Loop(); });
 }
 
