@@ -252,8 +252,11 @@ Status Runtime::StopReplica(const ReplicaKey& key, const drivers::ReplicaHandle&
 
 void Runtime::UpdateService(const config::Service& service) {
   std::lock_guard<std::mutex> l(mu_);
-  for (auto& [key, m] : replicas_)
-    if (key.service == service.name) m->service = service;
+  for (auto& [key, m] : replicas_) {
+    if (key.service != service.name) continue;
+    m->service = service;
+    m->sup.UpdateSettings(service.health, service.restart);
+  }
 }
 
 Status Runtime::StopAll() {
@@ -329,7 +332,7 @@ void Runtime::Tick() {
           m->restart_after_kill = false;
           SpawnLocked(*m).IgnoreError();
         } else {
-          m->sup.OnExited(now, e.exit_code, e.signal);
+          m->sup.OnKilled(now, m->kill_reason);
         }
       } else {
         m->sup.OnExited(now, e.exit_code, e.signal);

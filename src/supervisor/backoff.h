@@ -20,6 +20,8 @@ class Backoff {
   static constexpr Duration kStableUptime{10000};
 
   explicit Backoff(const config::Restart& restart);
+  // New delays and crash-loop limits; the restart history is kept.
+  void UpdateSettings(const config::Restart& restart) { restart_ = restart; }
 
   // The replica's process started / exited at `now`; an exit after kStableUptime of uptime
   // ends the doubling streak.

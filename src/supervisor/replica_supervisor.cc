@@ -58,6 +58,19 @@ void ReplicaSupervisor::OnExited(MonoTime now, int exit_code, int signal) {
   HandleExit(now, signal != 0 || exit_code != 0, std::move(reason));
 }
 
+void ReplicaSupervisor::OnKilled(MonoTime now, const std::string& reason) {
+  if (!Running()) return;
+  backoff_.RecordExited(now);
+  HandleExit(now, /*failed=*/true, reason);
+}
+
+void ReplicaSupervisor::UpdateSettings(const config::HealthCheck& health,
+                                       const config::Restart& restart) {
+  health_ = health;
+  restart_ = restart;
+  backoff_.UpdateSettings(restart);
+}
+
 void ReplicaSupervisor::HandleExit(MonoTime now, bool failed, std::string reason) {
   bool restart_pending = state_ == ReplicaState::kUnhealthy;
   last_reason_ = std::move(reason);

@@ -67,6 +67,11 @@ class ReplicaSupervisor {
   void OnStartFailed(MonoTime now, const std::string& reason);
   // exit_code when it exited normally (signal 0), else the killing signal.
   void OnExited(MonoTime now, int exit_code, int signal);
+  // Like OnExited, for a process Steward killed itself (e.g. over its memory limit): `reason`
+  // replaces the "killed by signal 9" the bare exit would report.
+  void OnKilled(MonoTime now, const std::string& reason);
+  // New settings from an in-place update; they apply from the next event on.
+  void UpdateSettings(const config::HealthCheck& health, const config::Restart& restart);
   void OnHealthResult(MonoTime now, bool ok, const std::string& detail = "");
   void OnStopRequested();
 

@@ -203,5 +203,32 @@ TEST(ReplicaSupervisor, StopRequestIsTerminal) {
   EXPECT_EQ(f.sup.restarts(), 0);
 }
 
+TEST(ReplicaSupervisor, UpdatedRestartPolicyAppliesToTheNextExit) {
+  Fixture f(NoCheck(), Policy(config::RestartPolicy::kAlways));
+  f.sup.UpdateSettings(NoCheck(), Policy(config::RestartPolicy::kNever));
+  f.sup.OnExited(f.Now(), 1, 0);
+  EXPECT_EQ(f.sup.state(), ReplicaState::kFailed);
+  f.clock.Advance(seconds(60));
+  EXPECT_EQ(f.sup.Tick(f.Now()), Decision::kNone);
+}
+
+TEST(ReplicaSupervisor, UpdatedHealthThresholdsApply) {
+  Fixture f(HttpCheck(/*healthy=*/1, /*unhealthy=*/5), Policy());
+  f.sup.OnHealthResult(f.Now(), true);
+  ASSERT_TRUE(f.sup.Ready());
+  f.sup.UpdateSettings(HttpCheck(/*healthy=*/1, /*unhealthy=*/1), Policy());
+  f.sup.OnHealthResult(f.Now(), false, "HTTP 500");
+  EXPECT_EQ(f.sup.state(), ReplicaState::kUnhealthy);
+}
+
+TEST(ReplicaSupervisor, KilledByStewardKeepsItsReasonAndRestarts) {
+  Fixture f(NoCheck(), Policy());
+  f.sup.OnKilled(f.Now(), "memory 80Mi over its limit 64Mi");
+  EXPECT_EQ(f.sup.state(), ReplicaState::kBackoff);
+  EXPECT_EQ(f.sup.last_reason(), "memory 80Mi over its limit 64Mi");
+  f.clock.Advance(milliseconds(100));
+  EXPECT_EQ(f.sup.Tick(f.Now()), Decision::kStart);
+}
+
 }  // namespace
 }  // namespace steward::supervisor
