@@ -345,5 +345,25 @@ TEST(Core, LogsShowReplicaOutput) {
   EXPECT_NE(bad.err.find("no logs for service 'nope'"), std::string::npos);
 }
 
+TEST(Core, ReplicaOverItsMemoryLimitIsRestartedWithTheReason) {
+  Project p;
+  p.WriteStack(R"(project: it
+services:
+  leaky:
+    command: steward-demo
+    resources: {memory: 40Mi}
+    health: {http: /healthz, interval: 300ms, timeout: 250ms}
+)");
+  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  auto rep = p.Replicas("leaky")[0];
+  int pid = rep["pid"];
+  ASSERT_EQ(HttpPost(PortOf(rep), "/admin/misbehave", "leak=32Mi"), 200);
+  EXPECT_TRUE(PollUntil([&] {
+    auto r = p.Replicas("leaky");
+    return !r.empty() && r[0]["pid"] != pid && r[0].value("ready", false) &&
+           r[0].value("last_reason", "").find("over its limit 40Mi") != std::string::npos;
+  }, 15000)) << p.Status().dump();
+}
+
 }  // namespace
 }  // namespace steward::testing
