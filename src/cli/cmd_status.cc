@@ -81,7 +81,9 @@ int RunStatus(Context& ctx) {
       rows.push_back({r.value("service", "") + "/" + std::to_string(r.value("slot", 0)),
                       r.value("state", ""), std::to_string(r.value("pid", 0)),
                       std::to_string(r.value("port", 0)), std::to_string(r.value("restarts", 0)),
-                      std::to_string(r.value("rss_bytes", int64_t{0}) >> 20) + "Mi",
+                      r.value("rss_bytes", int64_t{0}) > 0
+                          ? std::to_string(r.value("rss_bytes", int64_t{0}) >> 20) + "Mi"
+                          : "-",
                       r.value("last_reason", "")});
     std::cout << "\n";
     PrintTable(rows);

@@ -152,6 +152,7 @@ Status Runtime::SpawnLocked(Managed& m) {
   m.handle = *h;
   m.start_error.clear();
   m.started_at_ms = ToUnixMillis(opt_.clock->WallNow());
+  m.rss_bytes = 0;  // sampled again on the next tick
   m.next_health = now;  // check at once; start_period keeps early failures from counting
   m.sup.OnStarted(now);
   if (m.starts > 1 && restarts_) restarts_->WithLabels({m.key.service}).Inc();
@@ -368,7 +369,7 @@ void Runtime::Tick() {
       case supervisor::Decision::kNone: break;
     }
     if (m.restart_after_kill) continue;
-    if (m.handle.pid && sample) {
+    if (m.handle.pid && (sample || m.rss_bytes == 0)) {
       m.rss_bytes = RssBytes(m.handle.pid);
       int64_t limit = m.service.resources.memory_bytes;
       if (limit > 0 && m.rss_bytes > limit) {
