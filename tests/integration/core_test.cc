@@ -365,5 +365,47 @@ services:
   }, 15000)) << p.Status().dump();
 }
 
+// kill -9 of the daemon at several moments of a rolling update: each time the next apply
+// converges, with exactly the desired replicas running and nothing left of the old ones.
+TEST(Core, KillingTheDaemonAtAnyMomentOfARollingUpdateConverges) {
+  Project p;
+  auto stack = [](int version) {
+    return R"(project: it
+services:
+  web:
+    command: steward-demo
+    args: ["--name", "v)" + std::to_string(version) + R"(", "--startup-delay", "150ms"]
+    replicas: 3
+    health: {http: /healthz, interval: 100ms, timeout: 100ms, start_period: 5s}
+)";
+  };
+  p.WriteStack(stack(0));
+  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  int version = 0;
+  for (int delay_ms : {30, 120, 250, 400, 700}) {
+    SCOPED_TRACE("kill after " + std::to_string(delay_ms) + "ms");
+    p.WriteStack(stack(++version));
+    int daemon = p.DaemonPid();
+    int cli = p.StewardBackground({"apply"}, p.dir() + "/apply.log");
+    // The fault's timing is the point of the test, not a synchronisation.
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(daemon, SIGKILL);
+    waitpid(cli, nullptr, 0);
+    ASSERT_TRUE(PollUntil([&] { ReapAll(); return !ProcessAlive(daemon); }, 5000));
+    RunResult r = p.Steward({"apply", "--listen", "127.0.0.1:0"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(p.Steward({"plan"}).exit_code, 0);
+    auto reps = p.Replicas("web");
+    EXPECT_EQ(reps.size(), 3u);
+    EXPECT_EQ(p.ReadyCount("web"), 3);
+    EXPECT_EQ(p.MarkedProcesses().size(), 3u);
+    std::string body;
+    for (const auto& rep : reps) {
+      EXPECT_EQ(HttpGet(PortOf(rep), "/", &body), 200);
+      EXPECT_NE(body.find("hello from v" + std::to_string(version)), std::string::npos) << body;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace steward::testing
