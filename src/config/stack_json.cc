@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 namespace steward::config {
 namespace {
@@ -38,13 +40,41 @@ E EnumValue(const std::array<std::pair<E, const char*>, N>& table, const std::st
 }
 
 // Reads an optional key into `out`, keeping `out` as the default when the key is absent.
+// Numbers are checked before conversion: converting an out-of-range float (1e300) to an
+// integer is undefined behaviour, and these bodies come from outside (the daemon's API).
+template <typename T>
+T Integer(const json& v, const char* key) {
+  if (!v.is_number_integer())
+    throw std::invalid_argument(std::string("'") + key + "' must be an integer");
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(
+                                                       std::numeric_limits<T>::max())
+                             : (v.get<int64_t>() < std::numeric_limits<T>::min() ||
+                                v.get<int64_t>() > std::numeric_limits<T>::max()))
+    throw std::invalid_argument(std::string("'") + key + "' is out of range");
+  return static_cast<T>(v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>())
+                                               : v.get<int64_t>());
+}
+
 template <typename T>
 void Read(const json& j, const char* key, T* out) {
-  if (auto it = j.find(key); it != j.end()) *out = it->template get<T>();
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+    *out = Integer<T>(*it, key);
+  } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+    if (!it->is_array()) throw std::invalid_argument(std::string("'") + key + "' must be a list");
+    out->clear();
+    for (const auto& v : *it) out->push_back(Integer<int>(v, key));
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!it->is_number()) throw std::invalid_argument(std::string("'") + key + "' must be a number");
+    *out = it->template get<double>();
+  } else {
+    *out = it->template get<T>();
+  }
 }
 
 void ReadMs(const json& j, const char* key, Duration* out) {
-  if (auto it = j.find(key); it != j.end()) *out = Duration(it->get<int64_t>());
+  if (auto it = j.find(key); it != j.end()) *out = Duration(Integer<int64_t>(*it, key));
 }
 
 const json& Object(const json& j, const char* key) {

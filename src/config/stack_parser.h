@@ -41,6 +41,10 @@ ParseResult ParseStack(const std::string& text, const std::string& path,
 // Reads the file; an unreadable file is a single diagnostic.
 ParseResult ParseStackFile(const std::string& path, const ParseOptions& options = {});
 
+// The checks of ParseStack that do not need YAML (field ranges, dependencies, cycles, port
+// clashes), for stacks that arrive in another form (JSON over the daemon's API).
+std::vector<Diagnostic> ValidateStack(const Stack& stack);
+
 // "500ms", "2s", "1m30s", "1h": returns nullopt on anything else (no unit, negative, garbage).
 std::optional<Duration> ParseDuration(const std::string& text);
 // "256Mi", "1Gi", "512k", "1G", "1024": bytes; nullopt on garbage.

@@ -147,3 +147,57 @@ void ValidateServices(ParseContext& ctx, const std::vector<Service>& services,
 }
 
 }  // namespace steward::config::internal
+
+namespace steward::config {
+namespace {
+
+// Range checks the YAML parser makes while reading, repeated for stacks that arrive as JSON.
+void CheckServiceFields(internal::ParseContext& ctx, const Service& s) {
+  auto err = [&](const std::string& what) { ctx.Error(s.location, "service '" + s.name + "': " + what); };
+  bool name_ok = !s.name.empty() && std::all_of(s.name.begin(), s.name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+  if (!name_ok) ctx.Error(s.location, "service name '" + s.name + "' must match [a-z0-9-]+");
+  if (s.command.empty()) err("'command' is empty");
+  if (s.replicas < 0 || s.replicas > 1000) err("'replicas' must be between 0 and 1000");
+  for (int p : s.ports)
+    if (p < 1 || p > 65535) err("port " + std::to_string(p) + " is not between 1 and 65535");
+  const HealthCheck& h = s.health;
+  if (h.interval.count() <= 0 || h.timeout.count() <= 0 || h.start_period.count() < 0)
+    err("health durations must be positive");
+  else if (h.timeout > h.interval)
+    err("health 'timeout' must not exceed 'interval'");
+  if (h.healthy_threshold < 1 || h.unhealthy_threshold < 1 || h.healthy_threshold > 1000 ||
+      h.unhealthy_threshold > 1000)
+    err("health thresholds must be between 1 and 1000");
+  if (h.port < 0 || h.port > 65535) err("health 'port' must be between 0 and 65535");
+  if (h.kind == HealthCheckKind::kExec && h.command.empty()) err("exec health check has no command");
+  const Restart& r = s.restart;
+  if (r.backoff_initial.count() < 0 || r.backoff_max < r.backoff_initial ||
+      r.crash_loop_window.count() <= 0 || r.crash_loop_restarts < 1)
+    err("restart settings out of range");
+  if (s.stop_signal < 1 || s.stop_signal > 64) err("'stop_signal' is not a signal number");
+  if (s.stop_grace.count() < 0) err("'stop_grace' must not be negative");
+  if (s.resources.cpu < 0 || s.resources.memory_bytes < 0) err("resources must not be negative");
+}
+
+}  // namespace
+
+std::vector<Diagnostic> ValidateStack(const Stack& stack) {
+  internal::ParseContext ctx(stack.path, nullptr);
+  std::vector<internal::ServiceMarks> marks;
+  std::set<std::string> seen;
+  for (const auto& s : stack.services) {
+    CheckServiceFields(ctx, s);
+    if (!seen.insert(s.name).second)
+      ctx.Error(s.location, "service '" + s.name + "' is defined twice");
+    internal::ServiceMarks m;
+    m.ports.assign(s.ports.size(), s.location);
+    m.depends_on.assign(s.depends_on.size(), s.location);
+    marks.push_back(std::move(m));
+  }
+  internal::ValidateServices(ctx, stack.services, marks);
+  return ctx.TakeDiagnostics();
+}
+
+}  // namespace steward::config

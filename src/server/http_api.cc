@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/stack_json.h"
+#include "config/stack_parser.h"
 #include "server/daemon.h"
 #include "server/http_internal.h"
 
@@ -88,14 +89,33 @@ void StreamNdjson(httplib::Response& res,
       });
 }
 
+// Who asked: informational only (history, lock holder); anything malformed becomes "unknown".
 Requester RequesterFrom(const nlohmann::json& body, const std::string& command) {
   Requester who;
-  auto r = body.value("requester", nlohmann::json::object());
-  who.pid = r.value("pid", 0);
-  who.user = r.value("user", "unknown");
-  who.host = r.value("host", "unknown");
+  who.user = who.host = "unknown";
   who.command = command;
+  auto r = body.find("requester");
+  if (r == body.end() || !r->is_object()) return who;
+  if (auto p = r->find("pid"); p != r->end() && p->is_number_integer() &&
+                               p->get<int64_t>() > 0 && p->get<int64_t>() < (1 << 30))
+    who.pid = static_cast<int>(p->get<int64_t>());
+  for (auto [key, field] : {std::pair{"user", &who.user}, std::pair{"host", &who.host}})
+    if (auto v = r->find(key); v != r->end() && v->is_string() && v->get<std::string>().size() < 256)
+      *field = v->get<std::string>();
   return who;
+}
+
+// A stack from a request body: decoded, then checked like a parsed stack file, because the
+// body may come from anything that holds the token, not only from `steward`.
+StatusOr<config::Stack> DecodeStack(const nlohmann::json& j) {
+  auto stack = config::StackFromJson(j);
+  if (!stack.ok()) return stack.status().Annotate("stack");
+  auto diags = config::ValidateStack(*stack);
+  if (diags.empty()) return stack;
+  std::string msg = "invalid stack:";
+  for (const auto& d : diags) msg += " " + d.message + ";";
+  msg.pop_back();
+  return InvalidArgument(msg);
 }
 
 }  // namespace
@@ -195,7 +215,7 @@ void Daemon::InstallRoutes() {
     if (!parse_body(req, res, &body)) return;
     if (!body.contains("stack"))
       return JsonError(res, 400, "bad_data", "missing 'stack' (the parsed stack as JSON)");
-    auto stack = config::StackFromJson(body["stack"]);
+    auto stack = DecodeStack(body["stack"]);
     if (!stack.ok()) return JsonError(res, 400, "bad_data", stack.status().message());
     auto p = Plan(&*stack);
     if (!p.ok()) return JsonError(res, HttpCodeFor(p.status()), "execution", p.status().message());
@@ -209,12 +229,17 @@ void Daemon::InstallRoutes() {
       if (!destroy) {
         if (!body.contains("stack"))
           return JsonError(res, 400, "bad_data", "missing 'stack' (the parsed stack as JSON)");
-        auto parsed = config::StackFromJson(body["stack"]);
+        auto parsed = DecodeStack(body["stack"]);
         if (!parsed.ok()) return JsonError(res, 400, "bad_data", parsed.status().message());
         stack = std::move(*parsed);
       }
       Requester who = RequesterFrom(body, destroy ? "destroy" : "apply");
-      Duration lock_timeout(body.value("lock_timeout_ms", int64_t{0}));
+      auto lt = body.find("lock_timeout_ms");
+      if (lt != body.end() && (!lt->is_number_integer() || lt->get<int64_t>() < 0 ||
+                               lt->get<int64_t>() > 24 * 3600 * 1000))
+        return JsonError(res, 400, "bad_data",
+                         "'lock_timeout_ms' must be an integer between 0 and 86400000");
+      Duration lock_timeout(lt == body.end() ? 0 : lt->get<int64_t>());
       StreamNdjson(res, [this, stack, who, lock_timeout](const apply::ProgressFn& progress) {
         auto rep = Apply(stack ? &*stack : nullptr, who, lock_timeout, progress);
         if (!rep.ok())

@@ -90,5 +90,49 @@ TEST(DaemonApi, StatusJsonOffline) {
   EXPECT_TRUE(j["daemon"].is_null());
 }
 
+TEST(DaemonApi, BadRequestsGetClearErrorsAndChangeNothing) {
+  Project p;
+  p.WriteStack(kStack);
+  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  auto before = p.Replicas("api");
+  std::ifstream t(p.StateDir() + "/api.token");
+  std::string token;
+  std::getline(t, token);
+  httplib::Client cli("127.0.0.1", DaemonPort(p));
+  cli.set_bearer_token_auth(token.c_str());
+  struct Case {
+    const char* path;
+    std::string body;
+    const char* expect;
+  };
+  std::vector<Case> cases = {
+      {"/api/v1/apply", "{not json", "must be a JSON object"},
+      {"/api/v1/apply", "[]", "must be a JSON object"},
+      {"/api/v1/apply", "{}", "missing 'stack'"},
+      {"/api/v1/apply", R"({"stack":{"services":[{"name":"api","replicas":1e300}]}})",
+       "must be an integer"},
+      {"/api/v1/apply",
+       R"({"stack":{"services":[{"name":"api","command":"x","depends_on":["api"]}]}})",
+       "dependency cycle"},
+      {"/api/v1/apply", R"({"stack":{"services":[]},"lock_timeout_ms":"soon"})",
+       "lock_timeout_ms"},
+      {"/api/v1/plan", R"({"stack":{"services":[{"name":"API!","command":"x"}]}})",
+       "must match"},
+  };
+  for (const auto& c : cases) {
+    auto res = cli.Post(c.path, c.body, "application/json");
+    ASSERT_TRUE(res) << c.body;
+    EXPECT_EQ(res->status, 400) << c.body << " -> " << res->body;
+    EXPECT_NE(res->body.find(c.expect), std::string::npos) << c.body << " -> " << res->body;
+  }
+  auto res = cli.Get("/api/v1/history?limit=0");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  auto after = p.Replicas("api");
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i]["pid"], after[i]["pid"]);
+  EXPECT_EQ(p.Api("/api/v1/history")->size(), 1u);
+}
+
 }  // namespace
 }  // namespace steward::testing

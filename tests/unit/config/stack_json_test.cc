@@ -87,6 +87,37 @@ TEST(StackJson, WrongTypesAreErrorsNotExceptions) {
   EXPECT_FALSE(StackFromJson(nlohmann::json{{"services", 3}}).ok());
 }
 
+// Regression (found by tests/fuzz/stack_json_fuzz): an out-of-range float converted to an
+// integer was undefined behaviour on a body the daemon's API accepts.
+TEST(StackJson, OutOfRangeAndFractionalNumbersAreErrors) {
+  for (const char* text : {R"({"services":[{"name":"a","replicas":1e300}]})",
+                           R"({"services":[{"name":"a","stop_grace_ms":1e19}]})",
+                           R"({"services":[{"name":"a","replicas":2.5}]})",
+                           R"({"services":[{"name":"a","replicas":99999999999}]})",
+                           R"({"services":[{"name":"a","ports":[1e10]}]})",
+                           R"({"services":[{"name":"a","resources":{"cpu":"x"}}]})"}) {
+    auto stack = StackFromJson(nlohmann::json::parse(text));
+    EXPECT_FALSE(stack.ok()) << text;
+    EXPECT_EQ(stack.status().code(), StatusCode::kInvalidArgument) << text;
+  }
+}
+
+TEST(ValidateStack, ChecksWhatJsonCannotPromise) {
+  auto parsed = ParseStack(kStack, "steward.yaml");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(ValidateStack(*parsed.stack).empty());
+  Stack bad = *parsed.stack;
+  bad.services[0].replicas = -3;
+  bad.services[1].depends_on = {"web"};  // web depends on db: now a cycle
+  bad.services[1].health.timeout = bad.services[1].health.interval + milliseconds(1);
+  auto diags = ValidateStack(bad);
+  std::string all;
+  for (const auto& d : diags) all += d.message + "\n";
+  EXPECT_NE(all.find("'replicas' must be between 0 and 1000"), std::string::npos) << all;
+  EXPECT_NE(all.find("dependency cycle"), std::string::npos) << all;
+  EXPECT_NE(all.find("'timeout' must not exceed"), std::string::npos) << all;
+}
+
 TEST(ReplaceHash, IsStableAcrossRunsAndMachines) {
   Service s;
   s.name = "web";
