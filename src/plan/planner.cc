@@ -2,6 +2,9 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "config/stack_json.h"
 #include "plan/plan.h"
@@ -9,17 +12,26 @@
 namespace steward::plan {
 namespace {
 
-using ObservedBySlot = std::vector<const drivers::ObservedReplica*>;
+// Observed live replicas by service, each list in (generation, slot, pid) order. Built once
+// per plan so that a stack of many services is not scanned once per service.
+using ObservedIndex = std::unordered_map<std::string, std::vector<const drivers::ObservedReplica*>>;
 
-std::vector<const drivers::ObservedReplica*> ObservedOf(const PlanInputs& in,
-                                                        const std::string& service) {
-  std::vector<const drivers::ObservedReplica*> out;
+ObservedIndex IndexObserved(const PlanInputs& in) {
+  ObservedIndex index;
   for (const auto& o : in.observed)
-    if (o.service == service && !o.zombie) out.push_back(&o);
-  std::sort(out.begin(), out.end(), [](auto* a, auto* b) {
-    return std::tie(a->generation, a->slot, a->pid) < std::tie(b->generation, b->slot, b->pid);
-  });
-  return out;
+    if (!o.zombie) index[o.service].push_back(&o);
+  for (auto& [service, list] : index)
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) {
+      return std::tie(a->generation, a->slot, a->pid) < std::tie(b->generation, b->slot, b->pid);
+    });
+  return index;
+}
+
+const std::vector<const drivers::ObservedReplica*>& ObservedOf(const ObservedIndex& index,
+                                                               const std::string& service) {
+  static const std::vector<const drivers::ObservedReplica*> kNone;
+  auto it = index.find(service);
+  return it == index.end() ? kNone : it->second;
 }
 
 ReplicaStop StopOf(const drivers::ObservedReplica& o, std::string reason) {
@@ -30,12 +42,14 @@ ReplicaStop StopOf(const drivers::ObservedReplica& o, std::string reason) {
 // has already rejected cycles; a cycle here would only skip the services in it.
 std::vector<const config::Service*> TopoOrder(const config::Stack& stack) {
   std::vector<const config::Service*> order;
-  std::set<std::string> done, visiting;
+  std::unordered_map<std::string_view, const config::Service*> by_name;
+  for (const auto& s : stack.services) by_name.emplace(s.name, &s);
+  std::unordered_set<std::string_view> done, visiting;
   std::function<void(const config::Service&)> visit = [&](const config::Service& s) {
     if (done.count(s.name) || visiting.count(s.name)) return;
     visiting.insert(s.name);
     for (const auto& dep : s.depends_on)
-      if (const auto* d = stack.FindService(dep)) visit(*d);
+      if (auto it = by_name.find(dep); it != by_name.end()) visit(*it->second);
     visiting.erase(s.name);
     done.insert(s.name);
     order.push_back(&s);
@@ -44,7 +58,7 @@ std::vector<const config::Service*> TopoOrder(const config::Stack& stack) {
   return order;
 }
 
-Change CreateChange(const config::Service& s, const PlanInputs& in) {
+Change CreateChange(const config::Service& s, const ObservedIndex& in) {
   Change c;
   c.action = Action::kCreate;
   c.service = s.name;
@@ -62,7 +76,7 @@ Change CreateChange(const config::Service& s, const PlanInputs& in) {
 }
 
 Change ReplaceChange(const config::Service& old, const config::Service& s, int64_t generation,
-                     const PlanInputs& in) {
+                     const ObservedIndex& in) {
   Change c;
   c.action = Action::kReplace;
   c.service = s.name;
@@ -81,7 +95,7 @@ Change ReplaceChange(const config::Service& old, const config::Service& s, int64
 
 // Same spec hash: scale, restore missing replicas, stop strays, pass on new settings.
 std::optional<Change> UpdateChange(const config::Service& old, const config::Service& s,
-                                   int64_t generation, const PlanInputs& in) {
+                                   int64_t generation, const ObservedIndex& in) {
   Change c;
   c.action = Action::kUpdate;
   c.service = s.name;
@@ -116,7 +130,7 @@ std::optional<Change> UpdateChange(const config::Service& old, const config::Ser
   return c;
 }
 
-Change DestroyChange(const std::string& service, const PlanInputs& in, std::string reason) {
+Change DestroyChange(const std::string& service, const ObservedIndex& in, std::string reason) {
   Change c;
   c.action = Action::kDestroy;
   c.service = service;
@@ -159,6 +173,7 @@ int ReplicaPort(const config::Service& service, int slot, int64_t generation) {
 }
 
 StatusOr<Plan> ComputePlan(const PlanInputs& in) {
+  const ObservedIndex observed = IndexObserved(in);
   Plan plan;
   std::map<std::string, const state::ServiceRecord*> recorded;
   for (const auto& r : in.recorded_services) recorded[r.name] = &r;
@@ -172,7 +187,7 @@ StatusOr<Plan> ComputePlan(const PlanInputs& in) {
       auto it = recorded.find(s->name);
       std::optional<Change> change;
       if (it == recorded.end()) {
-        change = CreateChange(*s, in);
+        change = CreateChange(*s, observed);
       } else {
         auto old = config::ServiceFromJson(nlohmann::json::parse(it->second->spec_json, nullptr,
                                                                  /*allow_exceptions=*/false));
@@ -180,9 +195,9 @@ StatusOr<Plan> ComputePlan(const PlanInputs& in) {
           return Corruption("recorded spec of service '" + s->name +
                             "' cannot be read: " + old.status().message());
         if (it->second->spec_hash != config::ReplaceHash(*s))
-          change = ReplaceChange(*old, *s, it->second->generation, in);
+          change = ReplaceChange(*old, *s, it->second->generation, observed);
         else
-          change = UpdateChange(*old, *s, it->second->generation, in);
+          change = UpdateChange(*old, *s, it->second->generation, observed);
       }
       if (!change) continue;
       for (const auto& dep : s->depends_on)
@@ -201,7 +216,7 @@ StatusOr<Plan> ComputePlan(const PlanInputs& in) {
         nlohmann::json::parse(r.spec_json, nullptr, /*allow_exceptions=*/false));
     if (old.ok()) deps_of[r.name] = old->depends_on;
     destroys.push_back(DestroyChange(
-        r.name, in, in.desired ? "no longer in the stack file" : "destroy requested"));
+        r.name, observed, in.desired ? "no longer in the stack file" : "destroy requested"));
   }
   std::set<std::string> known = desired_names;
   for (const auto& r : in.recorded_services) known.insert(r.name);
@@ -209,22 +224,38 @@ StatusOr<Plan> ComputePlan(const PlanInputs& in) {
   for (const auto& o : in.observed)
     if (!known.count(o.service) && !o.zombie) orphans.insert(o.service);
   for (const auto& name : orphans)
-    destroys.push_back(DestroyChange(name, in, "orphan processes not in the state (observed)"));
+    destroys.push_back(DestroyChange(name, observed, "orphan processes not in the state (observed)"));
+  // Each destroy waits for the destroys of the services that depended on it.
+  std::unordered_map<std::string, std::vector<std::string>> dependents;
+  for (const auto& [dependent, deps] : deps_of)
+    for (const auto& dep : deps) dependents[dep].push_back(dependent);
+  std::unordered_set<std::string> destroyed;
+  for (const auto& d : destroys) destroyed.insert(d.service);
   for (auto& d : destroys)
-    for (const auto& [dependent, deps] : deps_of)
-      if (std::find(deps.begin(), deps.end(), d.service) != deps.end())
-        d.depends_on.push_back(dependent);
-  // Order the destroys so that each comes after the destroys it waits for.
-  std::set<std::string> placed;
-  while (!destroys.empty()) {
-    auto ready = std::find_if(destroys.begin(), destroys.end(), [&](const Change& d) {
-      return std::all_of(d.depends_on.begin(), d.depends_on.end(),
-                         [&](const std::string& n) { return placed.count(n) > 0; });
-    });
-    if (ready == destroys.end()) ready = destroys.begin();  // a recorded cycle: break it anywhere
-    placed.insert(ready->service);
-    plan.changes.push_back(std::move(*ready));
-    destroys.erase(ready);
+    for (const auto& dependent : dependents[d.service])
+      if (destroyed.count(dependent)) d.depends_on.push_back(dependent);
+  // Kahn's algorithm, in the order found; a recorded cycle is broken at its first member.
+  std::unordered_map<std::string, size_t> waiting;
+  for (const auto& d : destroys) waiting[d.service] = d.depends_on.size();
+  std::vector<bool> placed(destroys.size(), false);
+  size_t left = destroys.size();
+  while (left > 0) {
+    bool progressed = false;
+    for (size_t i = 0; i < destroys.size(); ++i) {
+      if (placed[i] || waiting[destroys[i].service] > 0) continue;
+      placed[i] = true;
+      --left;
+      progressed = true;
+      for (const auto& dep : deps_of[destroys[i].service])
+        if (auto it = waiting.find(dep); it != waiting.end() && it->second > 0) --it->second;
+      plan.changes.push_back(destroys[i]);
+    }
+    if (!progressed)
+      for (size_t i = 0; i < destroys.size(); ++i)
+        if (!placed[i]) {
+          waiting[destroys[i].service] = 0;
+          break;
+        }
   }
   return plan;
 }
