@@ -97,17 +97,7 @@ int RunHistory(Context& ctx, int limit) {
   auto h = (*store)->ListHistory(limit);
   if (!h.ok()) return Fail(h.status());
   if (ctx.g.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& e : *h)
-      out.push_back({{"id", e.id},
-                     {"started_at", FormatRfc3339(FromUnixMillis(e.started_at_ms))},
-                     {"finished_at", e.finished_at_ms ? FormatRfc3339(FromUnixMillis(e.finished_at_ms)) : ""},
-                     {"user", e.user},
-                     {"host", e.host},
-                     {"command", e.command},
-                     {"result", e.result},
-                     {"error", e.error},
-                     {"changes", nlohmann::json::parse(e.changes_json, nullptr, false)}});
+    nlohmann::json out = server::HistoryJson(*h);
     std::cout << out.dump(2) << "\n";
     return kExitOk;
   }

@@ -33,6 +33,22 @@ std::string InstanceId(const std::string& state_dir) {
   return std::string(buf, 12);
 }
 
+nlohmann::json HistoryJson(const std::vector<state::HistoryEntry>& entries) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : entries)
+    out.push_back({{"id", e.id},
+                   {"started_at", FormatRfc3339(FromUnixMillis(e.started_at_ms))},
+                   {"finished_at",
+                    e.finished_at_ms ? FormatRfc3339(FromUnixMillis(e.finished_at_ms)) : ""},
+                   {"user", e.user},
+                   {"host", e.host},
+                   {"command", e.command},
+                   {"result", e.result},
+                   {"error", e.error},
+                   {"changes", nlohmann::json::parse(e.changes_json, nullptr, false)}});
+  return out;
+}
+
 StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
   std::string path = state_dir + "/api.token";
   std::ifstream in(path);

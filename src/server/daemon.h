@@ -128,6 +128,9 @@ class Daemon {
   metrics::Family<metrics::Counter>* http_requests_ = nullptr;
 };
 
+// History entries as the API and `steward history --json` show them, newest first.
+nlohmann::json HistoryJson(const std::vector<state::HistoryEntry>& entries);
+
 // The instance id that marks this state directory's replicas (see drivers/driver.h).
 std::string InstanceId(const std::string& state_dir);
 // Loads or creates <state_dir>/api.token (0600).

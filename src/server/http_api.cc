@@ -186,18 +186,7 @@ void Daemon::InstallRoutes() {
       return JsonError(res, 400, "bad_data", "limit must be between 1 and 10000");
     auto h = store_->ListHistory(limit);
     if (!h.ok()) return JsonError(res, 500, "internal", h.status().message());
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& e : *h)
-      out.push_back({{"id", e.id},
-                     {"started_at", FormatRfc3339(FromUnixMillis(e.started_at_ms))},
-                     {"finished_at",
-                      e.finished_at_ms ? FormatRfc3339(FromUnixMillis(e.finished_at_ms)) : ""},
-                     {"user", e.user},
-                     {"host", e.host},
-                     {"command", e.command},
-                     {"result", e.result},
-                     {"error", e.error},
-                     {"changes", nlohmann::json::parse(e.changes_json, nullptr, false)}});
+    nlohmann::json out = HistoryJson(*h);
     res.set_content(out.dump() + "\n", "application/json");
   });
   auto parse_body = [](const httplib::Request& req, httplib::Response& res,

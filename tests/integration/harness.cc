@@ -71,25 +71,32 @@ void Project::WriteStack(const std::string& yaml) {
   out << yaml;
 }
 
-RunResult Project::Steward(const std::vector<std::string>& args, int timeout_ms) {
-  std::string out_path = dir_ + "/.out", err_path = dir_ + "/.err";
+// Forks steward with args in `dir`, stdin from /dev/null, stdout and stderr to the files.
+static pid_t SpawnSteward(const std::string& dir, const std::vector<std::string>& args,
+                          const std::string& out_path, const std::string& err_path) {
+  std::vector<std::string> argv_s = {StewardBinary()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
-    if (chdir(dir_.c_str()) != 0) _exit(126);
+    if (chdir(dir.c_str()) != 0) _exit(126);
     int in = open("/dev/null", O_RDONLY);
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = err_path == out_path ? out : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
-    std::vector<std::string> argv_s = {StewardBinary()};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+RunResult Project::Steward(const std::vector<std::string>& args, int timeout_ms) {
+  std::string out_path = dir_ + "/.out", err_path = dir_ + "/.err";
+  pid_t pid = SpawnSteward(dir_, args, out_path, err_path);
   RunResult r;
   int status = 0;
   bool done = PollUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout_ms);
@@ -106,23 +113,7 @@ RunResult Project::Steward(const std::vector<std::string>& args, int timeout_ms)
 }
 
 int Project::StewardBackground(const std::vector<std::string>& args, const std::string& log_file) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(dir_.c_str()) != 0) _exit(126);
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    std::vector<std::string> argv_s = {StewardBinary()};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return SpawnSteward(dir_, args, log_file, log_file);
 }
 
 int Project::DaemonPid() {
