@@ -62,13 +62,12 @@ std::string Suggest(std::string_view word, std::span<const std::string_view> can
 ParseContext::ParseContext(std::string file, LookupFn lookup)
     : file_(std::move(file)), lookup_(std::move(lookup)) {}
 
-SourceLocation ParseContext::Loc(const YAML::Node& node) const {
+SourceLocation ParseContext::Loc(YamlNode node) const {
   SourceLocation loc{file_, 0, 0};
   if (!node.IsDefined()) return loc;
-  YAML::Mark mark = node.Mark();
-  if (mark.line >= 0) {
-    loc.line = mark.line + 1;
-    loc.column = mark.column + 1;
+  if (node.line() >= 0) {
+    loc.line = node.line() + 1;
+    loc.column = node.column() + 1;
   }
   return loc;
 }
@@ -94,18 +93,16 @@ std::vector<Diagnostic> ParseContext::TakeDiagnostics() {
   return std::move(diagnostics_);
 }
 
-std::vector<Entry> ParseContext::Entries(const YAML::Node& map,
-                                         std::span<const std::string_view> allowed,
+std::vector<Entry> ParseContext::Entries(YamlNode map, std::span<const std::string_view> allowed,
                                          std::string_view where, std::string_view prefix) {
   std::vector<Entry> entries;
-  // Range-for keeps each pair alive for the body; `it->first` would dangle (a proxy temporary).
-  for (const auto& kv : map) {
-    YAML::Node k = kv.first;
+  for (const YamlPair& kv : map.Pairs()) {
+    YamlNode k = kv.key;
     if (!k.IsScalar()) {
       Error(Loc(k), fmt::format("keys must be plain names, got {} {}", Describe(k), where));
       continue;
     }
-    std::string name = k.Scalar();
+    std::string_view name = k.Scalar();
     auto same = [&](const Entry& e) { return e.key == name; };
     if (auto first = std::find_if(entries.begin(), entries.end(), same); first != entries.end()) {
       SourceLocation at = Loc(first->key_node);
@@ -119,19 +116,20 @@ std::vector<Entry> ParseContext::Entries(const YAML::Node& map,
                                 hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
       continue;
     }
-    entries.push_back(Entry{name, std::string(prefix) + name, k, kv.second});
+    entries.push_back(
+        Entry{std::string(name), std::string(prefix) + std::string(name), k, kv.value});
   }
   return entries;
 }
 
-std::string ParseContext::Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
+std::string ParseContext::Describe(YamlNode node) {
+  switch (node.Kind()) {
+    case YamlKind::kMap:
       return "a map";
-    case YAML::NodeType::Sequence:
+    case YamlKind::kSequence:
       return "a list";
-    case YAML::NodeType::Scalar:
-      return "'" + node.Scalar() + "'";
+    case YamlKind::kScalar:
+      return fmt::format("'{}'", node.Scalar());
     default:
       return "nothing";
   }
@@ -148,7 +146,7 @@ bool ParseContext::ExpectMap(const Entry& e, std::string_view ctx) {
   return false;
 }
 
-std::optional<std::string> ParseContext::Scalar(const YAML::Node& node, const SourceLocation& loc,
+std::optional<std::string> ParseContext::Scalar(YamlNode node, const SourceLocation& loc,
                                                 std::string_view ctx, std::string_view path,
                                                 std::string_view expected) {
   if (!node.IsScalar()) {
@@ -167,7 +165,7 @@ std::optional<std::string> ParseContext::String(const Entry& e, std::string_view
   return Scalar(e.value, Loc(e), ctx, e.path, "a string");
 }
 
-std::optional<std::string> ParseContext::ItemString(const YAML::Node& item, const Entry& list,
+std::optional<std::string> ParseContext::ItemString(YamlNode item, const Entry& list,
                                                     std::string_view ctx) {
   return Scalar(item, Loc(item), ctx, list.path + " item", "a string");
 }
@@ -181,7 +179,7 @@ std::optional<std::vector<std::string>> ParseContext::StringList(const Entry& e,
   }
   std::vector<std::string> out;
   bool ok = true;
-  for (const YAML::Node& item : e.value) {
+  for (YamlNode item : e.value.Items()) {
     std::optional<std::string> s = ItemString(item, e, ctx);
     if (s) out.push_back(std::move(*s));
     ok = ok && s.has_value();

@@ -8,8 +8,6 @@
 // Thread safety: one context per parse; not shared.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -20,6 +18,7 @@
 #include "config/interpolate.h"
 #include "config/stack.h"
 #include "config/stack_parser.h"
+#include "config/yaml_tree.h"
 
 namespace steward::config::internal {
 
@@ -27,8 +26,8 @@ namespace steward::config::internal {
 struct Entry {
   std::string key;
   std::string path;  // dotted key path used in messages: "health.interval"
-  YAML::Node key_node;
-  YAML::Node value;
+  YamlNode key_node;
+  YamlNode value;
 };
 
 // Locations the cross-service checks need but the model does not keep.
@@ -42,7 +41,7 @@ class ParseContext {
   ParseContext(std::string file, LookupFn lookup);
 
   const std::string& file() const { return file_; }
-  SourceLocation Loc(const YAML::Node& node) const;
+  SourceLocation Loc(YamlNode node) const;
   // The value's location, or its key's when the value is empty (yaml-cpp then points past it).
   SourceLocation Loc(const Entry& e) const;
   void Error(SourceLocation loc, std::string message);
@@ -52,14 +51,13 @@ class ParseContext {
   // Entries of a map in file order. Reports keys that are not strings, duplicate keys, and
   // (when `allowed` is not empty) keys outside `allowed` with a did-you-mean hint; such entries
   // are dropped. `where` completes "unknown key 'x' <where>"; `prefix` starts each Entry::path.
-  std::vector<Entry> Entries(const YAML::Node& map, std::span<const std::string_view> allowed,
+  std::vector<Entry> Entries(YamlNode map, std::span<const std::string_view> allowed,
                              std::string_view where, std::string_view prefix = "");
 
   // Typed readers; `ctx` names the owner ("service 'web'"), "" at top level.
   bool ExpectMap(const Entry& e, std::string_view ctx);
   std::optional<std::string> String(const Entry& e, std::string_view ctx);
-  std::optional<std::string> ItemString(const YAML::Node& item, const Entry& list,
-                                        std::string_view ctx);
+  std::optional<std::string> ItemString(YamlNode item, const Entry& list, std::string_view ctx);
   std::optional<std::vector<std::string>> StringList(const Entry& e, std::string_view ctx);
   std::optional<int64_t> Int(const Entry& e, std::string_view ctx, int64_t min, int64_t max);
   std::optional<bool> Bool(const Entry& e, std::string_view ctx);
@@ -67,15 +65,14 @@ class ParseContext {
   std::optional<int64_t> Size(const Entry& e, std::string_view ctx);
 
   // "'two'", "a list", "a map", "nothing": what was written, for "got ..." in messages.
-  static std::string Describe(const YAML::Node& node);
+  static std::string Describe(YamlNode node);
   // "ctx: 'key'" or "'key'" when ctx is empty.
   static std::string Subject(std::string_view ctx, std::string_view path);
 
  private:
   // The interpolated scalar, or nullopt after reporting (not a scalar, unset variable).
-  std::optional<std::string> Scalar(const YAML::Node& node, const SourceLocation& loc,
-                                    std::string_view ctx, std::string_view path,
-                                    std::string_view expected);
+  std::optional<std::string> Scalar(YamlNode node, const SourceLocation& loc, std::string_view ctx,
+                                    std::string_view path, std::string_view expected);
 
   std::string file_;
   LookupFn lookup_;
@@ -87,8 +84,8 @@ std::span<const std::string_view> ServiceKeys();
 
 // Reads one service; `key` and `value` are the service's name and settings in the file.
 // Relative working_dir resolves against `stack_dir`.
-Service ParseService(ParseContext& ctx, const YAML::Node& key, const YAML::Node& value,
-                     const std::string& stack_dir, ServiceMarks* marks);
+Service ParseService(ParseContext& ctx, YamlNode key, YamlNode value, const std::string& stack_dir,
+                     ServiceMarks* marks);
 
 // Cross-service checks: dependencies exist, no cycles, no port blocks overlap.
 void ValidateServices(ParseContext& ctx, const std::vector<Service>& services,

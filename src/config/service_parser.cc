@@ -66,7 +66,7 @@ class ServiceReader {
         dir_(std::move(stack_dir)),
         who_(fmt::format("service '{}'", service->name)) {}
 
-  void Read(const YAML::Node& value) {
+  void Read(YamlNode value) {
     std::string where = fmt::format("in {}", who_);
     bool has_command = false;
     for (const Entry& e : ctx_.Entries(value, kServiceKeyList, where)) {
@@ -178,7 +178,7 @@ class ServiceReader {
                              ParseContext::Subject(who_, e.path), ParseContext::Describe(e.value)));
       return;
     }
-    for (const YAML::Node& item : e.value) AddPort(Entry{e.key, "ports item", e.key_node, item});
+    for (YamlNode item : e.value.Items()) AddPort(Entry{e.key, "ports item", e.key_node, item});
   }
 
   void AddPort(const Entry& e) {
@@ -347,7 +347,7 @@ void ServiceReader::DependsOn(const Entry& e) {
                            ParseContext::Subject(who_, e.path), ParseContext::Describe(e.value)));
     return;
   }
-  for (const YAML::Node& item : e.value) {
+  for (YamlNode item : e.value.Items()) {
     if (std::optional<std::string> dep = ctx_.ItemString(item, e, who_)) {
       s_.depends_on.push_back(*dep);
       marks_.depends_on.push_back(ctx_.Loc(item));
@@ -380,10 +380,10 @@ void ServiceReader::Resources(const Entry& e) {
 
 std::span<const std::string_view> ServiceKeys() { return kServiceKeyList; }
 
-Service ParseService(ParseContext& ctx, const YAML::Node& key, const YAML::Node& value,
-                     const std::string& stack_dir, ServiceMarks* marks) {
+Service ParseService(ParseContext& ctx, YamlNode key, YamlNode value, const std::string& stack_dir,
+                     ServiceMarks* marks) {
   Service s;
-  s.name = key.Scalar();
+  s.name = std::string(key.Scalar());
   s.location = ctx.Loc(key);
   if (!value.IsMap()) {
     SourceLocation at = value.IsNull() ? s.location : ctx.Loc(value);

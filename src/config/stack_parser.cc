@@ -4,7 +4,7 @@
 #include "config/stack_parser.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "config/parse_context.h"
+#include "config/yaml_tree.h"
 
 namespace steward::config {
 
@@ -26,6 +27,9 @@ namespace {
 
 using internal::Entry;
 using internal::ParseContext;
+using internal::YamlDoc;
+using internal::YamlNode;
+using internal::YamlPair;
 
 constexpr std::string_view kTopKeys[] = {"project", "environments", "services"};
 constexpr std::string_view kEnvironmentKeys[] = {"vars", "services"};
@@ -52,48 +56,59 @@ const Entry* Find(const std::vector<Entry>& entries, std::string_view key) {
   return nullptr;
 }
 
-// The value under `key` in `map` (Undefined if absent), without any checks; for merging.
-YAML::Node FindValue(const YAML::Node& map, const std::string& key, YAML::Node* key_node) {
-  for (const auto& kv : map) {
-    if (kv.first.IsScalar() && kv.first.Scalar() == key) {
-      *key_node = kv.first;
-      return kv.second;
+// The value under `key` in `map` (undefined if absent), without any checks; for merging.
+YamlNode FindValue(YamlNode map, std::string_view key, YamlNode* key_node) {
+  for (const YamlPair& kv : map.Pairs()) {
+    if (kv.key.IsScalar() && kv.key.Scalar() == key) {
+      *key_node = kv.key;
+      return kv.value;
     }
   }
-  return YAML::Node(YAML::NodeType::Undefined);
+  return YamlNode();
+}
+
+// Sets `key` (the very node, as YAML::Node's operator[] does with a node key) to `value`.
+void Set(std::vector<YamlPair>& map, YamlNode key, YamlNode value) {
+  for (YamlPair& kv : map) {
+    if (kv.key.Is(key)) {
+      kv.value = value;
+      return;
+    }
+  }
+  map.push_back(YamlPair{key, value});
 }
 
 // `over`'s keys replace `base`'s; when both values are maps their keys merge one level deep
 // (env, resources, health, restart), except that a health kind (http/tcp/exec) in `over`
 // replaces the base's kind. Nodes are shared, not copied, so marks keep pointing at the file.
-YAML::Node MergeMaps(const YAML::Node& base, const YAML::Node& over, bool deep) {
+YamlNode MergeMaps(YamlDoc& doc, YamlNode base, YamlNode over, bool deep) {
   bool over_has_kind = false;
   for (std::string_view kind : kHealthKinds) {
-    YAML::Node k;
-    over_has_kind = over_has_kind || FindValue(over, std::string(kind), &k).IsDefined();
+    YamlNode k;
+    over_has_kind = over_has_kind || FindValue(over, kind, &k).IsDefined();
   }
-  YAML::Node out(YAML::NodeType::Map);
-  for (const auto& kv : base) {
-    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+  std::vector<YamlPair> out;
+  for (const YamlPair& kv : base.Pairs()) {
+    std::string_view key = kv.key.IsScalar() ? kv.key.Scalar() : "";
     bool is_kind =
         std::find(std::begin(kHealthKinds), std::end(kHealthKinds), key) != std::end(kHealthKinds);
-    YAML::Node over_key;
-    YAML::Node over_value = FindValue(over, key, &over_key);
+    YamlNode over_key;
+    YamlNode over_value = FindValue(over, key, &over_key);
     if (!over_value.IsDefined()) {
-      if (!(is_kind && over_has_kind)) out[kv.first] = kv.second;
-    } else if (deep && kv.second.IsMap() && over_value.IsMap()) {
-      out[over_key] = MergeMaps(kv.second, over_value, false);
+      if (!(is_kind && over_has_kind)) Set(out, kv.key, kv.value);
+    } else if (deep && kv.value.IsMap() && over_value.IsMap()) {
+      Set(out, over_key, MergeMaps(doc, kv.value, over_value, false));
     } else {
-      out[over_key] = over_value;
+      Set(out, over_key, over_value);
     }
   }
-  for (const auto& kv : over) {
-    YAML::Node unused;
-    if (!kv.first.IsScalar() || !FindValue(base, kv.first.Scalar(), &unused).IsDefined()) {
-      out[kv.first] = kv.second;
+  for (const YamlPair& kv : over.Pairs()) {
+    YamlNode unused;
+    if (!kv.key.IsScalar() || !FindValue(base, kv.key.Scalar(), &unused).IsDefined()) {
+      Set(out, kv.key, kv.value);
     }
   }
-  return out;
+  return doc.NewMap(out);
 }
 
 // Offset of the first byte that is not part of well-formed UTF-8, or npos.
@@ -123,7 +138,8 @@ class StackReader {
     std::filesystem::path abs = std::filesystem::absolute(path, ec);
     stack_.path = ec ? path : abs.lexically_normal().string();
     stack_.dir = std::filesystem::path(stack_.path).parent_path().string();
-    if (stack_.dir.empty()) stack_.dir = ".";
+    // assign(1, ...) not = ".": GCC 12 -O3 reports a bogus -Wrestrict there (PR105329).
+    if (stack_.dir.empty()) stack_.dir.assign(1, '.');
     stack_.environment = options.environment;
   }
 
@@ -144,7 +160,7 @@ class StackReader {
   }
 
   SourceLocation Top() const { return SourceLocation{ctx_.file(), 1, 1}; }
-  void ReadRoot(const YAML::Node& root);
+  void ReadRoot(YamlNode root);
   void ReadEnvironments(const Entry& e);
   void ReadEnvironment(const Entry& e);
   void SelectEnvironment(const Entry* environments);
@@ -153,9 +169,10 @@ class StackReader {
 
   const ParseOptions& options_;
   ParseContext ctx_;
+  YamlDoc doc_;  // owns every node below
   Stack stack_;
   const Environment* selected_ = nullptr;
-  std::map<std::string, YAML::Node> overrides_;  // selected environment's, by service
+  std::map<std::string, YamlNode> overrides_;  // selected environment's, by service
   // Every environment's overrides, to report ones naming undefined services.
   std::vector<std::pair<std::string, Entry>> all_overrides_;
   std::vector<internal::ServiceMarks> marks_;
@@ -174,7 +191,7 @@ ParseResult StackReader::Read(const std::string& text) {
     return result;
   }
   try {
-    ReadRoot(YAML::Load(text));
+    ReadRoot(doc_.Parse(text));
   } catch (const YAML::ParserException& e) {
     // Nothing past a syntax error can be trusted; report it alone.
     SourceLocation at{ctx_.file(), e.mark.line + 1, e.mark.column + 1};
@@ -189,7 +206,7 @@ ParseResult StackReader::Read(const std::string& text) {
   return result;
 }
 
-void StackReader::ReadRoot(const YAML::Node& root) {
+void StackReader::ReadRoot(YamlNode root) {
   if (!root.IsMap()) {
     std::string what = root.IsNull() ? "empty" : "not a map";
     ctx_.Error(Top(), fmt::format("the stack file is {}; it needs at least 'project: <name>' and "
@@ -236,7 +253,7 @@ void StackReader::ReadEnvironment(const Entry& e) {
       if (f.key == "vars" && ctx_.ExpectMap(f, who)) {
         for (const Entry& v : ctx_.Entries(f.value, {}, "in vars of " + who, "vars.")) {
           if (v.value.IsScalar()) {
-            env.vars[v.key] = v.value.Scalar();  // literal: vars are not interpolated
+            env.vars[v.key] = std::string(v.value.Scalar());  // literal: vars are not interpolated
           } else if (v.value.IsNull()) {
             env.vars[v.key] = "";
           } else {
@@ -288,9 +305,9 @@ void StackReader::ReadServices(const Entry& e) {
                  fmt::format("service name '{}' is not valid; {}", s.key, NameRule("web")));
       continue;
     }
-    YAML::Node value = s.value;
+    YamlNode value = s.value;
     if (auto it = overrides_.find(s.key); it != overrides_.end() && value.IsMap()) {
-      value = MergeMaps(value, it->second, true);
+      value = MergeMaps(doc_, value, it->second, true);
     }
     marks_.emplace_back();
     stack_.services.push_back(
