@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <limits>
+#include <unordered_map>
 
 namespace steward::config::internal {
 namespace {
@@ -37,6 +38,37 @@ bool ParseInt64(const std::string& text, int64_t* out) {
   *out = std::strtoll(text.c_str(), nullptr, 10);
   return true;
 }
+
+// Finds an earlier entry by key: a scan while the map is small, a hash index once it is large
+// (the services map of a big stack), so Entries stays linear.
+class EntryIndex {
+ public:
+  const Entry* Find(const std::vector<Entry>& entries, std::string_view key) const {
+    if (entries.size() <= kScanLimit) {
+      for (const Entry& e : entries) {
+        if (e.key == key) return &e;
+      }
+      return nullptr;
+    }
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &entries[it->second];
+  }
+
+  // Call after each push_back. Keys view into the entries, whose strings never move once
+  // reserved (the vector holds every pair's room).
+  void Add(const std::vector<Entry>& entries) {
+    if (entries.size() <= kScanLimit) return;
+    if (index_.empty()) {
+      for (size_t i = 0; i < entries.size(); ++i) index_.emplace(entries[i].key, i);
+    } else {
+      index_.emplace(entries.back().key, entries.size() - 1);
+    }
+  }
+
+ private:
+  static constexpr size_t kScanLimit = 16;
+  std::unordered_map<std::string_view, size_t> index_;
+};
 
 }  // namespace
 
@@ -96,6 +128,8 @@ std::vector<Diagnostic> ParseContext::TakeDiagnostics() {
 std::vector<Entry> ParseContext::Entries(YamlNode map, std::span<const std::string_view> allowed,
                                          std::string_view where, std::string_view prefix) {
   std::vector<Entry> entries;
+  entries.reserve(map.Pairs().size());
+  EntryIndex index;
   for (const YamlPair& kv : map.Pairs()) {
     YamlNode k = kv.key;
     if (!k.IsScalar()) {
@@ -103,8 +137,7 @@ std::vector<Entry> ParseContext::Entries(YamlNode map, std::span<const std::stri
       continue;
     }
     std::string_view name = k.Scalar();
-    auto same = [&](const Entry& e) { return e.key == name; };
-    if (auto first = std::find_if(entries.begin(), entries.end(), same); first != entries.end()) {
+    if (const Entry* first = index.Find(entries, name)) {
       SourceLocation at = Loc(first->key_node);
       Error(Loc(k), fmt::format("duplicate key '{}' {} (first at line {}); remove one of them",
                                 name, where, at.line));
@@ -116,8 +149,11 @@ std::vector<Entry> ParseContext::Entries(YamlNode map, std::span<const std::stri
                                 hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
       continue;
     }
-    entries.push_back(
-        Entry{std::string(name), std::string(prefix) + std::string(name), k, kv.value});
+    std::string path;
+    path.reserve(prefix.size() + name.size());
+    path.append(prefix).append(name);
+    entries.push_back(Entry{std::string(name), std::move(path), k, kv.value});
+    index.Add(entries);
   }
   return entries;
 }

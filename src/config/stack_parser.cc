@@ -318,13 +318,14 @@ void StackReader::ReadServices(const Entry& e) {
 }
 
 void StackReader::CheckOverrides() {
+  if (all_overrides_.empty()) return;
   std::vector<std::string> names;
   for (const Service& s : stack_.services) names.push_back(s.name);
   std::sort(names.begin(), names.end());
   std::string defined;
   for (const std::string& n : names) defined += (defined.empty() ? "" : ", ") + n;
   for (const auto& [env, s] : all_overrides_) {
-    if (stack_.FindService(s.key) != nullptr) continue;
+    if (std::binary_search(names.begin(), names.end(), s.key)) continue;
     ctx_.Error(ctx_.Loc(s.key_node), fmt::format("environment '{}' overrides service '{}', which "
                                                  "is not defined; defined services: {}",
                                                  env, s.key, defined));

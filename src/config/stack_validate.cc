@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "config/parse_context.h"
 
@@ -19,20 +21,27 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
 
 void CheckDependenciesExist(ParseContext& ctx, const std::vector<Service>& services,
                             const std::vector<ServiceMarks>& marks) {
-  std::vector<std::string> names;
-  for (const Service& s : services) names.push_back(s.name);
-  std::vector<std::string> sorted = names;
-  std::sort(sorted.begin(), sorted.end());
-  std::vector<std::string_view> candidates(names.begin(), names.end());
+  // Hashed, not a scan per dependency: that was quadratic in the number of services.
+  std::unordered_set<std::string_view> defined;
+  defined.reserve(services.size());
+  for (const Service& s : services) defined.insert(s.name);
+  std::vector<std::string_view> candidates;  // only built once an error needs them
+  std::string sorted;
   for (size_t i = 0; i < services.size(); ++i) {
     for (size_t d = 0; d < services[i].depends_on.size(); ++d) {
       const std::string& dep = services[i].depends_on[d];
-      if (std::find(names.begin(), names.end(), dep) != names.end()) continue;
+      if (defined.contains(dep)) continue;
+      if (candidates.empty()) {
+        for (const Service& s : services) candidates.push_back(s.name);
+        std::vector<std::string> names(candidates.begin(), candidates.end());
+        std::sort(names.begin(), names.end());
+        sorted = Join(names, ", ");
+      }
       std::string hint = Suggest(dep, candidates);
       ctx.Error(marks[i].depends_on[d],
                 fmt::format("service '{}' depends on '{}', which is not defined; defined "
                             "services: {}{}",
-                            services[i].name, dep, Join(sorted, ", "),
+                            services[i].name, dep, sorted,
                             hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
     }
   }
@@ -105,6 +114,18 @@ struct PortBlock {
   }
 };
 
+// `b` comes after `a` in the file and their ranges overlap.
+void ReportClash(ParseContext& ctx, const std::vector<Service>& services, const PortBlock& a,
+                 const PortBlock& b) {
+  std::string owner = a.service == b.service
+                          ? "its own port " + std::to_string(a.port)
+                          : fmt::format("service '{}'", services[a.service].name);
+  std::string own_range = b.port >= a.port ? "" : fmt::format(" ({})", b.Describe());
+  ctx.Error(b.location,
+            fmt::format("port clash: service '{}' port {}{} overlaps {} ({})",
+                        services[b.service].name, b.port, own_range, owner, a.Describe()));
+}
+
 void CheckPorts(ParseContext& ctx, const std::vector<Service>& services,
                 const std::vector<ServiceMarks>& marks) {
   std::vector<PortBlock> blocks;
@@ -121,19 +142,19 @@ void CheckPorts(ParseContext& ctx, const std::vector<Service>& services,
       blocks.push_back(std::move(b));
     }
   }
-  for (size_t j = 0; j < blocks.size(); ++j) {
-    const PortBlock& b = blocks[j];
-    for (size_t i = 0; i < j; ++i) {
-      const PortBlock& a = blocks[i];
-      if (b.port >= a.end() || a.port >= b.end()) continue;
-      std::string owner = a.service == b.service
-                              ? "its own port " + std::to_string(a.port)
-                              : fmt::format("service '{}'", services[a.service].name);
-      std::string own_range = b.port >= a.port ? "" : fmt::format(" ({})", b.Describe());
-      ctx.Error(b.location,
-                fmt::format("port clash: service '{}' port {}{} overlaps {} ({})",
-                            services[b.service].name, b.port, own_range, owner, a.Describe()));
+  // Sweep in port order, keeping the blocks that have not ended yet: each pair is looked at
+  // only when it clashes, where comparing every pair was quadratic in the number of ports.
+  std::vector<size_t> order(blocks.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return blocks[x].port < blocks[y].port; });
+  std::vector<size_t> open;  // started at or before the current port, ending after it
+  for (size_t y : order) {
+    std::erase_if(open, [&](size_t x) { return blocks[x].end() <= blocks[y].port; });
+    for (size_t x : open) {
+      ReportClash(ctx, services, blocks[std::min(x, y)], blocks[std::max(x, y)]);
     }
+    open.push_back(y);
   }
 }
 
