@@ -12,7 +12,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "config/parse_context.h"
 #include "config/yaml_tree.h"
@@ -348,9 +347,13 @@ ParseResult ParseStackFile(const std::string& path, const ParseOptions& options)
          fmt::format("cannot read the stack file: {}", std::strerror(errno))});
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseStack(text.str(), path, options);
+  // Straight into one string: a stringstream and its str() would hold the file twice more.
+  std::string text;
+  std::error_code ec;
+  if (uintmax_t size = std::filesystem::file_size(path, ec); !ec) text.reserve(size);
+  char buf[64 * 1024];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) text.append(buf, in.gcount());
+  return ParseStack(text, path, options);
 }
 
 }  // namespace steward::config
