@@ -65,7 +65,7 @@ int RunPlan(Context& ctx, bool destroy) {
     auto p = LocalPlan(ctx, stack ? &*stack : nullptr);
     if (!p.ok()) return Fail(p.status());
     plan_json = plan::RenderPlanJson(*p);
-    text = plan::RenderPlanText(*p, ctx.Color());
+    if (!ctx.g.json) text = plan::RenderPlanText(*p, ctx.Color());
   }
   bool changes = !plan_json["changes"].empty();
   if (ctx.g.json) {
