@@ -125,6 +125,7 @@ Status Daemon::Start() {
   ASSIGN_OR_RETURN(store_, state::OpenSqliteStateStore(opt_.state_dir, RealClock::Get()));
   ASSIGN_OR_RETURN(token_, LoadOrCreateToken(opt_.state_dir));
   instance_ = InstanceId(opt_.state_dir);
+  std::ifstream(opt_.state_dir + "/project") >> project_;
 
   drivers::ProcessDriverOptions dopt;
   dopt.instance = instance_;
@@ -234,7 +235,11 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
   ASSIGN_OR_RETURN(auto lock, LockForApply(command, lock_timeout));
   std::lock_guard<std::mutex> g(apply_mu_);
   RETURN_IF_ERROR(store_->MarkInterruptedHistory());
-  if (desired && !desired->project.empty()) project_ = desired->project;
+  if (desired && !desired->project.empty() && desired->project != project_) {
+    project_ = desired->project;
+    // Kept beside the state so that status names the project after a daemon restart.
+    std::ofstream(opt_.state_dir + "/project", std::ios::trunc) << project_ << "\n";
+  }
   ASSIGN_OR_RETURN(plan::Plan p, Plan(desired));
   if (p.empty()) {
     progress("", "no changes: what runs matches the stack");

@@ -47,6 +47,33 @@ TEST(Up, WatchAppliesAChangedStackFile) {
   waitpid(pid, nullptr, 0);
 }
 
+TEST(Serve, RestoresRecordedServicesAfterTheDaemonWasKilled) {
+  Project p;
+  p.WriteStack(Stack(2));
+  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  int daemon = p.DaemonPid();
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(PollUntil([&] { ReapAll(); return p.MarkedProcesses().empty(); }, 5000));
+  // No apply: the new daemon's reconcile loop restores what the state records.
+  int serve = p.StewardBackground({"serve", "--listen", "127.0.0.1:0"}, p.dir() + "/serve.log");
+  EXPECT_TRUE(PollUntil([&] { return p.ReadyCount("web") == 2; }, 10000));
+  EXPECT_EQ(p.Status()["project"], "up-test");
+  auto history = p.Api("/api/v1/history");
+  ASSERT_TRUE(history);
+  bool repaired = false;
+  for (const auto& e : *history) repaired |= e["command"] == "reconcile" && e["result"] == "success";
+  EXPECT_TRUE(repaired) << history->dump();
+  // A second daemon for the same state directory is refused, naming the first.
+  RunResult second = p.Steward({"serve", "--listen", "127.0.0.1:0"}, 10000);
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
+  kill(serve, SIGTERM);
+  int status = 0;
+  waitpid(serve, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(p.MarkedProcesses().empty());
+}
+
 TEST(Cli, PlanExitCodesAndJson) {
   Project p;
   p.WriteStack(Stack(2));
