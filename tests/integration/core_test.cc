@@ -69,7 +69,7 @@ TEST(Core, UpStartsEveryReplicaHealthyAndServing) {
 TEST(Core, KilledReplicaIsReadyAgainWithinTwoSeconds) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto reps = p.Replicas("web");
   ASSERT_EQ(reps.size(), 2u);
   int victim = reps[0]["pid"];
@@ -94,7 +94,7 @@ TEST(Core, KilledReplicaIsReadyAgainWithinTwoSeconds) {
 TEST(Core, FailingHealthCheckRestartsTheReplica) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto rep = p.Replicas("api")[0];
   int pid = rep["pid"], slot = rep["slot"];
   ASSERT_EQ(HttpPost(PortOf(rep), "/admin/misbehave", "unhealthy=true"), 200);
@@ -114,7 +114,7 @@ TEST(Core, FailingHealthCheckRestartsTheReplica) {
 TEST(Core, RollingUpdateKeepsAReplicaReadyThroughout) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto old = p.Replicas("web");
   // The new generation takes a while to boot, so a gap would be seen if there were one.
   p.WriteStack(TwoTierStack(R"(, "--startup-delay", "300ms")"));
@@ -194,7 +194,7 @@ services:
   ASSERT_TRUE(PollUntil([&] {
     std::ifstream in(p.StateDir() + "/state.lock");
     std::string text((std::istreambuf_iterator<char>(in)), {});
-    return text.find("pid=") != std::string::npos;
+    return text.find("command=apply") != std::string::npos;  // not the reconcile pass
   }, 10000));
   auto t0 = Clock::now();
   RunResult second = p.Steward({"apply"});
@@ -214,7 +214,7 @@ services:
 TEST(Core, BadStackFileFailsClearlyAndLeavesEverythingAsItWas) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto before = p.Replicas("web");
   auto history_before = nlohmann::json::parse(p.Steward({"history", "--json"}).out);
   p.WriteStack(R"(project: it
@@ -242,7 +242,7 @@ services:
 TEST(Core, DownStopsEverythingAndLeavesNoProcessOrZombie) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   int daemon = p.DaemonPid();
   std::vector<int> pids = p.MarkedProcesses();
   ASSERT_EQ(pids.size(), 4u);
@@ -259,7 +259,7 @@ TEST(Core, DownStopsEverythingAndLeavesNoProcessOrZombie) {
 TEST(Core, KilledDaemonLeavesNothingBehindAndTheNextCommandRecovers) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   int daemon = p.DaemonPid();
   ASSERT_EQ(kill(daemon, SIGKILL), 0);
   // Replicas die with their daemon: no orphans keep running unmanaged.
@@ -267,7 +267,7 @@ TEST(Core, KilledDaemonLeavesNothingBehindAndTheNextCommandRecovers) {
   RunResult plan = p.Steward({"plan"});
   EXPECT_EQ(plan.exit_code, 2) << plan.out;
   EXPECT_NE(plan.out.find("not running (observed)"), std::string::npos) << plan.out;
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   EXPECT_EQ(p.ReadyCount("web"), 2);
   EXPECT_EQ(p.ReadyCount("api"), 2);
 }
@@ -315,7 +315,7 @@ services:
 TEST(Core, DestroyStopsAndForgetsEveryService) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   RunResult r = p.Steward({"destroy"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("service.web"), std::string::npos);
@@ -332,7 +332,7 @@ TEST(Core, DestroyStopsAndForgetsEveryService) {
 TEST(Core, LogsShowReplicaOutput) {
   Project p;
   p.WriteStack(TwoTierStack());
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto rep = p.Replicas("web")[0];
   ASSERT_EQ(HttpGet(PortOf(rep), "/hello-from-test"), 404);
   int slot = rep["slot"];
@@ -354,7 +354,7 @@ services:
     resources: {memory: 40Mi}
     health: {http: /healthz, interval: 300ms, timeout: 250ms}
 )");
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto rep = p.Replicas("leaky")[0];
   int pid = rep["pid"];
   ASSERT_EQ(HttpPost(PortOf(rep), "/admin/misbehave", "leak=32Mi"), 200);
@@ -380,7 +380,7 @@ services:
 )";
   };
   p.WriteStack(stack(0));
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   int version = 0;
   for (int delay_ms : {30, 120, 250, 400, 700}) {
     SCOPED_TRACE("kill after " + std::to_string(delay_ms) + "ms");

@@ -27,7 +27,7 @@ int DaemonPort(Project& p) {
 TEST(DaemonApi, RequiresTheTokenWrittenWithMode0600) {
   Project p;
   p.WriteStack(kStack);
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   int port = DaemonPort(p);
   std::string body;
   EXPECT_EQ(HttpGet(port, "/api/v1/status", &body), 401);
@@ -49,7 +49,7 @@ TEST(DaemonApi, RequiresTheTokenWrittenWithMode0600) {
 TEST(DaemonApi, HealthzAndMetricsSpeakPrometheus) {
   Project p;
   p.WriteStack(kStack);
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   int port = DaemonPort(p);
   EXPECT_EQ(HttpGet(port, "/healthz"), 200);
   int victim = p.Replicas("api")[0]["pid"];
@@ -69,7 +69,7 @@ TEST(DaemonApi, HealthzAndMetricsSpeakPrometheus) {
 TEST(DaemonApi, HistoryRecordsWhoWhatAndResult) {
   Project p;
   p.WriteStack(kStack);
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto h = p.Api("/api/v1/history?limit=5");
   ASSERT_TRUE(h);
   ASSERT_EQ(h->size(), 1u);
@@ -93,7 +93,7 @@ TEST(DaemonApi, StatusJsonOffline) {
 TEST(DaemonApi, BadRequestsGetClearErrorsAndChangeNothing) {
   Project p;
   p.WriteStack(kStack);
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   auto before = p.Replicas("api");
   std::ifstream t(p.StateDir() + "/api.token");
   std::string token;

@@ -66,3 +66,10 @@ int ReapAll();
 bool ProcessAlive(int pid);
 
 }  // namespace steward::testing
+
+// `steward apply` (starting a daemon on a free port) must succeed; shows its output if not.
+#define ASSERT_APPLY_OK(project)                                                     \
+  do {                                                                               \
+    ::steward::testing::RunResult apply_ = (project).Steward({"apply", "--listen", "127.0.0.1:0"}); \
+    ASSERT_EQ(apply_.exit_code, 0) << apply_.out << apply_.err;                       \
+  } while (0)

@@ -50,7 +50,7 @@ TEST(Up, WatchAppliesAChangedStackFile) {
 TEST(Serve, RestoresRecordedServicesAfterTheDaemonWasKilled) {
   Project p;
   p.WriteStack(Stack(2));
-  ASSERT_EQ(p.Steward({"apply", "--listen", "127.0.0.1:0"}).exit_code, 0);
+  ASSERT_APPLY_OK(p);
   int daemon = p.DaemonPid();
   ASSERT_EQ(kill(daemon, SIGKILL), 0);
   ASSERT_TRUE(PollUntil([&] { ReapAll(); return p.MarkedProcesses().empty(); }, 5000));
@@ -58,11 +58,14 @@ TEST(Serve, RestoresRecordedServicesAfterTheDaemonWasKilled) {
   int serve = p.StewardBackground({"serve", "--listen", "127.0.0.1:0"}, p.dir() + "/serve.log");
   EXPECT_TRUE(PollUntil([&] { return p.ReadyCount("web") == 2; }, 10000));
   EXPECT_EQ(p.Status()["project"], "up-test");
-  auto history = p.Api("/api/v1/history");
-  ASSERT_TRUE(history);
-  bool repaired = false;
-  for (const auto& e : *history) repaired |= e["command"] == "reconcile" && e["result"] == "success";
-  EXPECT_TRUE(repaired) << history->dump();
+  // The repair is recorded once the reconcile pass has seen the replicas ready.
+  EXPECT_TRUE(PollUntil([&] {
+    auto history = p.Api("/api/v1/history");
+    if (!history) return false;
+    for (const auto& e : *history)
+      if (e["command"] == "reconcile" && e["result"] == "success") return true;
+    return false;
+  }, 5000)) << p.Api("/api/v1/history").value_or(nlohmann::json()).dump();
   // A second daemon for the same state directory is refused, naming the first.
   RunResult second = p.Steward({"serve", "--listen", "127.0.0.1:0"}, 10000);
   EXPECT_EQ(second.exit_code, 1);
