@@ -407,5 +407,30 @@ services:
   }
 }
 
+TEST(Core, RollingUpdateThatCannotGetReadyRollsBackAndKeepsServing) {
+  Project p;
+  p.WriteStack(TwoTierStack());
+  ASSERT_APPLY_OK(p);
+  auto old = p.Replicas("web");
+  p.WriteStack(TwoTierStack(R"(, "--fail-start")"));
+  RunResult r = p.Steward({"apply"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("rolled back"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("exited with status 2"), std::string::npos) << r.out;
+  // The old generation still runs, untouched, and the failed one is gone.
+  auto now = p.Replicas("web");
+  ASSERT_EQ(now.size(), 2u) << p.Status().dump();
+  for (size_t i = 0; i < now.size(); ++i) {
+    EXPECT_EQ(now[i]["pid"], old[i]["pid"]);
+    EXPECT_EQ(now[i]["generation"], 1);
+    EXPECT_EQ(HttpGet(PortOf(now[i]), "/healthz"), 200);
+  }
+  EXPECT_EQ(p.MarkedProcesses().size(), 4u);
+  // The state still records generation 1, so the plan proposes the replace again.
+  RunResult plan = p.Steward({"plan"});
+  EXPECT_EQ(plan.exit_code, 2);
+  EXPECT_NE(plan.out.find("-/+ service.web"), std::string::npos) << plan.out;
+}
+
 }  // namespace
 }  // namespace steward::testing
