@@ -71,10 +71,7 @@ ApplyReport ApplyReport::FromJson(const nlohmann::json& j) {
   for (const auto& r : j.value("results", nlohmann::json::array())) {
     ResourceResult rr;
     rr.resource = r.value("resource", "");
-    std::string action = r.value("action", "update");
-    for (auto a : {plan::Action::kCreate, plan::Action::kUpdate, plan::Action::kReplace,
-                   plan::Action::kDestroy})
-      if (plan::ActionName(a) == action) rr.action = a;
+    rr.action = plan::ActionFromName(r.value("action", "")).value_or(plan::Action::kUpdate);
     std::string outcome = r.value("outcome", "failed");
     rr.outcome = outcome == "done"      ? Outcome::kDone
                  : outcome == "skipped" ? Outcome::kSkipped

@@ -73,27 +73,10 @@ int RunPlan(Context& ctx, bool destroy) {
   } else if (!text.empty()) {
     std::cout << text;
   } else {
-    // From the daemon: rebuild the text view from JSON.
-    plan::Plan p;
-    p.project = plan_json.value("project", "");
-    for (const auto& c : plan_json["changes"]) {
-      plan::Change ch;
-      ch.service = c.value("service", "");
-      std::string a = c.value("action", "update");
-      for (auto act : {plan::Action::kCreate, plan::Action::kUpdate, plan::Action::kReplace,
-                       plan::Action::kDestroy})
-        if (plan::ActionName(act) == a) ch.action = act;
-      ch.generation = c.value("generation", int64_t{0});
-      ch.reasons = c.value("reasons", std::vector<std::string>{});
-      for (const auto& s : c["start_replicas"])
-        ch.starts.push_back({s.value("slot", 0), s.value("generation", int64_t{0}),
-                             s.value("reason", "")});
-      for (const auto& s : c["stop_replicas"])
-        ch.stops.push_back({s.value("slot", 0), s.value("generation", int64_t{0}),
-                            s.value("pid", 0), 0, s.value("reason", "")});
-      p.changes.push_back(std::move(ch));
-    }
-    std::cout << plan::RenderPlanText(p, ctx.Color());
+    // From the daemon: the text view is rebuilt from its JSON.
+    auto p = plan::PlanFromJson(plan_json);
+    if (!p.ok()) return Fail(p.status());
+    std::cout << plan::RenderPlanText(*p, ctx.Color());
   }
   return changes ? kExitChanges : kExitOk;
 }

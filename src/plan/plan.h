@@ -33,6 +33,7 @@ enum class Action { kCreate, kUpdate, kReplace, kDestroy };
 
 std::string_view ActionSymbol(Action a);  // "+", "~", "-/+", "-"
 std::string_view ActionName(Action a);    // "create", "update", "replace", "destroy"
+std::optional<Action> ActionFromName(std::string_view name);
 
 // A replica the executor must start (slot at generation) or stop (an observed process).
 struct ReplicaStart {
@@ -83,6 +84,10 @@ StatusOr<Plan> ComputePlan(const PlanInputs& in);
 std::string RenderPlanText(const Plan& plan, bool color);
 // {"format_version":"1","project":..,"summary":{"create":n,...},"changes":[...]}.
 nlohmann::json RenderPlanJson(const Plan& plan);
+
+// The inverse of RenderPlanJson for what the text view needs (a plan the daemon computed).
+// Malformed input is an InvalidArgument, never an exception.
+StatusOr<Plan> PlanFromJson(const nlohmann::json& j);
 
 // The port replica `slot` of generation `generation` runs on when the service declares ports:
 // odd generations use [P, P+R), even ones [P+R, P+2R), so old and new never collide.

@@ -161,6 +161,12 @@ std::string_view ActionName(Action a) {
   return "?";
 }
 
+std::optional<Action> ActionFromName(std::string_view name) {
+  for (auto a : {Action::kCreate, Action::kUpdate, Action::kReplace, Action::kDestroy})
+    if (ActionName(a) == name) return a;
+  return std::nullopt;
+}
+
 int Plan::CountOf(Action a) const {
   return static_cast<int>(
       std::count_if(changes.begin(), changes.end(), [a](const Change& c) { return c.action == a; }));

@@ -96,4 +96,31 @@ nlohmann::json RenderPlanJson(const Plan& plan) {
           {"changes", changes}};
 }
 
+StatusOr<Plan> PlanFromJson(const nlohmann::json& j) {
+  try {
+    Plan p;
+    p.project = j.value("project", "");
+    for (const auto& c : j.at("changes")) {
+      Change ch;
+      ch.service = c.value("service", "");
+      auto action = ActionFromName(c.value("action", ""));
+      if (!action) return InvalidArgument("plan JSON: unknown action in " + c.dump());
+      ch.action = *action;
+      ch.generation = c.value("generation", int64_t{0});
+      ch.reasons = c.value("reasons", std::vector<std::string>{});
+      ch.depends_on = c.value("depends_on", std::vector<std::string>{});
+      for (const auto& s : c.value("start_replicas", nlohmann::json::array()))
+        ch.starts.push_back({s.value("slot", 0), s.value("generation", int64_t{0}),
+                             s.value("reason", "")});
+      for (const auto& s : c.value("stop_replicas", nlohmann::json::array()))
+        ch.stops.push_back({s.value("slot", 0), s.value("generation", int64_t{0}),
+                            s.value("pid", 0), 0, s.value("reason", "")});
+      p.changes.push_back(std::move(ch));
+    }
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgument(std::string("plan JSON: ") + e.what());
+  }
+}
+
 }  // namespace steward::plan

@@ -170,5 +170,22 @@ TEST(RenderPlanJson, AnEmptyPlanHasZeroCountsAndNoChanges) {
   EXPECT_EQ(j["changes"], nlohmann::json::array());
 }
 
+TEST(PlanFromJson, RebuildsTheTextViewOfADaemonsPlan) {
+  Plan plan = OneOfEach();
+  auto back = PlanFromJson(RenderPlanJson(plan));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(RenderPlanText(*back, false), RenderPlanText(plan, false));
+  EXPECT_EQ(RenderPlanJson(*back), RenderPlanJson(plan));
+}
+
+TEST(PlanFromJson, MalformedInputIsAnErrorNotAnException) {
+  for (const char* text : {R"({})", R"({"changes":[{"action":"explode"}]})",
+                           R"({"changes":[{"action":"create","reasons":7}]})", R"([1,2])"}) {
+    auto p = PlanFromJson(nlohmann::json::parse(text));
+    EXPECT_FALSE(p.ok()) << text;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << text;
+  }
+}
+
 }  // namespace
 }  // namespace steward::plan
