@@ -69,7 +69,15 @@ int RunApply(Context& ctx) {
   if (!stack) return kExitError;
   auto client = EnsureDaemon(ctx);
   if (!client.ok()) return Fail(client.status());
-  return StreamFromDaemon(ctx, *client, "/api/v1/apply", {{"stack", config::StackToJson(*stack)}});
+  nlohmann::json stack_json = config::StackToJson(*stack);
+  if (!ctx.g.json) {
+    // Like Terraform: show the plan first (applied without a prompt; `plan` is the dry run).
+    auto planned = client->Post("/api/v1/plan", {{"stack", stack_json}});
+    if (!planned.ok()) return Fail(planned.status());
+    auto p = plan::PlanFromJson(*planned);
+    if (p.ok() && !p->empty()) std::cout << plan::RenderPlanText(*p, ctx.Color()) << "\n";
+  }
+  return StreamFromDaemon(ctx, *client, "/api/v1/apply", {{"stack", std::move(stack_json)}});
 }
 
 // Without a daemon nothing runs (replicas die with their daemon), so destroy only has to stop
