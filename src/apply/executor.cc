@@ -288,8 +288,9 @@ Status Executor::Replace(const plan::Change& c, ResourceResult& r, const Progres
 }
 
 // Undoes a rolling update that failed at `failed_slot`: the failed new replica goes, and for
-// each slot already swapped an old-generation replica comes back (ready) before the new one
-// stops. The old record is restored, so the next plan compares against what runs.
+// each slot already swapped that the old spec has, an old-generation replica comes back (ready)
+// before the new one stops. The old record is restored, so the next plan compares against what
+// runs.
 void Executor::RollBack(const plan::Change& c, int failed_slot,
                         const std::optional<state::ServiceRecord>& old, ResourceResult& r,
                         const ProgressFn& progress) {
@@ -304,7 +305,10 @@ void Executor::RollBack(const plan::Change& c, int failed_slot,
   if (!old_spec.ok()) return;
   for (const auto& st : c.starts) {
     if (st.slot >= failed_slot) break;
-    if (!StartMany(*old_spec, {{st.slot, old->generation, "rollback"}}, r, progress).ok()) continue;
+    // A slot the update added (scale up) had no old replica: only the new one goes.
+    if (st.slot < old_spec->replicas &&
+        !StartMany(*old_spec, {{st.slot, old->generation, "rollback"}}, r, progress).ok())
+      continue;
     StopAndForget(c.service, {st.slot, c.generation, 0, 0, "rollback"}, r, progress)
         .IgnoreError();
   }
