@@ -113,6 +113,8 @@ ApplyReport Executor::Execute(const plan::Plan& plan, const ProgressFn& progress
   int running = 0;
   std::vector<std::thread> threads;
 
+  std::set<std::string> in_plan;
+  for (const auto& c : plan.changes) in_plan.insert(c.service);
   std::unique_lock<std::mutex> l(mu);
   while (finished.size() < plan.changes.size()) {
     bool progressed = false;
@@ -122,6 +124,7 @@ ApplyReport Executor::Execute(const plan::Plan& plan, const ProgressFn& progress
       std::string blocker;
       bool waiting = false;
       for (const auto& dep : c.depends_on) {
+        if (!in_plan.count(dep)) continue;  // nothing to wait for: it has no change
         auto it = finished.find(dep);
         if (it == finished.end()) waiting = true;
         else if (it->second != Outcome::kDone) blocker = dep;

@@ -528,6 +528,23 @@ TEST_F(ExecutorTest, ScaleDownStopsTheExtraSlotAndDeletesItsRow) {
 
 // --- report ---------------------------------------------------------------------------------
 
+TEST_F(ExecutorTest, ADependencyWithoutAChangeInThePlanIsNotWaitedFor) {
+  config::Service api = MakeService("api", 1);
+  api.depends_on = {"db"};  // db is already running: the plan has no change for it
+  plan::Plan p;
+  plan::Change c;
+  c.action = plan::Action::kCreate;
+  c.service = "api";
+  c.desired = api;
+  c.generation = 1;
+  c.starts = {{0, 1, "new service"}};
+  c.depends_on = {"db"};
+  p.changes.push_back(c);
+  ApplyReport report = Execute(p);
+  ASSERT_TRUE(report.ok()) << report.ToText();
+  EXPECT_EQ(driver_.live_count(), 1u);
+}
+
 TEST(ApplyReport, JsonRoundTripKeepsEveryField) {
   ApplyReport report;
   report.took = Duration(1234);
