@@ -336,6 +336,17 @@ Status Daemon::ReconcileOnce() {
       }
     }
   }
+  {
+    // Most passes find nothing: look first without the lock, whose holder record is written
+    // and synced to disk on every take.
+    ASSIGN_OR_RETURN(config::Stack recorded, RecordedStack());
+    ASSIGN_OR_RETURN(plan::Plan p, Plan(&recorded));
+    if (p.empty()) {
+      reconcile_seconds_->WithLabels({}).Observe(
+          std::chrono::duration<double>(RealClock::Get()->Now() - t0).count());
+      return Status::OK();
+    }
+  }
   reconciling_ = true;
   struct Done {
     std::atomic<bool>& flag;
@@ -344,6 +355,7 @@ Status Daemon::ReconcileOnce() {
   auto lock = store_->AcquireLock("reconcile", Duration(0));
   if (!lock.ok()) return Status::OK();  // an apply is running; it converges for us
   std::lock_guard<std::mutex> g(apply_mu_);
+  // Again under the lock: an apply may have changed the records in between.
   ASSIGN_OR_RETURN(config::Stack recorded, RecordedStack());
   ASSIGN_OR_RETURN(plan::Plan p, Plan(&recorded));
   if (!p.empty()) {
