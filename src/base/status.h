@@ -20,7 +20,8 @@ enum class StatusCode {
   kInvalidArgument,   // the caller's input is wrong (stack file, flag, request)
   kNotFound,          // a named thing does not exist
   kAlreadyExists,     // a named thing exists and must not
-  kFailedPrecondition,// the world is not in a state where this can run (lock held, ...)
+  kFailedPrecondition,// the world is not in a state where this can run
+  kAborted,           // another operation holds what this one needs (the state lock)
   kUnavailable,       // a peer or resource is temporarily unreachable; retrying may help
   kDeadlineExceeded,  // ran out of time
   kIOError,           // the operating system refused (disk, process, socket)
@@ -60,6 +61,7 @@ inline Status InvalidArgument(std::string m) { return Status(StatusCode::kInvali
 inline Status NotFound(std::string m) { return Status(StatusCode::kNotFound, std::move(m)); }
 inline Status AlreadyExists(std::string m) { return Status(StatusCode::kAlreadyExists, std::move(m)); }
 inline Status FailedPrecondition(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }
+inline Status Aborted(std::string m) { return Status(StatusCode::kAborted, std::move(m)); }
 inline Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 inline Status DeadlineExceeded(std::string m) { return Status(StatusCode::kDeadlineExceeded, std::move(m)); }
 inline Status IOError(std::string m) { return Status(StatusCode::kIOError, std::move(m)); }

@@ -46,8 +46,9 @@ int StreamFromDaemon(Context& ctx, server::DaemonClient& client, const std::stri
   });
   if (!result.ok()) return Fail(result.status());
   if (!result->value("ok", false) && result->contains("error")) {
-    Status st(result->value("code", "") == "FailedPrecondition" ? StatusCode::kFailedPrecondition
-                                                                 : StatusCode::kInternal,
+    Status st(result->value("code", "") == StatusCodeName(StatusCode::kAborted)
+                  ? StatusCode::kAborted
+                  : StatusCode::kInternal,
               (*result)["error"].get<std::string>());
     return Fail(st);
   }

@@ -62,9 +62,7 @@ StatusOr<std::pair<std::string, int>> Context::Listen() const {
 
 int Fail(const Status& st) {
   std::cerr << "error: " << st.message() << "\n";
-  if (st.code() == StatusCode::kFailedPrecondition &&
-      st.message().find("locked") != std::string::npos)
-    return kExitLocked;
+  if (st.code() == StatusCode::kAborted) return kExitLocked;
   return kExitError;
 }
 

@@ -393,15 +393,18 @@ void Runtime::Tick() {
     }
     if (ready_) ready_->WithLabels({key.service, std::to_string(key.slot)}).Set(m.sup.Ready());
   }
+  std::vector<std::string> rotate;
   if (now >= next_rotate_) {
     next_rotate_ = now + Duration(5000);
-    for (const auto& [key, m] : replicas_)
-      drivers::RotateLogs(LogDir(key.service, key.slot), opt_.log_max_bytes, opt_.log_keep)
-          .IgnoreError();
+    for (const auto& [key, m] : replicas_) rotate.push_back(LogDir(key.service, key.slot));
   }
   std::vector<Restarted> restarted;
   restarted.swap(restarted_);
   l.unlock();
+  // Rotation copies up to log_max_bytes per file: never while holding the lock that status,
+  // health results and starts need.
+  for (const auto& dir : rotate)
+    drivers::RotateLogs(dir, opt_.log_max_bytes, opt_.log_keep).IgnoreError();
   if (opt_.on_started)
     for (const auto& r : restarted) opt_.on_started(r.key, r.handle, r.port);
 }

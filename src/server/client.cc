@@ -24,7 +24,7 @@ Status StatusForHttp(int code, const std::string& msg) {
     case 400: return InvalidArgument(msg);
     case 401: return FailedPrecondition(msg);
     case 404: return NotFound(msg);
-    case 409: return FailedPrecondition(msg);
+    case 409: return Aborted(msg);
     default: return Internal(msg);
   }
 }

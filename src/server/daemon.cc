@@ -317,11 +317,12 @@ Status Daemon::ReconcileOnce() {
     auto mtime = fs::last_write_time(opt_.stack_path, ec);
     std::string stamp = ec ? "" : std::to_string(mtime.time_since_epoch().count());
     if (!stamp.empty() && stamp != watched_mtime_) {
-      bool first = watched_mtime_.empty();
-      watched_mtime_ = stamp;
-      if (!first) {
+      if (watched_mtime_.empty()) {
+        watched_mtime_ = stamp;  // the file as `up` applied it
+      } else {
         auto parsed = config::ParseStackFile(opt_.stack_path, opt_.parse_options);
         if (!parsed.ok()) {
+          watched_mtime_ = stamp;  // invalid until edited again: do not retry every pass
           for (const auto& d : parsed.diagnostics)
             spdlog::error("msg=\"stack file changed but is invalid; keeping what runs\" {}",
                           d.ToString());
@@ -331,6 +332,8 @@ Status Daemon::ReconcileOnce() {
                            Duration(0), [](const std::string& r, const std::string& m) {
                              spdlog::info("resource={} msg=\"{}\"", r, m);
                            });
+          // A lock held by another apply is retried on the next pass; anything else is done.
+          if (rep.ok() || rep.status().code() != StatusCode::kAborted) watched_mtime_ = stamp;
           if (!rep.ok()) spdlog::warn("msg=\"watch apply\" error=\"{}\"", rep.status().message());
         }
       }

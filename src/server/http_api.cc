@@ -32,10 +32,23 @@ int HttpCodeFor(const Status& st) {
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kAborted: return 409;
     case StatusCode::kDeadlineExceeded: return 504;
     case StatusCode::kUnavailable: return 503;
     default: return 500;
   }
+}
+
+// The metrics label for a request path: one of the known routes, else "other", so that
+// requests for made-up paths cannot grow the metrics without bound.
+std::string RouteLabel(const std::string& path) {
+  static const char* kRoutes[] = {"/healthz",         "/metrics",          "/api/v1/status",
+                                  "/api/v1/services", "/api/v1/replicas",  "/api/v1/history",
+                                  "/api/v1/plan",     "/api/v1/apply",     "/api/v1/destroy",
+                                  "/api/v1/down"};
+  for (const char* r : kRoutes)
+    if (path == r) return r;
+  return "other";
 }
 
 bool TokenMatches(const std::string& got, const std::string& want) {
@@ -132,17 +145,14 @@ Status Daemon::StartHttp() {
     if (auth.rfind(prefix, 0) != 0 || !TokenMatches(auth.substr(prefix.size()), token_)) {
       JsonError(res, 401, "unauthorized",
                 "missing or wrong bearer token; it is in " + opt_.state_dir + "/api.token");
-      http_requests_->WithLabels({req.path, "401"}).Inc();
+      http_requests_->WithLabels({RouteLabel(req.path), "401"}).Inc();
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    std::string path = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics" ||
-                               req.path == "/healthz"
-                           ? req.path
-                           : "other";
-    if (res.status != 401) http_requests_->WithLabels({path, std::to_string(res.status)}).Inc();
+    if (res.status != 401)
+      http_requests_->WithLabels({RouteLabel(req.path), std::to_string(res.status)}).Inc();
   });
   InstallRoutes();
   bound_port_ = opt_.listen_port == 0 ? svr.bind_to_any_port(opt_.listen_host)

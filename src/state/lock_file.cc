@@ -107,12 +107,12 @@ StatusOr<std::unique_ptr<Lock>> AcquireFileLock(const std::string& path, const L
     if (err == 0) break;
     if (err != EWOULDBLOCK) return ErrnoError("flock " + path, err);
     if (timeout <= Duration::zero()) {
-      return FailedPrecondition("state is locked by " + HolderOrUnknown(fd.get()).ToString() +
+      return Aborted("state is locked by " + HolderOrUnknown(fd.get()).ToString() +
                                 "; wait with --lock-timeout or try again later");
     }
     MonoTime now = clock->Now();
     if (now >= deadline) {
-      return FailedPrecondition("timed out after " + TimeoutText(timeout) +
+      return Aborted("timed out after " + TimeoutText(timeout) +
                                 " waiting for the state lock held by " +
                                 HolderOrUnknown(fd.get()).ToString() + "; try again later");
     }

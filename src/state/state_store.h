@@ -70,7 +70,7 @@ class StateStore {
  public:
   virtual ~StateStore() = default;
 
-  // Takes the exclusive state lock. Fails at once with kFailedPrecondition naming the holder
+  // Takes the exclusive state lock. Fails at once with kAborted naming the holder
   // when timeout is zero and another process holds it; otherwise waits up to timeout.
   virtual StatusOr<std::unique_ptr<Lock>> AcquireLock(const std::string& command,
                                                       Duration timeout) = 0;

@@ -203,6 +203,10 @@ services:
   EXPECT_NE(second.err.find("locked by pid"), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("apply"), std::string::npos) << second.err;
   EXPECT_LT(took.count(), 1500);
+  // A lock timeout that runs out is the same exit code, and says it waited.
+  RunResult timed = p.Steward({"apply", "--lock-timeout", "200ms"});
+  EXPECT_EQ(timed.exit_code, 3) << timed.out << timed.err;
+  EXPECT_NE(timed.err.find("timed out after 200ms"), std::string::npos) << timed.err;
   // With --lock-timeout it waits for the first apply and then finds nothing to do.
   RunResult waited = p.Steward({"apply", "--lock-timeout", "30s"});
   EXPECT_EQ(waited.exit_code, 0) << waited.err;

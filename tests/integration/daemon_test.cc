@@ -64,6 +64,12 @@ TEST(DaemonApi, HealthzAndMetricsSpeakPrometheus) {
   EXPECT_NE(metrics.find("steward_replica_ready{service=\"api\",replica=\"0\"}"),
             std::string::npos) << metrics;
   EXPECT_NE(metrics.find("steward_reconcile_duration_seconds_count"), std::string::npos);
+  // Made-up paths are counted as "other": they cannot grow the metrics without bound.
+  for (int i = 0; i < 3; ++i) HttpGet(port, "/api/v1/made-up-" + std::to_string(i));
+  HttpGet(port, "/metrics", &metrics);
+  EXPECT_EQ(metrics.find("made-up"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("steward_http_requests_total{path=\"other\",code=\"401\"} 3"),
+            std::string::npos) << metrics;
 }
 
 TEST(DaemonApi, HistoryRecordsWhoWhatAndResult) {

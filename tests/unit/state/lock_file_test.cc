@@ -47,7 +47,7 @@ TEST(LockFile, SecondAcquireWithZeroTimeoutFailsAtOnceNamingHolder) {
   auto second =
       AcquireFileLock(dir.Sub("state.lock"), LockHolder{1, "x", "plan", 0}, Duration(0), &clock);
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().code(), StatusCode::kAborted);
   EXPECT_EQ(second.status().message(),
             "state is locked by pid 4242 on host h (apply) since 2026-11-26T19:02:19Z; "
             "wait with --lock-timeout or try again later");
@@ -63,7 +63,7 @@ TEST(LockFile, TimeoutPollsUntilDeadlineThenFails) {
   auto waiter = AcquireFileLock(dir.Sub("state.lock"), LockHolder{1, "x", "plan", 0},
                                 std::chrono::seconds(5), &clock);
   ASSERT_FALSE(waiter.ok());
-  EXPECT_EQ(waiter.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(waiter.status().code(), StatusCode::kAborted);
   EXPECT_EQ(clock.Now() - start, std::chrono::seconds(5));
   EXPECT_EQ(waiter.status().message().rfind(
                 "timed out after 5s waiting for the state lock held by pid 4242 on host h "
