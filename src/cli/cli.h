@@ -31,6 +31,7 @@ struct Globals {
   bool no_color = false;
   std::string listen = "127.0.0.1:" + std::to_string(server::kDefaultPort);
   std::string lock_timeout = "0s";
+  bool defer_reconcile = false;
 };
 
 struct Context {

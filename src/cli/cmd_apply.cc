@@ -122,6 +122,7 @@ server::DaemonOptions DaemonOptionsFor(Context& ctx, const std::pair<std::string
   opt.listen_port = listen.second;
   opt.self_dir = std::filesystem::path(ctx.self).parent_path().string();
   opt.parse_options.environment = ctx.g.env;
+  opt.defer_first_reconcile = ctx.g.defer_reconcile;
   return opt;
 }
 
@@ -232,6 +233,9 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
       ->capture_default_str();
   static bool watch = false;
   cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file (-f) changes");
+  cmd->add_flag("--defer-reconcile", ctx.g.defer_reconcile,
+                "Wait one interval before the first drift repair (used by `apply`, which "
+                "starts the daemon and then applies itself)");
   cmd->callback([&] { rc = RunDaemon(ctx, /*up=*/false, watch); });
 }
 

@@ -33,6 +33,13 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+std::string FormatRss(int64_t bytes) {
+  if (bytes <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fMi", bytes / 1048576.0);
+  return buf;
+}
+
 nlohmann::json OfflineStatus(Context& ctx) {
   nlohmann::json services = nlohmann::json::array();
   auto store = state::OpenSqliteStateStore(ctx.StateDir(), RealClock::Get());
@@ -81,9 +88,7 @@ int RunStatus(Context& ctx) {
       rows.push_back({r.value("service", "") + "/" + std::to_string(r.value("slot", 0)),
                       r.value("state", ""), std::to_string(r.value("pid", 0)),
                       std::to_string(r.value("port", 0)), std::to_string(r.value("restarts", 0)),
-                      r.value("rss_bytes", int64_t{0}) > 0
-                          ? std::to_string(r.value("rss_bytes", int64_t{0}) >> 20) + "Mi"
-                          : "-",
+                      FormatRss(r.value("rss_bytes", int64_t{0})),
                       r.value("last_reason", "")});
     std::cout << "\n";
     PrintTable(rows);

@@ -63,7 +63,7 @@ StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& sta
       dup2(log_fd, 2);
     }
     execl(self.c_str(), "steward", "--state-dir", state_dir.c_str(), "serve", "--listen",
-          listen.c_str(), static_cast<char*>(nullptr));
+          listen.c_str(), "--defer-reconcile", static_cast<char*>(nullptr));
     _exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -379,6 +379,10 @@ Status Daemon::ReconcileOnce() {
 }
 
 void Daemon::ReconcileLoop() {
+  if (opt_.defer_first_reconcile) {
+    std::unique_lock<std::mutex> l(wait_mu_);
+    wait_cv_.wait_for(l, opt_.reconcile_interval, [this] { return shutdown_.load(); });
+  }
   while (!shutdown_) {
     Status st = ReconcileOnce();
     if (!st.ok()) spdlog::error("msg=\"reconcile failed\" error=\"{}\"", st.message());

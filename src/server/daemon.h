@@ -47,6 +47,9 @@ struct DaemonOptions {
   bool stop_replicas_on_exit = true;    // a graceful exit stops every replica
   Duration reconcile_interval = Duration(2000);
   bool reconcile = true;                // false: no reconcile loop (one-shot local commands)
+  // The first pass waits one interval: set when `steward apply` starts the daemon, so that the
+  // apply it is about to send does (and reports) the restoring, not a silent reconcile.
+  bool defer_first_reconcile = false;
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
 };
