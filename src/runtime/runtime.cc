@@ -27,7 +27,6 @@ struct Runtime::Managed {
   std::string health_detail;
   bool health_inflight = false;
   MonoTime next_health{};
-  MonoTime last_failure_counted{};   // starting replicas: count at most one failure per interval
   int64_t started_at_ms = 0;
   int64_t rss_bytes = 0;
   // An unhealthy or over-memory replica being killed before its restart.
@@ -427,14 +426,7 @@ void Runtime::HealthWorker() {
     m.health_inflight = false;
     if (m.handle.pid != job.pid || m.killing) continue;  // a result about an older process
     m.health_detail = r.detail;
-    MonoTime now = opt_.clock->Now();
-    if (!r.ok && !m.sup.Ready()) {
-      // Checks run fast while a replica starts; failures still count at the configured
-      // interval only, so unhealthy_threshold means the same time either way.
-      if (now - m.last_failure_counted < m.service.health.interval) continue;
-      m.last_failure_counted = now;
-    }
-    m.sup.OnHealthResult(now, r.ok, r.detail);
+    m.sup.OnHealthResult(opt_.clock->Now(), r.ok, r.detail);
   }
 }
 

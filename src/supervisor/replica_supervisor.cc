@@ -107,6 +107,12 @@ void ReplicaSupervisor::OnHealthResult(MonoTime now, bool ok, const std::string&
   }
   successes_ = 0;
   if (now - started_at_ < health_.start_period) return;
+  // A starting replica is checked more often than the interval so that readiness shows at
+  // once; its failures still count once per interval, so the threshold means the same time.
+  if (state_ == ReplicaState::kStarting && failures_ > 0 &&
+      now - last_failure_counted_ < health_.interval)
+    return;
+  last_failure_counted_ = now;
   CountFailure(now, detail);
 }
 

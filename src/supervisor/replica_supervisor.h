@@ -22,7 +22,8 @@
 //
 // Details:
 // - Failed health checks count in kStarting and kReady, but not within start_period of the
-//   start; a success resets the failure count. Results in other states are ignored.
+//   start; a success resets the failure count. Results in other states are ignored. While
+//   starting, at most one failure per health interval counts (checks may come faster).
 // - Tick returns kStart or kRestartUnhealthy once per restart and moves to kStarting; the
 //   caller then starts the process and calls OnStarted (or OnStartFailed).
 // - For kRestartUnhealthy the caller stops the running process itself and must not report that
@@ -101,6 +102,7 @@ class ReplicaSupervisor {
   MonoTime next_start_{};
   int successes_ = 0;  // consecutive
   int failures_ = 0;   // consecutive, outside start_period
+  MonoTime last_failure_counted_{};
   std::string last_reason_;
 };
 

@@ -230,5 +230,31 @@ TEST(ReplicaSupervisor, KilledByStewardKeepsItsReasonAndRestarts) {
   EXPECT_EQ(f.sup.Tick(f.Now()), Decision::kStart);
 }
 
+TEST(ReplicaSupervisor, StartingReplicaCountsOneFailurePerInterval) {
+  config::HealthCheck h = HttpCheck(/*healthy=*/1, /*unhealthy=*/2);
+  h.interval = milliseconds(1000);
+  Fixture f(h, Policy());
+  // Fast checks while starting: ten failures inside one interval count once.
+  for (int i = 0; i < 10; ++i) {
+    f.sup.OnHealthResult(f.Now(), false, "connect: Connection refused");
+    f.clock.Advance(milliseconds(50));
+  }
+  EXPECT_EQ(f.sup.state(), ReplicaState::kStarting);
+  f.clock.Advance(milliseconds(600));  // one interval after the first counted failure
+  f.sup.OnHealthResult(f.Now(), false, "connect: Connection refused");
+  EXPECT_EQ(f.sup.state(), ReplicaState::kUnhealthy);
+}
+
+TEST(ReplicaSupervisor, ReadyReplicaCountsEveryFailure) {
+  config::HealthCheck h = HttpCheck(/*healthy=*/1, /*unhealthy=*/2);
+  h.interval = milliseconds(1000);
+  Fixture f(h, Policy());
+  f.sup.OnHealthResult(f.Now(), true);
+  ASSERT_TRUE(f.sup.Ready());
+  f.sup.OnHealthResult(f.Now(), false, "HTTP 500");
+  f.sup.OnHealthResult(f.Now(), false, "HTTP 500");
+  EXPECT_EQ(f.sup.state(), ReplicaState::kUnhealthy);
+}
+
 }  // namespace
 }  // namespace steward::supervisor
