@@ -188,15 +188,12 @@ int RunDown(Context& ctx) {
     return kExitOk;
   }
   // No daemon: stop whatever still carries this state directory's marker.
-  auto driver = drivers::NewProcessDriver({server::InstanceId(ctx.StateDir()), RealClock::Get(), {}});
-  auto observed = driver->Observe();
-  if (!observed.ok()) return Fail(observed.status());
-  for (const auto& o : *observed)
-    if (Status st = driver->Stop({o.pid, o.start_ticks}, SIGTERM, Duration(10000)); !st.ok())
-      return Fail(st);
-  drivers::KillAllMarked(server::InstanceId(ctx.StateDir()));
+  std::string instance = server::InstanceId(ctx.StateDir());
+  auto driver = drivers::NewProcessDriver({instance, RealClock::Get(), {}});
+  auto stopped = drivers::StopMarked(*driver, instance, Duration(10000));
+  if (!stopped.ok()) return Fail(stopped.status());
   if (!ctx.g.json)
-    std::cout << "No daemon was running; stopped " << observed->size() << " leftover process(es).\n";
+    std::cout << "No daemon was running; stopped " << *stopped << " leftover process(es).\n";
   return kExitOk;
 }
 

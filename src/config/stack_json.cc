@@ -1,5 +1,7 @@
 #include "config/stack_json.h"
 
+#include "base/hash.h"
+
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -256,15 +258,8 @@ std::string ReplaceHash(const Service& s) {
       {"working_dir", s.working_dir},
       {"ports", s.ports},
       {"resources", {{"cpu", s.resources.cpu}, {"memory_bytes", s.resources.memory_bytes}}}};
-  uint64_t hash = 14695981039346656037ull;
   // Replacing invalid UTF-8 keeps dump() from throwing; the parser rejects such files anyway.
-  for (unsigned char c : fields.dump(-1, ' ', false, json::error_handler_t::replace)) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return hex;
+  return Fnv1a64Hex(fields.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace steward::config

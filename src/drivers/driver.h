@@ -106,6 +106,11 @@ std::unique_ptr<Driver> NewProcessDriver(const ProcessDriverOptions& options);
 // Returns how many were signalled.
 int KillAllMarked(const std::string& instance);
 
+// Stops every replica of `instance` the driver observes, all at once (SIGTERM, `grace`, then
+// SIGKILL), then KillAllMarked() for their children. Returns how many replicas it stopped;
+// the first failed stop is the error, after all were attempted.
+StatusOr<int> StopMarked(Driver& driver, const std::string& instance, Duration grace);
+
 // Copy-truncate rotation of <log_dir>/{stdout,stderr}.log when over max_bytes, keeping `keep`
 // old files (stdout.log.1 newest). Safe while the replica writes (its fd is O_APPEND).
 Status RotateLogs(const std::string& log_dir, int64_t max_bytes, int keep);

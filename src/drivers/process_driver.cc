@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <tuple>
 
 #include "drivers/proc_fs.h"
@@ -240,6 +241,20 @@ int KillAllMarked(const std::string& instance) {
     if (kill(pid, SIGKILL) == 0) ++killed;
   }
   return killed;
+}
+
+StatusOr<int> StopMarked(Driver& driver, const std::string& instance, Duration grace) {
+  ASSIGN_OR_RETURN(auto observed, driver.Observe());
+  std::vector<Status> results(observed.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < observed.size(); ++i)
+    threads.emplace_back([&, i] {
+      results[i] = driver.Stop({observed[i].pid, observed[i].start_ticks}, SIGTERM, grace);
+    });
+  for (auto& t : threads) t.join();
+  KillAllMarked(instance);
+  for (const auto& st : results) RETURN_IF_ERROR(st);
+  return static_cast<int>(observed.size());
 }
 
 }  // namespace steward::drivers

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drivers/proc_fs.h"
 #include "supervisor/health.h"
 
 namespace steward::runtime {
@@ -37,13 +38,6 @@ struct Runtime::Managed {
 };
 
 namespace {
-
-int64_t RssBytes(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
-  int64_t size = 0, resident = 0;
-  if (!(in >> size >> resident)) return 0;
-  return resident * sysconf(_SC_PAGESIZE);
-}
 
 // The last lines of a replica's stderr log, quoted in errors so a failed start explains itself.
 std::string LogTail(const std::string& dir, int lines) {
@@ -369,7 +363,8 @@ void Runtime::Tick() {
     }
     if (m.restart_after_kill) continue;
     if (m.handle.pid && (sample || m.rss_bytes == 0)) {
-      m.rss_bytes = RssBytes(m.handle.pid);
+      auto rss = drivers::ReadRssBytes(m.handle.pid);
+      m.rss_bytes = rss.ok() ? *rss : 0;
       int64_t limit = m.service.resources.memory_bytes;
       if (limit > 0 && m.rss_bytes > limit) {
         m.killing = true;

@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/hash.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
 #include "server/http_internal.h"
@@ -25,12 +26,8 @@ namespace steward::server {
 namespace fs = std::filesystem;
 
 std::string InstanceId(const std::string& state_dir) {
-  // FNV-1a over the absolute path: stable, short, and distinct per state directory.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : state_dir) h = (h ^ c) * 1099511628211ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return std::string(buf, 12);
+  // Stable, short, and distinct per state directory (docs/formats/state.md).
+  return Fnv1a64Hex(state_dir).substr(0, 12);
 }
 
 nlohmann::json HistoryJson(const std::vector<state::HistoryEntry>& entries) {
@@ -165,14 +162,11 @@ Status Daemon::Start() {
 // SIGKILL, but their own children or a replica that ignored nothing may survive) are stopped;
 // the reconcile loop then starts fresh ones from the recorded specs.
 Status Daemon::KillLeftovers() {
-  ASSIGN_OR_RETURN(auto observed, driver_->Observe());
-  for (const auto& o : observed) {
-    spdlog::warn("msg=\"stopping leftover replica\" service={} slot={} pid={}", o.service, o.slot,
-                 o.pid);
-    driver_->Stop({o.pid, o.start_ticks}, SIGTERM, Duration(5000)).IgnoreError();
-  }
-  if (int n = drivers::KillAllMarked(instance_); n > 0)
-    spdlog::warn("msg=\"killed leftover children of dead replicas\" count={}", n);
+  auto stopped = drivers::StopMarked(*driver_, instance_, Duration(5000));
+  if (!stopped.ok())
+    spdlog::warn("msg=\"stopping leftover replicas\" error=\"{}\"", stopped.status().message());
+  else if (*stopped > 0)
+    spdlog::warn("msg=\"stopped leftover replicas of a previous daemon\" count={}", *stopped);
   ASSIGN_OR_RETURN(auto replicas, store_->ListReplicas());
   for (const auto& r : replicas)
     RETURN_IF_ERROR(store_->DeleteReplica(r.service, r.slot, r.generation));

@@ -135,6 +135,27 @@ TEST_F(ProcessDriverTest, StopKillsGroupThatIgnoresTermAfterGrace) {
   EXPECT_EQ(ReadAll(spec.log_dir + "/stdout.log"), "ready\n");
 }
 
+TEST_F(ProcessDriverTest, StopMarkedStopsEveryReplicaAtOnceAndTheirChildren) {
+  std::vector<ReplicaSpec> specs;
+  for (int slot = 0; slot < 3; ++slot) {
+    specs.push_back(Shell("trap '' TERM; echo ready; sleep 30 & sleep 30", slot));
+    MustStart(specs.back());
+  }
+  for (const auto& spec : specs)
+    ASSERT_TRUE(PollUntil([&] { return ReadAll(spec.log_dir + "/stdout.log") == "ready\n"; }));
+  auto begin = std::chrono::steady_clock::now();
+  StatusOr<int> stopped = StopMarked(*driver_, UniqueInstance("a"), Duration(300));
+  auto took = std::chrono::steady_clock::now() - begin;
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_EQ(*stopped, 3);
+  // In parallel: three graces of 300 ms would take at least 900 ms one after another.
+  EXPECT_LT(took, std::chrono::milliseconds(900));
+  StatusOr<std::vector<ObservedReplica>> seen = driver_->Observe();
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(seen->empty());
+  for (const ReplicaHandle& h : started_) EXPECT_FALSE(GroupHasLiveMembers(h.pid));
+}
+
 TEST_F(ProcessDriverTest, StopKillsReplicaChildrenAndObserveSkipsThem) {
   ReplicaHandle h = MustStart(Shell("sleep 30 & sleep 30"));
   std::vector<int> members;
