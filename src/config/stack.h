@@ -53,6 +53,16 @@ struct Resources {
   int64_t memory_bytes = 0;   // 0 = unset; the supervisor restarts a replica whose RSS exceeds it
 };
 
+// metrics: on a service — every replica is scraped at http://127.0.0.1:<port><path>.
+struct MetricsEndpoint {
+  bool enabled = false;
+  std::string path = "/metrics";
+  int port = 0;                         // 0: the replica's PORT
+  Duration interval{0};                 // 0: monitoring.scrape_interval
+  Duration timeout{0};                  // 0: monitoring.scrape_timeout (capped at interval)
+  std::map<std::string, std::string> labels;  // extra target labels
+};
+
 struct Service {
   std::string name;
   SourceLocation location;              // of the service's key in the file
@@ -71,6 +81,69 @@ struct Service {
   Duration stop_grace{10000};
   std::vector<std::string> depends_on;
   Resources resources;
+  MetricsEndpoint metrics;
+};
+
+// scrape_configs: entries, in Prometheus' shape (a subset), for targets Steward does not run.
+struct StaticTargetGroup {
+  std::vector<std::string> targets;     // host:port
+  std::map<std::string, std::string> labels;
+};
+
+struct ScrapeConfig {
+  std::string job_name;
+  SourceLocation location;
+  Duration interval{0};                 // scrape_interval; 0: the global default
+  Duration timeout{0};                  // scrape_timeout
+  std::string metrics_path = "/metrics";
+  std::string scheme = "http";          // http | https
+  bool honor_labels = false;
+  bool honor_timestamps = true;
+  std::map<std::string, std::string> params;  // URL query parameters
+  std::vector<StaticTargetGroup> static_configs;
+  // file_sd_configs: JSON (or YAML) files of [{"targets": [...], "labels": {...}}], re-read
+  // every refresh_interval; globs allowed in the file name. Paths absolute after parsing.
+  std::vector<std::string> file_sd_files;
+  Duration file_sd_refresh{30000};
+};
+
+// monitors: synthetic probes, like blackbox_exporter modules and Gatus endpoints.
+enum class ProbeKind { kHttp, kTcp, kExec, kTls };
+
+struct Monitor {
+  std::string name;
+  SourceLocation location;
+  ProbeKind kind = ProbeKind::kHttp;
+  Duration interval{30000};
+  Duration timeout{5000};
+  std::map<std::string, std::string> labels;  // added to every probe_* series
+  // http
+  std::string url;
+  std::string method = "GET";
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::vector<int> expect_status;       // empty: any 2xx
+  std::string body_regex;               // RE2, searched (not anchored); empty: no check
+  Duration max_latency{0};              // 0: no latency check
+  bool follow_redirects = true;
+  bool insecure_skip_verify = false;    // https: accept any certificate
+  // tcp and tls
+  std::string target;                   // host:port
+  // tls
+  std::string server_name;              // SNI and the name verified; default: host of target
+  std::string ca_file;                  // extra trust anchors; default: the system store
+  int min_days_valid = 0;               // fail when the certificate expires sooner
+  // exec
+  std::vector<std::string> command;     // argv; success is exit 0
+};
+
+// monitoring: the embedded Prometheus — defaults, storage, self-scrape.
+struct Monitoring {
+  Duration scrape_interval{15000};
+  Duration scrape_timeout{10000};
+  Duration retention{15LL * 24 * 3600 * 1000};
+  int64_t retention_bytes = 0;          // 0: no size limit
+  bool self_scrape = true;              // scrape the daemon's own /metrics as job "steward"
 };
 
 struct Environment {
@@ -85,6 +158,9 @@ struct Stack {
   std::string environment;              // selected environment name ("" if none)
   std::vector<Environment> environments;
   std::vector<Service> services;        // in file order
+  std::vector<ScrapeConfig> scrape_configs;
+  std::vector<Monitor> monitors;        // in file order
+  Monitoring monitoring;
 
   const Service* FindService(const std::string& name) const;
 };
