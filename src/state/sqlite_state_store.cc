@@ -129,6 +129,31 @@ StatusOr<std::optional<LockHolder>> SqliteStateStore::LockHolderInfo() {
   return ReadFileLockHolder(dir_ + "/state.lock");
 }
 
+// Documents live in the meta table under "doc:<key>", apart from schema_version.
+StatusOr<std::optional<std::string>> SqliteStateStore::GetDocument(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string op = "read document " + key;
+  ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db_.get(), op,
+                                                      "SELECT value FROM meta WHERE key = ?1"));
+  RETURN_IF_ERROR(stmt.BindAll("doc:" + key));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt.ColumnText(0));
+}
+
+Status SqliteStateStore::PutDocument(const std::string& key, const std::string& value) {
+  if (key.empty() || key.rfind("schema", 0) == 0)
+    return InvalidArgument("document key \"" + key + "\" is reserved");
+  std::lock_guard<std::mutex> l(mu_);
+  std::string op = "write document " + key;
+  ASSIGN_OR_RETURN(Statement stmt,
+                   Statement::Prepare(db_.get(), op,
+                                      "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
+  RETURN_IF_ERROR(stmt.BindAll("doc:" + key, value));
+  return stmt.Run();
+}
+
 StatusOr<std::vector<ServiceRecord>> SqliteStateStore::ListServices() {
   std::lock_guard<std::mutex> l(mu_);
   ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db_.get(), "list services",

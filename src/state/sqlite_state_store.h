@@ -54,6 +54,8 @@ class SqliteStateStore : public StateStore {
   StatusOr<std::vector<HistoryEntry>> ListHistory(int limit) override;
   Status MarkInterruptedHistory() override;
 
+  StatusOr<std::optional<std::string>> GetDocument(const std::string& key) override;
+  Status PutDocument(const std::string& key, const std::string& value) override;
   int SchemaVersion() const override { return schema_version_; }
 
   const std::string& dir() const { return dir_; }

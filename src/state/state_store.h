@@ -97,6 +97,12 @@ class StateStore {
   // to a command that was killed or crashed.
   virtual Status MarkInterruptedHistory() = 0;
 
+  // Small named documents (JSON text) the daemon keeps across restarts, e.g. "monitoring": the
+  // scrape configs and monitors of the last applied stack. Keys starting with "schema" are
+  // reserved. Get returns nullopt for a key never written.
+  virtual StatusOr<std::optional<std::string>> GetDocument(const std::string& key) = 0;
+  virtual Status PutDocument(const std::string& key, const std::string& value) = 0;
+
   virtual int SchemaVersion() const = 0;
 };
 

@@ -235,5 +235,25 @@ TEST(StateHelpers, CurrentUserAndHostAreNotEmpty) {
   EXPECT_FALSE(CurrentHost().empty());
 }
 
+TEST_F(SqliteStateStoreTest, DocumentsAreStoredReplacedAndKeptAcrossReopen) {
+  auto missing = store_->GetDocument("monitoring");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  ASSERT_TRUE(store_->PutDocument("monitoring", R"({"a":1})").ok());
+  ASSERT_TRUE(store_->PutDocument("monitoring", R"({"a":2})").ok());
+  store_.reset();
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  auto got = store_->GetDocument("monitoring");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->value_or(""), R"({"a":2})");
+}
+
+TEST_F(SqliteStateStoreTest, DocumentKeysCannotOverwriteTheSchemaVersion) {
+  Status s = store_->PutDocument("schema_version", "99");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SchemaVersion(), 1);
+}
+
 }  // namespace
 }  // namespace steward::state
