@@ -1,0 +1,2 @@
+// Placeholder while the parser is written; replaced by the implementation.
+#include "monitor/exposition.h"
