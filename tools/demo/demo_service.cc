@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -80,7 +82,41 @@ DemoService::Reply DemoService::Metrics() {
   rss_.Set(static_cast<double>(ResidentBytes()));
   hog_gauge_.Set(static_cast<double>(hog_bytes()));
   up_.Set(stopping() ? 0 : 1);
-  return {200, registry_.Render(), metrics::kContentType};
+  std::string body = registry_.Render();
+  if (options_.synthetic_series > 0)
+    body += SyntheticSeries(options_.synthetic_series,
+                            std::chrono::duration<double>(
+                                clock_->WallNow().time_since_epoch()).count());
+  return {200, std::move(body), metrics::kContentType};
+}
+
+std::string SyntheticSeries(int count, double now) {
+  static const char* kRoutes[] = {"/", "/api/users", "/api/orders", "/api/items", "/login",
+                                  "/search", "/cart", "/checkout"};
+  static const char* kCodes[] = {"200", "201", "204", "301", "400", "404", "500", "503"};
+  std::string out;
+  out.reserve(static_cast<size_t>(count) * 72);
+  int counters = (count + 1) / 2;
+  out += "# HELP demo_synthetic_requests_total Synthetic requests (--series).\n"
+         "# TYPE demo_synthetic_requests_total counter\n";
+  char line[160];
+  for (int i = 0; i < counters; ++i) {
+    double rate = 0.1 * (1 + i % 23);
+    std::snprintf(line, sizeof line,
+                  "demo_synthetic_requests_total{route=\"%s\",code=\"%s\",shard=\"%d\"} %.0f\n",
+                  kRoutes[i % 8], kCodes[(i / 8) % 8], i / 64, std::floor(now * rate));
+    out += line;
+  }
+  out += "# HELP demo_synthetic_inflight Synthetic in-flight requests (--series).\n"
+         "# TYPE demo_synthetic_inflight gauge\n";
+  for (int i = 0; i < count - counters; ++i) {
+    double wave = 50 + 40 * std::sin(now / (60.0 + i % 17) + i);
+    std::snprintf(line, sizeof line,
+                  "demo_synthetic_inflight{route=\"%s\",code=\"%s\",shard=\"%d\"} %.0f\n",
+                  kRoutes[i % 8], kCodes[(i / 8) % 8], i / 64, std::round(wave));
+    out += line;
+  }
+  return out;
 }
 
 DemoService::Reply DemoService::State() {

@@ -34,7 +34,14 @@ struct DemoOptions {
   Duration crash_after{0};                      // 0: never
   Duration hang_after{0};                       // 0: never
   int64_t leak_limit_bytes = int64_t{1} << 30;  // a leak stops growing here, to spare the host
+  // Extra series on /metrics (--series): counters and gauges that move with time like a busy
+  // service's, for scrape and storage benchmarks.
+  int synthetic_series = 0;
 };
+
+// The --series body: `count` series, half counters (steady rates, one per series) and half
+// gauges (slow waves), their values a function of the time in seconds.
+std::string SyntheticSeries(int count, double now_seconds);
 
 // A value in [0, 1); injected so tests decide which requests fail.
 using RandomFn = std::function<double()>;

@@ -37,6 +37,7 @@ struct Flags {
   bool fail_start = false;
   bool ignore_sigterm = false;
   int threads = 4;
+  int series = 0;
 };
 
 std::string EnvOr(const char* name, std::string fallback) {
@@ -59,6 +60,7 @@ StatusOr<DemoOptions> BuildOptions(const Flags& f, Duration* startup_delay) {
   o.name = f.name;
   o.replica = EnvOr("STEWARD_INSTANCE", std::to_string(getpid()));
   o.greeting = EnvOr("GREETING", "hello");
+  o.synthetic_series = f.series;
   o.initial.unhealthy = f.unhealthy;
   Status st;
   auto parse = [&st](const char* flag, auto result, auto* out) {
@@ -94,6 +96,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--startup-delay", f.startup_delay, "Sleep this long before listening");
   app.add_flag("--fail-start", f.fail_start, "Exit with status 2 at once (crash-loop drills)");
   app.add_flag("--ignore-sigterm", f.ignore_sigterm, "Ignore SIGTERM (SIGKILL-after-grace drills)");
+  app.add_option("--series", f.series, "Extra synthetic series on /metrics (benchmarks)")
+      ->check(CLI::Range(0, 10'000'000));
   app.add_option("--threads", f.threads, "Handler threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

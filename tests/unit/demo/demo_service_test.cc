@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
 #include <thread>
 
 namespace steward::demo {
@@ -159,6 +161,25 @@ TEST_F(DemoServiceTest, MetricsExposeRequestsAndMemory) {
   EXPECT_NE(body.find("demo_memory_hog_bytes 0\n"), std::string::npos);
   EXPECT_NE(body.find("process_resident_memory_bytes "), std::string::npos);
   EXPECT_EQ(body.find("process_resident_memory_bytes 0\n"), std::string::npos);
+}
+
+TEST(DemoSyntheticSeries, CountersGrowWithTimeAndEverySeriesIsDistinct) {
+  std::string a = SyntheticSeries(100, 1000.0), b = SyntheticSeries(100, 1010.0);
+  std::set<std::string> series;
+  int lines = 0;
+  std::istringstream in(a);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    ++lines;
+    series.insert(line.substr(0, line.rfind(' ')));
+  }
+  EXPECT_EQ(lines, 100);
+  EXPECT_EQ(series.size(), 100u);
+  // The first counter runs at 0.1/s: 100 at t=1000 s, 101 ten seconds later.
+  EXPECT_NE(a.find("demo_synthetic_requests_total{route=\"/\",code=\"200\",shard=\"0\"} 100\n"),
+            std::string::npos);
+  EXPECT_NE(b.find("demo_synthetic_requests_total{route=\"/\",code=\"200\",shard=\"0\"} 101\n"),
+            std::string::npos);
 }
 
 }  // namespace
