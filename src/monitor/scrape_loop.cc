@@ -1,0 +1,230 @@
+#include "monitor/scrape_loop.h"
+
+#include <algorithm>
+#include <optional>
+
+namespace steward::monitor {
+namespace {
+
+constexpr std::string_view kExportedPrefix = "exported_";
+constexpr std::array<std::string_view, 5> kReportNames = {
+    "up", "scrape_duration_seconds", "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+
+std::string_view GetLabel(const std::vector<tsdb::Label>& ls, std::string_view name) {
+  for (const auto& l : ls) {
+    if (l.name == name) return l.value;
+  }
+  return {};
+}
+
+void SetLabel(std::vector<tsdb::Label>* ls, std::string_view name, std::string_view value) {
+  for (auto& l : *ls) {
+    if (l.name == name) {
+      l.value.assign(value);
+      return;
+    }
+  }
+  ls->push_back(tsdb::Label{std::string(name), std::string(value)});
+}
+
+// The target's public labels: names starting "__" are for discovery only.
+tsdb::Labels PublicLabels(const tsdb::Labels& labels) {
+  std::vector<tsdb::Label> out;
+  for (const auto& l : labels.items()) {
+    if (l.name.rfind("__", 0) != 0) out.push_back(l);
+  }
+  return tsdb::Labels::FromSorted(std::move(out));
+}
+
+}  // namespace
+
+StatusOr<tsdb::Labels> AttachTargetLabels(const tsdb::Labels& scraped, const tsdb::Labels& target,
+                                          bool honor_labels) {
+  std::vector<tsdb::Label> out = scraped.items();
+  if (honor_labels) {
+    for (const auto& t : target.items()) {
+      if (!scraped.Has(t.name)) out.push_back(t);
+    }
+    return tsdb::Labels::FromUnsorted(std::move(out));
+  }
+  std::vector<tsdb::Label> clashes;
+  for (const auto& t : target.items()) {
+    std::string_view mine = scraped.Get(t.name);
+    if (!mine.empty()) clashes.push_back(tsdb::Label{t.name, std::string(mine)});
+    SetLabel(&out, t.name, t.value);
+  }
+  // Shorter names first, so exported_a is taken before exported_exported_a is considered.
+  std::stable_sort(clashes.begin(), clashes.end(), [](const auto& a, const auto& b) {
+    return a.name.size() < b.name.size();
+  });
+  for (const auto& c : clashes) {
+    std::string name = c.name;
+    do {
+      name.insert(0, kExportedPrefix);
+    } while (!GetLabel(out, name).empty());
+    SetLabel(&out, name, c.value);
+  }
+  return tsdb::Labels::FromUnsorted(std::move(out));
+}
+
+ScrapeLoop::ScrapeLoop(tsdb::Db* db, tsdb::Labels target_labels, bool honor_labels,
+                       bool honor_timestamps)
+    : db_(db),
+      app_(db->NewAppender()),
+      target_labels_(PublicLabels(target_labels)),
+      honor_labels_(honor_labels),
+      honor_timestamps_(honor_timestamps) {
+  for (size_t i = 0; i < report_.size(); ++i) {
+    report_[i].labels = target_labels_.With(tsdb::kMetricName, kReportNames[i]);
+  }
+}
+
+ScrapeLoop::~ScrapeLoop() = default;
+
+ScrapeOutcome ScrapeLoop::Ingest(const Status& fetch, std::string_view body,
+                                 std::string_view content_type, int64_t ts, Clock* clock,
+                                 MonoTime start) {
+  ScrapeOutcome o;
+  ++iter_;
+  cur_.clear();
+  seen_this_iter_ = 0;
+  o.error = fetch;
+  bool body_appended = false;
+  if (fetch.ok() && !body.empty()) {
+    Status st = AppendBody(body, content_type, ts, &o);
+    if (st.ok()) {
+      body_appended = true;
+    } else {
+      // Nothing of a bad body is stored; every series of the last scrape goes stale below.
+      app_->Rollback();
+      DropEntriesOfThisIteration();
+      o.error = st;
+    }
+  }
+  o.stale_markers = AppendStaleMarkers(ts);
+  o.duration_seconds = std::chrono::duration<double>(clock->Now() - start).count();
+  AppendReport(ts, o);
+  StatusOr<tsdb::Appender::CommitResult> committed = app_->Commit();
+  if (committed.ok()) {
+    o.committed = committed->appended;
+    o.out_of_order = committed->out_of_order;
+  } else {
+    o.commit = committed.status();
+    ForgetRefs();  // refs handed out for the lost batch may name nothing
+  }
+  prev_.swap(cur_);
+  cur_.clear();
+  FlushCache(o.error.ok() && body_appended);
+  last_ts_ = ts;
+  return o;
+}
+
+Status ScrapeLoop::AppendBody(std::string_view body, std::string_view content_type, int64_t ts,
+                              ScrapeOutcome* out) {
+  ExpositionParser p(body, FormatFromContentType(content_type));
+  while (p.Next()) {
+    ++out->scraped;
+    RETURN_IF_ERROR(AppendSample(p.series_text(), p, ts, out));
+  }
+  return p.status();
+}
+
+Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionParser& p,
+                                int64_t ts, ScrapeOutcome* out) {
+  std::optional<int64_t> explicit_ts;
+  if (honor_timestamps_) explicit_ts = p.timestamp();
+  Entry* e = nullptr;
+  bool is_new = false;
+  if (auto it = cache_.find(series_text); it != cache_.end()) {
+    e = &it->second;
+  } else {
+    StatusOr<tsdb::Labels> labels = AttachTargetLabels(p.labels(), target_labels_, honor_labels_);
+    if (!labels.ok()) return labels.status().Annotate("line " + std::to_string(p.line()));
+    e = &cache_.emplace(std::string(series_text), Entry{}).first->second;
+    e->labels = std::move(labels).value();
+    e->created_iter = iter_;
+    is_new = true;
+  }
+  ++out->post_relabel;  // Prometheus counts a repeated series here too
+  if (e->seen_iter == iter_ && !explicit_ts) {
+    ++out->duplicates;
+    return Status::OK();
+  }
+  if (e->seen_iter != iter_) {
+    e->seen_iter = iter_;
+    ++seen_this_iter_;
+  }
+  StatusOr<tsdb::SeriesRef> ref = app_->Append(e->ref, e->labels, explicit_ts.value_or(ts),
+                                               p.value());
+  if (!ref.ok()) {
+    return ref.status().Annotate("line " + std::to_string(p.line()) + ": " +
+                                 std::string(series_text));
+  }
+  e->ref = *ref;
+  if (!explicit_ts) {  // series with their own timestamps are not marked stale (Prometheus)
+    e->tracked_iter = iter_;
+    cur_.push_back(e);
+  }
+  if (is_new) ++out->series_added;
+  return Status::OK();
+}
+
+void ScrapeLoop::DropEntriesOfThisIteration() {
+  cur_.clear();
+  std::erase_if(cache_, [this](const auto& kv) { return kv.second.created_iter == iter_; });
+}
+
+int64_t ScrapeLoop::AppendStaleMarkers(int64_t ts) {
+  int64_t n = 0;
+  for (Entry* e : prev_) {
+    if (e->tracked_iter == iter_) continue;
+    StatusOr<tsdb::SeriesRef> ref = app_->Append(e->ref, e->labels, ts, tsdb::StaleNaN());
+    if (!ref.ok()) continue;
+    e->ref = *ref;
+    ++n;
+  }
+  return n;
+}
+
+void ScrapeLoop::AppendReport(int64_t ts, const ScrapeOutcome& o) {
+  const double values[5] = {o.error.ok() ? 1.0 : 0.0, o.duration_seconds,
+                            static_cast<double>(o.scraped), static_cast<double>(o.post_relabel),
+                            static_cast<double>(o.series_added)};
+  for (size_t i = 0; i < report_.size(); ++i) {
+    StatusOr<tsdb::SeriesRef> ref = app_->Append(report_[i].ref, report_[i].labels, ts, values[i]);
+    if (ref.ok()) report_[i].ref = *ref;
+  }
+}
+
+void ScrapeLoop::FlushCache(bool succeeded) {
+  // Series churn and failed scrapes would grow the cache forever: keep what the last good
+  // scrape saw (and, after failures, flush only when the cache has more than doubled).
+  bool flush = succeeded ? cache_.size() > seen_this_iter_
+                         : cache_.size() > successful_count_ * 2 + 1000;
+  if (flush) {
+    std::erase_if(cache_, [this](const auto& kv) { return kv.second.seen_iter != iter_; });
+  }
+  if (succeeded) successful_count_ = cache_.size();
+}
+
+void ScrapeLoop::ForgetRefs() {
+  for (auto& [text, e] : cache_) e.ref = 0;
+  for (auto& r : report_) r.ref = 0;
+}
+
+Status ScrapeLoop::MarkEverythingStale(int64_t ts) {
+  if (last_ts_ == 0) return Status::OK();
+  ++iter_;
+  cur_.clear();
+  AppendStaleMarkers(ts);
+  for (auto& r : report_) {
+    StatusOr<tsdb::SeriesRef> ref = app_->Append(r.ref, r.labels, ts, tsdb::StaleNaN());
+    (void)ref;
+  }
+  prev_.clear();
+  StatusOr<tsdb::Appender::CommitResult> committed = app_->Commit();
+  return committed.status();
+}
+
+}  // namespace steward::monitor
