@@ -10,6 +10,8 @@
 //   the WAL: every sample synced before the crash is back, none twice.
 // - Appends are in time order per series; an out-of-order or duplicate-timestamp sample is
 //   rejected for that series only (Commit reports how many were dropped; the rest land).
+//   As in Prometheus, a sample older than the head's newest sample minus block_duration/2, or
+//   older than the end of the newest block, is rejected the same way (counted as out of order).
 // - A write error (disk full) fails Commit() with IOError, leaves stored data intact and sets
 //   the steward_tsdb_write_errors_total metric; appending resumes when the disk has room.
 // - Staleness: a sample whose value IsStaleNaN() is stored like any other; readers treat it as
@@ -18,6 +20,7 @@
 //
 // Thread safety: a Db is thread-safe. Appenders are not: each is used by one thread at a time
 // (the scraper keeps one per target). Queriers may run concurrently with appends and compaction.
+// Appenders and queriers must not outlive their Db.
 #pragma once
 
 #include <cstdint>
@@ -123,7 +126,9 @@ struct Options {
   // Off in tests that call Compact() themselves.
   bool background = true;
   Clock* clock = nullptr;              // nullptr: RealClock (retention uses WallNow)
-  metrics::Registry* metrics = nullptr;  // nullptr: no metrics exported
+  // nullptr: no metrics exported. The steward_tsdb_* families are registered on Open, so one
+  // registry serves one Db.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct Stats {
@@ -140,6 +145,7 @@ struct Stats {
   int64_t samples_appended = 0;  // since Open
   int64_t out_of_order = 0;
   int64_t write_errors = 0;
+  int64_t corrupt_blocks = 0;    // skipped on Open (see Db::BlockErrors)
 };
 
 class Db {
@@ -158,6 +164,12 @@ class Db {
   // Forces every head sample into a block now (for shutdown tests and benchmarks).
   virtual Status FlushHead() = 0;
   virtual Stats GetStats() = 0;
+  // Makes every committed sample durable now (fsyncs the WAL) instead of within
+  // wal_sync_interval.
+  virtual Status SyncWal() = 0;
+  // The damaged blocks Open skipped: Corruption statuses naming each block. Their directories
+  // stay on disk for inspection.
+  virtual std::vector<Status> BlockErrors() = 0;
   // Syncs the WAL and stops the background thread. Called by the destructor too.
   virtual Status Close() = 0;
 };

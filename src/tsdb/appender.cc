@@ -1,0 +1,128 @@
+// HeadAppender: buffers samples with their series (pending raised, so the head keeps them),
+// then on Commit logs series records for new series and one samples record to the WAL, and
+// only then appends to the head. The ref path is one striped-map lookup per sample.
+#include <algorithm>
+#include <limits>
+
+#include "tsdb/db_impl.h"
+
+namespace steward::tsdb {
+namespace {
+
+Status ValidateLabels(const Labels& labels) {
+  if (labels.empty()) return InvalidArgument("a series needs at least one label");
+  for (const Label& l : labels.items()) {
+    if (!IsValidLabelName(l.name)) return InvalidArgument("invalid label name \"" + l.name + "\"");
+  }
+  std::string_view name = labels.MetricName();
+  if (!name.empty() && !IsValidMetricName(name)) {
+    return InvalidArgument("invalid metric name \"" + std::string(name) + "\"");
+  }
+  return Status::OK();
+}
+
+class HeadAppender : public Appender {
+ public:
+  explicit HeadAppender(DbImpl* db) : db_(db), head_(db->head()) {}
+  ~HeadAppender() override { Rollback(); }
+
+  StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
+    MemSeries* s = ref != 0 ? head_.GetByRef(ref) : nullptr;
+    if (s == nullptr) {
+      if (labels.empty() && ref != 0) {
+        return NotFound("series ref " + std::to_string(ref) +
+                        " is not in the head any more; append with its labels");
+      }
+      RETURN_IF_ERROR(ValidateLabels(labels));
+      bool created;
+      s = head_.GetOrCreate(labels, &created);
+      created_ |= created;
+    }
+    if (!s->wal_logged.load(std::memory_order_relaxed)) unlogged_.push_back(s);
+    batch_.push_back({s, t, v});
+    return s->ref;
+  }
+
+  StatusOr<CommitResult> Commit() override {
+    CommitResult result;
+    if (batch_.empty()) return result;
+    int64_t min_valid = db_->MinValidTime();
+    EncodeBatch(min_valid);
+    Status st = db_->wal().Log(buf_);
+    if (st.ok()) st = db_->MaybeSync();
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kIOError) db_->CountWriteError();
+      Rollback();
+      return st.Annotate("tsdb commit");
+    }
+    for (MemSeries* s : unlogged_) s->wal_logged.store(true, std::memory_order_relaxed);
+    int64_t mint = std::numeric_limits<int64_t>::max();
+    int64_t maxt = std::numeric_limits<int64_t>::min();
+    for (const Pending& p : batch_) {
+      if (p.t >= min_valid && head_.Append(p.s, p.t, p.v) == Head::AppendResult::kOk) {
+        ++result.appended;
+        mint = std::min(mint, p.t);
+        maxt = std::max(maxt, p.t);
+      } else {
+        ++result.out_of_order;
+      }
+      head_.Release(p.s);
+    }
+    head_.NoteAppended(result.appended, mint, maxt);
+    db_->CountCommit(result.appended, result.out_of_order, created_);
+    Clear();
+    return result;
+  }
+
+  void Rollback() override {
+    for (const Pending& p : batch_) head_.Release(p.s);
+    Clear();
+  }
+
+ private:
+  struct Pending {
+    MemSeries* s;
+    int64_t t;
+    double v;
+  };
+
+  void Clear() {
+    batch_.clear();
+    unlogged_.clear();
+    created_ = false;
+  }
+
+  // Series records for series not yet in the WAL, then one record of the valid samples.
+  void EncodeBatch(int64_t min_valid) {
+    buf_.clear();
+    std::sort(unlogged_.begin(), unlogged_.end());
+    unlogged_.erase(std::unique(unlogged_.begin(), unlogged_.end()), unlogged_.end());
+    if (!unlogged_.empty()) {
+      size_t start = BeginRecord(&buf_, RecordType::kSeries);
+      for (MemSeries* s : unlogged_) EncodeSeriesEntry(s->ref, head_.LabelsOf(*s), &buf_);
+      FinishRecord(&buf_, start);
+    }
+    samples_.clear();
+    for (const Pending& p : batch_) {
+      if (p.t >= min_valid) samples_.push_back({p.s->ref, p.t, p.v});
+    }
+    if (samples_.empty()) return;
+    size_t start = BeginRecord(&buf_, RecordType::kSamples);
+    EncodeSamples(samples_.data(), samples_.size(), &buf_);
+    FinishRecord(&buf_, start);
+  }
+
+  DbImpl* db_;
+  Head& head_;
+  std::vector<Pending> batch_;
+  std::vector<MemSeries*> unlogged_;
+  std::vector<RefSample> samples_;
+  std::string buf_;
+  bool created_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Appender> DbImpl::NewAppender() { return std::make_unique<HeadAppender>(this); }
+
+}  // namespace steward::tsdb

@@ -1,0 +1,153 @@
+// Head: the in-memory, writable part of the database. Each series (MemSeries) holds its labels
+// as symbol ids, its closed XOR chunks and one open chunk; series are found by ref (the
+// appender's fast path) or by label hash (collisions resolved by comparing labels), both
+// through lock-striped maps. The head knows nothing of the WAL: the Db logs first, then calls
+// Append here.
+//
+// Protocol with appenders: Get*/Create* return a series with its `pending` count raised, which
+// keeps garbage collection away until Append/Release lowers it. Readers (queriers, the block
+// writer) must hold the Db's read lock that excludes Truncate(), because they keep pointers to
+// closed chunks after releasing the series lock.
+//
+// Thread safety: all methods are thread-safe. A series' chunks are guarded by its spin lock
+// (held for a few hundred nanoseconds at most).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tsdb/chunk_xor.h"
+#include "tsdb/head_index.h"
+#include "tsdb/labels.h"
+
+namespace steward::tsdb {
+
+// Division rounding towards minus infinity (block and chunk boundaries of negative times).
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+class SpinLock {
+ public:
+  void lock();
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+struct ClosedChunk {
+  int64_t mint = 0;
+  int64_t maxt = 0;
+  std::unique_ptr<uint8_t[]> data;
+  uint32_t size = 0;
+};
+
+struct MemSeries {
+  MemSeries(uint64_t r, uint64_t h) : ref(r), hash(h) {}
+  const uint64_t ref;
+  const uint64_t hash;
+  SymbolizedLabels labels;
+  SpinLock lock;
+  std::atomic<bool> wal_logged{false};  // its series record is in the WAL
+  std::atomic<uint32_t> pending{0};     // appenders holding it; see the header comment
+  // Guarded by lock:
+  std::vector<ClosedChunk> closed;
+  XorChunkBuilder open;
+};
+
+// A chunk as a reader sees it: closed chunks by pointer, the open chunk copied.
+struct ChunkSnapshot {
+  int64_t mint = 0;
+  int64_t maxt = 0;
+  std::string_view borrowed;
+  std::string owned;
+  std::string_view bytes() const { return owned.empty() ? borrowed : std::string_view(owned); }
+};
+
+struct HeadSeriesData {
+  Labels labels;
+  std::vector<ChunkSnapshot> chunks;  // ascending time, overlapping the requested range
+};
+
+class Head {
+ public:
+  // chunk_range: chunks never span a multiple of it (the block duration), so head blocks can
+  // be cut without re-encoding.
+  explicit Head(int64_t chunk_range);
+  ~Head();
+
+  // The series for ref with pending raised, or nullptr if unknown (or collected).
+  MemSeries* GetByRef(uint64_t ref);
+  // Finds or creates the series for labels (pending raised). *created tells which.
+  MemSeries* GetOrCreate(const Labels& labels, bool* created);
+  // WAL replay: creates the series with a given ref, or returns the existing series with the
+  // same labels (whose ref may differ). Pending is not raised.
+  MemSeries* CreateWithRef(uint64_t ref, const Labels& labels);
+  void Release(MemSeries* s) { s->pending.fetch_sub(1, std::memory_order_release); }
+
+  enum class AppendResult { kOk, kOutOfOrder };
+  // Appends under the series lock; rejects t not above the series' last sample.
+  AppendResult Append(MemSeries* s, int64_t t, double v);
+  // Records that n samples in [mint, maxt] were appended (once per batch, off the hot path).
+  void NoteAppended(int64_t n, int64_t mint, int64_t maxt);
+
+  Labels LabelsOf(const MemSeries& s) { return index_.LabelsOf(s.labels); }
+  HeadIndex& index() { return index_; }
+  // Labels and chunks overlapping [mint, maxt] of series ref; false if unknown.
+  bool Read(uint64_t ref, int64_t mint, int64_t maxt, HeadSeriesData* out);
+
+  // Drops chunks that end before mint and the series left empty (unless pending). Returns the
+  // number of series removed.
+  int64_t Truncate(int64_t mint);
+  // The earliest sample time held (a scan of every series; INT64_MAX when empty). MinTime()
+  // is a cheaper lower bound that truncation only raises to the truncation time.
+  int64_t DataMinTime();
+  // Whether series ref is still in the head (WAL checkpoints keep only those series).
+  bool Contains(uint64_t ref);
+
+  int64_t MinTime() const { return min_time_.load(std::memory_order_acquire); }
+  int64_t MaxTime() const { return max_time_.load(std::memory_order_acquire); }
+  bool Empty() const { return MaxTime() == std::numeric_limits<int64_t>::min(); }
+  int64_t NumSeries() const { return num_series_.load(std::memory_order_relaxed); }
+  int64_t NumChunks() const { return num_chunks_.load(std::memory_order_relaxed); }
+  int64_t NumSamples() const { return num_samples_.load(std::memory_order_relaxed); }
+  uint64_t LastRef() const { return next_ref_.load(std::memory_order_relaxed) - 1; }
+  // Memory held by series, chunks, maps and the index (an estimate).
+  int64_t MemoryBytes();
+
+ private:
+  static constexpr size_t kStripes = 1024;
+  struct RefStripe {
+    std::shared_mutex mu;
+    std::unordered_map<uint64_t, std::unique_ptr<MemSeries>> series;
+  };
+  struct HashStripe {
+    std::shared_mutex mu;
+    std::unordered_multimap<uint64_t, MemSeries*> series;
+  };
+  MemSeries* FindByHash(HashStripe& stripe, uint64_t hash, const Labels& labels);
+  MemSeries* Insert(HashStripe& stripe, uint64_t ref, uint64_t hash, const Labels& labels);
+  void CutChunk(MemSeries* s);
+  int64_t TruncateSeries(MemSeries* s, int64_t mint, int64_t* removed_samples);
+  int64_t Collect(const std::vector<MemSeries*>& candidates);
+
+  const int64_t chunk_range_;
+  HeadIndex index_;
+  std::unique_ptr<RefStripe[]> refs_;
+  std::unique_ptr<HashStripe[]> hashes_;
+  std::atomic<uint64_t> next_ref_{1};
+  std::atomic<int64_t> min_time_{std::numeric_limits<int64_t>::max()};
+  std::atomic<int64_t> max_time_{std::numeric_limits<int64_t>::min()};
+  std::atomic<int64_t> num_series_{0};
+  std::atomic<int64_t> num_chunks_{0};
+  std::atomic<int64_t> num_samples_{0};
+};
+
+}  // namespace steward::tsdb

@@ -1,0 +1,77 @@
+// Helpers for the tsdb tests: a temporary directory, label and matcher shorthands, and a Db
+// opened with background work off so each test drives compaction itself.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tsdb/tsdb.h"
+
+namespace steward::tsdb::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/steward-tsdb-test-XXXXXX";
+    char* made = mkdtemp(tmpl);
+    EXPECT_NE(made, nullptr);
+    path_ = made ? made : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline Labels L(std::vector<Label> v) { return Labels::FromUnsorted(std::move(v)).value(); }
+
+inline Matcher Eq(std::string name, std::string value) {
+  return Matcher::Make(Matcher::Type::kEqual, std::move(name), std::move(value)).value();
+}
+inline Matcher Re(std::string name, std::string value) {
+  return Matcher::Make(Matcher::Type::kRegexMatch, std::move(name), std::move(value)).value();
+}
+inline Matcher Ne(std::string name, std::string value) {
+  return Matcher::Make(Matcher::Type::kNotEqual, std::move(name), std::move(value)).value();
+}
+inline Matcher Nre(std::string name, std::string value) {
+  return Matcher::Make(Matcher::Type::kRegexNoMatch, std::move(name), std::move(value)).value();
+}
+
+inline Options TestOptions(const std::string& dir) {
+  Options o;
+  o.dir = dir;
+  o.background = false;
+  o.retention_time = Duration(0);
+  return o;
+}
+
+inline std::unique_ptr<Db> OpenDb(const Options& o) {
+  auto db = Db::Open(o);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return db.ok() ? std::move(db).value() : nullptr;
+}
+
+inline constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
+inline constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
+
+// All samples of the series selected by matchers over all time.
+inline std::vector<Series> SelectAll(Db& db, const std::vector<Matcher>& matchers) {
+  auto r = db.NewQuerier()->Select(matchers, kMinT, kMaxT);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : std::vector<Series>{};
+}
+
+}  // namespace steward::tsdb::testing
