@@ -337,6 +337,10 @@ void HttpFetcher::Impl::Run() {
   while (!timers.empty()) timers.pop();
   std::lock_guard<std::mutex> l(mu);
   posted.clear();
+  // Close every connection now rather than at destruction: peers see the scraper leave.
+  conns.clear();
+  curl_multi_cleanup(multi);
+  multi = nullptr;
 }
 
 HttpFetcher::HttpFetcher(HttpFetcherOptions options) : impl_(std::make_unique<Impl>()) {
@@ -363,16 +367,19 @@ Status HttpFetcher::Start() {
 
 void HttpFetcher::Stop() {
   if (!thread_.joinable()) return;
-  impl_->stop.store(true);
-  curl_multi_wakeup(impl_->multi);
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stop.store(true);
+    curl_multi_wakeup(impl_->multi);
+  }
   thread_.join();
 }
 
 void HttpFetcher::Post(Task task) {
-  {
-    std::lock_guard<std::mutex> l(impl_->mu);
-    impl_->posted.push_back(std::move(task));
-  }
+  // Under mu: the loop thread frees the multi handle under mu when it stops.
+  std::lock_guard<std::mutex> l(impl_->mu);
+  if (impl_->stop.load()) return;
+  impl_->posted.push_back(std::move(task));
   if (impl_->multi) curl_multi_wakeup(impl_->multi);
 }
 

@@ -173,6 +173,10 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
 void ScrapeLoop::DropEntriesOfThisIteration() {
   cur_.clear();
   std::erase_if(cache_, [this](const auto& kv) { return kv.second.created_iter == iter_; });
+  // A fresh iteration number: what the bad body touched counts as unseen, so every series of
+  // the last good scrape is marked stale.
+  ++iter_;
+  seen_this_iter_ = 0;
 }
 
 int64_t ScrapeLoop::AppendStaleMarkers(int64_t ts) {
