@@ -22,6 +22,18 @@ bool ByMinTime(const std::shared_ptr<Block>& a, const std::shared_ptr<Block>& b)
   return a->meta().min_time < b->meta().min_time;
 }
 
+// Keeps a freshly encoded chunk in *owned (whose elements never move) and describes it.
+ChunkData Own(std::string bytes, std::deque<std::string>* owned) {
+  owned->push_back(std::move(bytes));
+  ChunkData c;
+  c.bytes = owned->back();
+  XorIterator it(c.bytes);
+  c.mint = it.Next() ? it.t() : 0;
+  c.maxt = c.mint;
+  while (it.Next()) c.maxt = it.t();
+  return c;
+}
+
 // The chunks of a series clipped to [mint, maxt): whole chunks as they are, straddling ones
 // re-encoded (their bytes kept in *owned, whose elements never move).
 std::vector<ChunkData> ClipChunks(const std::vector<ChunkSnapshot>& chunks, int64_t mint,
@@ -34,14 +46,7 @@ std::vector<ChunkData> ClipChunks(const std::vector<ChunkSnapshot>& chunks, int6
     }
     std::vector<Sample> samples;
     DecodeChunk(c.bytes(), mint, maxt - 1, &samples);
-    for (std::string& bytes : EncodeChunks(samples)) {
-      XorIterator it(bytes);
-      int64_t first = it.Next() ? it.t() : 0;
-      int64_t last = first;
-      while (it.Next()) last = it.t();
-      owned->push_back(std::move(bytes));
-      out.push_back({first, last, owned->back()});
-    }
+    for (std::string& bytes : EncodeChunks(samples)) out.push_back(Own(std::move(bytes), owned));
   }
   return out;
 }
@@ -60,18 +65,9 @@ std::vector<ChunkData> MergeChunks(std::vector<ChunkData> chunks, std::deque<std
                 &samples);
   }
   SortAndDedupe(&samples);
-  std::vector<ChunkSnapshot> snaps;
-  for (std::string& bytes : EncodeChunks(samples)) {
-    ChunkSnapshot s;
-    s.owned = std::move(bytes);
-    XorIterator it(s.owned);
-    s.mint = it.Next() ? it.t() : 0;
-    s.maxt = s.mint;
-    while (it.Next()) s.maxt = it.t();
-    snaps.push_back(std::move(s));
-  }
-  return ClipChunks(snaps, std::numeric_limits<int64_t>::min(),
-                    std::numeric_limits<int64_t>::max(), owned);
+  std::vector<ChunkData> out;
+  for (std::string& bytes : EncodeChunks(samples)) out.push_back(Own(std::move(bytes), owned));
+  return out;
 }
 
 }  // namespace
