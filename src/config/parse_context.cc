@@ -91,6 +91,20 @@ std::string Suggest(std::string_view word, std::span<const std::string_view> can
   return "";
 }
 
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name[0] == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+std::string NameRule(std::string_view example) {
+  return fmt::format(
+      "use lowercase letters, digits and '-', starting with a letter or digit, "
+      "e.g. {}",
+      example);
+}
+
 ParseContext::ParseContext(std::string file, LookupFn lookup)
     : file_(std::move(file)), lookup_(std::move(lookup)) {}
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,6 +35,8 @@ struct Entry {
 struct ServiceMarks {
   std::vector<SourceLocation> ports;       // parallel to Service::ports
   std::vector<SourceLocation> depends_on;  // parallel to Service::depends_on
+  SourceLocation metrics;                  // the 'metrics' key; line 0 when absent
+  SourceLocation metrics_timeout;          // 'metrics.timeout'; line 0 when not written
 };
 
 class ParseContext {
@@ -90,6 +93,30 @@ Service ParseService(ParseContext& ctx, YamlNode key, YamlNode value, const std:
 // Cross-service checks: dependencies exist, no cycles, no port blocks overlap.
 void ValidateServices(ParseContext& ctx, const std::vector<Service>& services,
                       const std::vector<ServiceMarks>& marks);
+
+// Reads the monitoring keys of the top level (`top`, already checked for unknown keys):
+// monitoring, scrape_configs and monitors, after the services (job names are checked against
+// the services that declare metrics, and metrics timeouts against the scrape defaults).
+void ParseMonitoringSections(ParseContext& ctx, const std::vector<Entry>& top,
+                             const std::vector<ServiceMarks>& marks, Stack* stack);
+
+// Reads `monitors:` (the entry at the top level) into stack->monitors; relative ca_file paths
+// resolve against `stack_dir`.
+void ParseMonitors(ParseContext& ctx, const Entry& e, const std::string& stack_dir, Stack* stack);
+
+// Reads a map of Prometheus labels (name -> scalar) into `out`; names must be valid label
+// names outside `reserved`, values non-empty.
+void ReadLabels(ParseContext& ctx, const Entry& e, std::string_view who,
+                std::span<const std::string_view> reserved,
+                std::map<std::string, std::string>* out);
+
+// The range and cross-field checks of the monitoring model, for stacks that arrive as JSON.
+void CheckMonitoringModel(ParseContext& ctx, const Stack& stack);
+
+// Project, service and monitor names: [a-z0-9][a-z0-9-]*.
+bool IsValidName(std::string_view name);
+// "use lowercase letters, digits and '-', starting with a letter or digit, e.g. <example>".
+std::string NameRule(std::string_view example);
 
 // The closest of `candidates` to `word` (edit distance <= 2, or a prefix), or "" if none is.
 std::string Suggest(std::string_view word, std::span<const std::string_view> candidates);

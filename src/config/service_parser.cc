@@ -3,16 +3,16 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <filesystem>
 
+#include "config/monitoring_rules.h"
 #include "config/parse_context.h"
 
 namespace steward::config::internal {
 namespace {
 
 constexpr std::string_view kServiceKeyList[] = {
-    "command", "args",    "env",         "working_dir", "replicas",   "port",     "ports",
-    "health",  "restart", "stop_signal", "stop_grace",  "depends_on", "resources"};
+    "command", "args",    "env",         "working_dir", "replicas",   "port",      "ports",
+    "health",  "restart", "stop_signal", "stop_grace",  "depends_on", "resources", "metrics"};
 constexpr std::string_view kHealthKeys[] = {"http",
                                             "tcp",
                                             "exec",
@@ -26,6 +26,7 @@ constexpr std::string_view kTcpKeys[] = {"port"};
 constexpr std::string_view kRestartKeys[] = {"policy", "backoff", "max_backoff", "crash_loop"};
 constexpr std::string_view kCrashLoopKeys[] = {"restarts", "window"};
 constexpr std::string_view kResourceKeys[] = {"cpu", "memory"};
+constexpr std::string_view kMetricsKeys[] = {"path", "port", "interval", "timeout", "labels"};
 constexpr int64_t kMaxReplicas = 1000;
 
 bool IsEnvName(std::string_view name) {
@@ -47,14 +48,6 @@ std::optional<double> ParseCpu(const std::string& text) {
   double v = std::strtod(number.c_str(), &end);
   if (*end != '\0') return std::nullopt;
   return text.ends_with('m') ? v / 1000 : v;
-}
-
-std::string ResolveDir(const std::string& base, const std::string& dir) {
-  std::filesystem::path p(dir);
-  if (p.is_relative()) p = std::filesystem::path(base) / p;
-  std::string out = p.lexically_normal().string();
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  return out;
 }
 
 class ServiceReader {
@@ -79,7 +72,7 @@ class ServiceReader {
     }
     command_argv_.insert(command_argv_.end(), s_.args.begin(), s_.args.end());
     s_.args = std::move(command_argv_);
-    s_.working_dir = ResolveDir(dir_, s_.working_dir.empty() ? "." : s_.working_dir);
+    s_.working_dir = ResolvePath(dir_, s_.working_dir.empty() ? "." : s_.working_dir);
   }
 
  private:
@@ -97,6 +90,7 @@ class ServiceReader {
     if (k == "stop_grace") return Assign(ctx_.Dur(e, who_), &s_.stop_grace);
     if (k == "depends_on") return DependsOn(e);
     if (k == "resources") return Resources(e);
+    if (k == "metrics") return Metrics(e);
   }
 
   template <typename T>
@@ -194,6 +188,8 @@ class ServiceReader {
   void StopSignal(const Entry& e);
   void DependsOn(const Entry& e);
   void Resources(const Entry& e);
+  void Metrics(const Entry& e);
+  void MetricsKey(const Entry& f);
 
   ParseContext& ctx_;
   Service& s_;
@@ -373,6 +369,63 @@ void ServiceReader::Resources(const Entry& e) {
       continue;
     }
     s_.resources.cpu = *cpu;
+  }
+}
+
+// metrics: /path | true | false | {path, port, interval, timeout, labels}
+void ServiceReader::Metrics(const Entry& e) {
+  MetricsEndpoint& m = s_.metrics;
+  marks_.metrics = ctx_.Loc(e.key_node);
+  if (e.value.IsMap()) {
+    m.enabled = true;
+    std::string where = fmt::format("in metrics of {}", who_);
+    for (const Entry& f : ctx_.Entries(e.value, kMetricsKeys, where, "metrics.")) MetricsKey(f);
+    return;
+  }
+  std::optional<std::string> text;
+  if (e.value.IsScalar()) text = ctx_.String(e, who_);
+  if (e.value.IsScalar() && !text) return;  // reported (unset variable)
+  if (text && (*text == "true" || *text == "false")) {
+    m.enabled = *text == "true";
+    return;
+  }
+  if (text && text->starts_with('/')) {
+    m.enabled = true;
+    m.path = *text;
+    if (std::string why = CheckMetricsPath(*text); !why.empty()) {
+      ctx_.Error(ctx_.Loc(e), fmt::format("{}: metrics path '{}' {}", who_, *text, why));
+    }
+    return;
+  }
+  std::string got = text ? fmt::format("'{}'", *text) : ParseContext::Describe(e.value);
+  ctx_.Error(ctx_.Loc(e), fmt::format("{}: 'metrics' must be a path such as /metrics, true, false "
+                                      "or a map {{path, port, interval, timeout, labels}}, got {}",
+                                      who_, got));
+}
+
+void ServiceReader::MetricsKey(const Entry& f) {
+  MetricsEndpoint& m = s_.metrics;
+  if (f.key == "path") {
+    std::optional<std::string> path = ctx_.String(f, who_);
+    if (!path) return;
+    if (std::string why = CheckMetricsPath(*path); !why.empty()) {
+      ctx_.Error(ctx_.Loc(f), fmt::format("{}: metrics path '{}' {}", who_, *path, why));
+      return;
+    }
+    m.path = *path;
+  } else if (f.key == "port") {
+    AssignInt(ctx_.Int(f, who_, 1, 65535), &m.port);
+  } else if (f.key == "interval" || f.key == "timeout") {
+    std::optional<Duration> d = ctx_.Dur(f, who_);
+    if (d && d->count() <= 0) {
+      ctx_.Error(ctx_.Loc(f),
+                 fmt::format("{}: '{}' must be longer than 0, e.g. 15s", who_, f.path));
+      return;
+    }
+    Assign(d, f.key == "interval" ? &m.interval : &m.timeout);
+    if (d && f.key == "timeout") marks_.metrics_timeout = ctx_.Loc(f);
+  } else if (f.key == "labels") {
+    ReadLabels(ctx_, f, who_, kServiceTargetLabels, &m.labels);
   }
 }
 

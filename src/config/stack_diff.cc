@@ -107,6 +107,26 @@ void DiffHealth(Differ& d, const HealthCheck& a, const HealthCheck& b) {
   d.Int("health.unhealthy_threshold", a.unhealthy_threshold, b.unhealthy_threshold);
 }
 
+std::string Labels(const std::map<std::string, std::string>& labels) {
+  std::string out = "{";
+  for (const auto& [k, v] : labels) out += (out.size() > 1 ? ", " : "") + k + "=" + Quote(v);
+  return out + "}";
+}
+
+// Only the scraper reads these; a change is recorded and shown, and restarts nothing.
+void DiffMetrics(Differ& d, const MetricsEndpoint& a, const MetricsEndpoint& b) {
+  auto on_off = [](bool on) { return on ? "on" : "off"; };
+  d.Field("metrics", a.enabled, b.enabled, on_off);
+  if (!a.enabled || !b.enabled) return;
+  auto default_or = [](Duration v) { return v.count() == 0 ? "default" : FormatDuration(v); };
+  d.Field("metrics.path", a.path, b.path, kQuoted);
+  d.Field("metrics.port", a.port, b.port,
+          [](int p) { return p == 0 ? "PORT" : std::to_string(p); });
+  d.Field("metrics.interval", a.interval, b.interval, default_or);
+  d.Field("metrics.timeout", a.timeout, b.timeout, default_or);
+  d.Field("metrics.labels", a.labels, b.labels, Labels);
+}
+
 }  // namespace
 
 std::vector<std::string> ReplaceReasons(const Service& a, const Service& b) {
@@ -134,6 +154,7 @@ std::vector<std::string> UpdateReasons(const Service& a, const Service& b) {
   d.Field("stop_signal", a.stop_signal, b.stop_signal, SignalName);
   d.Dur("stop_grace", a.stop_grace, b.stop_grace);
   d.Field("depends_on", a.depends_on, b.depends_on, kPlainList);
+  DiffMetrics(d, a.metrics, b.metrics);
   return d.Take();
 }
 

@@ -1,6 +1,7 @@
 #include "config/stack_json.h"
 
 #include "base/hash.h"
+#include "config/monitoring_rules.h"
 
 #include <array>
 #include <cstdio>
@@ -157,6 +158,139 @@ SourceLocation LocationFromJson(const json& j) {
   return l;
 }
 
+json MetricsToJson(const MetricsEndpoint& m) {
+  return json{{"enabled", m.enabled},
+              {"path", m.path},
+              {"port", m.port},
+              {"interval_ms", m.interval.count()},
+              {"timeout_ms", m.timeout.count()},
+              {"labels", m.labels}};
+}
+
+MetricsEndpoint MetricsFromJson(const json& j) {
+  MetricsEndpoint m;
+  Read(j, "enabled", &m.enabled);
+  Read(j, "path", &m.path);
+  Read(j, "port", &m.port);
+  ReadMs(j, "interval_ms", &m.interval);
+  ReadMs(j, "timeout_ms", &m.timeout);
+  Read(j, "labels", &m.labels);
+  return m;
+}
+
+json ScrapeConfigToJson(const ScrapeConfig& sc) {
+  json groups = json::array();
+  for (const StaticTargetGroup& g : sc.static_configs) {
+    groups.push_back(json{{"targets", g.targets}, {"labels", g.labels}});
+  }
+  return json{{"job_name", sc.job_name},
+              {"location", LocationToJson(sc.location)},
+              {"interval_ms", sc.interval.count()},
+              {"timeout_ms", sc.timeout.count()},
+              {"metrics_path", sc.metrics_path},
+              {"scheme", sc.scheme},
+              {"honor_labels", sc.honor_labels},
+              {"honor_timestamps", sc.honor_timestamps},
+              {"params", sc.params},
+              {"static_configs", std::move(groups)},
+              {"file_sd_files", sc.file_sd_files},
+              {"file_sd_refresh_ms", sc.file_sd_refresh.count()}};
+}
+
+ScrapeConfig ScrapeConfigFromJson(const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("a scrape config must be a JSON object");
+  ScrapeConfig sc;
+  Read(j, "job_name", &sc.job_name);
+  sc.location = LocationFromJson(Object(j, "location"));
+  ReadMs(j, "interval_ms", &sc.interval);
+  ReadMs(j, "timeout_ms", &sc.timeout);
+  Read(j, "metrics_path", &sc.metrics_path);
+  Read(j, "scheme", &sc.scheme);
+  Read(j, "honor_labels", &sc.honor_labels);
+  Read(j, "honor_timestamps", &sc.honor_timestamps);
+  Read(j, "params", &sc.params);
+  for (const json& g : Array(j, "static_configs")) {
+    if (!g.is_object()) throw std::invalid_argument("a static_configs item must be an object");
+    StaticTargetGroup group;
+    Read(g, "targets", &group.targets);
+    Read(g, "labels", &group.labels);
+    sc.static_configs.push_back(std::move(group));
+  }
+  Read(j, "file_sd_files", &sc.file_sd_files);
+  ReadMs(j, "file_sd_refresh_ms", &sc.file_sd_refresh);
+  return sc;
+}
+
+json MonitorToJson(const Monitor& m) {
+  return json{{"name", m.name},
+              {"location", LocationToJson(m.location)},
+              {"kind", internal::ProbeKindName(m.kind)},
+              {"interval_ms", m.interval.count()},
+              {"timeout_ms", m.timeout.count()},
+              {"labels", m.labels},
+              {"url", m.url},
+              {"method", m.method},
+              {"headers", m.headers},
+              {"body", m.body},
+              {"expect_status", m.expect_status},
+              {"body_regex", m.body_regex},
+              {"max_latency_ms", m.max_latency.count()},
+              {"follow_redirects", m.follow_redirects},
+              {"insecure_skip_verify", m.insecure_skip_verify},
+              {"target", m.target},
+              {"server_name", m.server_name},
+              {"ca_file", m.ca_file},
+              {"min_days_valid", m.min_days_valid},
+              {"command", m.command}};
+}
+
+Monitor MonitorFromJson(const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("a monitor must be a JSON object");
+  Monitor m;
+  Read(j, "name", &m.name);
+  m.location = LocationFromJson(Object(j, "location"));
+  std::string kind = "http";
+  Read(j, "kind", &kind);
+  if (!internal::ProbeKindFromName(kind, &m.kind))
+    throw std::invalid_argument("unknown monitor kind '" + kind + "'");
+  ReadMs(j, "interval_ms", &m.interval);
+  ReadMs(j, "timeout_ms", &m.timeout);
+  Read(j, "labels", &m.labels);
+  Read(j, "url", &m.url);
+  Read(j, "method", &m.method);
+  Read(j, "headers", &m.headers);
+  Read(j, "body", &m.body);
+  Read(j, "expect_status", &m.expect_status);
+  Read(j, "body_regex", &m.body_regex);
+  ReadMs(j, "max_latency_ms", &m.max_latency);
+  Read(j, "follow_redirects", &m.follow_redirects);
+  Read(j, "insecure_skip_verify", &m.insecure_skip_verify);
+  Read(j, "target", &m.target);
+  Read(j, "server_name", &m.server_name);
+  Read(j, "ca_file", &m.ca_file);
+  Read(j, "min_days_valid", &m.min_days_valid);
+  Read(j, "command", &m.command);
+  return m;
+}
+
+json MonitoringToJson(const Monitoring& m) {
+  return json{{"scrape_interval_ms", m.scrape_interval.count()},
+              {"scrape_timeout_ms", m.scrape_timeout.count()},
+              {"retention_ms", m.retention.count()},
+              {"retention_bytes", m.retention_bytes},
+              {"self_scrape", m.self_scrape}};
+}
+
+Monitoring MonitoringFromJson(const json& j) {
+  Monitoring m;
+  ReadMs(j, "scrape_interval_ms", &m.scrape_interval);
+  ReadMs(j, "scrape_timeout_ms", &m.scrape_timeout);
+  ReadMs(j, "retention_ms", &m.retention);
+  Read(j, "retention_bytes", &m.retention_bytes);
+  Read(j, "self_scrape", &m.self_scrape);
+  return m;
+}
+
 Service ServiceFromJsonOrThrow(const json& j) {
   if (!j.is_object()) throw std::invalid_argument("a service must be a JSON object");
   Service s;
@@ -176,6 +310,7 @@ Service ServiceFromJsonOrThrow(const json& j) {
   const json& res = Object(j, "resources");
   Read(res, "cpu", &s.resources.cpu);
   Read(res, "memory_bytes", &s.resources.memory_bytes);
+  s.metrics = MetricsFromJson(Object(j, "metrics"));
   return s;
 }
 
@@ -206,7 +341,8 @@ json ServiceToJson(const Service& s) {
       {"stop_signal", s.stop_signal},
       {"stop_grace_ms", s.stop_grace.count()},
       {"depends_on", s.depends_on},
-      {"resources", {{"cpu", s.resources.cpu}, {"memory_bytes", s.resources.memory_bytes}}}};
+      {"resources", {{"cpu", s.resources.cpu}, {"memory_bytes", s.resources.memory_bytes}}},
+      {"metrics", MetricsToJson(s.metrics)}};
 }
 
 StatusOr<Service> ServiceFromJson(const json& j) {
@@ -220,12 +356,21 @@ json StackToJson(const Stack& stack) {
   }
   json services = json::array();
   for (const Service& s : stack.services) services.push_back(ServiceToJson(s));
+  json scrape_configs = json::array();
+  for (const ScrapeConfig& sc : stack.scrape_configs) {
+    scrape_configs.push_back(ScrapeConfigToJson(sc));
+  }
+  json monitors = json::array();
+  for (const Monitor& m : stack.monitors) monitors.push_back(MonitorToJson(m));
   return json{{"path", stack.path},
               {"dir", stack.dir},
               {"project", stack.project},
               {"environment", stack.environment},
               {"environments", std::move(environments)},
-              {"services", std::move(services)}};
+              {"services", std::move(services)},
+              {"scrape_configs", std::move(scrape_configs)},
+              {"monitors", std::move(monitors)},
+              {"monitoring", MonitoringToJson(stack.monitoring)}};
 }
 
 StatusOr<Stack> StackFromJson(const json& j) {
@@ -245,6 +390,11 @@ StatusOr<Stack> StackFromJson(const json& j) {
     for (const json& s : Array(j, "services")) {
       stack.services.push_back(ServiceFromJsonOrThrow(s));
     }
+    for (const json& sc : Array(j, "scrape_configs")) {
+      stack.scrape_configs.push_back(ScrapeConfigFromJson(sc));
+    }
+    for (const json& m : Array(j, "monitors")) stack.monitors.push_back(MonitorFromJson(m));
+    stack.monitoring = MonitoringFromJson(Object(j, "monitoring"));
     return stack;
   });
 }

@@ -6,8 +6,10 @@
 // keys and default missing ones, so older records stay readable; a wrong type is an error.
 //
 // Replace vs update: a change to command, args, env, working_dir, ports or resources needs new
-// processes (a rolling replace); replicas, health, restart, stop_signal, stop_grace and
-// depends_on are applied in place. ReplaceHash digests exactly the first group.
+// processes (a rolling replace); replicas, health, restart, stop_signal, stop_grace, depends_on
+// and metrics are applied in place. ReplaceHash digests exactly the first group. A metrics
+// change is an update reason so that the new spec is recorded, yet it touches no process: only
+// the scraper reads it.
 // Reasons are for people ("replicas: 2 → 3"); env values are never printed, only keys.
 // Thread safety: stateless functions; safe to call concurrently.
 #pragma once
@@ -34,7 +36,7 @@ std::string ReplaceHash(const Service& service);
 // "env.GREETING changed", "ports: [8080] → [9090]". Empty when nothing of that group changed.
 std::vector<std::string> ReplaceReasons(const Service& old, const Service& now);
 // Human diffs of the fields applied in place, e.g. "replicas: 2 → 3",
-// "health.interval: 2s → 5s", "depends_on: [api] → [api, db]".
+// "health.interval: 2s → 5s", "depends_on: [api] → [api, db]", "metrics.path: ...".
 std::vector<std::string> UpdateReasons(const Service& old, const Service& now);
 
 }  // namespace steward::config

@@ -25,28 +25,17 @@ std::string Diagnostic::ToString() const {
 namespace {
 
 using internal::Entry;
+using internal::IsValidName;
+using internal::NameRule;
 using internal::ParseContext;
 using internal::YamlDoc;
 using internal::YamlNode;
 using internal::YamlPair;
 
-constexpr std::string_view kTopKeys[] = {"project", "environments", "services"};
+constexpr std::string_view kTopKeys[] = {"project",        "environments", "services",
+                                         "scrape_configs", "monitors",     "monitoring"};
 constexpr std::string_view kEnvironmentKeys[] = {"vars", "services"};
 constexpr std::string_view kHealthKinds[] = {"http", "tcp", "exec"};
-
-bool IsValidName(std::string_view name) {
-  if (name.empty() || name[0] == '-') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-std::string NameRule(std::string_view example) {
-  return fmt::format(
-      "use lowercase letters, digits and '-', starting with a letter or digit, "
-      "e.g. {}",
-      example);
-}
 
 const Entry* Find(const std::vector<Entry>& entries, std::string_view key) {
   for (const Entry& e : entries) {
@@ -235,6 +224,7 @@ void StackReader::ReadRoot(YamlNode root) {
   } else {
     ctx_.Error(Top(), "missing 'services'; add e.g. services: {web: {command: ./bin/web}}");
   }
+  internal::ParseMonitoringSections(ctx_, top, marks_, &stack_);
 }
 
 void StackReader::ReadEnvironments(const Entry& e) {

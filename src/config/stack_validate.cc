@@ -218,6 +218,7 @@ std::vector<Diagnostic> ValidateStack(const Stack& stack) {
     marks.push_back(std::move(m));
   }
   internal::ValidateServices(ctx, stack.services, marks);
+  internal::CheckMonitoringModel(ctx, stack);
   return ctx.TakeDiagnostics();
 }
 
