@@ -1,6 +1,7 @@
 #include "monitor/scrape_loop.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 namespace steward::monitor {
@@ -89,6 +90,7 @@ ScrapeOutcome ScrapeLoop::Ingest(const Status& fetch, std::string_view body,
   ++iter_;
   cur_.clear();
   seen_this_iter_ = 0;
+  cursor_ = 0;
   o.error = fetch;
   bool body_appended = false;
   if (fetch.ok() && !body.empty()) {
@@ -115,6 +117,7 @@ ScrapeOutcome ScrapeLoop::Ingest(const Status& fetch, std::string_view body,
   }
   prev_.swap(cur_);
   cur_.clear();
+  KeepOrder(o.error.ok() && body_appended);
   FlushCache(o.error.ok() && body_appended);
   last_ts_ = ts;
   return o;
@@ -134,11 +137,9 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
                                 int64_t ts, ScrapeOutcome* out) {
   std::optional<int64_t> explicit_ts;
   if (honor_timestamps_) explicit_ts = p.timestamp();
-  Entry* e = nullptr;
+  Entry* e = Lookup(series_text);
   bool is_new = false;
-  if (auto it = cache_.find(series_text); it != cache_.end()) {
-    e = &it->second;
-  } else {
+  if (e == nullptr) {
     StatusOr<tsdb::Labels> labels = AttachTargetLabels(p.labels(), target_labels_, honor_labels_);
     if (!labels.ok()) return labels.status().Annotate("line " + std::to_string(p.line()));
     e = &cache_.emplace(std::string(series_text), Entry{}).first->second;
@@ -155,6 +156,10 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
     e->seen_iter = iter_;
     ++seen_this_iter_;
   }
+  e->order_pos = static_cast<uint32_t>(next_order_.size());
+  next_order_.push_back(OrderItem{static_cast<uint32_t>(next_order_text_.size()),
+                                  static_cast<uint32_t>(series_text.size()), e});
+  next_order_text_.append(series_text);
   StatusOr<tsdb::SeriesRef> ref = app_->Append(e->ref, e->labels, explicit_ts.value_or(ts),
                                                p.value());
   if (!ref.ok()) {
@@ -168,6 +173,40 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
   }
   if (is_new) ++out->series_added;
   return Status::OK();
+}
+
+ScrapeLoop::Entry* ScrapeLoop::Lookup(std::string_view series_text) {
+  // Fast path: bodies list their series in the same order scrape after scrape, so the series
+  // at the cursor of the last body's order usually is this one (a sequential compare).
+  if (cursor_ < order_.size()) {
+    const OrderItem& o = order_[cursor_];
+    if (o.len == series_text.size() &&
+        std::memcmp(order_text_.data() + o.offset, series_text.data(), o.len) == 0) {
+      ++cursor_;
+      return o.entry;
+    }
+  }
+  auto it = cache_.find(series_text);
+  if (it == cache_.end()) return nullptr;
+  Entry* e = &it->second;
+  // Resynchronise after an insertion or removal in the body.
+  if (e->order_pos < order_.size() && order_[e->order_pos].entry == e) {
+    cursor_ = e->order_pos + 1;
+  }
+  return e;
+}
+
+void ScrapeLoop::KeepOrder(bool succeeded) {
+  if (succeeded) {
+    order_.swap(next_order_);
+    order_text_.swap(next_order_text_);
+  } else {
+    // Entries named by the old order may be flushed after a failure: start over.
+    order_.clear();
+    order_text_.clear();
+  }
+  next_order_.clear();
+  next_order_text_.clear();
 }
 
 void ScrapeLoop::DropEntriesOfThisIteration() {

@@ -65,6 +65,12 @@ class ScrapeLoop {
     uint64_t seen_iter = 0;     // last scrape whose body had this series
     uint64_t tracked_iter = 0;  // last scrape that appended it without a timestamp
     uint64_t created_iter = 0;
+    uint32_t order_pos = UINT32_MAX;  // index in the body order being built / last built
+  };
+  struct OrderItem {
+    uint32_t offset;  // of the series text in the order's text
+    uint32_t len;
+    Entry* entry;
   };
   struct StringHash {
     using is_transparent = void;
@@ -76,6 +82,8 @@ class ScrapeLoop {
                     ScrapeOutcome* out);
   Status AppendSample(std::string_view series_text, const ExpositionParser& p, int64_t ts,
                       ScrapeOutcome* out);
+  Entry* Lookup(std::string_view series_text);
+  void KeepOrder(bool succeeded);
   void DropEntriesOfThisIteration();
   int64_t AppendStaleMarkers(int64_t ts);
   void AppendReport(int64_t ts, const ScrapeOutcome& o);
@@ -94,6 +102,12 @@ class ScrapeLoop {
   size_t successful_count_ = 0;
   std::vector<Entry*> cur_;   // appended without timestamp in this scrape
   std::vector<Entry*> prev_;  // ... in the previous scrape
+  // The series of the last good body in body order, and the one being read.
+  std::vector<OrderItem> order_;
+  std::string order_text_;
+  std::vector<OrderItem> next_order_;
+  std::string next_order_text_;
+  size_t cursor_ = 0;
   std::array<Entry, 5> report_;
   int64_t last_ts_ = 0;
 };

@@ -385,6 +385,31 @@ TEST(ScrapeLoop, SeriesWithOwnTimestampsAreNotMarkedStale) {
   EXPECT_TRUE(tsdb::IsStaleNaN(db.Samples(L({{"__name__", "b"}, {"job", "j"}})).back().v));
 }
 
+TEST(ScrapeLoop, ReorderedAndChangedBodiesReachTheRightSeries) {
+  FakeDb db;
+  ScrapeLoop loop(&db, L({{"job", "j"}}), false, true);
+  FakeClock clock;
+  const char* bodies[] = {"a 1\nb 2\nc 3\n", "a 11\nx 14\nc 13\n", "c 23\nb 22\na 21\nx 24\n",
+                          "bad{\n", "a 41\nb 42\n"};
+  int64_t ts = 1000;
+  for (const char* body : bodies) {
+    (void)loop.Ingest(Status::OK(), body, "", ts, &clock, clock.Now());
+    ts += 1000;
+  }
+  auto values = [&](const char* name) {
+    std::vector<std::string> out;
+    for (const auto& s : db.Samples(L({{"__name__", name}, {"job", "j"}}))) {
+      out.push_back(tsdb::IsStaleNaN(s.v) ? "stale" : std::to_string(static_cast<int>(s.v)));
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(values("a"), (V{"1", "11", "21", "stale", "41"}));
+  EXPECT_EQ(values("b"), (V{"2", "stale", "22", "stale", "42"}));
+  EXPECT_EQ(values("c"), (V{"3", "13", "23", "stale"}));
+  EXPECT_EQ(values("x"), (V{"14", "24", "stale"}));
+}
+
 TEST(ScrapeLoop, FailedCommitIsReportedAndRefsAreResolvedAgain) {
   FakeDb db;
   ScrapeLoop loop(&db, L({{"job", "j"}}), false, true);
