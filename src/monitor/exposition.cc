@@ -611,6 +611,8 @@ bool ExpositionParser::Impl::CheckDuplicateLabels() {
 }
 
 MetricFamilyInfo& ExpositionParser::Impl::Family(std::string_view metric) {
+  // HELP and TYPE of one family usually come together: skip the hash lookup for the second.
+  if (!families.empty() && families.back().name == metric) return families.back();
   auto [it, inserted] = family_index.try_emplace(metric, families.size());
   if (inserted) {
     families.emplace_back();

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <system_error>
 
@@ -168,6 +169,10 @@ std::optional<int64_t> ParseDecimalInt64(std::string_view s) {
 }
 
 void AppendUnescaped(std::string* out, std::string_view s) {
+  if (s.find('\\') == std::string_view::npos) {
+    out->append(s);
+    return;
+  }
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 1 < s.size()) {
       const char n = s[i + 1];
@@ -182,6 +187,10 @@ void AppendUnescaped(std::string* out, std::string_view s) {
 }
 
 void AppendUnescapedHelp(std::string* out, std::string_view s) {
+  if (s.find('\\') == std::string_view::npos) {
+    out->append(s);
+    return;
+  }
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '\\' || s[i + 1] == 'n')) {
       *out += s[i + 1] == 'n' ? '\n' : '\\';
@@ -196,6 +205,14 @@ bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
+    // ASCII runs, eight bytes at a time.
+    while (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    if (p >= end) break;
     const unsigned char c = *p;
     if (c < 0x80) {
       ++p;
