@@ -10,6 +10,8 @@
 // Inf and Go float syntax; timestamps are integer milliseconds (OpenMetrics: float seconds);
 // label values unescape \\, \" and \n; duplicate label names in one sample are an error;
 // the same series twice in one body is reported via duplicates (Prometheus drops the second).
+// The grammar, the auto-detection rule, the error format and the deliberate differences from
+// Prometheus are specified in docs/formats/exposition.md.
 // Thread safety: stateless functions.
 #pragma once
 
@@ -43,10 +45,12 @@ struct MetricFamilyInfo {
 struct ParseResult {
   std::vector<ParsedSample> samples;   // in body order, duplicates removed
   std::vector<MetricFamilyInfo> families;  // from HELP/TYPE/UNIT lines (metadata)
-  int64_t duplicates = 0;              // samples dropped because the series appeared already
+  int64_t duplicates = 0;  // samples dropped: same labels and timestamp as an earlier one
   bool openmetrics = false;
 };
 
+// kAuto: OpenMetrics when the last line is "# EOF" or the first line is OpenMetrics-only
+// ("# UNIT", or "# TYPE" with gaugehistogram/info/stateset/unknown); otherwise text 0.0.4.
 enum class Format { kAuto, kText004, kOpenMetrics };
 
 // Picks the format from a Content-Type header ("application/openmetrics-text; version=1.0.0"
@@ -62,6 +66,7 @@ StatusOr<ParseResult> Parse(std::string_view body, Format format = Format::kAuto
 //   ExpositionParser p(body, format);
 //   while (p.Next()) { ... p.series_text(), p.value(), p.timestamp() ... }
 //   if (!p.status().ok()) { roll back everything appended from this body }
+// Unlike Parse(), it yields a repeated series every time it appears; the caller dedups.
 // The body must outlive the parser; views returned are into the body.
 class ExpositionParser {
  public:
