@@ -237,7 +237,7 @@ DiscoveryResult Discovery::Discover(const config::Stack& stack,
     SetDurations(&job, svc.metrics.interval, svc.metrics.timeout, mon);
     for (const auto& ep : mine) {
       const std::string where = "service " + svc.name + " replica " + std::to_string(ep.replica);
-      int port = svc.metrics.port > 0 ? svc.metrics.port + ep.replica : ep.port;
+      int port = svc.metrics.port > 0 ? svc.metrics.port : ep.port;
       if (port <= 0 || port > 65535) {
         out.errors.push_back(where + ": no port to scrape (the replica has no PORT and "
                                      "metrics.port is not set)");

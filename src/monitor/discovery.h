@@ -6,8 +6,8 @@
 // - A service with metrics.enabled yields one target per running replica:
 //   job=<service>, instance=127.0.0.1:<port>, service, replica, env (only when the stack selects an
 //   environment), then metrics.labels (which may override any of these, as target-group labels
-//   do in Prometheus). The port is metrics.port + replica when metrics.port is set, else the
-//   replica's own port. URL http://127.0.0.1:<port><metrics.path>.
+//   do in Prometheus). The port is metrics.port when set (the same for every replica, as the
+//   stack reference says), else the replica's own port. URL http://127.0.0.1:<port><path>.
 // - Interval and timeout come from the service or scrape config, else stack.monitoring's
 //   defaults; the timeout is capped at the interval.
 // - scrape_configs: static_configs and file_sd files — JSON or YAML lists of

@@ -1,7 +1,9 @@
 #include "monitor/http_fetcher.h"
 
 #include <curl/curl.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstring>
@@ -28,6 +30,14 @@ std::string SecondsText(Duration d) {
   double s = static_cast<double>(d.count()) / 1000.0;
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, s);
   return ec == std::errc() ? std::string(buf, end) : "0";
+}
+
+// Idle connections each hold a file descriptor: keep at most half of the process' limit, so
+// that thousands of targets degrade into reconnecting rather than into failed scrapes.
+long CachedConnectionLimit(long wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return wanted;
+  return std::min(wanted, std::max(16L, static_cast<long>(rl.rlim_cur / 2)));
 }
 
 struct Conn {
@@ -355,7 +365,8 @@ Status HttpFetcher::Start() {
   GlobalInit();
   impl_->multi = curl_multi_init();
   if (!impl_->multi) return Internal("http: cannot create a curl multi handle");
-  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, impl_->options.max_connections_cached);
+  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS,
+                    CachedConnectionLimit(impl_->options.max_connections_cached));
   curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                     impl_->options.max_host_connections);
   thread_ = std::thread([this] {

@@ -54,7 +54,7 @@ struct FetchResult {
 struct HttpFetcherOptions {
   Clock* clock = nullptr;                    // nullptr: RealClock (timers use Now())
   int64_t max_body_bytes = 64LL << 20;       // larger bodies fail the fetch
-  long max_connections_cached = 10000;       // idle keep-alive connections kept by the multi
+  long max_connections_cached = 10000;  // idle keep-alive connections (≤ RLIMIT_NOFILE/2)
   long max_host_connections = 0;             // 0: unlimited concurrent connections per host
   std::string user_agent = "Steward/0.1";
 };

@@ -95,7 +95,7 @@ TEST(Discovery, NoEnvLabelWithoutAnEnvironmentAndTimeoutCappedAtInterval) {
   EXPECT_EQ(r.targets[0].url, "http://127.0.0.1:8080/stats");
 }
 
-TEST(Discovery, DeclaredMetricsPortIsOffsetByTheReplica) {
+TEST(Discovery, DeclaredMetricsPortReplacesTheReplicaPort) {
   config::Stack stack;
   config::Service api = MetricsService("api");
   api.metrics.port = 9100;
@@ -103,7 +103,8 @@ TEST(Discovery, DeclaredMetricsPortIsOffsetByTheReplica) {
   DiscoveryResult r = Discovery().Discover(stack, {{"api", 0, 8080}, {"api", 2, 8082}});
   ASSERT_EQ(r.targets.size(), 2u);
   EXPECT_EQ(r.targets[0].url, "http://127.0.0.1:9100/metrics");
-  EXPECT_EQ(r.targets[1].url, "http://127.0.0.1:9102/metrics");
+  EXPECT_EQ(r.targets[1].url, "http://127.0.0.1:9100/metrics");
+  EXPECT_EQ(r.targets[1].labels.Get("replica"), "2");
 }
 
 TEST(Discovery, ReplicaWithoutPortIsAnError) {

@@ -31,10 +31,8 @@ class FakeDb : public tsdb::Db {
   Status FlushHead() override { return Status::OK(); }
   tsdb::Stats GetStats() override;
   Status Close() override { return Status::OK(); }
-  // Not marked override so that this fake builds against tsdb.h before and after these two
-  // were added to the interface.
-  virtual Status SyncWal() { return Status::OK(); }
-  virtual std::vector<Status> BlockErrors() { return {}; }
+  Status SyncWal() override { return Status::OK(); }
+  std::vector<Status> BlockErrors() override { return {}; }
 
   // Committed samples of the series with exactly these labels (empty when unknown).
   std::vector<tsdb::Sample> Samples(const tsdb::Labels& labels) const;
