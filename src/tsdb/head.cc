@@ -30,8 +30,13 @@ void SpinLock::lock() {
   }
 }
 
-Head::Head(int64_t chunk_range)
+namespace {
+uint64_t DefaultHash(const Labels& labels) { return labels.Hash(); }
+}  // namespace
+
+Head::Head(int64_t chunk_range, Hasher hasher)
     : chunk_range_(chunk_range > 0 ? chunk_range : 1),
+      hasher_(hasher ? hasher : DefaultHash),
       refs_(std::make_unique<RefStripe[]>(kStripes)),
       hashes_(std::make_unique<HashStripe[]>(kStripes)) {}
 
@@ -67,7 +72,7 @@ MemSeries* Head::Insert(HashStripe& stripe, uint64_t ref, uint64_t hash, const L
 }
 
 MemSeries* Head::GetOrCreate(const Labels& labels, bool* created) {
-  uint64_t hash = labels.Hash();
+  uint64_t hash = hasher_(labels);
   HashStripe& stripe = hashes_[hash % kStripes];
   *created = false;
   {
@@ -88,7 +93,7 @@ MemSeries* Head::GetOrCreate(const Labels& labels, bool* created) {
 }
 
 MemSeries* Head::CreateWithRef(uint64_t ref, const Labels& labels) {
-  uint64_t hash = labels.Hash();
+  uint64_t hash = hasher_(labels);
   HashStripe& stripe = hashes_[hash % kStripes];
   std::unique_lock<std::shared_mutex> l(stripe.mu);
   if (MemSeries* s = FindByHash(stripe, hash, labels)) return s;

@@ -78,9 +78,10 @@ struct HeadSeriesData {
 
 class Head {
  public:
+  using Hasher = uint64_t (*)(const Labels&);
   // chunk_range: chunks never span a multiple of it (the block duration), so head blocks can
-  // be cut without re-encoding.
-  explicit Head(int64_t chunk_range);
+  // be cut without re-encoding. hasher: Labels::Hash unless a test forces collisions.
+  explicit Head(int64_t chunk_range, Hasher hasher = nullptr);
   ~Head();
 
   // The series for ref with pending raised, or nullptr if unknown (or collected).
@@ -139,6 +140,7 @@ class Head {
   int64_t Collect(const std::vector<MemSeries*>& candidates);
 
   const int64_t chunk_range_;
+  const Hasher hasher_;
   HeadIndex index_;
   std::unique_ptr<RefStripe[]> refs_;
   std::unique_ptr<HashStripe[]> hashes_;
