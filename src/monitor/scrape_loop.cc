@@ -90,6 +90,7 @@ ScrapeOutcome ScrapeLoop::Ingest(const Status& fetch, std::string_view body,
   ++iter_;
   cur_.clear();
   seen_this_iter_ = 0;
+  prev_hits_ = 0;
   cursor_ = 0;
   o.error = fetch;
   bool body_appended = false;
@@ -116,6 +117,7 @@ ScrapeOutcome ScrapeLoop::Ingest(const Status& fetch, std::string_view body,
     ForgetRefs();  // refs handed out for the lost batch may name nothing
   }
   prev_.swap(cur_);
+  prev_iter_ = iter_;
   cur_.clear();
   KeepOrder(o.error.ok() && body_appended);
   FlushCache(o.error.ok() && body_appended);
@@ -168,6 +170,7 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
   }
   e->ref = *ref;
   if (!explicit_ts) {  // series with their own timestamps are not marked stale (Prometheus)
+    if (e->tracked_iter == prev_iter_) ++prev_hits_;  // it is in prev_: not going stale
     e->tracked_iter = iter_;
     cur_.push_back(e);
   }
@@ -216,9 +219,11 @@ void ScrapeLoop::DropEntriesOfThisIteration() {
   // the last good scrape is marked stale.
   ++iter_;
   seen_this_iter_ = 0;
+  prev_hits_ = 0;
 }
 
 int64_t ScrapeLoop::AppendStaleMarkers(int64_t ts) {
+  if (prev_hits_ == prev_.size()) return 0;  // the usual case: every series is still there
   int64_t n = 0;
   for (Entry* e : prev_) {
     if (e->tracked_iter == iter_) continue;
@@ -260,6 +265,7 @@ Status ScrapeLoop::MarkEverythingStale(int64_t ts) {
   if (last_ts_ == 0) return Status::OK();
   ++iter_;
   cur_.clear();
+  prev_hits_ = 0;
   AppendStaleMarkers(ts);
   for (auto& r : report_) {
     StatusOr<tsdb::SeriesRef> ref = app_->Append(r.ref, r.labels, ts, tsdb::StaleNaN());

@@ -102,6 +102,8 @@ class ScrapeLoop {
   size_t successful_count_ = 0;
   std::vector<Entry*> cur_;   // appended without timestamp in this scrape
   std::vector<Entry*> prev_;  // ... in the previous scrape
+  uint64_t prev_iter_ = UINT64_MAX;  // the scrape prev_ was filled by
+  size_t prev_hits_ = 0;             // entries of prev_ appended again in this scrape
   // The series of the last good body in body order, and the one being read.
   std::vector<OrderItem> order_;
   std::string order_text_;
