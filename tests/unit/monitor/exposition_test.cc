@@ -386,6 +386,25 @@ TEST(Exposition, ManyLabelsInOneSampleStayLinearithmic) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
 }
 
+TEST(ExpositionScan, Utf8CheckRejectsWhatGoRejects) {
+  EXPECT_TRUE(scan::IsValidUtf8("plain ascii, longer than eight bytes"));
+  EXPECT_TRUE(scan::IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(scan::IsValidUtf8("12345678\xc0\xaf"));         // overlong '/'
+  EXPECT_FALSE(scan::IsValidUtf8("\xed\xa0\x80"));            // a UTF-16 surrogate
+  EXPECT_FALSE(scan::IsValidUtf8("\xf4\x90\x80\x80"));        // beyond U+10FFFF
+  EXPECT_FALSE(scan::IsValidUtf8("abcdefghijklmnop\xe2\x82"));  // cut short
+  EXPECT_FALSE(scan::IsValidUtf8("\x80"));
+}
+
+TEST(ExpositionScan, UnescapingKeepsUnknownEscapesAndTrailingBackslash) {
+  std::string out;
+  scan::AppendUnescaped(&out, "a\\\\b\\\"c\\nd\\te\\");
+  EXPECT_EQ(out, "a\\b\"c\nd\\te\\");
+  out.clear();
+  scan::AppendUnescapedHelp(&out, "x\\\"y\\\\z\\n");
+  EXPECT_EQ(out, "x\\\"y\\z\n");
+}
+
 TEST(Exposition, FormatFromContentTypePicksOpenMetricsOnlyForItsMediaType) {
   EXPECT_EQ(FormatFromContentType("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             Format::kOpenMetrics);
