@@ -389,9 +389,9 @@ TEST(Exposition, ManyLabelsInOneSampleStayLinearithmic) {
 TEST(ExpositionScan, Utf8CheckRejectsWhatGoRejects) {
   EXPECT_TRUE(scan::IsValidUtf8("plain ascii, longer than eight bytes"));
   EXPECT_TRUE(scan::IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-  EXPECT_FALSE(scan::IsValidUtf8("12345678\xc0\xaf"));         // overlong '/'
-  EXPECT_FALSE(scan::IsValidUtf8("\xed\xa0\x80"));            // a UTF-16 surrogate
-  EXPECT_FALSE(scan::IsValidUtf8("\xf4\x90\x80\x80"));        // beyond U+10FFFF
+  EXPECT_FALSE(scan::IsValidUtf8("12345678\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(scan::IsValidUtf8("\xed\xa0\x80"));              // a UTF-16 surrogate
+  EXPECT_FALSE(scan::IsValidUtf8("\xf4\x90\x80\x80"));          // beyond U+10FFFF
   EXPECT_FALSE(scan::IsValidUtf8("abcdefghijklmnop\xe2\x82"));  // cut short
   EXPECT_FALSE(scan::IsValidUtf8("\x80"));
 }
