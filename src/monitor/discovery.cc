@@ -228,9 +228,8 @@ DiscoveryResult Discovery::Discover(const config::Stack& stack,
     for (const auto& ep : replicas) {
       if (ep.service == svc.name) mine.push_back(ep);
     }
-    std::sort(mine.begin(), mine.end(), [](const auto& a, const auto& b) {
-      return a.replica < b.replica;
-    });
+    std::sort(mine.begin(), mine.end(),
+              [](const auto& a, const auto& b) { return a.replica < b.replica; });
     Job job;
     job.name = svc.name;
     job.metrics_path = svc.metrics.path;
@@ -239,8 +238,9 @@ DiscoveryResult Discovery::Discover(const config::Stack& stack,
       const std::string where = "service " + svc.name + " replica " + std::to_string(ep.replica);
       int port = svc.metrics.port > 0 ? svc.metrics.port : ep.port;
       if (port <= 0 || port > 65535) {
-        out.errors.push_back(where + ": no port to scrape (the replica has no PORT and "
-                                     "metrics.port is not set)");
+        out.errors.push_back(where +
+                             ": no port to scrape (the replica has no PORT and "
+                             "metrics.port is not set)");
         continue;
       }
       TargetGroup g;

@@ -52,7 +52,7 @@ struct DiscoveryResult {
 };
 
 struct DiscoveryOptions {
-  std::string self_address;                // host:port of the daemon's HTTP server; "": none
+  std::string self_address;  // host:port of the daemon's HTTP server; "": none
   std::string self_metrics_path = "/metrics";
 };
 

@@ -98,7 +98,8 @@ StatusOr<TargetGroup> GroupFromYaml(const YAML::Node& g, size_t i) {
       if (value.IsNull()) continue;
       if (!value.IsSequence()) return InvalidArgument(where + ": \"targets\" must be a list");
       for (const auto& t : value) {
-        if (!t.IsScalar()) return InvalidArgument(where + ": targets must be \"host:port\" strings");
+        if (!t.IsScalar())
+          return InvalidArgument(where + ": targets must be \"host:port\" strings");
         out.targets.push_back(t.Scalar());
       }
     } else if (key == "labels") {
@@ -133,8 +134,8 @@ StatusOr<std::vector<TargetGroup>> ParseYaml(std::string_view text) {
     }
     return out;
   } catch (const YAML::Exception& e) {
-    return InvalidArgument("invalid YAML: line " + std::to_string(e.mark.line + 1) +
-                           ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return InvalidArgument("invalid YAML: line " + std::to_string(e.mark.line + 1) + ", column " +
+                           std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
 }
 

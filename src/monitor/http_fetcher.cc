@@ -50,8 +50,8 @@ struct Conn {
   bool in_flight = false;
   HttpFetcher::Callback done;
   FetchResult result;
-  long status_code = 0;    // of the latest status line seen
-  std::string reason;      // its reason phrase
+  long status_code = 0;  // of the latest status line seen
+  std::string reason;    // its reason phrase
   bool too_large = false;
   int64_t max_body = 0;
   MonoTime start;
@@ -89,8 +89,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* p) {
   c->status_code = ec == std::errc() ? code : 0;
   std::string_view reason(end, rest.data() + rest.size() - end);
   while (!reason.empty() && (reason.front() == ' ')) reason.remove_prefix(1);
-  while (!reason.empty() && (reason.back() == '\r' || reason.back() == '\n' ||
-                             reason.back() == ' ')) {
+  while (!reason.empty() &&
+         (reason.back() == '\r' || reason.back() == '\n' || reason.back() == ' ')) {
     reason.remove_suffix(1);
   }
   c->reason.assign(reason);
@@ -101,9 +101,7 @@ struct Timer {
   MonoTime when;
   uint64_t seq;
   HttpFetcher::Task task;
-  bool operator>(const Timer& o) const {
-    return when != o.when ? when > o.when : seq > o.seq;
-  }
+  bool operator>(const Timer& o) const { return when != o.when ? when > o.when : seq > o.seq; }
 };
 
 }  // namespace
@@ -193,7 +191,8 @@ void HttpFetcher::Impl::Configure(Conn* c, const FetchRequest& request) {
   std::string sig = SecondsText(request.timeout) + '\n' + request.bearer_token;
   if (c->headers && sig == c->header_sig) return;
   if (c->headers) curl_slist_free_all(c->headers);
-  curl_slist* h = curl_slist_append(nullptr, (std::string("Accept: ") + kScrapeAcceptHeader).c_str());
+  curl_slist* h =
+      curl_slist_append(nullptr, (std::string("Accept: ") + kScrapeAcceptHeader).c_str());
   h = curl_slist_append(
       h, ("X-Prometheus-Scrape-Timeout-Seconds: " + SecondsText(request.timeout)).c_str());
   if (!request.bearer_token.empty()) {
@@ -252,8 +251,8 @@ Status HttpFetcher::Impl::Describe(Conn* c, CURLcode rc) const {
     return Unavailable(text);
   }
   if (c->too_large) {
-    return FailedPrecondition("body size limit exceeded (" +
-                              std::to_string(c->max_body) + " bytes)");
+    return FailedPrecondition("body size limit exceeded (" + std::to_string(c->max_body) +
+                              " bytes)");
   }
   std::string prefix = "Get \"" + c->url + "\": ";
   if (rc == CURLE_OPERATION_TIMEDOUT) {

@@ -45,17 +45,17 @@ struct FetchResult {
   // OK, or why the fetch failed (DeadlineExceeded for a timeout, Unavailable for network and
   // HTTP errors, FailedPrecondition for a body over the limit).
   Status status;
-  long http_status = 0;       // 0 when no response arrived
-  std::string content_type;   // of the response
-  std::string body;           // decoded; valid during the callback (may be moved out)
-  Duration elapsed{0};        // from the start of the transfer to its end
+  long http_status = 0;      // 0 when no response arrived
+  std::string content_type;  // of the response
+  std::string body;          // decoded; valid during the callback (may be moved out)
+  Duration elapsed{0};       // from the start of the transfer to its end
 };
 
 struct HttpFetcherOptions {
-  Clock* clock = nullptr;                    // nullptr: RealClock (timers use Now())
-  int64_t max_body_bytes = 64LL << 20;       // larger bodies fail the fetch
+  Clock* clock = nullptr;               // nullptr: RealClock (timers use Now())
+  int64_t max_body_bytes = 64LL << 20;  // larger bodies fail the fetch
   long max_connections_cached = 10000;  // idle keep-alive connections (≤ RLIMIT_NOFILE/2)
-  long max_host_connections = 0;             // 0: unlimited concurrent connections per host
+  long max_host_connections = 0;        // 0: unlimited concurrent connections per host
   std::string user_agent = "Steward/0.1";
 };
 

@@ -56,9 +56,8 @@ StatusOr<tsdb::Labels> AttachTargetLabels(const tsdb::Labels& scraped, const tsd
     SetLabel(&out, t.name, t.value);
   }
   // Shorter names first, so exported_a is taken before exported_exported_a is considered.
-  std::stable_sort(clashes.begin(), clashes.end(), [](const auto& a, const auto& b) {
-    return a.name.size() < b.name.size();
-  });
+  std::stable_sort(clashes.begin(), clashes.end(),
+                   [](const auto& a, const auto& b) { return a.name.size() < b.name.size(); });
   for (const auto& c : clashes) {
     std::string name = c.name;
     do {
@@ -135,8 +134,8 @@ Status ScrapeLoop::AppendBody(std::string_view body, std::string_view content_ty
   return p.status();
 }
 
-Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionParser& p,
-                                int64_t ts, ScrapeOutcome* out) {
+Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionParser& p, int64_t ts,
+                                ScrapeOutcome* out) {
   std::optional<int64_t> explicit_ts;
   if (honor_timestamps_) explicit_ts = p.timestamp();
   Entry* e = Lookup(series_text);
@@ -162,8 +161,8 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
   next_order_.push_back(OrderItem{static_cast<uint32_t>(next_order_text_.size()),
                                   static_cast<uint32_t>(series_text.size()), e});
   next_order_text_.append(series_text);
-  StatusOr<tsdb::SeriesRef> ref = app_->Append(e->ref, e->labels, explicit_ts.value_or(ts),
-                                               p.value());
+  StatusOr<tsdb::SeriesRef> ref =
+      app_->Append(e->ref, e->labels, explicit_ts.value_or(ts), p.value());
   if (!ref.ok()) {
     return ref.status().Annotate("line " + std::to_string(p.line()) + ": " +
                                  std::string(series_text));
@@ -248,8 +247,8 @@ void ScrapeLoop::AppendReport(int64_t ts, const ScrapeOutcome& o) {
 void ScrapeLoop::FlushCache(bool succeeded) {
   // Series churn and failed scrapes would grow the cache forever: keep what the last good
   // scrape saw (and, after failures, flush only when the cache has more than doubled).
-  bool flush = succeeded ? cache_.size() > seen_this_iter_
-                         : cache_.size() > successful_count_ * 2 + 1000;
+  bool flush =
+      succeeded ? cache_.size() > seen_this_iter_ : cache_.size() > successful_count_ * 2 + 1000;
   if (flush) {
     std::erase_if(cache_, [this](const auto& kv) { return kv.second.seen_iter != iter_; });
   }

@@ -23,16 +23,16 @@
 namespace steward::monitor {
 
 struct ScrapeOutcome {
-  Status error;                  // fetch or parse error (the scrape is "down"); OK when up
-  Status commit;                 // the Appender's Commit, when it failed
-  int64_t scraped = 0;           // samples in the body (scrape_samples_scraped)
-  int64_t post_relabel = 0;      // scrape_samples_post_metric_relabeling
-  int64_t series_added = 0;      // scrape_series_added
-  int64_t duplicates = 0;        // repeated series dropped
-  int64_t stale_markers = 0;     // StaleNaN written for series that disappeared
-  int64_t committed = 0;         // samples the TSDB took (body, markers and report)
-  int64_t out_of_order = 0;      // samples the TSDB dropped as too old
-  double duration_seconds = 0;   // as reported in scrape_duration_seconds
+  Status error;                 // fetch or parse error (the scrape is "down"); OK when up
+  Status commit;                // the Appender's Commit, when it failed
+  int64_t scraped = 0;          // samples in the body (scrape_samples_scraped)
+  int64_t post_relabel = 0;     // scrape_samples_post_metric_relabeling
+  int64_t series_added = 0;     // scrape_series_added
+  int64_t duplicates = 0;       // repeated series dropped
+  int64_t stale_markers = 0;    // StaleNaN written for series that disappeared
+  int64_t committed = 0;        // samples the TSDB took (body, markers and report)
+  int64_t out_of_order = 0;     // samples the TSDB dropped as too old
+  double duration_seconds = 0;  // as reported in scrape_duration_seconds
 };
 
 // Labels of a scraped series with the target's labels attached (see ScrapeManager's contract).
@@ -100,8 +100,8 @@ class ScrapeLoop {
   uint64_t iter_ = 0;
   size_t seen_this_iter_ = 0;
   size_t successful_count_ = 0;
-  std::vector<Entry*> cur_;   // appended without timestamp in this scrape
-  std::vector<Entry*> prev_;  // ... in the previous scrape
+  std::vector<Entry*> cur_;          // appended without timestamp in this scrape
+  std::vector<Entry*> prev_;         // ... in the previous scrape
   uint64_t prev_iter_ = UINT64_MAX;  // the scrape prev_ was filled by
   size_t prev_hits_ = 0;             // entries of prev_ appended again in this scrape
   // The series of the last good body in body order, and the one being read.

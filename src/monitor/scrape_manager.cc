@@ -15,11 +15,19 @@ namespace {
 constexpr Duration kDefaultInterval{15000};
 
 // The scrape outcomes counted in steward_scrapes_total{result}.
-enum Result { kSuccess, kTimeout, kHttpError, kNetworkError, kBodySize, kParseError, kStorage,
-              kResultCount };
+enum Result {
+  kSuccess,
+  kTimeout,
+  kHttpError,
+  kNetworkError,
+  kBodySize,
+  kParseError,
+  kStorage,
+  kResultCount
+};
 constexpr std::array<const char*, kResultCount> kResultNames = {
-    "success", "timeout", "http_error", "network_error", "body_size_limit", "parse_error",
-    "storage_error"};
+    "success",         "timeout",     "http_error",   "network_error",
+    "body_size_limit", "parse_error", "storage_error"};
 
 uint64_t Fnv1a(uint64_t h, std::string_view s) {
   for (unsigned char c : s) {
@@ -65,9 +73,12 @@ Duration FirstDelay(uint64_t hash, Duration interval, WallTime now) {
 Result Classify(const FetchResult& r, const ScrapeOutcome& o) {
   if (!r.status.ok()) {
     switch (r.status.code()) {
-      case StatusCode::kDeadlineExceeded: return kTimeout;
-      case StatusCode::kFailedPrecondition: return kBodySize;
-      default: return r.http_status != 0 && r.http_status != 200 ? kHttpError : kNetworkError;
+      case StatusCode::kDeadlineExceeded:
+        return kTimeout;
+      case StatusCode::kFailedPrecondition:
+        return kBodySize;
+      default:
+        return r.http_status != 0 && r.http_status != 200 ? kHttpError : kNetworkError;
     }
   }
   if (!o.error.ok()) return kParseError;
@@ -89,7 +100,7 @@ struct ScrapeManager::Target {
   std::unique_ptr<ScrapeLoop> loop;
   uint64_t generation = 0;  // of the pending timer; a timer of an older generation is ignored
   MonoTime next{};
-  int64_t aligned_ms = 0;   // Prometheus' timestamp grid (0: not started)
+  int64_t aligned_ms = 0;  // Prometheus' timestamp grid (0: not started)
   bool in_flight = false;
   MonoTime scrape_start{};
   WallTime scrape_wall{};
@@ -206,8 +217,8 @@ void ScrapeManager::Reconcile(std::vector<std::pair<uint64_t, TargetSpec>> specs
     if (it == active_.end()) {
       auto t = std::make_unique<Target>();
       t->id = id;
-      t->loop = std::make_unique<ScrapeLoop>(db_, spec.labels, spec.honor_labels,
-                                             spec.honor_timestamps);
+      t->loop =
+          std::make_unique<ScrapeLoop>(db_, spec.labels, spec.honor_labels, spec.honor_timestamps);
       t->spec = std::move(spec);
       Target* raw = t.get();
       active_.emplace(id, std::move(t));
@@ -220,8 +231,8 @@ void ScrapeManager::Reconcile(std::vector<std::pair<uint64_t, TargetSpec>> specs
     t->spec = std::move(spec);
     if (new_interval) {
       t->aligned_ms = 0;
-      Schedule(t, clock_->Now() + FirstDelay(id ^ options_.offset_seed, t->spec.interval,
-                                             clock_->WallNow()));
+      Schedule(t, clock_->Now() +
+                      FirstDelay(id ^ options_.offset_seed, t->spec.interval, clock_->WallNow()));
     }
   }
   for (auto it = active_.begin(); it != active_.end();) {
@@ -277,8 +288,8 @@ void ScrapeManager::OnScraped(uint64_t id, FetchResult& r) {
   if (it == active_.end()) return;
   Target* t = it->second.get();
   t->in_flight = false;
-  ScrapeOutcome o = t->loop->Ingest(r.status, r.body, r.content_type, t->scrape_ts, clock_,
-                                    t->scrape_start);
+  ScrapeOutcome o =
+      t->loop->Ingest(r.status, r.body, r.content_type, t->scrape_ts, clock_, t->scrape_start);
   Result result = Classify(r, o);
   if (metrics_) {
     metrics_->results[result]->Inc();

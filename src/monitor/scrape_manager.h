@@ -64,12 +64,12 @@ struct TargetSpec {
 };
 
 struct TargetHealth {
-  TargetSpec spec;                       // bearer_token is always empty here
-  std::string health = "unknown";        // "up" | "down" | "unknown" (not scraped yet)
-  std::string last_error;                // "" when up
-  WallTime last_scrape{};                // start of the last scrape; epoch when never
+  TargetSpec spec;                 // bearer_token is always empty here
+  std::string health = "unknown";  // "up" | "down" | "unknown" (not scraped yet)
+  std::string last_error;          // "" when up
+  WallTime last_scrape{};          // start of the last scrape; epoch when never
   double last_scrape_duration_seconds = 0;
-  int64_t last_samples = 0;              // samples in the last body (scrape_samples_scraped)
+  int64_t last_samples = 0;  // samples in the last body (scrape_samples_scraped)
 };
 
 struct ScrapeManagerOptions {
@@ -120,10 +120,10 @@ class ScrapeManager {
   std::unique_ptr<SelfMetrics> metrics_;
 
   mutable std::mutex mu_;
-  bool started_ = false;                          // guarded by mu_
-  bool stopped_ = false;                          // guarded by mu_
+  bool started_ = false;                                  // guarded by mu_
+  bool stopped_ = false;                                  // guarded by mu_
   std::vector<std::pair<uint64_t, TargetSpec>> pending_;  // before Start; guarded by mu_
-  std::map<uint64_t, TargetHealth> health_;       // guarded by mu_
+  std::map<uint64_t, TargetHealth> health_;               // guarded by mu_
 
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Target>> active_;

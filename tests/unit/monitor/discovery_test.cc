@@ -68,8 +68,12 @@ TEST(Discovery, ServiceReplicasBecomeTargetsWithTheirLabels) {
   const TargetSpec& t = r.targets[0];
   EXPECT_EQ(t.job, "api");
   EXPECT_EQ(t.url, "http://127.0.0.1:8080/metrics");
-  EXPECT_EQ(t.labels, L({{"job", "api"}, {"instance", "127.0.0.1:8080"}, {"service", "api"},
-                         {"replica", "0"}, {"env", "prod"}, {"team", "core"}}));
+  EXPECT_EQ(t.labels, L({{"job", "api"},
+                         {"instance", "127.0.0.1:8080"},
+                         {"service", "api"},
+                         {"replica", "0"},
+                         {"env", "prod"},
+                         {"team", "core"}}));
   EXPECT_EQ(t.discovered.Get("__address__"), "127.0.0.1:8080");
   EXPECT_EQ(t.discovered.Get("__metrics_path__"), "/metrics");
   EXPECT_EQ(t.discovered.Get("__scheme__"), "http");
@@ -130,8 +134,7 @@ TEST(Discovery, StaticConfigsGetPrometheusLabelsAndUrl) {
   ASSERT_TRUE(r.errors.empty()) << Joined(r.errors);
   ASSERT_EQ(r.targets.size(), 2u);
   EXPECT_EQ(r.targets[0].url, "https://prober:443/probe?module=http+2xx");
-  EXPECT_EQ(r.targets[0].labels,
-            L({{"job", "blackbox"}, {"instance", "prober:443"}, {"dc", "a"}}));
+  EXPECT_EQ(r.targets[0].labels, L({{"job", "blackbox"}, {"instance", "prober:443"}, {"dc", "a"}}));
   EXPECT_EQ(r.targets[0].discovered.Get("__param_module"), "http 2xx");
   EXPECT_EQ(r.targets[0].discovered.Get("__scrape_interval__"), "1m30s");
   EXPECT_EQ(r.targets[1].labels.Get("instance"), "localhost:9115");
@@ -152,8 +155,8 @@ TEST(Discovery, TargetWithSchemeOrPathIsReportedAndSkipped) {
 
 TEST(Discovery, FileSdReadsJsonAndYamlThroughGlobs) {
   TempDir dir;
-  std::string a = dir.Write("a.json",
-                            R"([{"targets": ["h1:9100", "h2:9100"], "labels": {"rack": "r1"}}])");
+  std::string a =
+      dir.Write("a.json", R"([{"targets": ["h1:9100", "h2:9100"], "labels": {"rack": "r1"}}])");
   dir.Write("b.yml", "- targets: ['h3:9100']\n  labels:\n    __metrics_path__: /m\n");
   dir.Write("c.json.tmp", "not even json");
   config::Stack stack;

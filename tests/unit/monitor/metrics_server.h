@@ -30,9 +30,8 @@ class MetricsServer {
  public:
   explicit MetricsServer(int threads = 8) {
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-      Serve(req, res);
-    });
+    server_.Get(R"(/.*)",
+                [this](const httplib::Request& req, httplib::Response& res) { Serve(req, res); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -88,8 +87,8 @@ class MetricsServer {
   void Serve(const httplib::Request& req, httplib::Response& res) {
     std::unique_lock<std::mutex> l(mu_);
     ++hits_[req.path];
-    for (const char* h : {"Accept", "Accept-Encoding", "Authorization",
-                          "X-Prometheus-Scrape-Timeout-Seconds"}) {
+    for (const char* h :
+         {"Accept", "Accept-Encoding", "Authorization", "X-Prometheus-Scrape-Timeout-Seconds"}) {
       seen_headers_[h] = req.get_header_value(h);
     }
     if (delay_.count() > 0) {

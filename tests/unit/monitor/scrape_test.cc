@@ -19,10 +19,9 @@ using testing::FakeDb;
 using testing::MetricsServer;
 using testing::WaitFor;
 
-const std::set<std::string> kReportNames = {"up", "scrape_duration_seconds",
-                                             "scrape_samples_scraped",
-                                             "scrape_samples_post_metric_relabeling",
-                                             "scrape_series_added"};
+const std::set<std::string> kReportNames = {
+    "up", "scrape_duration_seconds", "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling", "scrape_series_added"};
 
 tsdb::Labels L(std::vector<tsdb::Label> labels) {
   return tsdb::Labels::FromUnsorted(std::move(labels)).value();
@@ -120,8 +119,11 @@ TEST_F(ScrapeManagerTest, ClashingScrapedLabelsBecomeExported) {
   ASSERT_TRUE(WaitScrapes(t, 1));
   auto s = db_.Find({{"__name__", "m"}});
   ASSERT_EQ(s.size(), 1u);
-  EXPECT_EQ(s[0].labels, L({{"__name__", "m"}, {"a", "1"}, {"job", "app"},
-                            {"instance", server.address()}, {"exported_job", "inner"},
+  EXPECT_EQ(s[0].labels, L({{"__name__", "m"},
+                            {"a", "1"},
+                            {"job", "app"},
+                            {"instance", server.address()},
+                            {"exported_job", "inner"},
                             {"exported_instance", "x"}}));
 }
 
@@ -134,8 +136,7 @@ TEST_F(ScrapeManagerTest, HonorLabelsKeepsScrapedValues) {
   ASSERT_TRUE(WaitScrapes(t, 1));
   auto s = db_.Find({{"__name__", "m"}});
   ASSERT_EQ(s.size(), 1u);
-  EXPECT_EQ(s[0].labels,
-            L({{"__name__", "m"}, {"job", "inner"}, {"instance", server.address()}}));
+  EXPECT_EQ(s[0].labels, L({{"__name__", "m"}, {"job", "inner"}, {"instance", server.address()}}));
 }
 
 TEST_F(ScrapeManagerTest, HonorTimestampsDecidesWhoseTimeIsStored) {
@@ -214,7 +215,9 @@ TEST_F(ScrapeManagerTest, MalformedBodyAfterAGoodOneMarksTheOldSeriesStale) {
   ASSERT_TRUE(WaitScrapes(t, 1));
   server.SetBody("good 2\nbad{ 2\n");
   ASSERT_TRUE(WaitFor([&] { return Report(t, "up").back().v == 0; }));
-  ASSERT_TRUE(WaitFor([&] { return tsdb::IsStaleNaN(Series(t, {{"__name__", "good"}}).back().v); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return tsdb::IsStaleNaN(Series(t, {{"__name__", "good"}}).back().v);
+  }));
   for (const auto& s : Series(t, {{"__name__", "good"}})) {
     EXPECT_TRUE(s.v == 1 || tsdb::IsStaleNaN(s.v)) << "a sample of the bad body was stored";
   }
@@ -261,8 +264,7 @@ TEST_F(ScrapeManagerTest, RepeatedSeriesKeepsTheFirstAndCountsTheRest) {
   EXPECT_EQ(Series(t, {{"__name__", "a"}})[0].v, 1);
   EXPECT_EQ(Report(t, "scrape_samples_scraped")[0].v, 3);
   EXPECT_EQ(Health().health, "up");
-  EXPECT_NE(registry_.Render().find("steward_scrape_samples_duplicate_total "),
-            std::string::npos);
+  EXPECT_NE(registry_.Render().find("steward_scrape_samples_duplicate_total "), std::string::npos);
   EXPECT_EQ(registry_.Render().find("steward_scrape_samples_duplicate_total 0\n"),
             std::string::npos);
 }
@@ -345,12 +347,14 @@ TEST_F(ScrapeManagerTest, FiveHundredTargetsAreScrapedOnTimeByOneThread) {
     targets.push_back(t);
   }
   Start(targets);
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& t : targets) {
-      if (Report(t, "up").size() < 3) return false;
-    }
-    return true;
-  }, milliseconds(20000)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& t : targets) {
+          if (Report(t, "up").size() < 3) return false;
+        }
+        return true;
+      },
+      milliseconds(20000)));
   manager_->Stop();
   for (const auto& t : targets) {
     auto up = Report(t, "up");
@@ -366,9 +370,9 @@ TEST_F(ScrapeManagerTest, FiveHundredTargetsAreScrapedOnTimeByOneThread) {
 TEST(AttachTargetLabels, RenamesRepeatedlyWhenExportedNameIsTaken) {
   tsdb::Labels scraped = L({{"__name__", "m"}, {"job", "a"}, {"exported_job", "b"}});
   tsdb::Labels target = L({{"job", "t"}});
-  EXPECT_EQ(AttachTargetLabels(scraped, target, false).value(),
-            L({{"__name__", "m"}, {"job", "t"}, {"exported_job", "b"},
-               {"exported_exported_job", "a"}}));
+  EXPECT_EQ(
+      AttachTargetLabels(scraped, target, false).value(),
+      L({{"__name__", "m"}, {"job", "t"}, {"exported_job", "b"}, {"exported_exported_job", "a"}}));
   EXPECT_EQ(AttachTargetLabels(scraped, target, true).value(), scraped);
 }
 
@@ -377,8 +381,8 @@ TEST(ScrapeLoop, SeriesWithOwnTimestampsAreNotMarkedStale) {
   tsdb::Labels target = L({{"job", "j"}});
   ScrapeLoop loop(&db, target, false, true);
   FakeClock clock;
-  ASSERT_TRUE(loop.Ingest(Status::OK(), "a 1 500\nb 1\n", "", 1000, &clock, clock.Now())
-                  .error.ok());
+  ASSERT_TRUE(
+      loop.Ingest(Status::OK(), "a 1 500\nb 1\n", "", 1000, &clock, clock.Now()).error.ok());
   ScrapeOutcome o = loop.Ingest(Status::OK(), "c 1\n", "", 2000, &clock, clock.Now());
   EXPECT_EQ(o.stale_markers, 1);
   EXPECT_FALSE(tsdb::IsStaleNaN(db.Samples(L({{"__name__", "a"}, {"job", "j"}})).back().v));
