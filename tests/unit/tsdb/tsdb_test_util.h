@@ -35,6 +35,18 @@ class TempDir {
   std::string path_;
 };
 
+// Timing and allocator measurements mean nothing under a sanitizer; those tests skip.
+inline bool UnderSanitizer() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return true;
+#endif
+#endif
+  return false;
+}
+
 inline Labels L(std::vector<Label> v) { return Labels::FromUnsorted(std::move(v)).value(); }
 
 inline Matcher Eq(std::string name, std::string value) {
