@@ -214,6 +214,7 @@ void DbImpl::BackgroundLoop() {
     l.unlock();
     Status st = SyncWal();
     if (!st.ok()) spdlog::error("msg=\"tsdb WAL sync failed\" error=\"{}\"", st.ToString());
+    UpdateBlockMetrics();
     if (std::chrono::steady_clock::now() >= next_compact) {
       next_compact = std::chrono::steady_clock::now() + kCompactEvery;
       st = Compact();

@@ -163,6 +163,7 @@ class Db {
   virtual Status Compact() = 0;
   // Forces every head sample into a block now (for shutdown tests and benchmarks).
   virtual Status FlushHead() = 0;
+  // Walks the head to estimate its memory (O(series)): for status pages, not per sample.
   virtual Stats GetStats() = 0;
   // Makes every committed sample durable now (fsyncs the WAL) instead of within
   // wal_sync_interval.

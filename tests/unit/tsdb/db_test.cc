@@ -2,7 +2,9 @@
 
 #include <bit>
 #include <cmath>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "metrics/registry.h"
 #include "tsdb/labels.h"
@@ -183,6 +185,30 @@ TEST(Db, SecondOpenOfTheSameDirectoryIsRefused) {
   auto again = Db::Open(TestOptions(dir.path()));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), StatusCode::kAborted);
+}
+
+TEST(Db, BackgroundModeSyncsAndStopsPromptlyOnClose) {
+  TempDir dir;
+  metrics::Registry registry;
+  Options o = TestOptions(dir.path());
+  o.background = true;
+  o.wal_sync_interval = Duration(5);
+  o.metrics = &registry;
+  auto db = OpenDb(o);
+  AppendRange(*db, kA, 0, 100);
+  // The background loop refreshes the size gauges after each sync: wait for the WAL's bytes.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (registry.Render().find("steward_tsdb_wal_bytes 0\n") != std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling, with a deadline
+  }
+  EXPECT_EQ(registry.Render().find("steward_tsdb_wal_bytes 0\n"), std::string::npos);
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(db->Close().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  db.reset();
+  db = OpenDb(TestOptions(dir.path()));
+  EXPECT_EQ(SelectAll(*db, {Eq("instance", "a")})[0].samples, Ramp(0, 100));
 }
 
 TEST(Db, MetricsAreExported) {
