@@ -1,8 +1,7 @@
 #include "tsdb/block.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "tsdb/chunk_xor.h"
 #include "tsdb/encoding.h"

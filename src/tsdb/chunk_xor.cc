@@ -72,8 +72,8 @@ bool XorChunkBuilder::Append(int64_t t, double v) {
     tdelta_ = delta;
   } else {
     int64_t delta = static_cast<int64_t>(static_cast<uint64_t>(t) - static_cast<uint64_t>(t_));
-    int64_t dod = static_cast<int64_t>(static_cast<uint64_t>(delta) -
-                                       static_cast<uint64_t>(tdelta_));
+    int64_t dod =
+        static_cast<int64_t>(static_cast<uint64_t>(delta) - static_cast<uint64_t>(tdelta_));
     if (dod == 0) {
       w.WriteBit(false);
     } else if (FitsBits(dod, 14)) {

@@ -114,9 +114,8 @@ Status DbImpl::LoadBlocks() {
       blocks_.push_back(b);
     }
   }
-  std::sort(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) {
-    return a->meta().min_time < b->meta().min_time;
-  });
+  std::sort(blocks_.begin(), blocks_.end(),
+            [](const auto& a, const auto& b) { return a->meta().min_time < b->meta().min_time; });
   for (const auto& b : blocks_) {
     min_valid_time_ = std::max(min_valid_time_.load(), b->meta().max_time);
   }
@@ -127,14 +126,11 @@ Status DbImpl::ReplayWal() {
   std::unordered_map<uint64_t, MemSeries*> refs;
   Wal::ReplayStats stats;
   RETURN_IF_ERROR(wal_->Replay(
-      [&](RecordType type, std::string_view payload) {
-        return ReplayRecord(type, payload, &refs);
-      },
+      [&](RecordType type, std::string_view payload) { return ReplayRecord(type, payload, &refs); },
       &stats));
   if (stats.records == 0) return Status::OK();
   spdlog::info("msg=\"tsdb WAL replayed\" dir={} records={} segments={} series={} samples={}",
-               opts_.dir, stats.records, stats.segments, head_->NumSeries(),
-               head_->NumSamples());
+               opts_.dir, stats.records, stats.segments, head_->NumSeries(), head_->NumSamples());
   return Status::OK();
 }
 

@@ -58,8 +58,7 @@ inline void StoreFixed32(char* p, uint32_t v) {
 // every getter returns 0 and ok() is false, so callers check once at the end.
 class Decoder {
  public:
-  Decoder(const void* data, size_t size)
-      : p_(static_cast<const uint8_t*>(data)), end_(p_ + size) {}
+  Decoder(const void* data, size_t size) : p_(static_cast<const uint8_t*>(data)), end_(p_ + size) {}
   explicit Decoder(std::string_view s) : Decoder(s.data(), s.size()) {}
 
   bool ok() const { return ok_; }

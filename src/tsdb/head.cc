@@ -198,8 +198,8 @@ int64_t Head::TruncateSeries(MemSeries* s, int64_t mint, int64_t* removed_sample
                            [&](const ClosedChunk& c) { return c.maxt >= mint; });
   int64_t removed_chunks = keep - s->closed.begin();
   for (auto it = s->closed.begin(); it != keep; ++it) {
-    *removed_samples += ChunkSampleCount(
-        std::string_view(reinterpret_cast<const char*>(it->data.get()), it->size));
+    *removed_samples +=
+        ChunkSampleCount(std::string_view(reinterpret_cast<const char*>(it->data.get()), it->size));
   }
   s->closed.erase(s->closed.begin(), keep);
   if (!s->open.empty() && s->open.max_time() < mint) {
@@ -268,9 +268,9 @@ int64_t Head::MemoryBytes() {
     std::shared_lock<std::shared_mutex> l(refs_[i].mu);
     for (auto& [ref, s] : refs_[i].series) {
       std::lock_guard<SpinLock> sl(s->lock);
-      bytes += static_cast<int64_t>(sizeof(MemSeries)) + kMapNodes + 8 * s->labels.size +
-               static_cast<int64_t>(s->open.HeapBytes() +
-                                    s->closed.capacity() * sizeof(ClosedChunk));
+      bytes +=
+          static_cast<int64_t>(sizeof(MemSeries)) + kMapNodes + 8 * s->labels.size +
+          static_cast<int64_t>(s->open.HeapBytes() + s->closed.capacity() * sizeof(ClosedChunk));
       for (const ClosedChunk& c : s->closed) bytes += c.size;
     }
   }

@@ -113,8 +113,7 @@ static Status ReadSection(std::string_view file, uint64_t offset, std::string_vi
   if (offset + 8 + len > file.size()) return Corruption(std::string(what) + " out of bounds");
   *body = file.substr(offset + 4, len);
   if (Crc32c(*body) != LoadFixed32(file.data() + offset + 4 + len)) {
-    return Corruption(std::string(what) + " checksum mismatch at offset " +
-                      std::to_string(offset));
+    return Corruption(std::string(what) + " checksum mismatch at offset " + std::to_string(offset));
   }
   return Status::OK();
 }

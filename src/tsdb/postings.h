@@ -20,8 +20,8 @@ using Postings = std::vector<uint64_t>;  // ascending, unique
 class IndexView {
  public:
   virtual ~IndexView() = default;
-  virtual std::vector<std::string> LabelNames() = 0;                         // ascending
-  virtual std::vector<std::string> LabelValues(std::string_view name) = 0;   // ascending
+  virtual std::vector<std::string> LabelNames() = 0;                        // ascending
+  virtual std::vector<std::string> LabelValues(std::string_view name) = 0;  // ascending
   virtual Postings PostingsFor(std::string_view name, std::string_view value) = 0;
   virtual Postings AllPostings() = 0;
 };

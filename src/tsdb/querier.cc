@@ -86,8 +86,8 @@ class DbQuerier : public Querier {
     return MatchingLabels(matchers, mint, maxt);
   }
 
-  StatusOr<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers,
-                                                int64_t mint, int64_t maxt) override {
+  StatusOr<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers, int64_t mint,
+                                                int64_t maxt) override {
     std::set<std::string> names;
     if (matchers.empty()) {
       ForEachIndex(mint, maxt, [&](IndexView& index) {
@@ -104,8 +104,8 @@ class DbQuerier : public Querier {
   }
 
   StatusOr<std::vector<std::string>> LabelValues(const std::string& name,
-                                                 const std::vector<Matcher>& matchers,
-                                                 int64_t mint, int64_t maxt) override {
+                                                 const std::vector<Matcher>& matchers, int64_t mint,
+                                                 int64_t maxt) override {
     std::set<std::string> values;
     if (matchers.empty()) {
       ForEachIndex(mint, maxt, [&](IndexView& index) {
@@ -165,8 +165,8 @@ class DbQuerier : public Querier {
     return Status::OK();
   }
 
-  StatusOr<std::vector<Labels>> MatchingLabels(const std::vector<Matcher>& matchers,
-                                               int64_t mint, int64_t maxt) {
+  StatusOr<std::vector<Labels>> MatchingLabels(const std::vector<Matcher>& matchers, int64_t mint,
+                                               int64_t maxt) {
     std::set<Labels> found;
     RETURN_IF_ERROR(Visit(matchers, mint, maxt, false, [&](const Labels& l, std::string_view) {
       found.insert(l);

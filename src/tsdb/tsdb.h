@@ -56,8 +56,7 @@ class Appender {
   virtual ~Appender() = default;
   // Buffers one sample. With ref != 0 the labels are not looked up (they may be empty);
   // returns the ref to use next time. Fails with InvalidArgument for invalid labels.
-  virtual StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t,
-                                     double v) = 0;
+  virtual StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) = 0;
   struct CommitResult {
     int64_t appended = 0;
     int64_t out_of_order = 0;  // dropped: older than (or equal to) the series' last sample
@@ -102,9 +101,8 @@ class Querier {
   // Series matching all matchers, sorted by labels, with their samples in range. At least one
   // matcher must not match the empty string (Prometheus' rule), else InvalidArgument.
   // max_samples > 0 bounds the samples loaded (FailedPrecondition when exceeded).
-  virtual StatusOr<std::vector<Series>> Select(const std::vector<Matcher>& matchers,
-                                               int64_t mint, int64_t maxt,
-                                               int64_t max_samples = 0) = 0;
+  virtual StatusOr<std::vector<Series>> Select(const std::vector<Matcher>& matchers, int64_t mint,
+                                               int64_t maxt, int64_t max_samples = 0) = 0;
   // Labels only (for /api/v1/series): series with at least one sample in range.
   virtual StatusOr<std::vector<Labels>> SeriesLabels(const std::vector<Matcher>& matchers,
                                                      int64_t mint, int64_t maxt) = 0;
@@ -117,15 +115,15 @@ class Querier {
 };
 
 struct Options {
-  std::string dir;                                  // created if missing
+  std::string dir;                                              // created if missing
   Duration retention_time = Duration(15LL * 24 * 3600 * 1000);  // 0: keep forever
-  int64_t retention_bytes = 0;                      // blocks + WAL; 0: no size limit
-  Duration block_duration = Duration(2LL * 3600 * 1000);  // head is cut into blocks this long
+  int64_t retention_bytes = 0;                                  // blocks + WAL; 0: no size limit
+  Duration block_duration = Duration(2LL * 3600 * 1000);        // head is cut into blocks this long
   Duration wal_sync_interval = Duration(1000);
   // Run head compaction, block compaction and retention on a background thread every minute.
   // Off in tests that call Compact() themselves.
   bool background = true;
-  Clock* clock = nullptr;              // nullptr: RealClock (retention uses WallNow)
+  Clock* clock = nullptr;  // nullptr: RealClock (retention uses WallNow)
   // nullptr: no metrics exported. The steward_tsdb_* families are registered on Open, so one
   // registry serves one Db.
   metrics::Registry* metrics = nullptr;
@@ -135,17 +133,17 @@ struct Stats {
   int64_t head_series = 0;
   int64_t head_chunks = 0;
   int64_t head_samples = 0;
-  int64_t head_bytes = 0;        // memory held by the head's series, chunks and index (estimate)
+  int64_t head_bytes = 0;  // memory held by the head's series, chunks and index (estimate)
   int64_t head_min_time = 0;
   int64_t head_max_time = 0;
   int64_t blocks = 0;
-  int64_t block_bytes = 0;       // on disk
+  int64_t block_bytes = 0;  // on disk
   int64_t block_samples = 0;
   int64_t wal_bytes = 0;
   int64_t samples_appended = 0;  // since Open
   int64_t out_of_order = 0;
   int64_t write_errors = 0;
-  int64_t corrupt_blocks = 0;    // skipped on Open (see Db::BlockErrors)
+  int64_t corrupt_blocks = 0;  // skipped on Open (see Db::BlockErrors)
 };
 
 class Db {

@@ -90,7 +90,8 @@ StatusOr<int64_t> Wal::LatestCheckpoint(std::vector<std::string>* names) const {
   int64_t latest = -1;
   for (const std::string& name : *names) {
     if (!name.starts_with(kCheckpointPrefix)) continue;
-    latest = std::max(latest, ParseIndex(std::string_view(name).substr(sizeof kCheckpointPrefix - 1)));
+    latest =
+        std::max(latest, ParseIndex(std::string_view(name).substr(sizeof kCheckpointPrefix - 1)));
   }
   return latest;
 }
@@ -107,8 +108,8 @@ Status Wal::ReadSegment(const std::string& path, bool repair, const RecordFn& fn
                 len <= left - kRecordHeaderBytes &&
                 Crc32c(h + kRecordHeaderBytes, len, Crc32c(h, 1)) == LoadFixed32(h + 5);
     if (!good) break;
-    RETURN_IF_ERROR(fn(static_cast<RecordType>(h[0]),
-                       std::string_view(h + kRecordHeaderBytes, len)));
+    RETURN_IF_ERROR(
+        fn(static_cast<RecordType>(h[0]), std::string_view(h + kRecordHeaderBytes, len)));
     ++stats->records;
     pos += kRecordHeaderBytes + len;
   }
@@ -165,7 +166,8 @@ Status Wal::CutSegmentLocked() {
 Status Wal::Log(std::string_view records) {
   std::lock_guard<std::mutex> l(mu_);
   if (!current_ || current_->broken ||
-      (current_->size > 0 && current_->size + static_cast<int64_t>(records.size()) > segment_bytes_)) {
+      (current_->size > 0 &&
+       current_->size + static_cast<int64_t>(records.size()) > segment_bytes_)) {
     RETURN_IF_ERROR(CutSegmentLocked());
   }
   Status st = WriteAll(current_->fd, records, current_->path);
@@ -241,11 +243,13 @@ Status Wal::WriteCheckpoint(int64_t last, int64_t previous, const FilterFn& filt
     auto files = ListDir(cdir);
     st = files.status();
     for (size_t i = 0; st.ok() && i < files->size(); ++i) {
-      if (ParseIndex((*files)[i]) >= 0) st = ReadSegment(cdir + "/" + (*files)[i], false, fn, &stats);
+      if (ParseIndex((*files)[i]) >= 0)
+        st = ReadSegment(cdir + "/" + (*files)[i], false, fn, &stats);
     }
   }
   for (int64_t i = previous + 1; st.ok() && i <= last; ++i) {
-    if (::access(SegmentPath(i).c_str(), F_OK) == 0) st = ReadSegment(SegmentPath(i), false, fn, &stats);
+    if (::access(SegmentPath(i).c_str(), F_OK) == 0)
+      st = ReadSegment(SegmentPath(i), false, fn, &stats);
   }
   if (st.ok()) st = WriteAll(fd, buf, out_path);
   if (st.ok() && ::fsync(fd) != 0) st = ErrnoError("fsync " + out_path, errno);

@@ -37,8 +37,7 @@ class Wal {
  public:
   using RecordFn = std::function<Status(RecordType type, std::string_view payload)>;
   // Appends to `out` the framed records (zero or more) to keep for one old record.
-  using FilterFn =
-      std::function<void(RecordType type, std::string_view payload, std::string* out)>;
+  using FilterFn = std::function<void(RecordType type, std::string_view payload, std::string* out)>;
 
   struct ReplayStats {
     int64_t records = 0;
@@ -64,12 +63,12 @@ class Wal {
 
  private:
   struct Segment;
-  Wal(std::string dir, int64_t segment_bytes) : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
+  Wal(std::string dir, int64_t segment_bytes)
+      : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
   Status CutSegmentLocked();
   std::string SegmentPath(int64_t index) const;
   StatusOr<int64_t> LatestCheckpoint(std::vector<std::string>* names) const;
-  Status ReadSegment(const std::string& path, bool repair, const RecordFn& fn,
-                     ReplayStats* stats);
+  Status ReadSegment(const std::string& path, bool repair, const RecordFn& fn, ReplayStats* stats);
   Status WriteCheckpoint(int64_t last, int64_t previous, const FilterFn& filter);
 
   const std::string dir_;

@@ -89,9 +89,9 @@ TEST(XorChunk, ConstantSeriesAtFixedIntervalIsTiny) {
 
 TEST(XorChunk, SpecialValuesKeepTheirBits) {
   double inf = std::numeric_limits<double>::infinity();
-  std::vector<Sample> in = {{1, std::nan("")}, {2, StaleNaN()}, {3, inf}, {4, -inf},
-                            {5, -0.0},         {6, 0.0},        {7, std::nan("0x1234")},
-                            {8, StaleNaN()},   {9, 1e308},      {10, 5e-324}};
+  std::vector<Sample> in = {
+      {1, std::nan("")}, {2, StaleNaN()},         {3, inf},        {4, -inf},  {5, -0.0},
+      {6, 0.0},          {7, std::nan("0x1234")}, {8, StaleNaN()}, {9, 1e308}, {10, 5e-324}};
   std::vector<Sample> out = RoundTrip(in);
   ASSERT_EQ(out.size(), in.size());
   for (size_t i = 0; i < in.size(); ++i) {

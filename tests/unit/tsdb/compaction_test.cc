@@ -51,7 +51,8 @@ void ExpectRamp(Db& db, int n, int64_t from, int64_t to, int64_t step) {
   auto got = SelectAll(db, {Eq("__name__", "m")});
   ASSERT_EQ(got.size(), static_cast<size_t>(n));
   for (const auto& s : got) {
-    ASSERT_EQ(s.samples.size(), static_cast<size_t>((to - from + step - 1) / step)) << s.labels.ToString();
+    ASSERT_EQ(s.samples.size(), static_cast<size_t>((to - from + step - 1) / step))
+        << s.labels.ToString();
     for (size_t k = 0; k < s.samples.size(); ++k) {
       ASSERT_EQ(s.samples[k].t, from + static_cast<int64_t>(k) * step);
       ASSERT_EQ(s.samples[k].v, static_cast<double>(s.samples[k].t));
@@ -192,8 +193,7 @@ TEST(Compaction, RetentionByTimeDropsWholeOldBlocks) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].samples.front().t, start + 3 * kRange);
   EXPECT_EQ(got[0].samples.back().t, start + 6 * kRange - 1000);
-  EXPECT_NE(registry.Render().find("steward_tsdb_retention_deletions_total 3"),
-            std::string::npos);
+  EXPECT_NE(registry.Render().find("steward_tsdb_retention_deletions_total 3"), std::string::npos);
 }
 
 TEST(Compaction, RetentionBySizeDropsOldestBlocksFirst) {
@@ -267,8 +267,7 @@ TEST(Compaction, DamagedChunkFailsTheQueryWithCorruptionNamingTheBlock) {
   auto r = db->NewQuerier()->Select({Eq("__name__", "m")}, 0, kRange);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(r.status().message().find(fs::path(blocks[0]).filename().string()),
-            std::string::npos);
+  EXPECT_NE(r.status().message().find(fs::path(blocks[0]).filename().string()), std::string::npos);
 }
 
 TEST(Compaction, LeftoverTemporaryDirectoriesAreRemovedOnOpen) {

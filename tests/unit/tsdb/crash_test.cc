@@ -115,7 +115,8 @@ TEST(Crash, KillDuringIngestKeepsEverySyncedSampleOnce) {
   int64_t committed = 0;
   auto batch = [&]() -> Status {
     for (int k = 0; k < 100; ++k) {
-      if (!app->Append(0, kSeries, committed + k, static_cast<double>(committed + k)).ok()) _exit(12);
+      if (!app->Append(0, kSeries, committed + k, static_cast<double>(committed + k)).ok())
+        _exit(12);
     }
     auto r = app->Commit();
     if (r.ok()) committed += r->appended;

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 

@@ -25,7 +25,8 @@ using testing::TestOptions;
 uint64_t Collide(const Labels&) { return 42; }
 
 Labels NodeSeries(int i) {
-  static const char* kModes[] = {"idle", "user", "system", "iowait", "irq", "nice", "steal", "softirq"};
+  static const char* kModes[] = {"idle", "user", "system", "iowait",
+                                 "irq",  "nice", "steal",  "softirq"};
   return L({{"__name__", "node_cpu_seconds_total"},
             {"cpu", std::to_string(i / 8 % 16)},
             {"instance", "host-" + std::to_string(i / 128) + ".example.com:9100"},
@@ -133,10 +134,13 @@ TEST(Head, ActiveSeriesCostFewHundredBytes) {
   }
   for (MemSeries* s : series) head->Release(s);
   size_t after = mallinfo2().uordblks;
-  double measured = static_cast<double>(after - before - series.capacity() * sizeof(void*)) / kSeries;
+  double measured =
+      static_cast<double>(after - before - series.capacity() * sizeof(void*)) / kSeries;
   double estimated = static_cast<double>(head->MemoryBytes()) / kSeries;
-  std::printf("[ tsdb ] head: %.0f bytes/series (allocator), %.0f bytes/series (estimate), "
-              "%d samples each\n", measured, estimated, kSamples);
+  std::printf(
+      "[ tsdb ] head: %.0f bytes/series (allocator), %.0f bytes/series (estimate), "
+      "%d samples each\n",
+      measured, estimated, kSamples);
   EXPECT_LT(measured, 1024);
   EXPECT_LT(estimated, 1024);
 }
@@ -186,7 +190,8 @@ TEST(Head, ConcurrentAppendsQueriesAndCompactionAgree) {
   compactor.join();
   reader.join();
   int64_t found = 0;
-  for (const Series& s : testing::SelectAll(*db, {Re("w", ".+")})) found += static_cast<int64_t>(s.samples.size());
+  for (const Series& s : testing::SelectAll(*db, {Re("w", ".+")}))
+    found += static_cast<int64_t>(s.samples.size());
   EXPECT_EQ(found, appended.load());
   EXPECT_EQ(appended.load(), kThreads * kSeriesPerThread * kSteps);
   EXPECT_GT(db->GetStats().blocks, 0);
@@ -206,7 +211,8 @@ TEST(Head, RefAppendsAreFast) {
   auto start = std::chrono::steady_clock::now();
   double v = 0;
   for (int r = 1; r <= kRounds; ++r) {
-    for (int i = 0; i < kSeries; ++i) ASSERT_TRUE(app->Append(refs[i], Labels(), r * 15000, v += 1.5).ok());
+    for (int i = 0; i < kSeries; ++i)
+      ASSERT_TRUE(app->Append(refs[i], Labels(), r * 15000, v += 1.5).ok());
     ASSERT_EQ(app->Commit()->appended, kSeries);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -50,7 +50,8 @@ class QuerierTest : public ::testing::TestWithParam<bool> {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     Strings out;
     if (!r.ok()) return out;
-    for (const Labels& l : *r) out.emplace_back(l.Has("instance") ? l.Get("instance") : l.Get("code"));
+    for (const Labels& l : *r)
+      out.emplace_back(l.Has("instance") ? l.Get("instance") : l.Get("code"));
     std::sort(out.begin(), out.end());  // label order is checked in db_test
     return out;
   }

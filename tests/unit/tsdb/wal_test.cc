@@ -50,8 +50,8 @@ TEST(Wal, RecordsComeBackInOrderAcrossSegments) {
   {
     auto wal = Wal::Open(dir.path(), 1000).value();
     for (int i = 0; i < 50; ++i) {
-      ASSERT_TRUE(wal->Log(Record(RecordType::kSamples, "record " + std::to_string(i) +
-                                                            std::string(80, 'x')))
+      ASSERT_TRUE(wal->Log(Record(RecordType::kSamples,
+                                  "record " + std::to_string(i) + std::string(80, 'x')))
                       .ok());
     }
     ASSERT_TRUE(wal->Sync().ok());
@@ -97,13 +97,13 @@ TEST(Wal, CheckpointKeepsWhatTheFilterKeepsAndDropsOldSegments) {
       ASSERT_TRUE(wal->Log(Record(RecordType::kSamples, p)).ok());
     }
     ASSERT_TRUE(wal->Checkpoint([](RecordType type, std::string_view p, std::string* out) {
-                      if (p.starts_with("keep")) *out += Record(type, std::string(p) + "+");
-                    })
+                     if (p.starts_with("keep")) *out += Record(type, std::string(p) + "+");
+                   })
                     .ok());
     ASSERT_TRUE(wal->Log(Record(RecordType::kSamples, "after")).ok());
     ASSERT_TRUE(wal->Checkpoint([](RecordType type, std::string_view p, std::string* out) {
-                      if (p != "keep-1+") *out += Record(type, std::string(p));
-                    })
+                     if (p != "keep-1+") *out += Record(type, std::string(p));
+                   })
                     .ok());
   }
   auto segs = Segments(dir.path());
