@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: setup configure build test test-unit test-integration demo bench fuzz clean
+.PHONY: setup configure build test test-unit test-integration test-conformance demo bench fuzz clean
 
 setup:
 	@bash scripts/setup
@@ -27,6 +27,9 @@ test-unit: build
 
 test-integration: build
 	cd $(BUILD) && ctest -j2 -L integration --output-on-failure
+
+test-conformance: build
+	cd $(BUILD) && ctest -j2 -L conformance --output-on-failure
 
 demo: build
 	@bash scripts/demo $(BUILD)

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -32,6 +33,7 @@ struct Globals {
   std::string listen = "127.0.0.1:" + std::to_string(server::kDefaultPort);
   std::string lock_timeout = "0s";
   bool defer_reconcile = false;
+  bool no_monitoring = false;
 };
 
 struct Context {
@@ -50,6 +52,8 @@ struct Context {
 
 // Prints "error: <message>" to stderr and returns the exit code for that status.
 int Fail(const Status& st);
+// A plain text table on stdout: columns padded to their widest cell; rows[0] is the header.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 void AddValidate(CLI::App& app, Context& ctx, int& rc);
 void AddPlan(CLI::App& app, Context& ctx, int& rc);
@@ -61,5 +65,8 @@ void AddDown(CLI::App& app, Context& ctx, int& rc);
 void AddStatus(CLI::App& app, Context& ctx, int& rc);
 void AddHistory(CLI::App& app, Context& ctx, int& rc);
 void AddLogs(CLI::App& app, Context& ctx, int& rc);
+void AddTargets(CLI::App& app, Context& ctx, int& rc);
+void AddSeries(CLI::App& app, Context& ctx, int& rc);
+void AddMonitors(CLI::App& app, Context& ctx, int& rc);
 
 }  // namespace steward::cli

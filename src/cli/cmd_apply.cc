@@ -90,6 +90,7 @@ int RunDestroy(Context& ctx) {
   opt.state_dir = ctx.StateDir();
   opt.listen_port = 0;
   opt.reconcile = false;
+  opt.monitoring = false;  // a one-shot destroy scrapes nothing
   server::Daemon local(opt);
   if (Status st = local.Start(); !st.ok()) return Fail(st);
   auto lt = ctx.LockTimeout();
@@ -123,6 +124,7 @@ server::DaemonOptions DaemonOptionsFor(Context& ctx, const std::pair<std::string
   opt.self_dir = std::filesystem::path(ctx.self).parent_path().string();
   opt.parse_options.environment = ctx.g.env;
   opt.defer_first_reconcile = ctx.g.defer_reconcile;
+  opt.monitoring = !ctx.g.no_monitoring;
   return opt;
 }
 
@@ -230,6 +232,8 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
       ->capture_default_str();
   static bool watch = false;
   cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file (-f) changes");
+  cmd->add_flag("--no-monitoring", ctx.g.no_monitoring,
+                "Do not scrape, probe or store metrics (no <state>/tsdb)");
   cmd->add_flag("--defer-reconcile", ctx.g.defer_reconcile,
                 "Wait one interval before the first drift repair (used by `apply`, which "
                 "starts the daemon and then applies itself)");

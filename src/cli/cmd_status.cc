@@ -17,22 +17,6 @@ namespace steward::cli {
 namespace fs = std::filesystem;
 namespace {
 
-// A plain text table: columns padded to their widest cell.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i)
-      std::cout << std::left << std::setw(static_cast<int>(width[i]) + (i + 1 < r.size() ? 2 : 0))
-                << r[i];
-    std::cout << "\n";
-  }
-}
-
 std::string FormatRss(int64_t bytes) {
   if (bytes <= 0) return "-";
   char buf[32];

@@ -1,5 +1,6 @@
 // steward: wires the command line to the rooms. See cli/cli.h for the commands' contract.
 #include <limits.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,6 +17,13 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("steward"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
   if (const char* lvl = getenv("STEWARD_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
+
+  // The scraper keeps a connection per target: thousands of targets need more than the usual
+  // soft limit of 1024 descriptors. Raise it to the hard limit; no privilege needed.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   Context ctx;
   std::error_code ec;
@@ -44,6 +52,9 @@ int main(int argc, char** argv) {
   AddStatus(app, ctx, rc);
   AddHistory(app, ctx, rc);
   AddLogs(app, ctx, rc);
+  AddTargets(app, ctx, rc);
+  AddSeries(app, ctx, rc);
+  AddMonitors(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -219,10 +219,13 @@ void StackReader::ReadRoot(YamlNode root) {
     ctx_.Error(Top(), "missing 'project'; add e.g. project: my-app");
   }
 
+  // A stack may only watch what others run (scrape_configs, monitors): adopting Steward one
+  // piece at a time starts there.
   if (const Entry* services = Find(top, "services")) {
     ReadServices(*services);
-  } else {
-    ctx_.Error(Top(), "missing 'services'; add e.g. services: {web: {command: ./bin/web}}");
+  } else if (!Find(top, "scrape_configs") && !Find(top, "monitors")) {
+    ctx_.Error(Top(), "missing 'services'; add e.g. services: {web: {command: ./bin/web}} "
+                      "(or scrape_configs:/monitors: to only watch what others run)");
   }
   internal::ParseMonitoringSections(ctx_, top, marks_, &stack_);
 }

@@ -21,6 +21,7 @@
 #include "config/stack_json.h"
 #include "plan/plan.h"
 #include "server/http_internal.h"
+#include "server/monitoring.h"
 
 namespace steward::server {
 namespace fs = std::filesystem;
@@ -93,6 +94,7 @@ Daemon::~Daemon() {
   Shutdown();
   if (reconcile_thread_.joinable()) reconcile_thread_.join();
   StopHttp();
+  if (monitoring_) monitoring_->Stop();
   if (runtime_) {
     if (opt_.stop_replicas_on_exit) runtime_->StopAll().IgnoreError();
     runtime_->StopLoop();
@@ -150,7 +152,7 @@ Status Daemon::Start() {
   runtime_ = std::make_unique<runtime::Runtime>(ropt);
   runtime_->StartLoop();
   RETURN_IF_ERROR(KillLeftovers());
-  RETURN_IF_ERROR(StartHttp());
+  RETURN_IF_ERROR(StartHttp());  // binds, starts monitoring (it needs the port), then listens
   RETURN_IF_ERROR(PublishDiscovery());
   if (opt_.reconcile) reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
   spdlog::info("msg=\"daemon started\" pid={} listen={}:{} state={}", getpid(), opt_.listen_host,
@@ -171,6 +173,36 @@ Status Daemon::KillLeftovers() {
   for (const auto& r : replicas)
     RETURN_IF_ERROR(store_->DeleteReplica(r.service, r.slot, r.generation));
   return Status::OK();
+}
+
+Status Daemon::StartMonitoring() {
+  if (!opt_.monitoring) return Status::OK();
+  config::Stack recorded;
+  ASSIGN_OR_RETURN(auto doc, store_->GetDocument("monitoring"));
+  if (doc) {
+    Status st = ApplyMonitoringDocument(nlohmann::json::parse(*doc, nullptr, false), &recorded);
+    if (!st.ok()) spdlog::error("msg=\"recorded monitoring config ignored\" error=\"{}\"",
+                                st.message());
+  }
+  MonitoringOptions mo;
+  mo.state_dir = opt_.state_dir;
+  mo.self_port = bound_port_;
+  mo.metrics = &metrics_;
+  auto mon = std::make_unique<Monitoring>(mo);
+  RETURN_IF_ERROR(mon->Start(recorded.monitoring).Annotate("monitoring"));
+  monitoring_ = std::move(mon);
+  UpdateMonitoring();
+  return Status::OK();
+}
+
+void Daemon::UpdateMonitoring() {
+  if (!monitoring_) return;
+  auto recorded = RecordedStack();
+  if (!recorded.ok()) {
+    spdlog::warn("msg=\"monitoring update\" error=\"{}\"", recorded.status().message());
+    return;
+  }
+  monitoring_->Update(*recorded, runtime_->Snapshot());
 }
 
 Status Daemon::PublishDiscovery() {
@@ -209,6 +241,11 @@ StatusOr<config::Stack> Daemon::RecordedStack() {
     if (!s.ok()) return Corruption("recorded spec of '" + r.name + "': " + s.status().message());
     stack.services.push_back(std::move(*s));
   }
+  ASSIGN_OR_RETURN(auto doc, store_->GetDocument("monitoring"));
+  if (doc) {
+    Status st = ApplyMonitoringDocument(nlohmann::json::parse(*doc, nullptr, false), &stack);
+    if (!st.ok()) return Corruption("recorded monitoring config: " + st.message());
+  }
   return stack;
 }
 
@@ -234,13 +271,19 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
     // Kept beside the state so that status names the project after a daemon restart.
     std::ofstream(opt_.state_dir + "/project", std::ios::trunc) << project_ << "\n";
   }
+  // Monitoring is not a resource of the plan: the new scrape configs and monitors take effect
+  // with this apply, whatever else changes.
+  RETURN_IF_ERROR(store_->PutDocument(
+      "monitoring", desired ? MonitoringDocument(*desired).dump() : std::string("{}")));
   ASSIGN_OR_RETURN(plan::Plan p, Plan(desired));
   if (p.empty()) {
+    UpdateMonitoring();
     progress("", "no changes: what runs matches the stack");
     RETURN_IF_ERROR(WaitForStartingReplicas(progress));
     return apply::ApplyReport{};
   }
   ASSIGN_OR_RETURN(apply::ApplyReport report, Execute(p, who, progress));
+  UpdateMonitoring();
   applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();
   apply_seconds_->WithLabels({}).Observe(report.took.count() / 1000.0);
   return report;
@@ -380,6 +423,7 @@ void Daemon::ReconcileLoop() {
   while (!shutdown_) {
     Status st = ReconcileOnce();
     if (!st.ok()) spdlog::error("msg=\"reconcile failed\" error=\"{}\"", st.message());
+    UpdateMonitoring();
     std::unique_lock<std::mutex> l(wait_mu_);
     wait_cv_.wait_for(l, opt_.reconcile_interval, [this] { return shutdown_.load(); });
   }

@@ -35,6 +35,8 @@
 
 namespace steward::server {
 
+class Monitoring;
+
 inline constexpr int kDefaultPort = 7420;
 
 struct DaemonOptions {
@@ -50,6 +52,7 @@ struct DaemonOptions {
   // The first pass waits one interval: set when `steward apply` starts the daemon, so that the
   // apply it is about to send does (and reports) the restoring, not a silent reconcile.
   bool defer_first_reconcile = false;
+  bool monitoring = true;               // scrape, probe and store metrics (<state>/tsdb)
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
 };
@@ -85,6 +88,7 @@ class Daemon {
   nlohmann::json StatusJson();
   state::StateStore* store() { return store_.get(); }
   metrics::Registry* metrics() { return &metrics_; }
+  Monitoring* monitoring() { return monitoring_.get(); }
   const std::string& token() const { return token_; }
 
  private:
@@ -97,6 +101,10 @@ class Daemon {
   Status ReconcileOnce();
   StatusOr<config::Stack> RecordedStack();
   Status KillLeftovers();
+  Status StartMonitoring();
+  // Hands the recorded stack (services + the monitoring document) and the live replicas to
+  // the scraper and prober.
+  void UpdateMonitoring();
   Status PublishDiscovery();
   Status StartHttp();  // http_api.cc
   void StopHttp();
@@ -107,6 +115,7 @@ class Daemon {
   std::unique_ptr<state::StateStore> store_;
   std::unique_ptr<drivers::Driver> driver_;
   std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<Monitoring> monitoring_;
   std::string token_;
   std::string instance_;
   int daemon_lock_fd_ = -1;

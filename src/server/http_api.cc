@@ -163,6 +163,8 @@ Status Daemon::StartHttp() {
     return Unavailable("cannot listen on " + opt_.listen_host + ":" +
                        std::to_string(opt_.listen_port) +
                        " (in use?); choose another with --listen HOST:PORT (port 0 = any)");
+  // Before the first request can arrive, so handlers read monitoring_ without a lock.
+  RETURN_IF_ERROR(StartMonitoring());
   http_thread_ = std::thread([this] { http_->svr.listen_after_bind(); });
   return Status::OK();
 }
@@ -174,6 +176,7 @@ void Daemon::StopHttp() {
 
 void Daemon::InstallRoutes() {
   auto& svr = http_->svr;
+  InstallPrometheusRoutes(svr, this);
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -12,3 +12,12 @@ struct Daemon::Http {
 };
 
 }  // namespace steward::server
+
+namespace steward::server {
+
+// prom_api.cc: the Prometheus-compatible read API over the daemon's monitoring.
+void InstallPrometheusRoutes(httplib::Server& svr, Daemon* daemon);
+// Unix seconds (with fraction) or RFC 3339, as Prometheus' API accepts times; returns unix ms.
+StatusOr<int64_t> ParsePromTime(const std::string& s);
+
+}  // namespace steward::server

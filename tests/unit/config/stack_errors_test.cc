@@ -109,7 +109,15 @@ TEST(StackErrors, MissingCommandPointsAtTheServiceKey) {
 TEST(StackErrors, MissingProjectAndServices) {
   EXPECT_EQ(DiagsOf("environments: {}\n"),
             (V{"1:1: missing 'project'; add e.g. project: my-app",
-               "1:1: missing 'services'; add e.g. services: {web: {command: ./bin/web}}"}));
+               "1:1: missing 'services'; add e.g. services: {web: {command: ./bin/web}} "
+               "(or scrape_configs:/monitors: to only watch what others run)"}));
+}
+
+TEST(StackErrors, AStackThatOnlyWatchesNeedsNoServices) {
+  ParseResult r = Parse("project: p\nmonitors:\n  home: {type: tcp, target: '127.0.0.1:80'}\n");
+  ASSERT_TRUE(r.stack.has_value()) << (r.diagnostics.empty() ? "" : r.diagnostics[0].ToString());
+  EXPECT_TRUE(r.stack->services.empty());
+  EXPECT_EQ(r.stack->monitors.size(), 1u);
 }
 
 TEST(StackErrors, EmptyFile) {

@@ -1,0 +1,130 @@
+#include "integration/peers.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <httplib.h>
+
+#include "integration/harness.h"
+
+namespace steward::testing {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+bool HaveBinary(const std::string& binary) {
+  const char* path = getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    if (access((p.substr(start, end - start) + "/" + binary).c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+ChildProcess::~ChildProcess() { Kill(); }
+
+bool ChildProcess::Start(const std::vector<std::string>& args, const std::string& log_file) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (null >= 0) dup2(null, 0);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+  return true;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(-pid_, SIGKILL);
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+}
+
+bool NodeExporter::Start(const std::string& dir) {
+  port_ = FreePort();
+  if (!proc_.Start({"prometheus-node-exporter", "--web.listen-address=127.0.0.1:" +
+                                                    std::to_string(port_)},
+                   dir + "/node_exporter.log"))
+    return false;
+  return PollUntil([&] { return HttpGet(port_, "/metrics") == 200; }, 15000);
+}
+
+bool Prometheus::Start(const std::string& dir, const std::string& scrape_configs_yaml,
+                       const std::string& scrape_interval) {
+  port_ = FreePort();
+  std::string config = dir + "/prometheus.yml";
+  std::ofstream(config) << "global:\n  scrape_interval: " << scrape_interval
+                        << "\n  scrape_timeout: " << scrape_interval
+                        << "\nscrape_configs:\n"
+                        << scrape_configs_yaml;
+  if (!proc_.Start({"prometheus", "--config.file=" + config,
+                    "--storage.tsdb.path=" + dir + "/prometheus-data",
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                   dir + "/prometheus.log"))
+    return false;
+  return PollUntil([&] { return HttpGet(port_, "/-/ready") == 200; }, 30000);
+}
+
+nlohmann::json Prometheus::Api(const std::string& path_and_query) {
+  httplib::Client cli("127.0.0.1", port_);
+  cli.set_read_timeout(10, 0);
+  auto res = cli.Get("/api/v1/" + path_and_query);
+  if (!res || res->status != 200) return nullptr;
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded() || j.value("status", "") != "success") return nullptr;
+  return j["data"];
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace steward::testing
