@@ -38,8 +38,8 @@ Monitoring::~Monitoring() { Stop(); }
 Status Monitoring::Start(const config::Monitoring& settings) {
   tsdb::Options o;
   o.dir = opt_.state_dir + "/tsdb";
-  o.retention_time = settings.retention;
-  o.retention_bytes = settings.retention_bytes;
+  o.retention_time = retention_ = settings.retention;
+  o.retention_bytes = retention_bytes_ = settings.retention_bytes;
   o.metrics = opt_.metrics;
   ASSIGN_OR_RETURN(db_, tsdb::Db::Open(o));
   monitor::ScrapeManagerOptions so;
@@ -80,6 +80,12 @@ void Monitoring::Update(const config::Stack& stack,
       spdlog::warn("msg=\"target discovery\" error=\"{}\"", e);
   discovery_errors_ = found.errors;
   scraper_->SetTargets(std::move(found.targets));
+  const config::Monitoring& m = stack.monitoring;
+  if (m.retention != retention_ || m.retention_bytes != retention_bytes_) {
+    db_->SetRetention(m.retention, m.retention_bytes);
+    retention_ = m.retention;
+    retention_bytes_ = m.retention_bytes;
+  }
   std::string monitors = config::StackToJson(stack).value("monitors", nlohmann::json()).dump();
   if (monitors != last_monitors_) {
     prober_->SetMonitors(stack.monitors, stack.dir);

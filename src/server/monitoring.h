@@ -59,6 +59,8 @@ class Monitoring {
   monitor::Discovery discovery_;
   std::vector<std::string> discovery_errors_;
   std::string last_monitors_;  // JSON of the monitors last applied, to skip no-op updates
+  Duration retention_{0};
+  int64_t retention_bytes_ = 0;
 };
 
 // The stack's monitoring sections as the state document "monitoring", and back: the stack's

@@ -74,6 +74,12 @@ std::vector<ChunkData> MergeChunks(std::vector<ChunkData> chunks, std::deque<std
 
 std::string DbImpl::NewBlockId() { return NewUlid(NowMs(), rng_); }
 
+void DbImpl::SetRetention(Duration retention_time, int64_t retention_bytes) {
+  std::lock_guard<std::mutex> l(compact_mu_);
+  opts_.retention_time = retention_time;
+  opts_.retention_bytes = retention_bytes;
+}
+
 Status DbImpl::Compact() {
   std::lock_guard<std::mutex> l(compact_mu_);
   Status st = CompactHeadLocked(false);

@@ -56,6 +56,7 @@ class DbImpl : public Db {
   std::unique_ptr<Appender> NewAppender() override;
   std::unique_ptr<Querier> NewQuerier() override;
   Status Compact() override;
+  void SetRetention(Duration retention_time, int64_t retention_bytes) override;
   Status FlushHead() override;
   Stats GetStats() override;
   Status SyncWal() override;
@@ -96,7 +97,7 @@ class DbImpl : public Db {
   void UpdateBlockMetrics();
   std::string NewBlockId();
 
-  const Options opts_;
+  Options opts_;  // retention_time and retention_bytes change under compact_mu_ (SetRetention)
   Clock* const clock_;
   const int64_t range_;  // block duration in ms
   DbMetrics metrics_;

@@ -161,6 +161,9 @@ class Db {
   virtual Status Compact() = 0;
   // Forces every head sample into a block now (for shutdown tests and benchmarks).
   virtual Status FlushHead() = 0;
+  // New retention limits (as in Options), applied from the next Compact(); the daemon calls it
+  // when an apply changes monitoring.retention or retention_size.
+  virtual void SetRetention(Duration retention_time, int64_t retention_bytes) = 0;
   // Walks the head to estimate its memory (O(series)): for status pages, not per sample.
   virtual Stats GetStats() = 0;
   // Makes every committed sample durable now (fsyncs the WAL) instead of within

@@ -32,6 +32,7 @@ class FakeDb : public tsdb::Db {
   tsdb::Stats GetStats() override;
   Status Close() override { return Status::OK(); }
   Status SyncWal() override { return Status::OK(); }
+  void SetRetention(Duration, int64_t) override {}
   std::vector<Status> BlockErrors() override { return {}; }
 
   // Committed samples of the series with exactly these labels (empty when unknown).

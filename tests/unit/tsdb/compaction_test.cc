@@ -216,6 +216,29 @@ TEST(Compaction, RetentionBySizeDropsOldestBlocksFirst) {
   EXPECT_EQ(got[0].samples.back().t, 5 * kRange - 1000);  // the newest data stays
 }
 
+TEST(Compaction, RetentionSetWhileOpenAppliesOnTheNextCompaction) {
+  TempDir dir;
+  FakeClock clock;
+  Options o = SmallBlocks(dir.path());
+  o.clock = &clock;
+  o.retention_time = Duration(0);  // keep forever
+  auto db = OpenDb(o);
+  int64_t now = ToUnixMillis(clock.WallNow());
+  int64_t start = (now / kRange - 6) * kRange;
+  Fill(*db, 2, start, start + 6 * kRange, 1000);
+  ASSERT_TRUE(db->FlushHead().ok());
+  ASSERT_TRUE(db->Compact().ok());
+  EXPECT_EQ(SelectAll(*db, {Eq("__name__", "m")})[0].samples.front().t, start);
+  db->SetRetention(Duration(3 * kRange), 0);
+  ASSERT_TRUE(db->Compact().ok());
+  // Whole blocks past the new horizon are gone; nothing inside it is.
+  auto got = SelectAll(*db, {Eq("__name__", "m")});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_GT(got[0].samples.front().t, start);
+  EXPECT_LE(got[0].samples.front().t, now - 3 * kRange);
+  EXPECT_EQ(got[0].samples.back().t, start + 6 * kRange - 1000);
+}
+
 TEST(Compaction, DamagedBlockIsReportedAndSkippedNotDeleted) {
   TempDir dir;
   {
