@@ -201,6 +201,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    args.build_dir = os.path.abspath(args.build_dir)
     steward = os.path.join(args.build_dir, "bin", "steward")
     demo = os.path.join(args.build_dir, "bin", "steward-demo")
     for b in (steward, demo):
