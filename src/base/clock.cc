@@ -1,5 +1,6 @@
 #include "base/clock.h"
 
+#include <cstdio>
 #include <ctime>
 #include <thread>
 
@@ -45,6 +46,15 @@ std::string FormatRfc3339(WallTime t) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::string FormatRfc3339Millis(WallTime t) {
+  int64_t ms = ToUnixMillis(t);
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  std::string base = FormatRfc3339(FromUnixMillis(secs * 1000));
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms - secs * 1000));
+  return base.substr(0, base.size() - 1) + frac + "Z";
 }
 
 std::string FormatDuration(Duration d) {

@@ -52,6 +52,8 @@ class FakeClock : public Clock {
 int64_t ToUnixMillis(WallTime t);
 WallTime FromUnixMillis(int64_t ms);
 std::string FormatRfc3339(WallTime t);
+// With milliseconds: "2026-11-26T19:02:19.123Z" (Prometheus' API shows sub-second times).
+std::string FormatRfc3339Millis(WallTime t);
 // "1.2s", "350ms", "3m10s", "2h5m": how durations are shown to people.
 std::string FormatDuration(Duration d);
 

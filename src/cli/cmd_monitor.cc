@@ -1,4 +1,5 @@
 // targets, series, monitors: what the daemon's monitoring sees, through its Prometheus API.
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 
@@ -36,6 +37,27 @@ StatusOr<nlohmann::json> PromGet(Context& ctx, const std::string& path) {
   return j["data"];
 }
 
+// Text that came from targets (reason phrases, probe output): control characters shown as
+// escapes, so a remote server cannot drive the terminal.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string Seconds(double s) {
   char buf[32];
   if (s < 1) std::snprintf(buf, sizeof buf, "%.1fms", s * 1000);
@@ -49,7 +71,8 @@ std::string LabelsText(const nlohmann::json& labels, bool with_name) {
   for (auto it = labels.begin(); it != labels.end(); ++it) {
     if (it.key() == "__name__" && with_name) continue;
     std::string v;
-    for (char c : it.value().get<std::string>()) {
+    std::string raw = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+    for (char c : raw) {
       if (c == '\\' || c == '"') v.push_back('\\');
       if (c == '\n') { v += "\\n"; continue; }
       v.push_back(c);
@@ -68,18 +91,19 @@ int RunTargets(Context& ctx) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"JOB", "INSTANCE", "HEALTH", "LAST SCRAPE", "DURATION", "SAMPLES", "ERROR"}};
-  for (const auto& t : (*data)["activeTargets"]) {
-    const auto& labels = t["labels"];
-    bool never = t.value("health", "") == "unknown";
-    rows.push_back({t.value("scrapePool", ""), labels.value("instance", ""),
-                    t.value("health", ""), never ? "-" : t.value("lastScrape", ""),
+  for (const auto& t : data->value("activeTargets", nlohmann::json::array())) {
+    nlohmann::json labels = t.value("labels", nlohmann::json::object());
+    bool never = Str(t, "health") == "unknown";
+    rows.push_back({Str(t, "scrapePool"), Printable(Str(labels, "instance")), Str(t, "health"),
+                    never ? "-" : Str(t, "lastScrape"),
                     never ? "-" : Seconds(t.value("lastScrapeDuration", 0.0)),
-                    std::to_string(t.value("lastSamples", 0)), t.value("lastError", "")});
+                    std::to_string(t.value("lastSamples", 0)), Printable(Str(t, "lastError"))});
   }
   PrintTable(rows);
   if (data->contains("discoveryErrors"))
     for (const auto& e : (*data)["discoveryErrors"])
-      std::cerr << "discovery error: " << e.get<std::string>() << "\n";
+      std::cerr << "discovery error: " << Printable(e.is_string() ? e.get<std::string>() : "")
+                << "\n";
   return kExitOk;
 }
 
@@ -96,7 +120,7 @@ int RunSeries(Context& ctx, const std::vector<std::string>& selectors, const std
     std::cout << data->dump(2) << "\n";
     return kExitOk;
   }
-  for (const auto& labels : *data) std::cout << LabelsText(labels, true) << "\n";
+  for (const auto& labels : *data) std::cout << Printable(LabelsText(labels, true)) << "\n";
   if (data->empty()) std::cerr << "no series match\n";
   return kExitOk;
 }
@@ -111,11 +135,12 @@ int RunMonitors(Context& ctx) {
   std::vector<std::vector<std::string>> rows = {
       {"MONITOR", "KIND", "TARGET", "RESULT", "LAST RUN", "DURATION", "ERROR"}};
   for (const auto& p : *data) {
-    bool ran = !p.value("last_run", "").empty();
-    rows.push_back({p.value("name", ""), p.value("kind", ""), p.value("instance", ""),
+    bool ran = !Str(p, "last_run").empty();
+    rows.push_back({Str(p, "name"), Str(p, "kind"), Printable(Str(p, "instance")),
                     !ran ? "pending" : p.value("success", false) ? "ok" : "FAIL",
-                    ran ? p.value("last_run", "") : "-",
-                    ran ? Seconds(p.value("duration_seconds", 0.0)) : "-", p.value("error", "")});
+                    ran ? Str(p, "last_run") : "-",
+                    ran ? Seconds(p.value("duration_seconds", 0.0)) : "-",
+                    Printable(Str(p, "error"))});
   }
   PrintTable(rows);
   return kExitOk;
@@ -136,7 +161,7 @@ void AddSeries(CLI::App& app, Context& ctx, int& rc) {
   static std::string start, end;
   cmd->add_option("selector", selectors, "Series selector(s), Prometheus syntax")->required();
   cmd->add_option("--start", start, "From (RFC 3339 or Unix seconds; default: all stored)");
-  cmd->add_option("--end", end, "Until (RFC 3339 or Unix seconds; default: now)");
+  cmd->add_option("--end", end, "Until (RFC 3339 or Unix seconds; default: all stored)");
   cmd->add_flag("--json", ctx.g.json, "Print the series as JSON label sets");
   cmd->callback([&] { rc = RunSeries(ctx, selectors, start, end); });
 }

@@ -87,6 +87,25 @@ Status UnescapeOne(std::string_view s, size_t* i, char quote, std::string* out) 
   return Status::OK();
 }
 
+bool IsValidUtf8(std::string_view s) {
+  static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    if (n < 0 || i + static_cast<size_t>(n) >= s.size() + (n == 0 ? 1 : 0)) return false;
+    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return false;
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
+
 class Lexer {
  public:
   explicit Lexer(std::string_view in) : in_(in) {}
@@ -215,7 +234,15 @@ class Lexer {
       size_t unit = p;
       if (p + 1 < in_.size() && in_[p] == 'm' && in_[p + 1] == 's') p += 2;
       else if (p < in_.size() && IsDurationUnit(in_[p])) ++p;
-      if (p == unit) break;
+      if (p == unit) {
+        // "5m30": digits after a unit need a unit of their own.
+        if (duration) {
+          while (pos_ < in_.size() && (IsAlnum(in_[pos_]) || in_[pos_] == '.')) ++pos_;
+          return Error(start, "bad number or duration syntax: \"" +
+                                  std::string(in_.substr(start, pos_ - start)) + "\"");
+        }
+        break;
+      }
       duration = true;
     }
     if (duration && (p >= in_.size() || !IsAlnum(in_[p]))) {
@@ -285,7 +312,11 @@ StatusOr<std::string> Unquote(std::string_view q) {
   std::string_view body = q.substr(1, q.size() - 2);
   if (quote == '`') {
     if (body.find('`') != std::string_view::npos) return InvalidArgument("unexpected backquote");
-    return std::string(body);
+    std::string raw;
+    for (char c : body)
+      if (c != '\r') raw.push_back(c);  // Go drops carriage returns from raw strings
+    if (!IsValidUtf8(raw)) return InvalidArgument("invalid UTF-8 in string");
+    return raw;
   }
   std::string out;
   out.reserve(body.size());
@@ -301,6 +332,9 @@ StatusOr<std::string> Unquote(std::string_view q) {
     Status s = UnescapeOne(body, &i, quote, &out);
     if (!s.ok()) return s;
   }
+  // Byte escapes (\xff) may build any bytes, as in Go; raw bytes in the source must be UTF-8.
+  std::string source(body);
+  if (!IsValidUtf8(source)) return InvalidArgument("invalid UTF-8 in string");
   return out;
 }
 

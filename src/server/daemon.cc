@@ -187,9 +187,18 @@ Status Daemon::StartMonitoring() {
   MonitoringOptions mo;
   mo.state_dir = opt_.state_dir;
   mo.self_port = bound_port_;
+  // Scrape ourselves where we listen; a wildcard listener is reachable on loopback.
+  const std::string& h = opt_.listen_host;
+  mo.self_host = (h.empty() || h == "0.0.0.0" || h == "::" || h == "[::]") ? "127.0.0.1" : h;
   mo.metrics = &metrics_;
   auto mon = std::make_unique<Monitoring>(mo);
-  RETURN_IF_ERROR(mon->Start(recorded.monitoring).Annotate("monitoring"));
+  if (Status st = mon->Start(recorded.monitoring); !st.ok()) {
+    // The services matter more than their metrics: run without monitoring (the API answers
+    // 503 and says why in the log) rather than refuse to supervise.
+    spdlog::error("msg=\"monitoring is off: the metrics store could not start\" error=\"{}\"",
+                  st.message());
+    return Status::OK();
+  }
   monitoring_ = std::move(mon);
   UpdateMonitoring();
   return Status::OK();
@@ -197,6 +206,8 @@ Status Daemon::StartMonitoring() {
 
 void Daemon::UpdateMonitoring() {
   if (!monitoring_) return;
+  // Held across reading and handing over, so an older read never lands after a newer one.
+  std::lock_guard<std::mutex> l(monitoring_update_mu_);
   auto recorded = RecordedStack();
   if (!recorded.ok()) {
     spdlog::warn("msg=\"monitoring update\" error=\"{}\"", recorded.status().message());
@@ -231,21 +242,30 @@ void Daemon::Wait() {
   wait_cv_.wait(l, [this] { return shutdown_.load(); });
 }
 
+std::string Daemon::Project() const {
+  std::lock_guard<std::mutex> l(project_mu_);
+  return project_;
+}
+
 StatusOr<config::Stack> Daemon::RecordedStack() {
   ASSIGN_OR_RETURN(auto records, store_->ListServices());
   config::Stack stack;
-  stack.project = project_;
+  stack.project = Project();
   for (const auto& r : records) {
     auto s = config::ServiceFromJson(
         nlohmann::json::parse(r.spec_json, nullptr, /*allow_exceptions=*/false));
     if (!s.ok()) return Corruption("recorded spec of '" + r.name + "': " + s.status().message());
     stack.services.push_back(std::move(*s));
   }
-  ASSIGN_OR_RETURN(auto doc, store_->GetDocument("monitoring"));
-  if (doc) {
-    Status st = ApplyMonitoringDocument(nlohmann::json::parse(*doc, nullptr, false), &stack);
-    if (!st.ok()) return Corruption("recorded monitoring config: " + st.message());
-  }
+  // A damaged monitoring document must not stop the services' drift repair: it is logged
+  // (once per pass) and the stack goes on without monitoring sections.
+  auto doc = store_->GetDocument("monitoring");
+  Status st = doc.ok() ? Status::OK() : doc.status();
+  if (st.ok() && *doc)
+    st = ApplyMonitoringDocument(nlohmann::json::parse(**doc, nullptr, false), &stack);
+  if (!st.ok())
+    spdlog::error("msg=\"recorded monitoring config ignored; the next apply rewrites it\" "
+                  "error=\"{}\"", st.message());
   return stack;
 }
 
@@ -266,7 +286,8 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
   ASSIGN_OR_RETURN(auto lock, LockForApply(command, lock_timeout));
   std::lock_guard<std::mutex> g(apply_mu_);
   RETURN_IF_ERROR(store_->MarkInterruptedHistory());
-  if (desired && !desired->project.empty() && desired->project != project_) {
+  if (desired && !desired->project.empty() && desired->project != Project()) {
+    std::lock_guard<std::mutex> pl(project_mu_);
     project_ = desired->project;
     // Kept beside the state so that status names the project after a daemon restart.
     std::ofstream(opt_.state_dir + "/project", std::ios::trunc) << project_ << "\n";
@@ -462,7 +483,7 @@ nlohmann::json Daemon::StatusJson() {
                         {"started_at", s.started_at_ms
                                            ? FormatRfc3339(FromUnixMillis(s.started_at_ms))
                                            : ""}});
-  return {{"project", project_},
+  return {{"project", Project()},
           {"daemon", {{"pid", getpid()}, {"port", bound_port_}, {"version", "0.1.0"}}},
           {"services", services},
           {"replicas", replicas}};

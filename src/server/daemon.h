@@ -100,6 +100,7 @@ class Daemon {
   void ReconcileLoop();
   Status ReconcileOnce();
   StatusOr<config::Stack> RecordedStack();
+  std::string Project() const;
   Status KillLeftovers();
   Status StartMonitoring();
   // Hands the recorded stack (services + the monitoring document) and the live replicas to
@@ -120,7 +121,9 @@ class Daemon {
   std::string instance_;
   int daemon_lock_fd_ = -1;
   int bound_port_ = 0;
+  mutable std::mutex project_mu_;  // project_ is written by applies, read by every thread
   std::string project_;
+  std::mutex monitoring_update_mu_;  // one UpdateMonitoring at a time: reads and hands over
   std::string watched_mtime_;
 
   std::mutex apply_mu_;  // one apply at a time inside the daemon (the state lock covers others)

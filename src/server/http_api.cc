@@ -22,7 +22,7 @@ namespace {
 
 void JsonError(httplib::Response& res, int code, const std::string& type, const std::string& msg) {
   res.status = code;
-  res.set_content(nlohmann::json{{"status", "error"}, {"errorType", type}, {"error", msg}}.dump() +
+  res.set_content(nlohmann::json{{"status", "error"}, {"errorType", type}, {"error", msg}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                       "\n",
                   "application/json");
 }
@@ -42,12 +42,14 @@ int HttpCodeFor(const Status& st) {
 // The metrics label for a request path: one of the known routes, else "other", so that
 // requests for made-up paths cannot grow the metrics without bound.
 std::string RouteLabel(const std::string& path) {
-  static const char* kRoutes[] = {"/healthz",         "/metrics",          "/api/v1/status",
-                                  "/api/v1/services", "/api/v1/replicas",  "/api/v1/history",
-                                  "/api/v1/plan",     "/api/v1/apply",     "/api/v1/destroy",
-                                  "/api/v1/down"};
+  static const char* kRoutes[] = {
+      "/healthz",        "/metrics",        "/api/v1/status",  "/api/v1/services",
+      "/api/v1/replicas", "/api/v1/history", "/api/v1/plan",    "/api/v1/apply",
+      "/api/v1/destroy", "/api/v1/down",    "/api/v1/series",  "/api/v1/labels",
+      "/api/v1/targets", "/api/v1/query",   "/api/v1/monitors", "/api/v1/admin/tsdb/flush"};
   for (const char* r : kRoutes)
     if (path == r) return r;
+  if (path.rfind("/api/v1/label/", 0) == 0) return "/api/v1/label/:name/values";
   return "other";
 }
 
@@ -72,12 +74,12 @@ void StreamNdjson(httplib::Response& res,
             std::lock_guard<std::mutex> l(mu);
             lines.push_back(
                 nlohmann::json{{"event", "progress"}, {"resource", resource}, {"message", msg}}
-                    .dump() +
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                 "\n");
             cv.notify_all();
           });
           std::lock_guard<std::mutex> l(mu);
-          lines.push_back(result.dump() + "\n");
+          lines.push_back(result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
           finished = true;
           cv.notify_all();
         });
@@ -143,8 +145,10 @@ Status Daemon::StartHttp() {
     std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) != 0 || !TokenMatches(auth.substr(prefix.size()), token_)) {
+      // The path is not given to whoever asks without a token.
       JsonError(res, 401, "unauthorized",
-                "missing or wrong bearer token; it is in " + opt_.state_dir + "/api.token");
+                "missing or wrong bearer token; it is in api.token in the daemon's state "
+                "directory (.steward/ beside the stack file)");
       http_requests_->WithLabels({RouteLabel(req.path), "401"}).Inc();
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -184,13 +188,13 @@ void Daemon::InstallRoutes() {
     res.set_content(metrics_.Render(), metrics::kContentType);
   });
   svr.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(StatusJson().dump() + "\n", "application/json");
+    res.set_content(StatusJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
   });
   svr.Get("/api/v1/services", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(StatusJson()["services"].dump() + "\n", "application/json");
+    res.set_content(StatusJson()["services"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
   });
   svr.Get("/api/v1/replicas", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(StatusJson()["replicas"].dump() + "\n", "application/json");
+    res.set_content(StatusJson()["replicas"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
   });
   svr.Get("/api/v1/history", [this](const httplib::Request& req, httplib::Response& res) {
     int limit = 20;
@@ -200,7 +204,7 @@ void Daemon::InstallRoutes() {
     auto h = store_->ListHistory(limit);
     if (!h.ok()) return JsonError(res, 500, "internal", h.status().message());
     nlohmann::json out = HistoryJson(*h);
-    res.set_content(out.dump() + "\n", "application/json");
+    res.set_content(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
   });
   auto parse_body = [](const httplib::Request& req, httplib::Response& res,
                        nlohmann::json* body) {
@@ -221,7 +225,7 @@ void Daemon::InstallRoutes() {
     if (!stack.ok()) return JsonError(res, 400, "bad_data", stack.status().message());
     auto p = Plan(&*stack);
     if (!p.ok()) return JsonError(res, HttpCodeFor(p.status()), "execution", p.status().message());
-    res.set_content(plan::RenderPlanJson(*p).dump() + "\n", "application/json");
+    res.set_content(plan::RenderPlanJson(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
   });
   auto apply_route = [this, parse_body](bool destroy) {
     return [this, parse_body, destroy](const httplib::Request& req, httplib::Response& res) {
@@ -258,7 +262,7 @@ void Daemon::InstallRoutes() {
   svr.Post("/api/v1/down", [this](const httplib::Request&, httplib::Response& res) {
     Status st = StopAllReplicas();
     if (!st.ok()) return JsonError(res, HttpCodeFor(st), "execution", st.message());
-    res.set_content(nlohmann::json{{"status", "success"}, {"stopped", true}}.dump() + "\n",
+    res.set_content(nlohmann::json{{"status", "success"}, {"stopped", true}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
                     "application/json");
     // Exit after the response has gone out.
     std::thread([this] { Shutdown(); }).detach();

@@ -31,7 +31,11 @@ Status ApplyMonitoringDocument(const nlohmann::json& doc, config::Stack* into) {
 Monitoring::Monitoring(MonitoringOptions options)
     : opt_(std::move(options)),
       discovery_(monitor::DiscoveryOptions{
-          opt_.self_port > 0 ? "127.0.0.1:" + std::to_string(opt_.self_port) : "", "/metrics"}) {}
+          opt_.self_port <= 0 ? std::string()
+          : opt_.self_host.find(':') != std::string::npos && opt_.self_host[0] != '['
+              ? "[" + opt_.self_host + "]:" + std::to_string(opt_.self_port)
+              : opt_.self_host + ":" + std::to_string(opt_.self_port),
+          "/metrics"}) {}
 
 Monitoring::~Monitoring() { Stop(); }
 
@@ -86,7 +90,9 @@ void Monitoring::Update(const config::Stack& stack,
     retention_ = m.retention;
     retention_bytes_ = m.retention_bytes;
   }
-  std::string monitors = config::StackToJson(stack).value("monitors", nlohmann::json()).dump();
+  // The monitors and the directory exec probes run in: a change of either re-applies them.
+  std::string monitors =
+      config::StackToJson(stack).value("monitors", nlohmann::json()).dump() + "\n" + stack.dir;
   if (monitors != last_monitors_) {
     prober_->SetMonitors(stack.monitors, stack.dir);
     last_monitors_ = monitors;

@@ -28,7 +28,8 @@ namespace steward::server {
 
 struct MonitoringOptions {
   std::string state_dir;
-  int self_port = 0;  // the daemon's HTTP port, for the self-scrape target
+  std::string self_host = "127.0.0.1";  // where the daemon's HTTP server answers
+  int self_port = 0;                     // its port, for the self-scrape target
   metrics::Registry* metrics = nullptr;
 };
 

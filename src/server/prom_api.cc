@@ -3,13 +3,16 @@
 // POST form; match[] selectors; start/end as RFC 3339 or Unix seconds) and JSON shapes, so that
 // Grafana and Prometheus' own tooling read Steward as they read Prometheus. Also
 // /api/v1/monitors (Steward's own: the last result of each probe).
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include <httplib.h>
 
-#include "metrics/registry.h"
+#include "monitor/discovery.h"
 #include "promql/lexer.h"
 #include "promql/selector.h"
 #include "server/http_internal.h"
@@ -22,47 +25,87 @@ namespace {
 constexpr int64_t kMinTime = std::numeric_limits<int64_t>::min() / 2;
 constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max() / 2;
 
+// Text from targets (reason phrases, label values) and from requests may not be UTF-8; it is
+// replaced (U+FFFD) rather than failing the whole answer.
+std::string SafeDump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 void PromError(httplib::Response& res, int code, const std::string& type, const std::string& msg) {
   res.status = code;
-  res.set_content(
-      nlohmann::json{{"status", "error"}, {"errorType", type}, {"error", msg}}.dump() + "\n",
-      "application/json");
+  res.set_content(SafeDump({{"status", "error"}, {"errorType", type}, {"error", msg}}),
+                  "application/json");
 }
 
 void PromSuccess(httplib::Response& res, nlohmann::json data) {
-  res.set_content(nlohmann::json{{"status", "success"}, {"data", std::move(data)}}.dump() + "\n",
+  res.set_content(SafeDump({{"status", "success"}, {"data", std::move(data)}}),
                   "application/json");
 }
 
 }  // namespace
 
-// Prometheus' parseTime: Unix seconds with an optional fraction, or RFC 3339 (with optional
-// fractional seconds and a Z or ±hh:mm offset).
+// Prometheus' parseTime: Unix seconds with an optional fraction, or RFC 3339 (optional
+// fractional seconds, then Z or ±hh:mm). Strict: anything else is an error naming the input.
 StatusOr<int64_t> ParsePromTime(const std::string& s) {
-  if (s.empty()) return InvalidArgument("empty time");
-  char* end = nullptr;
-  double secs = std::strtod(s.c_str(), &end);
-  if (end && *end == '\0' && std::isfinite(secs)) {
-    if (std::fabs(secs) > 9.2e15) return InvalidArgument("time out of range: \"" + s + "\"");
-    return static_cast<int64_t>(std::llround(secs * 1000.0));
+  auto bad = [&s](const std::string& why) {
+    std::string shown = s.size() > 64 ? s.substr(0, 64) + "..." : s;
+    return InvalidArgument("cannot parse \"" + shown + "\" to a valid timestamp" +
+                           (why.empty() ? "" : ": " + why));
+  };
+  if (s.empty()) return bad("empty");
+  // Unix seconds: [-]digits[.digits]
+  size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  size_t digits = 0, dots = 0;
+  for (size_t k = i; k < s.size(); ++k) {
+    if (std::isdigit(static_cast<unsigned char>(s[k]))) ++digits;
+    else if (s[k] == '.') ++dots;
+    else { digits = 0; break; }
   }
-  int y, mo, d, h, mi;
-  double sec;
-  char rest[16] = {0};
-  int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%15s", &y, &mo, &d, &h, &mi, &sec, rest);
-  if (n < 6 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 || sec >= 61)
-    return InvalidArgument("cannot parse \"" + s +
-                           "\" to a valid timestamp (want Unix seconds or RFC 3339)");
+  if (digits > 0 && dots <= 1) {
+    double secs = std::strtod(s.c_str(), nullptr);
+    if (!std::isfinite(secs) || std::fabs(secs) > 9.2e12) return bad("out of range");
+    return static_cast<int64_t>(std::floor(secs * 1000.0 + 0.5));
+  }
+  // RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)
+  auto num = [&s](size_t at, size_t n, int* out) {
+    if (at + n > s.size()) return false;
+    int v = 0;
+    for (size_t k = at; k < at + n; ++k) {
+      if (!std::isdigit(static_cast<unsigned char>(s[k]))) return false;
+      v = v * 10 + (s[k] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int y, mo, d, h, mi, sec;
+  if (!num(0, 4, &y) || s.size() < 20 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
+      !num(8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !num(11, 2, &h) || s[13] != ':' ||
+      !num(14, 2, &mi) || s[16] != ':' || !num(17, 2, &sec))
+    return bad("want Unix seconds or RFC 3339");
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+      h > 23 || mi > 59 || sec > 60)
+    return bad("no such date or time");
+  size_t at = 19;
+  int64_t frac_ms = 0;
+  if (at < s.size() && s[at] == '.') {
+    size_t start = ++at;
+    while (at < s.size() && std::isdigit(static_cast<unsigned char>(s[at]))) ++at;
+    if (at == start) return bad("no digits after '.'");
+    for (size_t k = start; k < start + 3; ++k)  // truncated to ms, as Prometheus does
+      frac_ms = frac_ms * 10 + (k < at ? s[k] - '0' : 0);
+  }
   int offset_min = 0;
-  std::string tz = rest;
-  if (tz == "Z" || tz == "z") {
+  std::string zone = s.substr(at);
+  int oh, om;
+  if (zone == "Z" || zone == "z") {
     offset_min = 0;
-  } else if (tz.size() == 6 && (tz[0] == '+' || tz[0] == '-') && tz[3] == ':') {
-    offset_min = std::atoi(tz.substr(1, 2).c_str()) * 60 + std::atoi(tz.substr(4, 2).c_str());
-    if (tz[0] == '-') offset_min = -offset_min;
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':' &&
+             num(at + 1, 2, &oh) && num(at + 4, 2, &om) && oh < 24 && om < 60) {
+    offset_min = (zone[0] == '-' ? -1 : 1) * (oh * 60 + om);
   } else {
-    return InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp: bad zone \"" + tz +
-                           "\"");
+    return bad("bad time zone \"" + zone.substr(0, 16) + "\" (want Z or ±hh:mm)");
   }
   // Days from civil (Howard Hinnant's algorithm).
   int yy = y - (mo <= 2);
@@ -71,8 +114,7 @@ StatusOr<int64_t> ParsePromTime(const std::string& s) {
   unsigned doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   int64_t days = static_cast<int64_t>(era) * 146097 + static_cast<int64_t>(doe) - 719468;
-  int64_t ms = ((days * 24 + h) * 60 + mi - offset_min) * 60000 + std::llround(sec * 1000.0);
-  return ms;
+  return ((days * 24 + h) * 60 + mi - offset_min) * 60000 + sec * 1000LL + frac_ms;
 }
 
 namespace {
@@ -84,19 +126,17 @@ struct Range {
 
 StatusOr<Range> ParseRange(const httplib::Request& req) {
   Range r;
-  if (req.has_param("start")) {
+  if (req.has_param("start") && !req.get_param_value("start").empty()) {
     auto t = ParsePromTime(req.get_param_value("start"));
     if (!t.ok()) return InvalidArgument("invalid parameter \"start\": " + t.status().message());
     r.start = *t;
   }
-  if (req.has_param("end")) {
+  if (req.has_param("end") && !req.get_param_value("end").empty()) {
     auto t = ParsePromTime(req.get_param_value("end"));
     if (!t.ok()) return InvalidArgument("invalid parameter \"end\": " + t.status().message());
     r.end = *t;
   }
-  if (r.end < r.start)
-    return InvalidArgument("invalid parameter \"end\": end timestamp must not be before start time");
-  return r;
+  return r;  // end < start selects nothing, as in Prometheus' series and labels endpoints
 }
 
 // Every match[] selector; an empty list when none was given.
@@ -118,12 +158,28 @@ nlohmann::json LabelsJson(const tsdb::Labels& labels) {
   return out;
 }
 
+// Prometheus' returnAPIError: bad input 400 bad_data, limits 422 execution, the rest 500.
 int CodeFor(const Status& st) {
-  return st.code() == StatusCode::kInvalidArgument ? 400 : 500;
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kFailedPrecondition: return 422;
+    case StatusCode::kDeadlineExceeded: return 503;
+    default: return 500;
+  }
 }
 std::string TypeFor(const Status& st) {
-  return st.code() == StatusCode::kInvalidArgument ? "bad_data" : "internal";
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument: return "bad_data";
+    case StatusCode::kFailedPrecondition: return "execution";
+    case StatusCode::kDeadlineExceeded: return "timeout";
+    default: return "internal";
+  }
 }
+
+// A cap on what one /api/v1/series answer holds, so one request cannot exhaust the daemon
+// that also supervises the services.
+constexpr size_t kMaxSeriesPerRequest = 1'000'000;
+constexpr int64_t kMaxSamplesPerQuery = 5'000'000;
 
 void HandleSeries(Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
   auto range = ParseRange(req);
@@ -138,6 +194,10 @@ void HandleSeries(Monitoring* mon, const httplib::Request& req, httplib::Respons
     if (!got.ok()) return PromError(res, CodeFor(got.status()), TypeFor(got.status()),
                                     got.status().message());
     all.insert(all.end(), got->begin(), got->end());
+    if (all.size() > kMaxSeriesPerRequest)
+      return PromError(res, 422, "execution",
+                       "more than " + std::to_string(kMaxSeriesPerRequest) +
+                           " series match; narrow the selector or the time range");
   }
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
@@ -168,23 +228,6 @@ void HandleLabels(Monitoring* mon, const httplib::Request& req, httplib::Respons
   PromSuccess(res, all);
 }
 
-std::string PromDuration(Duration d) {
-  // Prometheus' model.Duration: the largest units that divide evenly ("1m", "15s", "1m30s").
-  int64_t ms = d.count();
-  if (ms == 0) return "0s";
-  std::string out;
-  static constexpr struct { const char* unit; int64_t ms; } kUnits[] = {
-      {"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000}, {"h", 3600000},
-      {"m", 60000}, {"s", 1000}, {"ms", 1}};
-  for (const auto& u : kUnits) {
-    if (ms >= u.ms) {
-      out += std::to_string(ms / u.ms) + u.unit;
-      ms %= u.ms;
-    }
-  }
-  return out;
-}
-
 nlohmann::json TargetJson(const monitor::TargetHealth& t) {
   return {{"discoveredLabels", LabelsJson(t.spec.discovered)},
           {"labels", LabelsJson(t.spec.labels)},
@@ -193,22 +236,20 @@ nlohmann::json TargetJson(const monitor::TargetHealth& t) {
           {"globalUrl", t.spec.url},
           {"lastError", t.last_error},
           {"lastScrape", t.health == "unknown" ? "0001-01-01T00:00:00Z"
-                                               : FormatRfc3339(t.last_scrape)},
+                                               : FormatRfc3339Millis(t.last_scrape)},
           {"lastScrapeDuration", t.last_scrape_duration_seconds},
           {"lastSamples", t.last_samples},
           {"health", t.health},
-          {"scrapeInterval", PromDuration(t.spec.interval)},
-          {"scrapeTimeout", PromDuration(t.spec.timeout)}};
+          {"scrapeInterval", monitor::PrometheusDuration(t.spec.interval)},
+          {"scrapeTimeout", monitor::PrometheusDuration(t.spec.timeout)}};
 }
 
 void HandleTargets(Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
-  std::string state = req.has_param("state") ? req.get_param_value("state") : "any";
-  if (state != "any" && state != "active" && state != "dropped")
-    return PromError(res, 400, "bad_data",
-                     "invalid parameter \"state\": want active, dropped or any, got \"" + state +
-                         "\"");
+  // As Prometheus: case-insensitive; an unknown state lists nothing.
+  std::string state = req.has_param("state") ? req.get_param_value("state") : "";
+  for (char& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   nlohmann::json active = nlohmann::json::array();
-  if (state != "dropped")
+  if (state.empty() || state == "any" || state == "active")
     for (const auto& t : mon->Targets()) active.push_back(TargetJson(t));
   nlohmann::json data = {{"activeTargets", active},
                          {"droppedTargets", nlohmann::json::array()}};
@@ -216,13 +257,23 @@ void HandleTargets(Monitoring* mon, const httplib::Request& req, httplib::Respon
   PromSuccess(res, std::move(data));
 }
 
+// A value as Prometheus' API writes it (strconv.FormatFloat(v, 'f' or 'e', -1, 64)): the
+// shortest digits that read back the same, in plain notation unless the exponent is below -6
+// or at least 21.
+std::string PromValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  double a = std::fabs(v);
+  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
+                                                   : std::chars_format::fixed;
+  auto r = std::to_chars(buf, buf + sizeof buf, v, fmt);
+  return std::string(buf, r.ptr);
+}
+
 // Prometheus' sample pair: [unix seconds as a number, value as a string].
 nlohmann::json SamplePair(const tsdb::Sample& s) {
-  std::string v;
-  if (std::isnan(s.v)) v = "NaN";
-  else if (std::isinf(s.v)) v = s.v > 0 ? "+Inf" : "-Inf";
-  else v = metrics::FormatValue(s.v);
-  return nlohmann::json::array({static_cast<double>(s.t) / 1000.0, v});
+  return nlohmann::json::array({static_cast<double>(s.t) / 1000.0, PromValue(s.v)});
 }
 
 // /api/v1/query for what the read path serves before the PromQL engine lands: a series
@@ -259,9 +310,10 @@ void HandleQuery(Monitoring* mon, const httplib::Request& req, httplib::Response
                          "the PromQL engine comes next)");
   constexpr int64_t kLookback = 5 * 60 * 1000;
   // Both ends inclusive, as Prometheus 2.x selects.
-  int64_t mint = range > 0 ? at - range : at - kLookback;
+  at = std::clamp(at, kMinTime, kMaxTime);
+  int64_t mint = range > 0 ? at - std::min(range, at - kMinTime) : at - kLookback;
   auto q = mon->db()->NewQuerier();
-  auto series = q->Select(*ms, mint, at, /*max_samples=*/50'000'000);
+  auto series = q->Select(*ms, mint, at, kMaxSamplesPerQuery);
   if (!series.ok())
     return PromError(res, CodeFor(series.status()), TypeFor(series.status()),
                      series.status().message());

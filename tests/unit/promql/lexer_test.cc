@@ -66,6 +66,20 @@ TEST(Unquote, GoEscapes) {
   EXPECT_FALSE(Unquote(R"("\uD800")").ok());
 }
 
+TEST(Lexer, DigitsAfterADurationUnitAreAnError) {
+  EXPECT_EQ(Lex("5m30").front().kind, TokenKind::kError);
+  EXPECT_EQ(Lex("1h5").front().kind, TokenKind::kError);
+  EXPECT_EQ(Lex("1h5m").front().kind, TokenKind::kDuration);
+}
+
+TEST(Unquote, RejectsInvalidUtf8ButKeepsByteEscapes) {
+  EXPECT_FALSE(Unquote("\"a\xff\"").ok());
+  EXPECT_FALSE(Unquote("`\xc3`").ok());
+  EXPECT_EQ(*Unquote(R"("\xff")"), "\xff");          // an escape may build any byte
+  EXPECT_EQ(*Unquote("\"\xc3\xa9\""), "\xc3\xa9");  // é
+  EXPECT_EQ(*Unquote("`a\r\nb`"), "a\nb");
+}
+
 TEST(Duration, ParsesCompoundUnitsInOrder) {
   EXPECT_EQ(*ParseDurationMillis("1h30m"), 5400000);
   EXPECT_EQ(*ParseDurationMillis("10ms"), 10);
