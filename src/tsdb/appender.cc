@@ -1,6 +1,9 @@
 // HeadAppender: buffers samples with their series (pending raised, so the head keeps them),
 // then on Commit logs series records for new series and one samples record to the WAL, and
 // only then appends to the head. The ref path is one striped-map lookup per sample.
+// An appender lives as long as its scrape target, so its buffers are paid per target: the batch
+// is kept in the WAL's own sample layout (encoded without a copy), and a buffer that one large
+// commit grew (the first scrape logs every series record) is released once commits are small.
 #include <algorithm>
 #include <limits>
 
@@ -39,7 +42,8 @@ class HeadAppender : public Appender {
       created_ |= created;
     }
     if (!s->wal_logged.load(std::memory_order_relaxed)) unlogged_.push_back(s);
-    batch_.push_back({s, t, v});
+    batch_.push_back({s->ref, t, v});
+    series_.push_back(s);
     return s->ref;
   }
 
@@ -58,15 +62,16 @@ class HeadAppender : public Appender {
     for (MemSeries* s : unlogged_) s->wal_logged.store(true, std::memory_order_relaxed);
     int64_t mint = std::numeric_limits<int64_t>::max();
     int64_t maxt = std::numeric_limits<int64_t>::min();
-    for (const Pending& p : batch_) {
-      if (p.t >= min_valid && head_.Append(p.s, p.t, p.v) == Head::AppendResult::kOk) {
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      const RefSample& p = batch_[i];
+      if (p.t >= min_valid && head_.Append(series_[i], p.t, p.v) == Head::AppendResult::kOk) {
         ++result.appended;
         mint = std::min(mint, p.t);
         maxt = std::max(maxt, p.t);
       } else {
         ++result.out_of_order;
       }
-      head_.Release(p.s);
+      head_.Release(series_[i]);
     }
     head_.NoteAppended(result.appended, mint, maxt);
     db_->CountCommit(result.appended, result.out_of_order, created_);
@@ -75,19 +80,28 @@ class HeadAppender : public Appender {
   }
 
   void Rollback() override {
-    for (const Pending& p : batch_) head_.Release(p.s);
+    for (MemSeries* s : series_) head_.Release(s);
     Clear();
   }
 
  private:
-  struct Pending {
-    MemSeries* s;
-    int64_t t;
-    double v;
-  };
+  // Buffers above this size are released when a commit used less than half of them.
+  static constexpr size_t kKeepBytes = 64 << 10;
+
+  template <typename V>
+  static void Trim(V* v, size_t used_bytes) {
+    size_t cap = v->capacity() * sizeof((*v)[0]);
+    if (cap > kKeepBytes && cap > 2 * used_bytes) V().swap(*v);
+  }
 
   void Clear() {
+    Trim(&buf_, buf_.size());
+    Trim(&batch_, batch_.size() * sizeof(RefSample));
+    Trim(&series_, series_.size() * sizeof(MemSeries*));
+    Trim(&unlogged_, unlogged_.size() * sizeof(MemSeries*));
+    buf_.clear();
     batch_.clear();
+    series_.clear();
     unlogged_.clear();
     created_ = false;
   }
@@ -102,21 +116,28 @@ class HeadAppender : public Appender {
       for (MemSeries* s : unlogged_) EncodeSeriesEntry(s->ref, head_.LabelsOf(*s), &buf_);
       FinishRecord(&buf_, start);
     }
-    samples_.clear();
-    for (const Pending& p : batch_) {
-      if (p.t >= min_valid) samples_.push_back({p.s->ref, p.t, p.v});
+    const RefSample* samples = batch_.data();
+    size_t n = batch_.size();
+    std::vector<RefSample> valid;  // only when some samples are too old (rare)
+    if (std::any_of(batch_.begin(), batch_.end(),
+                    [&](const RefSample& p) { return p.t < min_valid; })) {
+      for (const RefSample& p : batch_) {
+        if (p.t >= min_valid) valid.push_back(p);
+      }
+      samples = valid.data();
+      n = valid.size();
     }
-    if (samples_.empty()) return;
+    if (n == 0) return;
     size_t start = BeginRecord(&buf_, RecordType::kSamples);
-    EncodeSamples(samples_.data(), samples_.size(), &buf_);
+    EncodeSamples(samples, n, &buf_);
     FinishRecord(&buf_, start);
   }
 
   DbImpl* db_;
   Head& head_;
-  std::vector<Pending> batch_;
+  std::vector<RefSample> batch_;    // the WAL's sample layout: encoded as is
+  std::vector<MemSeries*> series_;  // batch_[i]'s series, pending raised
   std::vector<MemSeries*> unlogged_;
-  std::vector<RefSample> samples_;
   std::string buf_;
   bool created_ = false;
 };
