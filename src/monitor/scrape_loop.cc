@@ -8,6 +8,7 @@ namespace steward::monitor {
 namespace {
 
 constexpr std::string_view kExportedPrefix = "exported_";
+const tsdb::Labels kNoLabels;  // what a ref append passes: the TSDB looks the series up by ref
 constexpr std::array<std::string_view, 5> kReportNames = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
@@ -138,82 +139,96 @@ Status ScrapeLoop::AppendSample(std::string_view series_text, const ExpositionPa
                                 ScrapeOutcome* out) {
   std::optional<int64_t> explicit_ts;
   if (honor_timestamps_) explicit_ts = p.timestamp();
-  Entry* e = Lookup(series_text);
-  bool is_new = false;
-  if (e == nullptr) {
-    StatusOr<tsdb::Labels> labels = AttachTargetLabels(p.labels(), target_labels_, honor_labels_);
-    if (!labels.ok()) return labels.status().Annotate("line " + std::to_string(p.line()));
-    e = &cache_.emplace(std::string(series_text), Entry{}).first->second;
-    e->labels = std::move(labels).value();
-    e->created_iter = iter_;
-    is_new = true;
+  Id id = Lookup(series_text);
+  bool is_new = id == ScrapeCache::kNone;
+  if (is_new) {
+    id = cache_.Insert(series_text);
+    cache_[id].created_iter = iter_;
   }
+  ScrapeCache::Entry& e = cache_[id];
   ++out->post_relabel;  // Prometheus counts a repeated series here too
-  if (e->seen_iter == iter_ && !explicit_ts) {
+  if (e.seen_iter == iter_ && !explicit_ts) {
     ++out->duplicates;
     return Status::OK();
   }
-  if (e->seen_iter != iter_) {
-    e->seen_iter = iter_;
+  if (e.seen_iter != iter_) {
+    e.seen_iter = iter_;
     ++seen_this_iter_;
   }
-  e->order_pos = static_cast<uint32_t>(next_order_.size());
-  next_order_.push_back(OrderItem{static_cast<uint32_t>(next_order_text_.size()),
-                                  static_cast<uint32_t>(series_text.size()), e});
-  next_order_text_.append(series_text);
-  StatusOr<tsdb::SeriesRef> ref =
-      app_->Append(e->ref, e->labels, explicit_ts.value_or(ts), p.value());
+  e.order_pos = static_cast<uint32_t>(next_order_.size());
+  next_order_.push_back(id);
+  bool bad_labels = false;
+  StatusOr<tsdb::SeriesRef> ref = AppendByRef(e.ref, explicit_ts.value_or(ts), p.value(), [&] {
+    StatusOr<tsdb::Labels> labels = AttachTargetLabels(p.labels(), target_labels_, honor_labels_);
+    bad_labels = !labels.ok();
+    return labels;
+  });
   if (!ref.ok()) {
-    return ref.status().Annotate("line " + std::to_string(p.line()) + ": " +
-                                 std::string(series_text));
+    std::string where = "line " + std::to_string(p.line());
+    if (!bad_labels) where += ": " + std::string(series_text);
+    return ref.status().Annotate(where);
   }
-  e->ref = *ref;
+  e.ref = *ref;
   if (!explicit_ts) {  // series with their own timestamps are not marked stale (Prometheus)
-    if (e->tracked_iter == prev_iter_) ++prev_hits_;  // it is in prev_: not going stale
-    e->tracked_iter = iter_;
-    cur_.push_back(e);
+    if (e.tracked_iter == prev_iter_) ++prev_hits_;  // it is in prev_: not going stale
+    e.tracked_iter = iter_;
+    cur_.push_back(id);
   }
   if (is_new) ++out->series_added;
   return Status::OK();
 }
 
-ScrapeLoop::Entry* ScrapeLoop::Lookup(std::string_view series_text) {
+// The fast path appends by ref with no labels. The labels are built only for a series without
+// a ref, or when the TSDB no longer knows the ref (NotFound: its head series was collected).
+template <typename MakeLabels>
+StatusOr<tsdb::SeriesRef> ScrapeLoop::AppendByRef(tsdb::SeriesRef ref, int64_t t, double v,
+                                                  MakeLabels make_labels) {
+  if (ref != 0) {
+    StatusOr<tsdb::SeriesRef> r = app_->Append(ref, kNoLabels, t, v);
+    if (r.ok() || r.status().code() != StatusCode::kNotFound) return r;
+  }
+  StatusOr<tsdb::Labels> labels = make_labels();
+  if (!labels.ok()) return labels.status();
+  return app_->Append(0, *labels, t, v);
+}
+
+// A cached series text parsed again (as text 0.0.4, whose series grammar accepts what
+// OpenMetrics' does) into the labels it was stored under.
+StatusOr<tsdb::Labels> ScrapeLoop::LabelsOfText(std::string_view series_text) const {
+  std::string line(series_text);
+  line.append(" 0\n");
+  ExpositionParser p(line, Format::kText004);
+  if (!p.Next()) return Internal("cached series text does not parse: " + p.status().message());
+  return AttachTargetLabels(p.labels(), target_labels_, honor_labels_);
+}
+
+ScrapeLoop::Id ScrapeLoop::Lookup(std::string_view series_text) {
   // Fast path: bodies list their series in the same order scrape after scrape, so the series
   // at the cursor of the last body's order usually is this one (a sequential compare).
-  if (cursor_ < order_.size()) {
-    const OrderItem& o = order_[cursor_];
-    if (o.len == series_text.size() &&
-        std::memcmp(order_text_.data() + o.offset, series_text.data(), o.len) == 0) {
-      ++cursor_;
-      return o.entry;
-    }
+  if (cursor_ < order_.size() && cache_.TextIs(order_[cursor_], series_text)) {
+    return order_[cursor_++];
   }
-  auto it = cache_.find(series_text);
-  if (it == cache_.end()) return nullptr;
-  Entry* e = &it->second;
+  Id id = cache_.Find(series_text);
+  if (id == ScrapeCache::kNone) return id;
   // Resynchronise after an insertion or removal in the body.
-  if (e->order_pos < order_.size() && order_[e->order_pos].entry == e) {
-    cursor_ = e->order_pos + 1;
-  }
-  return e;
+  uint32_t pos = cache_[id].order_pos;
+  if (pos < order_.size() && order_[pos] == id) cursor_ = pos + 1;
+  return id;
 }
 
 void ScrapeLoop::KeepOrder(bool succeeded) {
   if (succeeded) {
     order_.swap(next_order_);
-    order_text_.swap(next_order_text_);
   } else {
     // Entries named by the old order may be flushed after a failure: start over.
     order_.clear();
-    order_text_.clear();
   }
   next_order_.clear();
-  next_order_text_.clear();
 }
 
 void ScrapeLoop::DropEntriesOfThisIteration() {
   cur_.clear();
-  std::erase_if(cache_, [this](const auto& kv) { return kv.second.created_iter == iter_; });
+  cache_.RemoveUnless([this](const ScrapeCache::Entry& e) { return e.created_iter != iter_; });
   // A fresh iteration number: what the bad body touched counts as unseen, so every series of
   // the last good scrape is marked stale.
   ++iter_;
@@ -224,11 +239,13 @@ void ScrapeLoop::DropEntriesOfThisIteration() {
 int64_t ScrapeLoop::AppendStaleMarkers(int64_t ts) {
   if (prev_hits_ == prev_.size()) return 0;  // the usual case: every series is still there
   int64_t n = 0;
-  for (Entry* e : prev_) {
-    if (e->tracked_iter == iter_) continue;
-    StatusOr<tsdb::SeriesRef> ref = app_->Append(e->ref, e->labels, ts, tsdb::StaleNaN());
+  for (Id id : prev_) {
+    ScrapeCache::Entry& e = cache_[id];
+    if (e.tracked_iter == iter_) continue;
+    StatusOr<tsdb::SeriesRef> ref =
+        AppendByRef(e.ref, ts, tsdb::StaleNaN(), [&] { return LabelsOfText(cache_.Text(id)); });
     if (!ref.ok()) continue;
-    e->ref = *ref;
+    e.ref = *ref;
     ++n;
   }
   return n;
@@ -250,14 +267,29 @@ void ScrapeLoop::FlushCache(bool succeeded) {
   bool flush =
       succeeded ? cache_.size() > seen_this_iter_ : cache_.size() > successful_count_ * 2 + 1000;
   if (flush) {
-    std::erase_if(cache_, [this](const auto& kv) { return kv.second.seen_iter != iter_; });
+    cache_.RemoveUnless([this](const ScrapeCache::Entry& e) { return e.seen_iter == iter_; });
+    // prev_ and order_ name only entries seen in this scrape, which stay: renumber them.
+    std::vector<Id> moved = cache_.Compact();
+    if (!moved.empty()) {  // most series are gone: the id lists shrink with the cache
+      for (Id& id : prev_) id = moved[id];
+      for (Id& id : order_) id = moved[id];
+      prev_.shrink_to_fit();
+      order_.shrink_to_fit();
+      std::vector<Id>().swap(cur_);
+      std::vector<Id>().swap(next_order_);
+    }
   }
   if (succeeded) successful_count_ = cache_.size();
 }
 
 void ScrapeLoop::ForgetRefs() {
-  for (auto& [text, e] : cache_) e.ref = 0;
+  cache_.ForEach([this](Id id) { cache_[id].ref = 0; });
   for (auto& r : report_) r.ref = 0;
+}
+
+size_t ScrapeLoop::MemoryBytes() const {
+  return cache_.MemoryBytes() + sizeof(Id) * (cur_.capacity() + prev_.capacity() +
+                                              order_.capacity() + next_order_.capacity());
 }
 
 Status ScrapeLoop::MarkEverythingStale(int64_t ts) {

@@ -1,5 +1,8 @@
 // ScrapeLoop: what happens to one target's scrape result — parsing the body into its Appender
 // with the series cache, target labels, duplicate and staleness handling, and the report series.
+// The cache keeps refs, not labels: a known series is appended by ref with empty labels, and
+// when the TSDB answers NotFound (the head garbage-collected the series) or there is no ref yet,
+// the labels are rebuilt from the parser (or, for a stale marker, from the cached series text).
 // No I/O and no scheduling: the ScrapeManager fetches bodies and calls Ingest, and tests call it
 // directly with inline bodies. Internal to the monitor room.
 //
@@ -11,12 +14,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
 #include "monitor/exposition.h"
+#include "monitor/scrape_cache.h"
 #include "tsdb/labels.h"
 #include "tsdb/tsdb.h"
 
@@ -57,32 +60,25 @@ class ScrapeLoop {
 
   int64_t last_timestamp() const { return last_ts_; }
   size_t cached_series() const { return cache_.size(); }
+  // Heap bytes the loop holds for its series (cache, orders, staleness lists): for tests.
+  size_t MemoryBytes() const;
 
  private:
-  struct Entry {
+  using Id = ScrapeCache::Id;
+  struct ReportSeries {
     tsdb::SeriesRef ref = 0;
-    tsdb::Labels labels;
-    uint64_t seen_iter = 0;     // last scrape whose body had this series
-    uint64_t tracked_iter = 0;  // last scrape that appended it without a timestamp
-    uint64_t created_iter = 0;
-    uint32_t order_pos = UINT32_MAX;  // index in the body order being built / last built
+    tsdb::Labels labels;  // 5 per target: cheap enough to keep
   };
-  struct OrderItem {
-    uint32_t offset;  // of the series text in the order's text
-    uint32_t len;
-    Entry* entry;
-  };
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Cache = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;
 
   Status AppendBody(std::string_view body, std::string_view content_type, int64_t ts,
                     ScrapeOutcome* out);
   Status AppendSample(std::string_view series_text, const ExpositionParser& p, int64_t ts,
                       ScrapeOutcome* out);
-  Entry* Lookup(std::string_view series_text);
+  template <typename MakeLabels>
+  StatusOr<tsdb::SeriesRef> AppendByRef(tsdb::SeriesRef ref, int64_t t, double v,
+                                        MakeLabels make_labels);
+  StatusOr<tsdb::Labels> LabelsOfText(std::string_view series_text) const;
+  Id Lookup(std::string_view series_text);
   void KeepOrder(bool succeeded);
   void DropEntriesOfThisIteration();
   int64_t AppendStaleMarkers(int64_t ts);
@@ -96,21 +92,20 @@ class ScrapeLoop {
   bool honor_labels_;
   bool honor_timestamps_;
 
-  Cache cache_;
-  uint64_t iter_ = 0;
+  // Iterations are 32-bit to keep cache entries small: 2^32 scrapes is 136 years at 1/s.
+  ScrapeCache cache_;
+  uint32_t iter_ = 0;
   size_t seen_this_iter_ = 0;
   size_t successful_count_ = 0;
-  std::vector<Entry*> cur_;          // appended without timestamp in this scrape
-  std::vector<Entry*> prev_;         // ... in the previous scrape
-  uint64_t prev_iter_ = UINT64_MAX;  // the scrape prev_ was filled by
+  std::vector<Id> cur_;              // appended without timestamp in this scrape
+  std::vector<Id> prev_;             // ... in the previous scrape
+  uint32_t prev_iter_ = UINT32_MAX;  // the scrape prev_ was filled by
   size_t prev_hits_ = 0;             // entries of prev_ appended again in this scrape
   // The series of the last good body in body order, and the one being read.
-  std::vector<OrderItem> order_;
-  std::string order_text_;
-  std::vector<OrderItem> next_order_;
-  std::string next_order_text_;
+  std::vector<Id> order_;
+  std::vector<Id> next_order_;
   size_t cursor_ = 0;
-  std::array<Entry, 5> report_;
+  std::array<ReportSeries, 5> report_;
   int64_t last_ts_ = 0;
 };
 

@@ -56,6 +56,10 @@ class Appender {
   virtual ~Appender() = default;
   // Buffers one sample. With ref != 0 the labels are not looked up (they may be empty);
   // returns the ref to use next time. Fails with InvalidArgument for invalid labels.
+  // A ref the head no longer knows (its series went idle and was garbage-collected) is
+  // re-resolved by the labels when they are given; with empty labels the call fails with
+  // NotFound and buffers nothing, so a caller that keeps refs but not labels (the scraper)
+  // rebuilds the labels and appends again.
   virtual StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) = 0;
   struct CommitResult {
     int64_t appended = 0;
