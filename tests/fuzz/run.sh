@@ -17,7 +17,8 @@ SECONDS_EACH=${2:-30}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # target binary : seed corpus directory and dictionary base name
-TARGETS=(stack_parser_fuzz:stack_parser stack_json_fuzz:stack_json exposition_fuzz:exposition)
+TARGETS=(stack_parser_fuzz:stack_parser stack_json_fuzz:stack_json exposition_fuzz:exposition
+         promql_selector_fuzz:promql_selector)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")
 keep_work=0
