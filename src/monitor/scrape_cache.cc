@@ -51,7 +51,7 @@ ScrapeCache::Id ScrapeCache::Insert(std::string_view text) {
   e.text_off = text_.size();
   e.text_len = static_cast<uint32_t>(text.size());
   e.hash = Hash(text);
-  text_.append(text);
+  text_.insert(text_.end(), text.begin(), text.end());
   size_t i = Home(e.hash);
   while (slots_[i] != kNone) i = (i + 1) & mask_;
   slots_[i] = id;
@@ -94,12 +94,12 @@ void ScrapeCache::Rehash(size_t slots) {
 }
 
 void ScrapeCache::CompactText() {
-  std::string text;
+  std::vector<char> text;
   text.reserve(text_.size() - dead_text_);
   for (Entry& e : entries_) {
     if (e.text_len == Entry::kDead) continue;
     size_t off = text.size();
-    text.append(text_, e.text_off, e.text_len);
+    text.insert(text.end(), text_.begin() + e.text_off, text_.begin() + e.text_off + e.text_len);
     e.text_off = off;
   }
   text_.swap(text);

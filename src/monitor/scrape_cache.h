@@ -57,7 +57,7 @@ class ScrapeCache {
            std::memcmp(text_.data() + e.text_off, text.data(), text.size()) == 0;
   }
   std::string_view Text(Id id) const {
-    return std::string_view(text_).substr(entries_[id].text_off, entries_[id].text_len);
+    return std::string_view(text_.data() + entries_[id].text_off, entries_[id].text_len);
   }
   Entry& operator[](Id id) { return entries_[id]; }
   const Entry& operator[](Id id) const { return entries_[id]; }
@@ -105,7 +105,9 @@ class ScrapeCache {
   std::vector<Id> slots_;  // the index: kNone or an id; size is a power of two
   size_t mask_ = 0;
   size_t live_ = 0;
-  std::string text_;  // every live entry's text, and removed text until compacted
+  // Every live entry's text, and removed text until compacted. A vector, not a std::string:
+  // libstdc++ strings at least double on reserve(), and this arena grows by an eighth.
+  std::vector<char> text_;
   size_t dead_text_ = 0;
 };
 

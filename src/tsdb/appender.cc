@@ -94,15 +94,27 @@ class HeadAppender : public Appender {
     if (cap > kKeepBytes && cap > 2 * used_bytes) V().swap(*v);
   }
 
+  // The next batch of a scrape target is about as large as this one: leave room for it and an
+  // eighth more, rather than the up-to-half-empty capacity that push_back's doubling leaves.
+  template <typename V>
+  static void Fit(V* v) {
+    size_t n = v->size();
+    if (v->capacity() <= n + n / 4 + 16) {
+      v->clear();
+      return;
+    }
+    V fresh;
+    fresh.reserve(n + n / 8 + 16);
+    v->swap(fresh);
+  }
+
   void Clear() {
     Trim(&buf_, buf_.size());
-    Trim(&batch_, batch_.size() * sizeof(RefSample));
-    Trim(&series_, series_.size() * sizeof(MemSeries*));
     Trim(&unlogged_, unlogged_.size() * sizeof(MemSeries*));
     buf_.clear();
-    batch_.clear();
-    series_.clear();
     unlogged_.clear();
+    Fit(&batch_);
+    Fit(&series_);
     created_ = false;
   }
 
