@@ -40,35 +40,33 @@ Head::Head(int64_t chunk_range, Hasher hasher)
       refs_(std::make_unique<RefStripe[]>(kStripes)),
       hashes_(std::make_unique<HashStripe[]>(kStripes)) {}
 
-Head::~Head() = default;
+Head::~Head() {
+  for (size_t i = 0; i < kStripes; ++i) {
+    refs_[i].series.ForEach([](MemSeries* s) { delete s; });
+  }
+}
 
 MemSeries* Head::GetByRef(uint64_t ref) {
   RefStripe& stripe = refs_[ref % kStripes];
   std::shared_lock<std::shared_mutex> l(stripe.mu);
-  auto it = stripe.series.find(ref);
-  if (it == stripe.series.end()) return nullptr;
-  it->second->pending.fetch_add(1, std::memory_order_acquire);
-  return it->second.get();
+  MemSeries* s = stripe.series.Find(ref);
+  if (s != nullptr) s->pending.fetch_add(1, std::memory_order_acquire);
+  return s;
 }
 
 MemSeries* Head::FindByHash(HashStripe& stripe, uint64_t hash, const Labels& labels) {
-  auto [begin, end] = stripe.series.equal_range(hash);
-  for (auto it = begin; it != end; ++it) {
-    if (index_.Equals(it->second->labels, labels)) return it->second;
-  }
-  return nullptr;
+  return stripe.series.Find(hash, [&](MemSeries* s) { return index_.Equals(s->labels, labels); });
 }
 
 MemSeries* Head::Insert(HashStripe& stripe, uint64_t ref, uint64_t hash, const Labels& labels) {
-  auto s = std::make_unique<MemSeries>(ref, hash);
+  auto* s = new MemSeries(ref, hash);  // owned by the ref table
   s->labels = index_.Add(ref, labels);
-  MemSeries* raw = s.get();
-  stripe.series.emplace(hash, raw);
+  stripe.series.Insert(s);
   RefStripe& rs = refs_[ref % kStripes];
   std::unique_lock<std::shared_mutex> l(rs.mu);
-  rs.series.emplace(ref, std::move(s));
+  rs.series.Insert(s);
   num_series_.fetch_add(1, std::memory_order_relaxed);
-  return raw;
+  return s;
 }
 
 MemSeries* Head::GetOrCreate(const Labels& labels, bool* created) {
@@ -100,7 +98,7 @@ MemSeries* Head::CreateWithRef(uint64_t ref, const Labels& labels) {
   {
     RefStripe& rs = refs_[ref % kStripes];
     std::shared_lock<std::shared_mutex> rl(rs.mu);
-    if (ref == 0 || rs.series.count(ref)) ref = next_ref_.fetch_add(1);  // ref already taken
+    if (ref == 0 || rs.series.Find(ref)) ref = next_ref_.fetch_add(1);  // ref already taken
   }
   uint64_t next = next_ref_.load();
   while (next <= ref && !next_ref_.compare_exchange_weak(next, ref + 1)) {
@@ -145,9 +143,8 @@ bool Head::Read(uint64_t ref, int64_t mint, int64_t maxt, HeadSeriesData* out) {
   {
     RefStripe& stripe = refs_[ref % kStripes];
     std::shared_lock<std::shared_mutex> l(stripe.mu);
-    auto it = stripe.series.find(ref);
-    if (it == stripe.series.end()) return false;
-    s = it->second.get();
+    s = stripe.series.Find(ref);
+    if (s == nullptr) return false;
   }
   out->labels = index_.LabelsOf(s->labels);
   out->chunks.clear();
@@ -174,14 +171,14 @@ int64_t Head::DataMinTime() {
   int64_t min = std::numeric_limits<int64_t>::max();
   for (size_t i = 0; i < kStripes; ++i) {
     std::shared_lock<std::shared_mutex> l(refs_[i].mu);
-    for (auto& [ref, s] : refs_[i].series) {
+    refs_[i].series.ForEach([&](MemSeries* s) {
       std::lock_guard<SpinLock> sl(s->lock);
       if (!s->closed.empty()) {
         min = std::min(min, s->closed.front().mint);
       } else if (!s->open.empty()) {
         min = std::min(min, s->open.min_time());
       }
-    }
+    });
   }
   return min;
 }
@@ -189,7 +186,7 @@ int64_t Head::DataMinTime() {
 bool Head::Contains(uint64_t ref) {
   RefStripe& stripe = refs_[ref % kStripes];
   std::shared_lock<std::shared_mutex> l(stripe.mu);
-  return stripe.series.count(ref) > 0;
+  return stripe.series.Find(ref) != nullptr;
 }
 
 int64_t Head::TruncateSeries(MemSeries* s, int64_t mint, int64_t* removed_samples) {
@@ -219,11 +216,11 @@ int64_t Head::Truncate(int64_t mint) {
   int64_t removed_chunks = 0, removed_samples = 0;
   for (size_t i = 0; i < kStripes; ++i) {
     std::shared_lock<std::shared_mutex> l(refs_[i].mu);
-    for (auto& [ref, s] : refs_[i].series) {
-      removed_chunks += TruncateSeries(s.get(), mint, &removed_samples);
+    refs_[i].series.ForEach([&](MemSeries* s) {
+      removed_chunks += TruncateSeries(s, mint, &removed_samples);
       std::lock_guard<SpinLock> sl(s->lock);
-      if (s->closed.empty() && s->open.empty()) empty.push_back(s.get());
-    }
+      if (s->closed.empty() && s->open.empty()) empty.push_back(s);
+    });
   }
   num_chunks_.fetch_sub(removed_chunks, std::memory_order_relaxed);
   num_samples_.fetch_sub(removed_samples, std::memory_order_relaxed);
@@ -243,16 +240,9 @@ int64_t Head::Collect(const std::vector<MemSeries*>& candidates) {
       std::lock_guard<SpinLock> sl(s->lock);
       if (!s->closed.empty() || !s->open.empty()) continue;
     }
-    auto [begin, end] = hs.series.equal_range(s->hash);
-    for (auto it = begin; it != end; ++it) {
-      if (it->second == s) {
-        hs.series.erase(it);
-        break;
-      }
-    }
-    auto it = rs.series.find(s->ref);
-    dead.push_back(std::move(it->second));
-    rs.series.erase(it);
+    hs.series.Erase(s);
+    rs.series.Erase(s);
+    dead.emplace_back(s);
   }
   std::vector<std::pair<uint64_t, const SymbolizedLabels*>> removed;
   for (const auto& s : dead) removed.emplace_back(s->ref, &s->labels);
@@ -262,17 +252,21 @@ int64_t Head::Collect(const std::vector<MemSeries*>& candidates) {
 }
 
 int64_t Head::MemoryBytes() {
-  constexpr int64_t kMapNodes = 2 * 48;  // one node in the ref map, one in the hash map
   int64_t bytes = static_cast<int64_t>(kStripes * (sizeof(RefStripe) + sizeof(HashStripe)));
   for (size_t i = 0; i < kStripes; ++i) {
+    {
+      std::shared_lock<std::shared_mutex> hl(hashes_[i].mu);
+      bytes += static_cast<int64_t>(hashes_[i].series.HeapBytes());
+    }
     std::shared_lock<std::shared_mutex> l(refs_[i].mu);
-    for (auto& [ref, s] : refs_[i].series) {
+    bytes += static_cast<int64_t>(refs_[i].series.HeapBytes());
+    refs_[i].series.ForEach([&](MemSeries* s) {
       std::lock_guard<SpinLock> sl(s->lock);
       bytes +=
-          static_cast<int64_t>(sizeof(MemSeries)) + kMapNodes + 8 * s->labels.size +
+          static_cast<int64_t>(sizeof(MemSeries)) + 8 * s->labels.size +
           static_cast<int64_t>(s->open.HeapBytes() + s->closed.capacity() * sizeof(ClosedChunk));
       for (const ClosedChunk& c : s->closed) bytes += c.size;
-    }
+    });
   }
   return bytes + index_.MemoryBytes();
 }

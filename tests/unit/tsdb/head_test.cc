@@ -61,6 +61,46 @@ TEST(Head, HashCollisionsKeepSeriesApart) {
   EXPECT_NE(again->ref, old_a);
 }
 
+// The head's open-addressing index against a model: colliding keys (several series under one
+// label hash), erasures from the middle of probe runs, growth and shrinking.
+TEST(Head, SeriesTableFindsEverySeriesThroughInsertsAndErases) {
+  std::vector<std::unique_ptr<MemSeries>> all;
+  for (uint64_t i = 0; i < 3000; ++i) all.push_back(std::make_unique<MemSeries>(i + 1, i % 97));
+  SeriesTable<&MemSeries::hash> by_hash;
+  SeriesTable<&MemSeries::ref> by_ref;
+  std::vector<bool> in(all.size(), false);
+  uint64_t rng = 12345;
+  auto next = [&] { return (rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  for (int round = 0; round < 6; ++round) {
+    for (size_t i = 0; i < all.size(); ++i) {
+      bool want = round % 3 == 2 ? next() % 8 == 0 : next() % 2 == 0;  // shrink every third
+      if (want == in[i]) continue;
+      MemSeries* s = all[i].get();
+      if (want) {
+        by_hash.Insert(s);
+        by_ref.Insert(s);
+      } else {
+        by_hash.Erase(s);
+        by_ref.Erase(s);
+      }
+      in[i] = want;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+      MemSeries* s = all[i].get();
+      MemSeries* found = by_hash.Find(s->hash, [&](MemSeries* c) { return c == s; });
+      ASSERT_EQ(found, in[i] ? s : nullptr) << "round " << round << " series " << i;
+      ASSERT_EQ(by_ref.Find(s->ref), in[i] ? s : nullptr);
+      n += in[i];
+    }
+    EXPECT_EQ(by_hash.size(), n);
+    EXPECT_EQ(by_ref.size(), n);
+    size_t seen = 0;
+    by_ref.ForEach([&](MemSeries*) { ++seen; });
+    EXPECT_EQ(seen, n);
+  }
+}
+
 TEST(Head, SeriesHeldByAnAppenderAreNotCollected) {
   Head head(1000);
   bool created;
