@@ -67,6 +67,9 @@ struct MemSeries {
 // linear probing and backward-shift deletion, one pointer per slot: ~14 bytes a series at the
 // usual load, where a std::unordered_map node costs 32 bytes plus its bucket. Owns nothing.
 // Thread safety: none; the stripe's mutex guards it.
+// The head's maps are split into 2^kSeriesStripeBits stripes by the low bits of the key.
+inline constexpr int kSeriesStripeBits = 10;
+
 template <const uint64_t MemSeries::*Key>
 class SeriesTable {
  public:
@@ -117,8 +120,11 @@ class SeriesTable {
   size_t HeapBytes() const { return slots_.capacity() * sizeof(MemSeries*); }
 
  private:
-  // Fibonacci hashing: the stripe was picked by the key's low bits, and refs are sequential.
-  size_t Home(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
+  // Fibonacci hashing of the key without the stripe's bits: a stripe's refs then form a run of
+  // consecutive numbers, which golden-ratio hashing spreads evenly (one probe per lookup).
+  size_t Home(uint64_t key) const {
+    return ((key >> kSeriesStripeBits) * 0x9E3779B97F4A7C15ull) >> shift_;
+  }
   void Place(MemSeries* s) {
     size_t i = Home(s->*Key);
     while (slots_[i] != nullptr) i = (i + 1) & mask_;
@@ -202,7 +208,7 @@ class Head {
   int64_t MemoryBytes();
 
  private:
-  static constexpr size_t kStripes = 1024;
+  static constexpr size_t kStripes = size_t{1} << kSeriesStripeBits;
   // The ref table owns its series (deleted by Collect and ~Head).
   struct RefStripe {
     std::shared_mutex mu;
