@@ -114,7 +114,9 @@ void Head::CutChunk(MemSeries* s) {
   c.data = std::make_unique<uint8_t[]>(c.size);
   std::memcpy(c.data.get(), s->open.bytes().data(), c.size);
   s->closed.push_back(std::move(c));
-  s->open.Reset();
+  // A fresh builder rather than Reset(): the old buffer has the full chunk's capacity, and
+  // keeping it would cost every series a full chunk while its open chunk is still small.
+  s->open = XorChunkBuilder();
 }
 
 Head::AppendResult Head::Append(MemSeries* s, int64_t t, double v) {

@@ -132,6 +132,19 @@ TEST(Head, ChunksAreCutAtTheSampleLimitAndAtRangeBoundaries) {
   head.Release(s);
 }
 
+TEST(Head, NewChunkStartsSmallAfterACut) {
+  Head head(1000000);
+  bool created;
+  MemSeries* s = head.GetOrCreate(L({{"a", "1"}}), &created);
+  double v = 0;
+  for (int t = 0; t < kMaxChunkSamples; ++t) head.Append(s, t * 1000, v += 1234.5678);
+  size_t full = s->open.HeapBytes();
+  ASSERT_EQ(head.Append(s, kMaxChunkSamples * 1000, 1), Head::AppendResult::kOk);  // cuts
+  EXPECT_EQ(s->closed.size(), 1u);
+  EXPECT_LE(s->open.HeapBytes() * 8, full);  // one sample, not a full chunk's buffer
+  head.Release(s);
+}
+
 TEST(Head, GarbageCollectedRefsAreResolvedAgainByLabels) {
   TempDir dir;
   Options o = TestOptions(dir.path());
