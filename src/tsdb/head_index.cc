@@ -40,6 +40,9 @@ bool HeadIndex::Lookup(std::string_view s, uint32_t* id) const {
 }
 
 void HeadIndex::InsertSorted(Postings* p, uint64_t ref) {
+  // Grow by a quarter, not push_back's doubling: every series sits in one list per label, so
+  // the slack is paid per series and label (series creation is not the hot path).
+  if (p->size() == p->capacity()) p->reserve(p->size() + p->size() / 4 + 2);
   if (p->empty() || p->back() < ref) {
     p->push_back(ref);
   } else {
