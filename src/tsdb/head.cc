@@ -34,6 +34,11 @@ namespace {
 uint64_t DefaultHash(const Labels& labels) { return labels.Hash(); }
 }  // namespace
 
+MemSeries* MemSeries::New(uint64_t ref, uint64_t hash, uint16_t num_labels) {
+  void* mem = ::operator new(sizeof(MemSeries) + 2 * sizeof(uint32_t) * num_labels);
+  return new (mem) MemSeries(ref, hash, num_labels);
+}
+
 Head::Head(int64_t chunk_range, Hasher hasher)
     : chunk_range_(chunk_range > 0 ? chunk_range : 1),
       hasher_(hasher ? hasher : DefaultHash),
@@ -55,12 +60,12 @@ MemSeries* Head::GetByRef(uint64_t ref) {
 }
 
 MemSeries* Head::FindByHash(HashStripe& stripe, uint64_t hash, const Labels& labels) {
-  return stripe.series.Find(hash, [&](MemSeries* s) { return index_.Equals(s->labels, labels); });
+  return stripe.series.Find(hash, [&](MemSeries* s) { return index_.Equals(s->labels(), labels); });
 }
 
 MemSeries* Head::Insert(HashStripe& stripe, uint64_t ref, uint64_t hash, const Labels& labels) {
-  auto* s = new MemSeries(ref, hash);  // owned by the ref table
-  s->labels = index_.Add(ref, labels);
+  MemSeries* s = MemSeries::New(ref, hash, static_cast<uint16_t>(labels.size()));
+  index_.Add(ref, labels, s->label_ids());  // s is owned by the ref table
   stripe.series.Insert(s);
   RefStripe& rs = refs_[ref % kStripes];
   std::unique_lock<std::shared_mutex> l(rs.mu);
@@ -148,7 +153,7 @@ bool Head::Read(uint64_t ref, int64_t mint, int64_t maxt, HeadSeriesData* out) {
     s = stripe.series.Find(ref);
     if (s == nullptr) return false;
   }
-  out->labels = index_.LabelsOf(s->labels);
+  out->labels = index_.LabelsOf(s->labels());
   out->chunks.clear();
   std::lock_guard<SpinLock> l(s->lock);
   for (const ClosedChunk& c : s->closed) {
@@ -246,8 +251,8 @@ int64_t Head::Collect(const std::vector<MemSeries*>& candidates) {
     rs.series.Erase(s);
     dead.emplace_back(s);
   }
-  std::vector<std::pair<uint64_t, const SymbolizedLabels*>> removed;
-  for (const auto& s : dead) removed.emplace_back(s->ref, &s->labels);
+  std::vector<std::pair<uint64_t, SymbolizedLabels>> removed;
+  for (const auto& s : dead) removed.emplace_back(s->ref, s->labels());
   index_.Remove(removed);
   num_series_.fetch_sub(static_cast<int64_t>(dead.size()), std::memory_order_relaxed);
   return static_cast<int64_t>(dead.size());
@@ -265,7 +270,7 @@ int64_t Head::MemoryBytes() {
     refs_[i].series.ForEach([&](MemSeries* s) {
       std::lock_guard<SpinLock> sl(s->lock);
       bytes +=
-          static_cast<int64_t>(sizeof(MemSeries)) + 8 * s->labels.size +
+          static_cast<int64_t>(sizeof(MemSeries)) + 8 * s->num_labels +
           static_cast<int64_t>(s->open.HeapBytes() + s->closed.capacity() * sizeof(ClosedChunk));
       for (const ClosedChunk& c : s->closed) bytes += c.size;
     });

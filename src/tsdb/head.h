@@ -49,18 +49,31 @@ struct ClosedChunk {
   uint32_t size = 0;
 };
 
+// One head series. Its label ids are stored right after it, in the same allocation (one malloc
+// per series, and no pointer to them): create with New(), free with delete.
 struct MemSeries {
-  MemSeries(uint64_t r, uint64_t h) : ref(r), hash(h) {}
+  static MemSeries* New(uint64_t ref, uint64_t hash, uint16_t num_labels);
+  static void operator delete(void* p) { ::operator delete(p); }
+
   const uint64_t ref;
   const uint64_t hash;
-  SymbolizedLabels labels;
+  const uint16_t num_labels;
   SpinLock lock;
   std::atomic<bool> wal_logged{false};  // its series record is in the WAL
   std::atomic<uint32_t> pending{0};     // appenders holding it; see the header comment
   // Guarded by lock:
   std::vector<ClosedChunk> closed;
   XorChunkBuilder open;
+
+  uint32_t* label_ids() { return reinterpret_cast<uint32_t*>(this + 1); }
+  SymbolizedLabels labels() const {
+    return {reinterpret_cast<const uint32_t*>(this + 1), num_labels};
+  }
+
+ private:
+  MemSeries(uint64_t r, uint64_t h, uint16_t n) : ref(r), hash(h), num_labels(n) {}
 };
+static_assert(sizeof(MemSeries) % alignof(uint32_t) == 0);
 
 // SeriesTable: one stripe's index of series by a 64-bit key the series carries (Key: its ref,
 // or its label hash, where collisions put several series under one key). Open addressing with
@@ -183,7 +196,7 @@ class Head {
   // Records that n samples in [mint, maxt] were appended (once per batch, off the hot path).
   void NoteAppended(int64_t n, int64_t mint, int64_t maxt);
 
-  Labels LabelsOf(const MemSeries& s) { return index_.LabelsOf(s.labels); }
+  Labels LabelsOf(const MemSeries& s) { return index_.LabelsOf(s.labels()); }
   HeadIndex& index() { return index_; }
   // Labels and chunks overlapping [mint, maxt] of series ref; false if unknown.
   bool Read(uint64_t ref, int64_t mint, int64_t maxt, HeadSeriesData* out);

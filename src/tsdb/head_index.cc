@@ -50,31 +50,27 @@ void HeadIndex::InsertSorted(Postings* p, uint64_t ref) {
   }
 }
 
-SymbolizedLabels HeadIndex::Add(uint64_t ref, const Labels& labels) {
-  SymbolizedLabels out;
-  out.size = static_cast<uint16_t>(labels.size());
-  out.ids = std::make_unique<uint32_t[]>(2 * labels.size());
+void HeadIndex::Add(uint64_t ref, const Labels& labels, uint32_t* ids) {
   std::unique_lock<std::shared_mutex> l(mu_);
   for (size_t i = 0; i < labels.size(); ++i) {
     const Label& label = labels.items()[i];
     uint32_t n = Intern(label.name);
     uint32_t v = Intern(label.value);
-    out.ids[2 * i] = n;
-    out.ids[2 * i + 1] = v;
+    ids[2 * i] = n;
+    ids[2 * i + 1] = v;
     InsertSorted(&postings_[n][v], ref);
   }
   InsertSorted(&all_, ref);
-  return out;
 }
 
-void HeadIndex::Remove(const std::vector<std::pair<uint64_t, const SymbolizedLabels*>>& series) {
+void HeadIndex::Remove(const std::vector<std::pair<uint64_t, SymbolizedLabels>>& series) {
   if (series.empty()) return;
   std::unordered_set<uint64_t> gone;
   std::unordered_set<uint64_t> touched;  // name << 32 | value
   for (const auto& [ref, labels] : series) {
     gone.insert(ref);
-    for (uint16_t i = 0; i < labels->size; ++i) {
-      touched.insert(uint64_t{labels->ids[2 * i]} << 32 | labels->ids[2 * i + 1]);
+    for (uint16_t i = 0; i < labels.size; ++i) {
+      touched.insert(uint64_t{labels.ids[2 * i]} << 32 | labels.ids[2 * i + 1]);
     }
   }
   auto is_gone = [&](uint64_t ref) { return gone.count(ref) > 0; };
@@ -89,7 +85,7 @@ void HeadIndex::Remove(const std::vector<std::pair<uint64_t, const SymbolizedLab
   }
   std::erase_if(all_, is_gone);
   for (const auto& [ref, labels] : series) {
-    for (uint16_t i = 0; i < 2 * labels->size; ++i) Release(labels->ids[i]);
+    for (uint16_t i = 0; i < 2 * labels.size; ++i) Release(labels.ids[i]);
   }
 }
 

@@ -22,18 +22,20 @@
 
 namespace steward::tsdb {
 
-// Label pairs as symbol ids: name0, value0, name1, value1, ...
+// Label pairs as symbol ids: name0, value0, name1, value1, ... A view: the ids live with the
+// series that owns them (MemSeries stores them right after itself).
 struct SymbolizedLabels {
-  std::unique_ptr<uint32_t[]> ids;
+  const uint32_t* ids = nullptr;
   uint16_t size = 0;  // number of labels (pairs)
 };
 
 class HeadIndex : public IndexView {
  public:
-  // Interns the labels and adds `ref` to the postings of each pair and to the all-series list.
-  SymbolizedLabels Add(uint64_t ref, const Labels& labels);
+  // Interns the labels into ids (2 * labels.size() of them) and adds `ref` to the postings of
+  // each pair and to the all-series list.
+  void Add(uint64_t ref, const Labels& labels, uint32_t* ids);
   // Removes series (ref and their labels) from postings and releases their symbols.
-  void Remove(const std::vector<std::pair<uint64_t, const SymbolizedLabels*>>& series);
+  void Remove(const std::vector<std::pair<uint64_t, SymbolizedLabels>>& series);
 
   Labels LabelsOf(const SymbolizedLabels& s);
   bool Equals(const SymbolizedLabels& s, const Labels& labels);

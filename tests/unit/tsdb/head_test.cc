@@ -65,7 +65,7 @@ TEST(Head, HashCollisionsKeepSeriesApart) {
 // label hash), erasures from the middle of probe runs, growth and shrinking.
 TEST(Head, SeriesTableFindsEverySeriesThroughInsertsAndErases) {
   std::vector<std::unique_ptr<MemSeries>> all;
-  for (uint64_t i = 0; i < 3000; ++i) all.push_back(std::make_unique<MemSeries>(i + 1, i % 97));
+  for (uint64_t i = 0; i < 3000; ++i) all.emplace_back(MemSeries::New(i + 1, i % 97, 0));
   SeriesTable<&MemSeries::hash> by_hash;
   SeriesTable<&MemSeries::ref> by_ref;
   std::vector<bool> in(all.size(), false);
