@@ -121,8 +121,25 @@ ScrapeOutcome ScrapeLoop::Ingest(const Status& fetch, std::string_view body,
   cur_.clear();
   KeepOrder(o.error.ok() && body_appended);
   FlushCache(o.error.ok() && body_appended);
+  FitIdLists();
   last_ts_ = ts;
   return o;
+}
+
+// The next scrape fills these lists about as far as this one did: keep that much and an eighth,
+// not the up-to-half-empty capacity push_back's doubling leaves (4 lists, paid per series).
+void ScrapeLoop::FitIdLists() {
+  auto fit = [](std::vector<Id>* v, size_t n) {
+    if (v->capacity() <= n + n / 4 + 16) return;
+    std::vector<Id> fitted;
+    fitted.reserve(std::max(v->size(), n + n / 8 + 16));
+    fitted.assign(v->begin(), v->end());
+    v->swap(fitted);
+  };
+  fit(&prev_, prev_.size());
+  fit(&cur_, prev_.size());
+  fit(&order_, order_.size());
+  fit(&next_order_, order_.size());
 }
 
 Status ScrapeLoop::AppendBody(std::string_view body, std::string_view content_type, int64_t ts,

@@ -84,6 +84,7 @@ class ScrapeLoop {
   int64_t AppendStaleMarkers(int64_t ts);
   void AppendReport(int64_t ts, const ScrapeOutcome& o);
   void FlushCache(bool succeeded);
+  void FitIdLists();
   void ForgetRefs();
 
   tsdb::Db* db_;

@@ -110,9 +110,8 @@ class HeadAppender : public Appender {
 
   void Clear() {
     Trim(&buf_, buf_.size());
-    Trim(&unlogged_, unlogged_.size() * sizeof(MemSeries*));
     buf_.clear();
-    unlogged_.clear();
+    Fit(&unlogged_);  // new series are rare after a target's first scrape
     Fit(&batch_);
     Fit(&series_);
     created_ = false;
