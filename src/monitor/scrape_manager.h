@@ -23,8 +23,10 @@
 //   from this one gets a StaleNaN at this scrape's timestamp; a failed scrape marks every series
 //   of the previous scrape stale (up and scrape_* are written normally). A target removed by
 //   SetTargets gets StaleNaN on all its series, report series included, at removal time.
-// - Per target, a cache maps the body's raw series text to its labels and SeriesRef, so a known
-//   series costs a hash lookup and an Append with the ref: no label parsing or allocation.
+// - Per target, a cache maps the body's raw series text to its SeriesRef, so a known series
+//   costs a compare (bodies keep their order) or a hash lookup and an Append with the ref: no
+//   label parsing or allocation. The cache holds no labels (the head has them): they are
+//   rebuilt from the body, or from the cached text, only when the TSDB no longer knows a ref.
 //
 // Thread safety: SetTargets and Targets may be called from any thread. Fetching, parsing and
 // appending all run on one internal event-loop thread (libcurl multi), which serves thousands
