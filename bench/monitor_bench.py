@@ -164,7 +164,9 @@ def one_run(args, steward, targets, run):
                     "steward_tsdb_head_samples_appended_total", "steward_tsdb_head_series",
                     headers),
         ]
-        time.sleep(3 * args.interval)
+        for s in scrapers:  # both exporting their head metrics, and a few scrapes in
+            wait_for(lambda s=s: s.counters()[1] > 0, 60, s.name + "'s head metrics")
+        time.sleep(max(3 * args.interval, 5))
         start = {s.name: (cpu_seconds(s.pid), s.counters()[0]) for s in scrapers}
         time.sleep(args.seconds)
         result = {}

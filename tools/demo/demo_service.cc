@@ -84,9 +84,9 @@ DemoService::Reply DemoService::Metrics() {
   up_.Set(stopping() ? 0 : 1);
   std::string body = registry_.Render();
   if (options_.synthetic_series > 0)
+    // Counters count from the process start, as a real service's do.
     body += SyntheticSeries(options_.synthetic_series,
-                            std::chrono::duration<double>(
-                                clock_->WallNow().time_since_epoch()).count());
+                            std::chrono::duration<double>(clock_->Now() - started_).count());
   return {200, std::move(body), metrics::kContentType};
 }
 

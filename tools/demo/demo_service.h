@@ -40,7 +40,7 @@ struct DemoOptions {
 };
 
 // The --series body: `count` series, half counters (steady rates, one per series) and half
-// gauges (slow waves), their values a function of the time in seconds.
+// gauges (slow waves), their values a function of the seconds since the service started.
 std::string SyntheticSeries(int count, double now_seconds);
 
 // A value in [0, 1); injected so tests decide which requests fail.
