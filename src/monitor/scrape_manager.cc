@@ -1,5 +1,7 @@
 #include "monitor/scrape_manager.h"
 
+#include <cstdlib>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -271,16 +273,26 @@ void ScrapeManager::Tick(uint64_t id, uint64_t generation) {
   fetcher_->Fetch(id, std::move(req), [this, id](FetchResult& r) { OnScraped(id, r); });
 }
 
-int64_t ScrapeManager::ScrapeTimestamp(Target* t) {
-  int64_t now = ToUnixMillis(t->scrape_wall);
-  int64_t iv = t->spec.interval.count();
-  if (t->aligned_ms == 0 || now < t->aligned_ms) {
-    t->aligned_ms = now;
+int64_t AlignScrapeTimestamp(int64_t now, int64_t interval, int64_t* aligned) {
+  if (*aligned == 0 || now < *aligned) {
+    *aligned = now;
     return now;
   }
-  if (now - t->aligned_ms >= iv) t->aligned_ms += (now - t->aligned_ms) / iv * iv;
-  int64_t tolerance = std::min<int64_t>(iv / 100, 2);
-  return now - t->aligned_ms <= tolerance ? t->aligned_ms : now;
+  // The nearest slot of the grid, early or late (Prometheus compares the absolute difference):
+  // a scrape that fires a millisecond early must not break the run of equal deltas.
+  int64_t slot = *aligned + (now - *aligned + interval / 2) / interval * interval;
+  int64_t tolerance = std::min<int64_t>(interval / 100, 2);
+  if (std::llabs(now - slot) <= tolerance) {
+    *aligned = slot;
+    return slot;
+  }
+  *aligned = now;  // off the grid: a new grid starts here
+  return now;
+}
+
+int64_t ScrapeManager::ScrapeTimestamp(Target* t) {
+  return AlignScrapeTimestamp(ToUnixMillis(t->scrape_wall), t->spec.interval.count(),
+                              &t->aligned_ms);
 }
 
 void ScrapeManager::OnScraped(uint64_t id, FetchResult& r) {

@@ -81,6 +81,11 @@ struct ScrapeManagerOptions {
   uint64_t offset_seed = 0;              // varies the phase of every target (HA pairs)
 };
 
+// The timestamp a scrape starting at `now` (unix ms) stores: the grid slot *aligned +
+// k*interval nearest to now when within min(interval/100, 2 ms), else now (and the grid
+// restarts there). Equal deltas make delta-of-delta timestamps cost one bit per sample.
+int64_t AlignScrapeTimestamp(int64_t now, int64_t interval, int64_t* aligned);
+
 class ScrapeManager {
  public:
   // db must outlive the manager.

@@ -428,5 +428,18 @@ TEST(ScrapeLoop, FailedCommitIsReportedAndRefsAreResolvedAgain) {
   EXPECT_EQ(db.Samples(L({{"__name__", "a"}, {"job", "j"}})).size(), 1u);
 }
 
+TEST(ScrapeTimestamps, SnapToTheGridWhetherEarlyOrLate) {
+  int64_t grid = 0;
+  EXPECT_EQ(AlignScrapeTimestamp(51382, 1000, &grid), 51382);
+  EXPECT_EQ(AlignScrapeTimestamp(52381, 1000, &grid), 52382);  // 1 ms early
+  EXPECT_EQ(AlignScrapeTimestamp(53384, 1000, &grid), 53382);  // 2 ms late
+  EXPECT_EQ(AlignScrapeTimestamp(56382, 1000, &grid), 56382);  // skipped slots keep the grid
+  EXPECT_EQ(AlignScrapeTimestamp(57390, 1000, &grid), 57390);  // too far off: a new grid
+  EXPECT_EQ(AlignScrapeTimestamp(58389, 1000, &grid), 58390);
+  int64_t fast = 0;  // 100 ms interval: tolerance 1 ms
+  EXPECT_EQ(AlignScrapeTimestamp(1000, 100, &fast), 1000);
+  EXPECT_EQ(AlignScrapeTimestamp(1102, 100, &fast), 1102);
+}
+
 }  // namespace
 }  // namespace steward::monitor
