@@ -16,37 +16,6 @@
 namespace steward::testing {
 namespace {
 
-// The "data" of a steward Prometheus-API call, or null.
-nlohmann::json Data(Project& p, const std::string& path) {
-  auto j = p.Api(path);
-  if (!j || j->value("status", "") != "success") return nullptr;
-  return (*j)["data"];
-}
-
-// A test-side HTTP server on a free port serving whatever `body` returns for a path.
-class BodyServer {
- public:
-  explicit BodyServer(std::function<std::string(const std::string& path)> body)
-      : body_(std::move(body)) {
-    svr_.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-      res.set_content(body_(req.path), "text/plain; version=0.0.4");
-    });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  }
-  ~BodyServer() {
-    svr_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-
- private:
-  std::function<std::string(const std::string&)> body_;
-  httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
-};
-
 // Values a synthetic exporter serves with explicit timestamps, so that two scrapers store
 // identical (t, v) pairs and can be compared exactly.
 std::string SyntheticBody() {

@@ -127,4 +127,24 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+nlohmann::json Data(Project& p, const std::string& path) {
+  auto j = p.Api(path);
+  if (!j || j->value("status", "") != "success") return nullptr;
+  return (*j)["data"];
+}
+
+BodyServer::BodyServer(std::function<std::string(const std::string& path)> body)
+    : body_(std::move(body)), svr_(std::make_unique<httplib::Server>()) {
+  svr_->Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(body_(req.path), "text/plain; version=0.0.4");
+  });
+  port_ = svr_->bind_to_any_port("127.0.0.1");
+  thread_ = std::thread([this] { svr_->listen_after_bind(); });
+}
+
+BodyServer::~BodyServer() {
+  svr_->stop();
+  thread_.join();
+}
+
 }  // namespace steward::testing

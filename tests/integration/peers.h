@@ -2,12 +2,21 @@
 // children on 127.0.0.1 with free ports, killed and reaped when the object goes away.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+namespace httplib {
+class Server;
+}
+
 namespace steward::testing {
+
+class Project;
 
 // A port nothing listens on right now (bind to port 0, read it, close).
 int FreePort();
@@ -56,5 +65,25 @@ class Prometheus {
 };
 
 std::string UrlEncode(const std::string& s);
+
+// The "data" of a call to the project daemon's Prometheus API, or null on any failure.
+nlohmann::json Data(Project& p, const std::string& path);
+
+// A test-side HTTP server on a free port of 127.0.0.1 answering every GET with whatever
+// `body` returns for the path (as text format 0.0.4): a scrape target the test controls.
+class BodyServer {
+ public:
+  explicit BodyServer(std::function<std::string(const std::string& path)> body);
+  ~BodyServer();
+  BodyServer(const BodyServer&) = delete;
+  BodyServer& operator=(const BodyServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  std::function<std::string(const std::string&)> body_;
+  std::unique_ptr<httplib::Server> svr_;
+  int port_ = 0;
+  std::thread thread_;
+};
 
 }  // namespace steward::testing

@@ -1,6 +1,7 @@
 // Discovery: targets and labels from services, static configs and file_sd files (real temp
 // files), and the last-good policy for broken files.
 #include "monitor/discovery.h"
+#include "unit/state/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -13,28 +14,13 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/steward-discovery-test-XXXXXX";
-    char* made = mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::trunc) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
+using state::testing::TempDir;
 
- private:
-  std::string path_;
-};
+// Writes a file into the test's directory and returns its path.
+std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+  state::testing::WriteFile(dir.Sub(name), text);
+  return dir.Sub(name);
+}
 
 tsdb::Labels L(std::vector<tsdb::Label> labels) {
   return tsdb::Labels::FromUnsorted(std::move(labels)).value();
@@ -156,9 +142,9 @@ TEST(Discovery, TargetWithSchemeOrPathIsReportedAndSkipped) {
 TEST(Discovery, FileSdReadsJsonAndYamlThroughGlobs) {
   TempDir dir;
   std::string a =
-      dir.Write("a.json", R"([{"targets": ["h1:9100", "h2:9100"], "labels": {"rack": "r1"}}])");
-  dir.Write("b.yml", "- targets: ['h3:9100']\n  labels:\n    __metrics_path__: /m\n");
-  dir.Write("c.json.tmp", "not even json");
+      Write(dir, "a.json", R"([{"targets": ["h1:9100", "h2:9100"], "labels": {"rack": "r1"}}])");
+  Write(dir, "b.yml", "- targets: ['h3:9100']\n  labels:\n    __metrics_path__: /m\n");
+  Write(dir, "c.json.tmp", "not even json");
   config::Stack stack;
   config::ScrapeConfig sc;
   sc.job_name = "node";
@@ -174,7 +160,7 @@ TEST(Discovery, FileSdReadsJsonAndYamlThroughGlobs) {
 
 TEST(Discovery, BrokenFileKeepsItsLastGoodTargetsAndSaysWhy) {
   TempDir dir;
-  std::string path = dir.Write("t.json", R"([{"targets": ["h1:1", "h2:2"]}])");
+  std::string path = Write(dir, "t.json", R"([{"targets": ["h1:1", "h2:2"]}])");
   config::Stack stack;
   config::ScrapeConfig sc;
   sc.job_name = "node";
@@ -183,7 +169,7 @@ TEST(Discovery, BrokenFileKeepsItsLastGoodTargetsAndSaysWhy) {
   Discovery d;
   ASSERT_EQ(d.Discover(stack, {}).targets.size(), 2u);
 
-  dir.Write("t.json", "[{\"targets\": [\"h1:1\",\n  ]}");
+  Write(dir, "t.json", "[{\"targets\": [\"h1:1\",\n  ]}");
   DiscoveryResult r = d.Discover(stack, {});
   EXPECT_EQ(r.targets.size(), 2u);
   ASSERT_EQ(r.errors.size(), 1u);
@@ -191,13 +177,13 @@ TEST(Discovery, BrokenFileKeepsItsLastGoodTargetsAndSaysWhy) {
   EXPECT_NE(r.errors[0].find("line 2"), std::string::npos) << r.errors[0];
   EXPECT_NE(r.errors[0].find("keeping the 2 targets"), std::string::npos) << r.errors[0];
 
-  dir.Write("t.json", R"([{"targets": ["h1:1"], "labels": {"1bad": "x"}}])");
+  Write(dir, "t.json", R"([{"targets": ["h1:1"], "labels": {"1bad": "x"}}])");
   r = d.Discover(stack, {});
   EXPECT_EQ(r.targets.size(), 2u);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].find("label name \"1bad\""), std::string::npos) << r.errors[0];
 
-  dir.Write("t.json", R"([{"targets": ["h9:9"]}])");
+  Write(dir, "t.json", R"([{"targets": ["h9:9"]}])");
   r = d.Discover(stack, {});
   EXPECT_TRUE(r.errors.empty()) << Joined(r.errors);
   ASSERT_EQ(r.targets.size(), 1u);
@@ -212,7 +198,7 @@ TEST(Discovery, BrokenFileKeepsItsLastGoodTargetsAndSaysWhy) {
 
 TEST(Discovery, BrokenFileWithoutHistoryGivesNoTargets) {
   TempDir dir;
-  std::string path = dir.Write("t.yaml", "- targets: [a:1]\n  extra: 1\n");
+  std::string path = Write(dir, "t.yaml", "- targets: [a:1]\n  extra: 1\n");
   config::Stack stack;
   config::ScrapeConfig sc;
   sc.job_name = "node";

@@ -1,4 +1,4 @@
-// Helpers for the tsdb tests: a temporary directory, label and matcher shorthands, and a Db
+// Helpers for the tsdb tests: the shared temporary directory, label and matcher shorthands, and a Db
 // opened with background work off so each test drives compaction itself.
 #pragma once
 
@@ -11,29 +11,11 @@
 #include <vector>
 
 #include "tsdb/tsdb.h"
+#include "unit/state/temp_dir.h"
 
 namespace steward::tsdb::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/steward-tsdb-test-XXXXXX";
-    char* made = mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = state::testing::TempDir;  // one temp-dir helper for every room's tests
 
 // Timing and allocator measurements mean nothing under a sanitizer; those tests skip.
 inline bool UnderSanitizer() {
