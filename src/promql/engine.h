@@ -1,0 +1,66 @@
+// The PromQL engine: evaluates a parsed expression (ast.h) over the TSDB with Prometheus 2.4x
+// semantics — 5-minute lookback and staleness markers for instant selectors, offset and @,
+// subqueries, extrapolated rate/increase/delta with counter resets, every function of the
+// function table, all aggregations, arithmetic/comparison/set operators with on/ignoring and
+// group_left/group_right, __name__ dropped where Prometheus drops it, NaN and ±Inf as IEEE
+// (with Prometheus' special cases).
+//
+// Contract:
+// - Instant(): the value at time t. Range(): the expression at start, start+step, ... ≤ end,
+//   always a Matrix (a scalar result becomes one series without labels), series sorted by labels.
+// - Errors carry the Prometheus API error type in their code:
+//     InvalidArgument    → "bad_data"  (e.g. a bad regex in label_replace, step too small)
+//     FailedPrecondition → "execution" (many-to-many matching, duplicate series, too many samples:
+//                          "query processing would load too many samples into memory in query
+//                          execution", the same words as Prometheus)
+//     DeadlineExceeded   → "timeout"   ("query timed out in <stage>")
+//   and the message is Prometheus' message for the same failure, so the conformance suite can
+//   compare errors.
+// - Limits: at most QueryLimits::max_samples samples held at once (loaded points plus result
+//   points), and the deadline checked between steps and series, so a query that would load too
+//   much or run too long stops with an error and never takes the daemon down.
+// Thread safety: an Engine is immutable after construction; concurrent queries are fine, each
+// with its own Querier.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "base/status.h"
+#include "promql/ast.h"
+#include "promql/value.h"
+#include "tsdb/tsdb.h"
+
+namespace steward::promql {
+
+struct EngineOptions {
+  int64_t lookback_ms = 5 * 60 * 1000;             // --query.lookback-delta
+  int64_t default_subquery_step_ms = 60 * 1000;    // Prometheus' default evaluation interval
+};
+
+struct QueryLimits {
+  int64_t max_samples = 50'000'000;                // --query.max-samples
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+struct QueryStats {
+  int64_t samples_loaded = 0;  // points read from the TSDB
+  int64_t peak_samples = 0;    // most samples held at once
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {}) : options_(options) {}
+
+  StatusOr<Value> Instant(tsdb::Querier* querier, const Expr& expr, int64_t t_ms,
+                          const QueryLimits& limits = {}, QueryStats* stats = nullptr) const;
+  // step_ms > 0; end_ms >= start_ms (the API validates both first).
+  StatusOr<Matrix> Range(tsdb::Querier* querier, const Expr& expr, int64_t start_ms,
+                         int64_t end_ms, int64_t step_ms, const QueryLimits& limits = {},
+                         QueryStats* stats = nullptr) const;
+
+ private:
+  EngineOptions options_;
+};
+
+}  // namespace steward::promql

@@ -1,0 +1,48 @@
+// PromQL's functions, evaluated at one step of a query: the engine (engine.cc) evaluates a
+// Call's arguments at the step and hands them here; this file holds the arithmetic, with
+// Prometheus 2.42's exact semantics (functions.go): extrapolation in rate/increase/delta,
+// counter resets, the order and NaN handling of every *_over_time, histogram_quantile's bucket
+// rules, label_replace's anchored RE2 regex, holt_winters' smoothing, the date functions in
+// UTC...
+//
+// How arguments arrive (one Value per argument of the call, in order):
+// - a scalar argument: Scalar;  a string argument: String;  an instant vector: Vector;
+// - a range-vector argument: Matrix holding ONE series' points inside the window
+//   (range_start, range_end] — the engine calls a range function once per series, attaches the
+//   series' labels to the result itself (dropping __name__ for every range function but
+//   last_over_time, as Prometheus 2.42 does) and skips series whose result is empty.
+// - for timestamp() whose argument is a vector selector, each Sample's t is the sample's own
+//   timestamp (Prometheus' special case); otherwise Sample::t of an argument is the step time.
+//
+// Result: the output Vector at ctx.t. Instant-vector functions return one sample per input
+// sample they keep, with their labels already adjusted (math functions drop __name__,
+// label_replace/label_join/sort/sort_desc/clamp... keep or rewrite as Prometheus does); range
+// functions return zero or one sample (labels ignored by the engine); scalar() and time()
+// return one sample without labels, which the engine turns into a Scalar; vector() and
+// absent*() return samples with the labels Prometheus gives them.
+// Errors: InvalidArgument ("bad_data") for bad regexes, invalid label names and the like,
+// with Prometheus' message.
+// Thread safety: stateless.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/status.h"
+#include "promql/ast.h"
+#include "promql/value.h"
+
+namespace steward::promql {
+
+struct FunctionContext {
+  const Call* call = nullptr;  // the node: its FunctionInfo and argument expressions
+  int64_t t = 0;               // evaluation time (ms)
+  // For range functions: the window the engine selected, Prometheus' rangeStart/rangeEnd
+  // (t - offset - range, t - offset], used by extrapolation in rate/increase/delta.
+  int64_t range_start = 0;
+  int64_t range_end = 0;
+};
+
+StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Value>& args);
+
+}  // namespace steward::promql

@@ -1,0 +1,1 @@
+// Placeholder: written in the PromQL engine work (issue 4).
