@@ -34,6 +34,7 @@ struct Globals {
   std::string lock_timeout = "0s";
   bool defer_reconcile = false;
   bool no_monitoring = false;
+  std::string data_dir;  // serve --data-dir
 };
 
 struct Context {
@@ -68,5 +69,7 @@ void AddLogs(CLI::App& app, Context& ctx, int& rc);
 void AddTargets(CLI::App& app, Context& ctx, int& rc);
 void AddSeries(CLI::App& app, Context& ctx, int& rc);
 void AddMonitors(CLI::App& app, Context& ctx, int& rc);
+void AddQuery(CLI::App& app, Context& ctx, int& rc);
+void AddTsdb(CLI::App& app, Context& ctx, int& rc);
 
 }  // namespace steward::cli

@@ -140,8 +140,19 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
   if (listen->first != "127.0.0.1" && listen->first != "localhost" && listen->first != "::1")
     std::cerr << "warning: the API listens on " << listen->first
               << ", beyond this machine; it is protected only by its bearer token\n";
+  if (!ctx.g.data_dir.empty()) {
+    // The data directory doubles as the state directory (daemon.json, api.token) unless one is
+    // given, so `steward query --data-dir DIR` finds this server. Block files are told apart.
+    ctx.g.data_dir = std::filesystem::absolute(ctx.g.data_dir).lexically_normal().string();
+    if (ctx.g.state_dir.empty() && !getenv("STEWARD_STATE_DIR")) ctx.g.state_dir = ctx.g.data_dir;
+  }
   server::DaemonOptions opt = DaemonOptionsFor(ctx, *listen);
   opt.watch = watch;
+  if (!ctx.g.data_dir.empty()) {
+    opt.data_dir = ctx.g.data_dir;
+    opt.reconcile = false;
+    opt.monitoring = true;
+  }
   if (up || watch) opt.stack_path = std::filesystem::absolute(ctx.g.file).string();
   server::Daemon daemon(opt);
   std::thread signals = ShutdownOnSignal(daemon);
@@ -234,6 +245,9 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
   cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file (-f) changes");
   cmd->add_flag("--no-monitoring", ctx.g.no_monitoring,
                 "Do not scrape, probe or store metrics (no <state>/tsdb)");
+  cmd->add_option("--data-dir", ctx.g.data_dir,
+                  "Serve the query API over the TSDB in DIR only (e.g. after `steward tsdb "
+                  "import`): no reconcile loop, no scraping");
   cmd->add_flag("--defer-reconcile", ctx.g.defer_reconcile,
                 "Wait one interval before the first drift repair (used by `apply`, which "
                 "starts the daemon and then applies itself)");

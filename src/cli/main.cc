@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   AddTargets(app, ctx, rc);
   AddSeries(app, ctx, rc);
   AddMonitors(app, ctx, rc);
+  AddQuery(app, ctx, rc);
+  AddTsdb(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -191,8 +191,11 @@ Status Daemon::StartMonitoring() {
   const std::string& h = opt_.listen_host;
   mo.self_host = (h.empty() || h == "0.0.0.0" || h == "::" || h == "[::]") ? "127.0.0.1" : h;
   mo.metrics = &metrics_;
+  mo.tsdb_dir = opt_.data_dir;
+  mo.collect = opt_.data_dir.empty();
   auto mon = std::make_unique<Monitoring>(mo);
   if (Status st = mon->Start(recorded.monitoring); !st.ok()) {
+    if (!opt_.data_dir.empty()) return st.Annotate("open the TSDB in " + opt_.data_dir);
     // The services matter more than their metrics: run without monitoring (the API answers
     // 503 and says why in the log) rather than refuse to supervise.
     spdlog::error("msg=\"monitoring is off: the metrics store could not start\" error=\"{}\"",

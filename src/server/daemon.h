@@ -53,6 +53,10 @@ struct DaemonOptions {
   // apply it is about to send does (and reports) the restoring, not a silent reconcile.
   bool defer_first_reconcile = false;
   bool monitoring = true;               // scrape, probe and store metrics (<state>/tsdb)
+  // `serve --data-dir`: serve the TSDB in this directory instead of <state>/tsdb, and only serve
+  // it — nothing is scraped or probed (not even the daemon itself) and retention is off, so
+  // imported history stays as it was loaded. A TSDB that cannot open fails Start().
+  std::string data_dir;
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
 };

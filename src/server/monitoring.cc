@@ -41,11 +41,13 @@ Monitoring::~Monitoring() { Stop(); }
 
 Status Monitoring::Start(const config::Monitoring& settings) {
   tsdb::Options o;
-  o.dir = opt_.state_dir + "/tsdb";
+  o.dir = opt_.tsdb_dir.empty() ? opt_.state_dir + "/tsdb" : opt_.tsdb_dir;
   o.retention_time = retention_ = settings.retention;
   o.retention_bytes = retention_bytes_ = settings.retention_bytes;
   o.metrics = opt_.metrics;
+  if (!opt_.collect) o.retention_time = Duration(0);  // retention follows the wall clock
   ASSIGN_OR_RETURN(db_, tsdb::Db::Open(o));
+  if (!opt_.collect) return Status::OK();
   monitor::ScrapeManagerOptions so;
   so.clock = RealClock::Get();
   so.metrics = opt_.metrics;
@@ -72,7 +74,7 @@ void Monitoring::Stop() {
 
 void Monitoring::Update(const config::Stack& stack,
                         const std::vector<runtime::ReplicaStatus>& replicas) {
-  if (!scraper_) return;
+  if (!scraper_ || !prober_) return;
   std::vector<monitor::ReplicaEndpoint> endpoints;
   for (const auto& r : replicas)
     if (r.pid > 0 && r.port > 0) endpoints.push_back({r.key.service, r.key.slot, r.port});

@@ -31,6 +31,9 @@ struct MonitoringOptions {
   std::string self_host = "127.0.0.1";  // where the daemon's HTTP server answers
   int self_port = 0;                     // its port, for the self-scrape target
   metrics::Registry* metrics = nullptr;
+  std::string tsdb_dir;  // empty: <state_dir>/tsdb
+  // false: only the TSDB is opened (serve --data-dir) — no scraper, no prober, no retention.
+  bool collect = true;
 };
 
 class Monitoring {

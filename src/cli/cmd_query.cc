@@ -1,0 +1,249 @@
+// query: evaluates PromQL on a running daemon (or `serve --data-dir`) through its Prometheus API
+// and prints the result as a table, or the API's data object with --json.
+//
+// The server is found by --server URL (token from --token-file or $STEWARD_TOKEN), else by the
+// daemon.json and api.token of --data-dir DIR (what `serve --data-dir DIR` writes), else of the
+// state directory.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "promql/lexer.h"
+#include "server/client.h"
+
+namespace steward::cli {
+namespace {
+
+struct QueryFlags {
+  std::string expr;
+  std::string time;
+  bool range = false;
+  std::string start, end, step;
+  std::string timeout;
+  std::string server, token_file, data_dir;
+};
+
+std::string SecondsText(int64_t ms) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+// `now`, `now-1h`, `now+5m`, `-1h` (before now) become Unix seconds; anything else (Unix seconds,
+// RFC 3339) goes to the server as written, which checks it.
+StatusOr<std::string> ResolveTime(const std::string& flag, const std::string& text,
+                                  int64_t now_ms) {
+  std::string rel;
+  int sign = -1;
+  if (text == "now") return SecondsText(now_ms);
+  if (text.rfind("now-", 0) == 0 || text.rfind("now+", 0) == 0) {
+    rel = text.substr(4);
+    sign = text[3] == '-' ? -1 : 1;
+  } else if (text.size() > 1 && text[0] == '-' && !std::isdigit(static_cast<unsigned char>(
+                                                       text.back()))) {
+    rel = text.substr(1);
+  } else {
+    return text;
+  }
+  auto d = promql::ParseDurationMillis(rel);
+  if (!d.ok())
+    return InvalidArgument(flag + " '" + text + "': " + d.status().message() +
+                           " (use RFC 3339, Unix seconds, now, now-1h or -1h)");
+  return SecondsText(now_ms + sign * *d);
+}
+
+// Where the API is and the token it wants.
+struct Endpoint {
+  std::string host;
+  int port = 0;
+  std::string token;
+};
+
+StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
+  Endpoint ep;
+  if (!f.server.empty()) {
+    std::string s = f.server;
+    if (s.rfind("http://", 0) == 0) s = s.substr(7);
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    size_t colon = s.rfind(':');
+    if (colon == std::string::npos || colon + 1 == s.size())
+      return InvalidArgument("--server '" + f.server + "': expected http://HOST:PORT");
+    ep.host = s.substr(0, colon);
+    ep.port = std::atoi(s.c_str() + colon + 1);
+    if (!f.token_file.empty()) {
+      std::ifstream in(f.token_file);
+      if (!in || !std::getline(in, ep.token))
+        return FailedPrecondition("cannot read the token file " + f.token_file);
+    } else if (const char* t = getenv("STEWARD_TOKEN")) {
+      ep.token = t;
+    }
+    return ep;
+  }
+  std::string dir = f.data_dir.empty()
+                        ? ctx.StateDir()
+                        : std::filesystem::absolute(f.data_dir).lexically_normal().string();
+  auto info = server::FindDaemon(dir);
+  if (!info)
+    return FailedPrecondition("no steward daemon is running for " + dir +
+                              " (start one with `steward up`, or `steward serve --data-dir DIR` "
+                              "and query with --data-dir DIR; or give --server URL)");
+  ep.host = info->host;
+  ep.port = info->port;
+  std::string token_path = f.token_file.empty() ? dir + "/api.token" : f.token_file;
+  std::ifstream in(token_path);
+  if (!in || !std::getline(in, ep.token))
+    return FailedPrecondition("cannot read the API token " + token_path);
+  return ep;
+}
+
+// POSTs the form; returns the whole answer ({"status":...}) whatever the HTTP status.
+StatusOr<nlohmann::json> PostForm(const Endpoint& ep, const std::string& path,
+                                  const httplib::Params& params) {
+  httplib::Client cli(ep.host, ep.port);
+  if (!ep.token.empty()) cli.set_bearer_token_auth(ep.token.c_str());
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(15 * 60, 0);
+  auto res = cli.Post(path.c_str(), params);
+  if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Internal("POST " + path + ": HTTP " + std::to_string(res->status) + ": " +
+                    res->body.substr(0, 200));
+  return j;
+}
+
+std::string LabelsText(const nlohmann::json& metric) {
+  std::string name = metric.value("__name__", "");
+  std::string inner;
+  for (auto it = metric.begin(); it != metric.end(); ++it) {
+    if (it.key() == "__name__") continue;
+    std::string v;
+    for (char c : it.value().get<std::string>()) {
+      if (c == '\\' || c == '"') v.push_back('\\');
+      if (c == '\n') {
+        v += "\\n";
+        continue;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) continue;  // never drive the terminal
+      v.push_back(c);
+    }
+    inner += (inner.empty() ? "" : ", ") + it.key() + "=\"" + v + "\"";
+  }
+  if (!name.empty() && inner.empty()) return name;
+  return name + "{" + inner + "}";
+}
+
+std::string TimeText(const nlohmann::json& t) {
+  double secs = t.is_number() ? t.get<double>() : 0;
+  return FormatRfc3339Millis(FromUnixMillis(static_cast<int64_t>(std::llround(secs * 1000))));
+}
+
+std::string ValueText(const nlohmann::json& pair) {
+  return pair.is_array() && pair.size() == 2 && pair[1].is_string() ? pair[1].get<std::string>()
+                                                                     : pair.dump();
+}
+
+void PrintResult(const nlohmann::json& data) {
+  std::string type = data.value("resultType", "");
+  const nlohmann::json& result = data["result"];
+  if (type == "scalar" || type == "string") {
+    std::cout << ValueText(result) << "\n";
+    return;
+  }
+  if (type == "vector") {
+    std::vector<std::vector<std::string>> rows = {{"SERIES", "VALUE"}};
+    for (const auto& s : result)
+      rows.push_back({LabelsText(s.value("metric", nlohmann::json::object())),
+                      ValueText(s["value"])});
+    PrintTable(rows);
+    if (result.empty()) std::cerr << "no data: the query returned an empty vector\n";
+    return;
+  }
+  // matrix: one block per series, a row per point.
+  bool first = true;
+  for (const auto& s : result) {
+    if (!first) std::cout << "\n";
+    first = false;
+    std::cout << LabelsText(s.value("metric", nlohmann::json::object())) << "\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : s["values"]) rows.push_back({"  " + TimeText(p[0]), ValueText(p)});
+    PrintTable(rows);
+  }
+  if (result.empty()) std::cerr << "no data: the query returned no series\n";
+}
+
+int RunQuery(Context& ctx, const QueryFlags& f) {
+  int64_t now = ToUnixMillis(RealClock::Get()->WallNow());
+  httplib::Params params = {{"query", f.expr}};
+  if (!f.timeout.empty()) params.emplace("timeout", f.timeout);
+  std::string path = "/api/v1/query";
+  if (f.range) {
+    path = "/api/v1/query_range";
+    auto end = ResolveTime("--end", f.end.empty() ? "now" : f.end, now);
+    if (!end.ok()) return Fail(end.status());
+    auto start = ResolveTime("--start", f.start.empty() ? "now-1h" : f.start, now);
+    if (!start.ok()) return Fail(start.status());
+    std::string step = f.step;
+    if (step.empty()) {  // about 250 points, at least 1 s, like Prometheus' graph page
+      double s = std::strtod(start->c_str(), nullptr), e = std::strtod(end->c_str(), nullptr);
+      bool numeric = start->find_first_not_of("0123456789.-") == std::string::npos &&
+                     end->find_first_not_of("0123456789.-") == std::string::npos;
+      step = numeric ? std::to_string(std::max<int64_t>(1, static_cast<int64_t>((e - s) / 250)))
+                     : "60";
+    }
+    params.emplace("start", *start);
+    params.emplace("end", *end);
+    params.emplace("step", step);
+  } else if (!f.time.empty()) {
+    auto t = ResolveTime("--time", f.time, now);
+    if (!t.ok()) return Fail(t.status());
+    params.emplace("time", *t);
+  }
+  auto ep = FindServer(ctx, f);
+  if (!ep.ok()) return Fail(ep.status());
+  auto answer = PostForm(*ep, path, params);
+  if (!answer.ok()) return Fail(answer.status());
+  if (answer->value("status", "") != "success") {
+    std::cerr << "error: " << answer->value("errorType", "error") << ": "
+              << answer->value("error", answer->dump()) << "\n";
+    return kExitError;
+  }
+  for (const auto& w : answer->value("warnings", nlohmann::json::array()))
+    if (w.is_string()) std::cerr << "warning: " << w.get<std::string>() << "\n";
+  const nlohmann::json& data = (*answer)["data"];
+  if (ctx.g.json) {
+    std::cout << data.dump(2) << "\n";
+    return kExitOk;
+  }
+  PrintResult(data);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddQuery(CLI::App& app, Context& ctx, int& rc) {
+  static QueryFlags f;
+  auto* cmd = app.add_subcommand("query", "Evaluate a PromQL expression (instant, or --range)");
+  cmd->add_option("expr", f.expr, "PromQL expression, e.g. 'sum by (job) (rate(x_total[5m]))'")
+      ->required();
+  cmd->add_option("--time", f.time, "Evaluation time (RFC 3339, Unix seconds, now, -1h, now-5m)");
+  cmd->add_flag("--range", f.range, "Range query over --start..--end every --step");
+  cmd->add_option("--start", f.start, "Range start (default now-1h)");
+  cmd->add_option("--end", f.end, "Range end (default now)");
+  cmd->add_option("--step", f.step, "Resolution: seconds or a duration like 30s (default: ~250 points)");
+  cmd->add_option("--timeout", f.timeout, "Evaluation timeout, e.g. 30s (server default 2m)");
+  cmd->add_option("--server", f.server, "API address http://HOST:PORT instead of a local daemon");
+  cmd->add_option("--token-file", f.token_file, "File holding the API token (default: api.token)");
+  cmd->add_option("--data-dir", f.data_dir,
+                  "Query the `steward serve --data-dir DIR` server of this directory");
+  cmd->add_flag("--json", ctx.g.json, "Print the API's data object as JSON");
+  cmd->callback([&] { rc = RunQuery(ctx, f); });
+}
+
+}  // namespace steward::cli

@@ -1,0 +1,56 @@
+// The backfill importer: loads an OpenMetrics text file — the input `promtool tsdb
+// create-blocks-from openmetrics` reads: timestamps in seconds (floats) on every sample,
+// `# TYPE`/`# HELP` lines, `# EOF` at the end — into a database directory as persisted blocks,
+// one per block_duration window aligned like promtool's (2 h by default). Blocks rather than
+// head appends, because the head rejects samples older than its newest data.
+//
+// Contract:
+// - All or nothing for bad input: the whole file is parsed and checked before the first block
+//   is written, so a malformed line, a sample without a timestamp, or a series whose samples go
+//   back in time fails the import naming the 1-based line, and nothing is written.
+// - A repeated (series, timestamp) with the same value is skipped; with another value it is an
+//   error (Prometheus' "duplicate sample for timestamp").
+// - The directory is locked like an open Db (<dir>/lock, flock): an import into the database of
+//   a running daemon fails with FailedPrecondition saying so instead of writing under it. A Db
+//   opened afterwards loads the new blocks; blocks overlapping existing data are merged by its
+//   compaction and de-duplicated by its queriers.
+// - Each block is written to "<ulid>.tmp" and renamed when complete (BlockWriter), so a crash
+//   leaves whole blocks only (a crash between blocks leaves the earlier windows imported).
+// Memory: samples are held XOR-compressed until written (about 1–2 bytes each).
+// Thread safety: stateless functions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace steward::tsdb {
+
+struct ImportOptions {
+  std::string dir;                                 // the database directory; created if missing
+  int64_t block_duration_ms = 2LL * 3600 * 1000;   // promtool's --max-block-duration default
+  // Called after each block is written (its id, samples and series), for progress output.
+  std::function<void(const std::string& ulid, int64_t samples, int64_t series)> on_block;
+};
+
+struct ImportSummary {
+  int64_t series = 0;
+  int64_t samples = 0;
+  int64_t duplicates = 0;  // repeated (series, timestamp, value) skipped
+  int64_t min_time = 0;    // unix ms of the oldest and newest sample (0 when empty)
+  int64_t max_time = 0;
+  std::vector<std::string> blocks;  // ULIDs written, oldest window first
+};
+
+// Imports an OpenMetrics text held in memory (tests; `name` labels errors, e.g. the file path).
+StatusOr<ImportSummary> ImportOpenMetrics(std::string_view text, const ImportOptions& options,
+                                          std::string_view name = "input");
+// Imports the file at path (memory-mapped). Errors name the path and the line.
+StatusOr<ImportSummary> ImportOpenMetricsFile(const std::string& path,
+                                              const ImportOptions& options);
+
+}  // namespace steward::tsdb
