@@ -94,6 +94,24 @@ class Scraper:
         text = http(self.metrics_url, headers=self.headers)
         return metric_sum(text, self.samples_metric), metric_sum(text, self.series_metric)
 
+    def scrape_outcomes(self, seconds):
+        """(ok, failed) scrapes of job demo over the last `seconds`, from its own `up` series.
+
+        A failed scrape writes staleness markers for every series of the target, which cost
+        ~16 bytes each on disk in both stores, so the disk figure is only meaningful when no
+        scrape failed."""
+        base = self.metrics_url.rsplit("/metrics", 1)[0]
+        q = urllib.parse.urlencode({"query": f'up{{job="demo"}}[{seconds}s]'})
+        reply = json.loads(http(f"{base}/api/v1/query?{q}", headers=self.headers))
+        ok = failed = 0
+        for series in reply["data"]["result"]:
+            for _, v in series["values"]:
+                if v == "1":
+                    ok += 1
+                else:
+                    failed += 1
+        return ok, failed
+
 
 def start_prometheus(work, targets, interval, log_file):
     port = free_port()
@@ -174,9 +192,14 @@ def one_run(args, steward, targets, run):
             cpu = cpu_seconds(s.pid) - start[s.name][0]
             samples, series = s.counters()
             samples -= start[s.name][1]
+            ok, failed = s.scrape_outcomes(args.seconds)
             result[s.name] = {"samples_per_cpu_s": samples / max(cpu, 1e-9),
                               "rss_per_series": rss_bytes(s.pid) / max(series, 1),
-                              "series": series, "samples": samples, "cpu_s": cpu}
+                              "series": series, "samples": samples, "cpu_s": cpu,
+                              "scrapes_ok": ok, "scrapes_failed": failed}
+            if failed:
+                log(f"run {run + 1}: {s.name}: {failed} of {ok + failed} scrapes failed; "
+                    "the disk figure includes their staleness markers")
         b, n = prometheus_block(pport, os.path.join(work, "prom-data"))
         result["prometheus"]["bytes_per_sample"] = b / max(n, 1)
         b, n = steward_block(sport, headers)
@@ -215,7 +238,7 @@ def main():
     try:
         for _ in range(args.targets):
             port = free_port()
-            demos.append(subprocess.Popen([demo, "--port", str(port), "--threads", "1",
+            demos.append(subprocess.Popen([demo, "--port", str(port), "--threads", "4",
                                            "--series", str(args.series)],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             targets.append(f"127.0.0.1:{port}")
@@ -242,6 +265,11 @@ def main():
           f"{s['bytes_per_sample']:.3f} | {s['bytes_per_sample'] / p['bytes_per_sample']:.2f}x"
           " | ≤ 1x |")
     print(f"| active series | {p['series']:,.0f} | {s['series']:,.0f} | | |")
+    print(f"| failed scrapes (of all, summed over runs) | "
+          f"{sum(r['prometheus']['scrapes_failed'] for r in runs):,} of "
+          f"{sum(r['prometheus']['scrapes_ok'] + r['prometheus']['scrapes_failed'] for r in runs):,} | "
+          f"{sum(r['steward']['scrapes_failed'] for r in runs):,} of "
+          f"{sum(r['steward']['scrapes_ok'] + r['steward']['scrapes_failed'] for r in runs):,} | | 0 |")
 
 
 if __name__ == "__main__":
