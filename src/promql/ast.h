@@ -133,6 +133,7 @@ struct VectorMatching {
 struct BinaryExpr : Expr {
   BinaryExpr() : Expr(NodeKind::kBinary) {}
   BinaryOp op = BinaryOp::kAdd;
+  size_t op_pos = 0;  // byte offset of the operator (Prometheus reports some errors there)
   ExprPtr lhs, rhs;
   bool return_bool = false;  // comparison with `bool`
   // Set when both sides are vectors (Prometheus' VectorMatching; set-operator defaults too).

@@ -1,0 +1,81 @@
+// Internals of the PromQL expression parser (parser.h), shared by its files: the expression
+// lexer, which reproduces Prometheus 2.42's stateful lexer (promql/parser/lex.go) token for
+// token and error for error, and Go's formatting of floats, durations and quoted strings, which
+// the printer (ast.cc) needs to print what Prometheus' String() methods print.
+//
+// Why a second lexer next to lexer.h: Prometheus reports many malformed queries from its lexer
+// ("unclosed left parenthesis", "missing unit character in duration", "unexpected character
+// inside braces: ...") at positions that depend on the lexer's state (inside braces, inside
+// brackets, parenthesis depth). The conformance suite compares those errors, so the expression
+// parser needs that state machine; lexer.h stays the context-free tokenizer for selectors.
+//
+// Contract: LexExpr never fails hard and is linear in the input; its last item is kEof or kError
+// (whose `error` holds Prometheus' message and whose `pos` is where Prometheus reports it).
+// Thread safety: stateless functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "promql/ast.h"
+
+namespace steward::promql::internal {
+
+enum class Tok {
+  kEof, kError, kIdentifier, kMetricIdentifier, kNumber, kDuration, kString,
+  kLeftParen, kRightParen, kLeftBrace, kRightBrace, kLeftBracket, kRightBracket,
+  kComma, kEql, kColon,
+  // Operators (Prometheus' operatorsStart..operatorsEnd; printed as <op:...>).
+  kAdd, kDiv, kEqlc, kEqlRegex, kGte, kGtr, kLand, kLor, kLss, kLte, kLunless, kMod, kMul,
+  kNeq, kNeqRegex, kPow, kSub, kAt, kAtan2,
+  // Aggregators (printed as <aggr:...>).
+  kAvg, kBottomk, kCount, kCountValues, kGroup, kMax, kMin, kQuantile, kStddev, kStdvar,
+  kSum, kTopk,
+  // Keywords (printed as <...>).
+  kBool, kBy, kGroupLeft, kGroupRight, kIgnoring, kOffset, kOn, kWithout,
+  // @ modifier preprocessors.
+  kStart, kEnd,
+};
+
+bool IsOperatorTok(Tok t);
+bool IsAggregatorTok(Tok t);
+bool IsKeywordTok(Tok t);
+
+struct Item {
+  Tok kind = Tok::kEof;
+  size_t pos = 0;         // byte offset where Prometheus places the item (or the error)
+  std::string_view text;  // the item's bytes in the query
+  std::string error;      // kError: the message
+};
+
+std::vector<Item> LexExpr(std::string_view input);
+
+// Prometheus' Item.desc(): `identifier "foo"`, `number "1"`, `"("`, `<op:+>`, `<aggr:sum>`,
+// `<by>`, `end of input`, as used in "unexpected ..." messages.
+std::string DescribeItem(const Item& item);
+
+// Go formatting. GoQuote is strconv.Quote (%q of a string); GoQuoteRune is %q of a rune;
+// GoFloat is fmt.Sprint(float64) (%v: shortest digits, exponent form below 1e-4 and from 1e6:
+// "1e+06"); DurationString is Prometheus' model.Duration.String().
+std::string GoQuote(std::string_view s);
+std::string GoQuoteRune(uint32_t rune);
+std::string GoFloat(double v);
+std::string DurationString(int64_t ms);
+
+// Go's strconv.ParseInt(s, 0, 64) then ParseFloat(s, 64), as Prometheus' parser reads NUMBER
+// items. On failure, `error` holds Go's message ("strconv.ParseFloat: parsing \"0x\": ...").
+bool ParseGoNumber(std::string_view text, double* out, std::string* error);
+
+// InvalidArgument "LINE:COL: parse error: <message>" for a byte offset in the query, with
+// Prometheus' line and column (1-based; the column counts bytes from the line's start).
+Status ParseError(std::string_view query, size_t pos, std::string_view message);
+
+// Prometheus' checkAST: the type checks that run once the whole query parsed. Fills in what
+// follows from the types (set operators become many-to-many; vector matching is dropped when
+// a side is a scalar). Returns the first error, as Prometheus reports only the first.
+Status CheckTypes(std::string_view query, Expr* root);
+
+}  // namespace steward::promql::internal
