@@ -45,4 +45,19 @@ struct FunctionContext {
 
 StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Value>& args);
 
+// Notes on individual functions (details of the contract above):
+// - Errors Prometheus raises while evaluating (label_replace's bad regex or destination label,
+//   label_join's bad label names, holt_winters' factors) come back as FailedPrecondition with
+//   Prometheus' message: Prometheus 2.42's API reports them as "execution" errors, not bad_data.
+// - absent_over_time(m): answers for the whole window. Pass a Matrix holding every selected
+//   series (or none): the result is empty when any series has a point, otherwise one sample
+//   with AbsentLabels(arg) and value 1. (Prometheus' engine computes the same per step.)
+// - histogram_count/histogram_sum/histogram_fraction only act on native histograms, which
+//   Steward does not store: with float samples they return nothing, as Prometheus does.
+
+// The labels absent()/absent_over_time() give their result: Prometheus'
+// createLabelsForAbsentFunction over the selector's equality matchers (empty for any argument
+// that is not a vector or matrix selector).
+tsdb::Labels AbsentLabels(const Expr* arg);
+
 }  // namespace steward::promql
