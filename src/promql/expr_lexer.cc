@@ -432,34 +432,35 @@ bool IsKeywordTok(Tok t) { return t >= Tok::kBool && t <= Tok::kWithout; }
 std::vector<Item> LexExpr(std::string_view input) { return ExprLexer(input).Run(); }
 
 std::string DescribeItem(const Item& item) {
-  // Item.String() for the types in Prometheus' ItemTypeStr; "<type> <String()>" otherwise.
+  // Item.desc(): Item.String() alone for the types in Prometheus' ItemTypeStr (punctuation,
+  // operators, keywords), "<type> <String()>" for the others.
   std::string text(item.text);
-  switch (item.kind) {
-    case Tok::kEof: return "end of input";
-    case Tok::kError: return item.error;
-    case Tok::kIdentifier: return "identifier " + GoQuote(text);
-    case Tok::kMetricIdentifier: return "metric identifier " + GoQuote(text);
-    case Tok::kNumber: return "number " + GoQuote(text);
-    case Tok::kDuration: return "duration " + GoQuote(text);
-    case Tok::kString: {
-      if (text.size() > 10) {
-        // %.10q: the first ten runes, quoted, then "...".
-        size_t cut = 0;
-        for (int runes = 0; runes < 10 && cut < text.size(); ++runes) {
-          size_t w = 1;
-          DecodeRune(text, cut, &w);
-          cut += w;
-        }
-        return "string " + GoQuote(text.substr(0, cut)) + "...";
-      }
-      return "string " + GoQuote(text);
-    }
-    default: break;
-  }
+  if (item.kind == Tok::kEof) return "end of input";
+  if (item.kind == Tok::kError) return item.error;
+  if (item.kind == Tok::kIdentifier) return "identifier " + GoQuote(text);
+  if (item.kind == Tok::kMetricIdentifier) return "metric identifier " + GoQuote(text);
   if (IsKeywordTok(item.kind)) return "<" + text + ">";
   if (IsOperatorTok(item.kind)) return "<op:" + text + ">";
   if (IsAggregatorTok(item.kind)) return "<aggr:" + text + ">";
-  return GoQuote(text);
+  std::string shown;
+  if (text.size() > 10) {
+    // %.10q...: the first ten runes, quoted.
+    size_t cut = 0;
+    for (int runes = 0; runes < 10 && cut < text.size(); ++runes) {
+      size_t w = 1;
+      DecodeRune(text, cut, &w);
+      cut += w;
+    }
+    shown = GoQuote(text.substr(0, cut)) + "...";
+  } else {
+    shown = GoQuote(text);
+  }
+  switch (item.kind) {
+    case Tok::kNumber: return "number " + shown;
+    case Tok::kDuration: return "duration " + shown;
+    case Tok::kString: return "string " + shown;
+    default: return shown;
+  }
 }
 
 }  // namespace steward::promql::internal

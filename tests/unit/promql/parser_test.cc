@@ -177,6 +177,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"foo[5m:1]", "1:8: parse error: unexpected number \"1\" in subquery selector, expected duration or \"]\""},
         ErrorCase{"foo[5m:1m 1m]", "1:11: parse error: unexpected duration \"1m\" in subquery selector, expected \"]\""},
         ErrorCase{"bool", "1:1: parse error: unexpected <bool>"},
+        ErrorCase{"foo 12345678901.5", "1:5: parse error: unexpected number \"1234567890\"..."},
+        ErrorCase{"sum(x) sum", "1:8: parse error: unexpected <aggr:sum>"},
+        ErrorCase{"foo @", "1:6: parse error: unexpected end of input in @, expected timestamp"},
+        ErrorCase{"foo start", "1:5: parse error: unexpected \"start\""},
+        ErrorCase{"foo[5m] 1", "1:9: parse error: unexpected number \"1\""},
         ErrorCase{"start()", "1:6: parse error: unexpected \"(\""},
         ErrorCase{"foo == \"a long string\"", "1:8: parse error: binary expression must contain only scalar and instant vector types"},
         ErrorCase{"foo + \"a long string\" 1", "1:23: parse error: unexpected number \"1\""},
@@ -234,6 +239,168 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"{a=~\".*\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
         ErrorCase{"foo{__name__=\"bar\"}", "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
         ErrorCase{"rate(foo) +", "1:12: parse error: unexpected end of input"}));
+
+// Printing then parsing gives the same tree (compared by its printed form and types).
+TEST(ParseExpr, PrintedFormParsesToTheSameTree) {
+  const char* queries[] = {
+      "sum by (job) (rate(http_requests_total{code=~\"5..\",job!=\"x\"}[5m] offset 1m))",
+      "a + on (b) group_left (c) d * 2 ^ -x",
+      "-(a or b) unless ignoring (x) c",
+      "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))",
+      "max_over_time(deriv(x[5m])[1h:1m] @ 1609746000 offset -5m)",
+      "topk(3, x) > bool 2",
+      "count_values(\"v\\n\\u00e9\\x01\", x)",
+      "label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")",
+      "1e+06 * -Inf / NaN % 0.00001",
+      "foo @ start() offset 1h30m",
+      "{__name__=~\"a.*\"}[1y2w3d4h5m6s7ms]",
+      "absent_over_time(x[5m:])",
+      "(((x)))",
+      "vector(time()) atan2 sum without () (y)",
+      "offset offset 5m + by + start{end=\"1\"}",
+  };
+  for (const char* q : queries) {
+    auto first = ParseExpr(q);
+    ASSERT_TRUE(first.ok()) << q << ": " << first.status().ToString();
+    std::string printed = (*first)->ToString();
+    auto second = ParseExpr(printed);
+    ASSERT_TRUE(second.ok()) << printed << ": " << second.status().ToString();
+    EXPECT_EQ((*second)->ToString(), printed) << q;
+    EXPECT_EQ((*second)->Type(), (*first)->Type()) << q;
+  }
+}
+
+// Every function of Prometheus 2.42 with its signature: argument types (s scalar, v instant
+// vector, m range vector, S string; a trailing '?' marks the optional last argument, '*'
+// repeats it), then the return type.
+struct Signature {
+  const char* name;
+  const char* args;
+  char returns;
+};
+constexpr Signature kSignatures[] = {
+    {"abs", "v", 'v'}, {"absent", "v", 'v'}, {"absent_over_time", "m", 'v'},
+    {"acos", "v", 'v'}, {"acosh", "v", 'v'}, {"asin", "v", 'v'}, {"asinh", "v", 'v'},
+    {"atan", "v", 'v'}, {"atanh", "v", 'v'}, {"avg_over_time", "m", 'v'}, {"ceil", "v", 'v'},
+    {"changes", "m", 'v'}, {"clamp", "vss", 'v'}, {"clamp_max", "vs", 'v'},
+    {"clamp_min", "vs", 'v'}, {"cos", "v", 'v'}, {"cosh", "v", 'v'},
+    {"count_over_time", "m", 'v'}, {"days_in_month", "v?", 'v'}, {"day_of_month", "v?", 'v'},
+    {"day_of_week", "v?", 'v'}, {"day_of_year", "v?", 'v'}, {"deg", "v", 'v'},
+    {"delta", "m", 'v'}, {"deriv", "m", 'v'}, {"exp", "v", 'v'}, {"floor", "v", 'v'},
+    {"histogram_count", "v", 'v'}, {"histogram_sum", "v", 'v'},
+    {"histogram_fraction", "ssv", 'v'}, {"histogram_quantile", "sv", 'v'},
+    {"holt_winters", "mss", 'v'}, {"hour", "v?", 'v'}, {"idelta", "m", 'v'},
+    {"increase", "m", 'v'}, {"irate", "m", 'v'}, {"label_replace", "vSSSS", 'v'},
+    {"label_join", "vSSS*", 'v'}, {"last_over_time", "m", 'v'}, {"ln", "v", 'v'},
+    {"log10", "v", 'v'}, {"log2", "v", 'v'}, {"max_over_time", "m", 'v'},
+    {"min_over_time", "m", 'v'}, {"minute", "v?", 'v'}, {"month", "v?", 'v'}, {"pi", "", 's'},
+    {"predict_linear", "ms", 'v'}, {"present_over_time", "m", 'v'},
+    {"quantile_over_time", "sm", 'v'}, {"rad", "v", 'v'}, {"rate", "m", 'v'},
+    {"resets", "m", 'v'}, {"round", "vs?", 'v'}, {"scalar", "v", 's'}, {"sgn", "v", 'v'},
+    {"sin", "v", 'v'}, {"sinh", "v", 'v'}, {"sort", "v", 'v'}, {"sort_desc", "v", 'v'},
+    {"sqrt", "v", 'v'}, {"stddev_over_time", "m", 'v'}, {"stdvar_over_time", "m", 'v'},
+    {"sum_over_time", "m", 'v'}, {"tan", "v", 'v'}, {"tanh", "v", 'v'}, {"time", "", 's'},
+    {"timestamp", "v", 'v'}, {"vector", "s", 'v'}, {"year", "v?", 'v'},
+};
+
+ValueType TypeOf(char c) {
+  switch (c) {
+    case 's': return ValueType::kScalar;
+    case 'v': return ValueType::kVector;
+    case 'm': return ValueType::kMatrix;
+    default: return ValueType::kString;
+  }
+}
+
+std::string ArgOf(char c) {
+  switch (c) {
+    case 's': return "1";
+    case 'v': return "x";
+    case 'm': return "x[5m]";
+    default: return "\"a\"";
+  }
+}
+
+// An argument of a type the signature does not accept at that place.
+std::string WrongArgOf(char c) { return c == 'm' ? "x" : "x[5m]"; }
+
+TEST(Functions, TableMatchesPrometheus) {
+  for (const Signature& sig : kSignatures) {
+    const FunctionInfo* f = FindFunction(sig.name);
+    ASSERT_NE(f, nullptr) << sig.name;
+    std::string args = sig.args;
+    int variadic = 0;
+    if (!args.empty() && args.back() == '?') variadic = 1, args.pop_back();
+    if (!args.empty() && args.back() == '*') variadic = -1, args.pop_back();
+    ASSERT_EQ(f->arg_types.size(), args.size()) << sig.name;
+    for (size_t i = 0; i < args.size(); ++i)
+      EXPECT_EQ(f->arg_types[i], TypeOf(args[i])) << sig.name << " arg " << i;
+    EXPECT_EQ(f->variadic, variadic) << sig.name;
+    EXPECT_EQ(f->return_type, TypeOf(sig.returns)) << sig.name;
+  }
+  EXPECT_EQ(FindFunction("histogram_stddev"), nullptr);  // 2.44+
+  EXPECT_EQ(FindFunction("info"), nullptr);
+}
+
+TEST(Functions, CallsAreCheckedForArityAndTypes) {
+  for (const Signature& sig : kSignatures) {
+    std::string args = sig.args;
+    bool optional = !args.empty() && args.back() == '?';
+    bool repeated = !args.empty() && args.back() == '*';
+    if (optional || repeated) args.pop_back();
+    std::string name = sig.name;
+    std::string list;
+    for (char c : args) list += (list.empty() ? "" : ", ") + ArgOf(c);
+    auto ok = ParseExpr(name + "(" + list + ")");
+    ASSERT_TRUE(ok.ok()) << name << ": " << ok.status().ToString();
+    EXPECT_EQ((*ok)->Type(), TypeOf(sig.returns)) << name;
+    std::string more = list + (list.empty() ? "" : ", ") + ArgOf(args.empty() ? 'v' : args.back());
+    auto extra = ParseExpr(name + "(" + more + ")");
+    if (repeated) {
+      EXPECT_TRUE(extra.ok()) << name;
+    } else if (optional) {
+      ASSERT_FALSE(extra.ok()) << name;
+      EXPECT_NE(extra.status().message().find("expected at most " + std::to_string(args.size()) +
+                                              " argument(s) in call to \"" + name + "\""),
+                std::string::npos)
+          << extra.status().message();
+    } else {
+      ASSERT_FALSE(extra.ok()) << name;
+      EXPECT_EQ(extra.status().message(),
+                "1:1: parse error: expected " + std::to_string(args.size()) +
+                    " argument(s) in call to \"" + name + "\", got " +
+                    std::to_string(args.size() + 1));
+    }
+    if (args.empty()) continue;
+    std::string wrong = WrongArgOf(args[0]);
+    for (size_t i = 1; i < args.size(); ++i) wrong += ", " + ArgOf(args[i]);
+    auto bad = ParseExpr(name + "(" + wrong + ")");
+    ASSERT_FALSE(bad.ok()) << name;
+    EXPECT_EQ(bad.status().message(),
+              "1:" + std::to_string(name.size() + 2) + ": parse error: expected type " +
+                  std::string(ValueTypeName(TypeOf(args[0]))) + " in call to function \"" +
+                  name + "\", got " +
+                  std::string(ValueTypeName(args[0] == 'm' ? ValueType::kVector
+                                                           : ValueType::kMatrix)));
+  }
+}
+
+TEST(ParseExpr, HostileNestingIsRejectedNotCrashing) {
+  std::string deep(100000, '(');
+  auto e = ParseExpr(deep + "1" + std::string(100000, ')'));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("nesting"), std::string::npos);
+  std::string chain = "x";
+  for (int i = 0; i < 50000; ++i) chain += " + x";
+  EXPECT_FALSE(ParseExpr(chain).ok());
+  std::string unary(50000, '-');
+  EXPECT_FALSE(ParseExpr(unary + "x").ok());
+  std::string subqueries = "x";
+  for (int i = 0; i < 50000; ++i) subqueries += "[5m:]";
+  EXPECT_FALSE(ParseExpr(subqueries).ok());
+  // Within the limit, deep queries parse.
+  EXPECT_TRUE(ParseExpr(std::string(200, '(') + "1" + std::string(200, ')')).ok());
+}
 
 // The tree's shape, for what printing cannot show.
 TEST(ParseExpr, UnaryMinusBindsLooserThanPower) {
