@@ -1,1 +1,443 @@
-// Placeholder: written in the PromQL engine work (issue 4).
+// The engine's entry points, the per-query context (limits, deadline, stats), the step-wise
+// evaluation driver (RangeEval, Prometheus' rangeEval) and the node dispatch. Selectors,
+// subqueries and calls live in engine_select.cc, operators in binary.cc, aggregations in
+// aggregation.cc.
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+#include "promql/engine.h"
+#include "promql/engine_internal.h"
+
+namespace steward::promql {
+namespace eval {
+
+Status TooManySamples() {
+  return FailedPrecondition(
+      "query processing would load too many samples into memory in query execution");
+}
+
+Status Timeout() { return DeadlineExceeded("query timed out in query execution"); }
+
+std::optional<int64_t> QueryContext::AtTime(AtModifier at, int64_t at_ms) const {
+  switch (at) {
+    case AtModifier::kNone:
+      return std::nullopt;
+    case AtModifier::kTimestamp:
+      return at_ms;
+    case AtModifier::kStart:
+      return start_;
+    case AtModifier::kEnd:
+      return end_;
+  }
+  return std::nullopt;
+}
+
+Status QueryContext::Charge(int64_t n) {
+  held_ += n;
+  peak_ = std::max(peak_, held_);
+  if (held_ > limits_.max_samples) return TooManySamples();
+  return Status::OK();
+}
+
+Status QueryContext::CheckDeadline() {
+  if (limits_.deadline == std::chrono::steady_clock::time_point::max()) return Status::OK();
+  if (deadline_calls_++ % 64 != 0) return Status::OK();
+  if (std::chrono::steady_clock::now() >= limits_.deadline) return Timeout();
+  return Status::OK();
+}
+
+StatusOr<std::vector<tsdb::Series>> QueryContext::Select(
+    const std::vector<tsdb::Matcher>& matchers, int64_t mint, int64_t maxt) {
+  RETURN_IF_ERROR(CheckDeadline());
+  // The store stops loading at the samples the query may still hold.
+  const int64_t budget = std::max<int64_t>(1, limits_.max_samples - held_);
+  auto series = querier_->Select(matchers, mint, maxt, budget);
+  if (!series.ok()) {
+    if (series.status().code() == StatusCode::kFailedPrecondition) return TooManySamples();
+    return series.status();
+  }
+  const int64_t n = SampleCount(*series);
+  loaded_ += n;
+  RETURN_IF_ERROR(Charge(n));
+  if (std::chrono::steady_clock::now() >= limits_.deadline) return Timeout();
+  return series;
+}
+
+int64_t SampleCount(const std::vector<tsdb::Series>& series) {
+  int64_t n = 0;
+  for (const auto& s : series) n += static_cast<int64_t>(s.samples.size());
+  return n;
+}
+
+void QueryContext::FillStats(QueryStats* stats) const {
+  if (stats == nullptr) return;
+  stats->samples_loaded = loaded_;
+  stats->peak_samples = peak_;
+}
+
+// --- labels ---
+
+static void AppendGoQuoted(std::string* out, std::string_view s);
+
+tsdb::Labels DropMetricName(const tsdb::Labels& l) {
+  if (!l.Has(tsdb::kMetricName)) return l;
+  return l.Without(tsdb::kMetricName);
+}
+
+static bool Contains(const std::vector<std::string>& names, std::string_view n) {
+  return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+tsdb::Labels KeepLabels(const tsdb::Labels& l, const std::vector<std::string>& names) {
+  std::vector<tsdb::Label> out;
+  for (const auto& lb : l.items()) {
+    if (Contains(names, lb.name)) out.push_back(lb);
+  }
+  return tsdb::Labels::FromSorted(std::move(out));
+}
+
+tsdb::Labels DropLabels(const tsdb::Labels& l, const std::vector<std::string>& names) {
+  std::vector<tsdb::Label> out;
+  for (const auto& lb : l.items()) {
+    if (!Contains(names, lb.name)) out.push_back(lb);
+  }
+  return tsdb::Labels::FromSorted(std::move(out));
+}
+
+// Go's strconv.Quote for the characters label values realistically hold.
+std::string GoQuote(std::string_view s) {
+  std::string out;
+  std::string* o = &out;
+  AppendGoQuoted(o, s);
+  return out;
+}
+
+static void AppendGoQuoted(std::string* out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\t': out->append("\\t"); break;
+      case '\r': out->append("\\r"); break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out->append("\\x");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string GoLabelsString(const tsdb::Labels& l) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& lb : l.items()) {
+    if (!first) out.append(", ");
+    first = false;
+    out.append(lb.name);
+    out.push_back('=');
+    AppendGoQuoted(&out, lb.value);
+  }
+  out.push_back('}');
+  return out;
+}
+
+static void AppendPair(std::string* key, const tsdb::Label& lb) {
+  key->append(lb.name);
+  key->push_back('\xff');
+  key->append(lb.value);
+  key->push_back('\xff');
+}
+
+std::string SignatureKey(const tsdb::Labels& l, bool on, const std::vector<std::string>& names) {
+  std::string key;
+  for (const auto& lb : l.items()) {
+    bool listed = Contains(names, lb.name);
+    if (on ? listed : (!listed && lb.name != tsdb::kMetricName)) AppendPair(&key, lb);
+  }
+  return key;
+}
+
+std::string LabelsKey(const tsdb::Labels& l) {
+  std::string key;
+  for (const auto& lb : l.items()) AppendPair(&key, lb);
+  return key;
+}
+
+bool ContainsSameLabelset(const Matrix& m) {
+  if (m.size() < 2) return false;
+  std::unordered_map<std::string, int> seen;
+  for (const auto& s : m) {
+    if (!seen.emplace(LabelsKey(s.metric), 0).second) return true;
+  }
+  return false;
+}
+
+bool ContainsSameLabelset(const Vector& v) {
+  if (v.size() < 2) return false;
+  std::unordered_map<std::string, int> seen;
+  for (const auto& s : v) {
+    if (!seen.emplace(LabelsKey(s.metric), 0).second) return true;
+  }
+  return false;
+}
+
+const Expr* UnwrapParens(const Expr* e) {
+  while (e != nullptr && e->kind == NodeKind::kParen) e = static_cast<const ParenExpr*>(e)->expr.get();
+  return e;
+}
+
+static int64_t CountPoints(const Matrix& m) {
+  int64_t n = 0;
+  for (const auto& s : m) n += static_cast<int64_t>(s.points.size());
+  return n;
+}
+
+// --- evaluation ---
+
+StatusOr<Value> Evaluator::Eval(const Expr& e) {
+  RETURN_IF_ERROR(ctx_->CheckDeadline());
+  StatusOr<Matrix> m = Status::OK();
+  switch (e.kind) {
+    case NodeKind::kStringLiteral:
+      return Value(String{steps_.start, static_cast<const StringLiteral&>(e).value});
+    case NodeKind::kParen:
+      return Eval(*static_cast<const ParenExpr&>(e).expr);
+    case NodeKind::kNumberLiteral:
+      m = EvalNumber(static_cast<const NumberLiteral&>(e).value);
+      break;
+    case NodeKind::kVectorSelector:
+      m = EvalVectorSelector(static_cast<const VectorSelector&>(e));
+      break;
+    case NodeKind::kMatrixSelector:
+      m = EvalTopMatrixSelector(static_cast<const MatrixSelector&>(e));
+      break;
+    case NodeKind::kSubquery:
+      m = EvalSubquery(static_cast<const SubqueryExpr&>(e));
+      break;
+    case NodeKind::kUnary:
+      m = EvalUnary(static_cast<const UnaryExpr&>(e));
+      break;
+    case NodeKind::kBinary:
+      m = EvalBinary(static_cast<const BinaryExpr&>(e));
+      break;
+    case NodeKind::kAggregate:
+      m = EvalAggregate(static_cast<const AggregateExpr&>(e));
+      break;
+    case NodeKind::kCall:
+      m = EvalCall(static_cast<const Call&>(e));
+      break;
+  }
+  if (!m.ok()) return m.status();
+  return Value(std::move(m).value());
+}
+
+StatusOr<Matrix> Evaluator::EvalMatrix(const Expr& e) {
+  ASSIGN_OR_RETURN(Value v, Eval(e));
+  if (auto* m = std::get_if<Matrix>(&v)) return std::move(*m);
+  return Internal("promql engine: expected a matrix from " + e.ToString());
+}
+
+StatusOr<Matrix> Evaluator::EvalNumber(double v) {
+  Series s;
+  for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval) {
+    s.points.push_back({ts, v});
+  }
+  RETURN_IF_ERROR(ctx_->Charge(static_cast<int64_t>(s.points.size())));
+  Matrix out;
+  out.push_back(std::move(s));
+  return out;
+}
+
+StatusOr<Matrix> Evaluator::EvalUnary(const UnaryExpr& u) {
+  ASSIGN_OR_RETURN(Matrix m, EvalMatrix(*u.expr));
+  if (!u.negate) return m;
+  for (auto& s : m) {
+    s.metric = DropMetricName(s.metric);
+    for (auto& p : s.points) p.v = -p.v;
+  }
+  if (ContainsSameLabelset(m)) {
+    return FailedPrecondition("vector cannot contain metrics with the same labelset");
+  }
+  return m;
+}
+
+Vector StepVector::Materialize(int64_t t) const {
+  Vector out;
+  out.reserve(v.size());
+  for (size_t j = 0; j < v.size(); ++j) out.push_back(Sample{metric(j), t, v[j]});
+  return out;
+}
+
+namespace {
+
+struct LabelsHash {
+  size_t operator()(const tsdb::Labels& l) const { return l.Hash(); }
+};
+
+// Collects the per-step output vectors of RangeEval into series (Prometheus' rangeEval): an
+// instant evaluation keeps the vector's order; a range evaluation keys series by labels.
+class SeriesCollector {
+ public:
+  explicit SeriesCollector(bool instant) : instant_(instant) {}
+
+  Status Add(int64_t ts, Vector&& v) {
+    if (instant_) {
+      if (ContainsSameLabelset(v)) return DuplicateLabelset();
+      for (auto& s : v) out_.push_back(Series{std::move(s.metric), {{ts, s.v}}});
+      return Status::OK();
+    }
+    for (auto& s : v) {
+      auto it = index_.find(s.metric);
+      if (it == index_.end()) {
+        it = index_.emplace(s.metric, out_.size()).first;
+        out_.push_back(Series{std::move(s.metric), {}});
+      } else if (!out_[it->second].points.empty() && out_[it->second].points.back().t == ts) {
+        return DuplicateLabelset();
+      }
+      out_[it->second].points.push_back({ts, s.v});
+    }
+    return Status::OK();
+  }
+  Matrix Take() { return std::move(out_); }
+
+ private:
+  static Status DuplicateLabelset() {
+    return FailedPrecondition("vector cannot contain metrics with the same labelset");
+  }
+  bool instant_;
+  Matrix out_;
+  std::unordered_map<tsdb::Labels, size_t, LabelsHash> index_;
+};
+
+}  // namespace
+
+StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& exprs,
+                                      const PrepareFn& prepare, const StepFn& fn,
+                                      bool materialize) {
+  const size_t n = exprs.size();
+  std::vector<Matrix> mats(n);
+  std::vector<const Matrix*> ptrs(n, nullptr);
+  std::vector<int> kind(n, 0);  // 0: absent, 1: string, 2: scalar, 3: vector
+  StepArgs in;
+  in.args.resize(n);
+  in.vectors.resize(n);
+  int64_t arg_points = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (exprs[i] == nullptr) continue;
+    ValueType t = exprs[i]->Type();
+    if (t == ValueType::kString) {
+      ASSIGN_OR_RETURN(in.args[i], Eval(*exprs[i]));
+      kind[i] = 1;
+      continue;
+    }
+    ASSIGN_OR_RETURN(mats[i], EvalMatrix(*exprs[i]));
+    arg_points += CountPoints(mats[i]);
+    ptrs[i] = &mats[i];
+    in.vectors[i].m = &mats[i];
+    kind[i] = t == ValueType::kScalar ? 2 : 3;
+  }
+  if (prepare) RETURN_IF_ERROR(prepare(ptrs));
+
+  std::vector<std::vector<size_t>> cursor(n);
+  for (size_t i = 0; i < n; ++i) cursor[i].assign(mats[i].size(), 0);
+  SeriesCollector collector(steps_.Count() == 1);
+  for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval) {
+    RETURN_IF_ERROR(ctx_->CheckDeadline());
+    in.t = ts;
+    int64_t step_samples = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (kind[i] < 2) continue;
+      StepVector& vec = in.vectors[i];
+      vec.series.clear();
+      vec.v.clear();
+      for (size_t si = 0; si < mats[i].size(); ++si) {
+        const auto& pts = mats[i][si].points;
+        size_t& c = cursor[i][si];
+        while (c < pts.size() && pts[c].t < ts) ++c;
+        if (c < pts.size() && pts[c].t == ts) {
+          vec.series.push_back(static_cast<uint32_t>(si));
+          vec.v.push_back(pts[c].v);
+        }
+      }
+      step_samples += static_cast<int64_t>(vec.size());
+      if (kind[i] == 2) {
+        // A scalar node has a value at every step.
+        in.args[i] = Scalar{ts, vec.v.empty() ? 0.0 : vec.v[0]};
+      } else if (materialize) {
+        in.args[i] = vec.Materialize(ts);
+      }
+    }
+    RETURN_IF_ERROR(ctx_->Charge(step_samples));
+    ASSIGN_OR_RETURN(Vector result, fn(in));
+    ctx_->Release(step_samples);
+    RETURN_IF_ERROR(ctx_->Charge(static_cast<int64_t>(result.size())));
+    RETURN_IF_ERROR(collector.Add(ts, std::move(result)));
+  }
+  ctx_->Release(arg_points);
+  return collector.Take();
+}
+
+static void SortByLabels(Matrix* m) {
+  std::sort(m->begin(), m->end(),
+            [](const Series& a, const Series& b) { return a.metric < b.metric; });
+}
+
+}  // namespace eval
+
+StatusOr<Value> Engine::Instant(tsdb::Querier* querier, const Expr& expr, int64_t t_ms,
+                                const QueryLimits& limits, QueryStats* stats) const {
+  eval::QueryContext ctx(querier, options_, limits, t_ms, t_ms);
+  eval::Evaluator ev(&ctx, eval::Steps{t_ms, t_ms, 1});
+  auto v = ev.Eval(expr);
+  ctx.FillStats(stats);
+  if (!v.ok()) return v.status();
+  switch (expr.Type()) {
+    case ValueType::kVector: {
+      Vector out;
+      for (auto& s : std::get<Matrix>(*v)) {
+        out.push_back(Sample{std::move(s.metric), t_ms, s.points.empty() ? 0 : s.points[0].v});
+      }
+      return Value(std::move(out));
+    }
+    case ValueType::kScalar: {
+      const Matrix& m = std::get<Matrix>(*v);
+      double x = m.empty() || m[0].points.empty() ? 0 : m[0].points[0].v;
+      return Value(Scalar{t_ms, x});
+    }
+    case ValueType::kString:
+      std::get<String>(*v).t = t_ms;
+      return v;
+    default:
+      return v;
+  }
+}
+
+StatusOr<Matrix> Engine::Range(tsdb::Querier* querier, const Expr& expr, int64_t start_ms,
+                               int64_t end_ms, int64_t step_ms, const QueryLimits& limits,
+                               QueryStats* stats) const {
+  ValueType type = expr.Type();
+  if (type != ValueType::kScalar && type != ValueType::kVector) {
+    return InvalidArgument("invalid expression type \"" + std::string(ValueTypeName(type)) +
+                           "\" for range query, must be Scalar or instant Vector");
+  }
+  if (step_ms <= 0) return InvalidArgument("zero or negative query resolution step widths are not accepted");
+  eval::QueryContext ctx(querier, options_, limits, start_ms, end_ms);
+  eval::Evaluator ev(&ctx, eval::Steps{start_ms, end_ms, step_ms});
+  auto m = ev.Eval(expr);
+  ctx.FillStats(stats);
+  if (!m.ok()) return m.status();
+  Matrix out = std::move(std::get<Matrix>(*m));
+  eval::SortByLabels(&out);
+  return out;
+}
+
+}  // namespace steward::promql
