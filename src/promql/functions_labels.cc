@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "promql/functions_internal.h"
@@ -78,14 +79,26 @@ std::string Expand(const RE2& re, std::string_view tmpl,
   return out;
 }
 
+// The anchored regex, compiled once per thread for as long as the same pattern comes back: a
+// range query calls label_replace at every step with the same arguments.
+const RE2& AnchoredRegex(const std::string& regex) {
+  thread_local std::string pattern;
+  thread_local std::unique_ptr<RE2> re;
+  if (re == nullptr || pattern != regex) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    re = std::make_unique<RE2>("^(?:" + regex + ")$", opts);
+    pattern = regex;
+  }
+  return *re;
+}
+
 StatusOr<Vector> LabelReplace(const FunctionContext& ctx, const std::vector<Value>& args) {
   const std::string& dst = StringArg(args, 1);
   const std::string& repl = StringArg(args, 2);
   const std::string& src = StringArg(args, 3);
   const std::string& regex = StringArg(args, 4);
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  RE2 re("^(?:" + regex + ")$", opts);
+  const RE2& re = AnchoredRegex(regex);
   if (!re.ok()) {
     return ExecutionError("invalid regular expression in label_replace(): " + regex);
   }

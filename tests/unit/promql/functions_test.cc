@@ -356,6 +356,11 @@ TEST(MathFunctions, ApplyToEverySampleAndDropTheMetricName) {
   EXPECT_EQ(Only(Instant("ln", {Vec({0})})), -kInf);
   EXPECT_DOUBLE_EQ(Only(Instant("log2", {Vec({1024})})), 10);
   EXPECT_DOUBLE_EQ(Only(Instant("log10", {Vec({0.001})})), -3);
+  EXPECT_DOUBLE_EQ(Only(Instant("log10", {Vec({1000})})), 3);
+  EXPECT_EQ(Only(Instant("log2", {Vec({0.125})})), -3);
+  EXPECT_EQ(Only(Instant("log2", {Vec({kInf})})), kInf);
+  EXPECT_TRUE(std::isnan(Only(Instant("log2", {Vec({-1})}))));
+  EXPECT_EQ(Only(Instant("log10", {Vec({0})})), -kInf);
   EXPECT_TRUE(Instant("abs", {Vector{}}).empty());
 }
 
