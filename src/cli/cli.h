@@ -35,6 +35,8 @@ struct Globals {
   bool defer_reconcile = false;
   bool no_monitoring = false;
   std::string data_dir;  // serve --data-dir
+  int64_t query_max_samples = 50'000'000;
+  std::string query_timeout = "2m";
 };
 
 struct Context {

@@ -148,6 +148,14 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
   }
   server::DaemonOptions opt = DaemonOptionsFor(ctx, *listen);
   opt.watch = watch;
+  auto query_timeout = config::ParseDuration(ctx.g.query_timeout);
+  if (!query_timeout || query_timeout->count() <= 0)
+    return Fail(InvalidArgument("--query-timeout '" + ctx.g.query_timeout +
+                                "' is not a positive duration; use e.g. 2m"));
+  if (ctx.g.query_max_samples <= 0)
+    return Fail(InvalidArgument("--query-max-samples must be positive"));
+  opt.query_timeout = *query_timeout;
+  opt.query_max_samples = ctx.g.query_max_samples;
   if (!ctx.g.data_dir.empty()) {
     opt.data_dir = ctx.g.data_dir;
     opt.reconcile = false;
@@ -248,6 +256,12 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
   cmd->add_option("--data-dir", ctx.g.data_dir,
                   "Serve the query API over the TSDB in DIR only (e.g. after `steward tsdb "
                   "import`): no reconcile loop, no scraping");
+  cmd->add_option("--query-max-samples", ctx.g.query_max_samples,
+                  "Most samples one PromQL query may hold in memory")
+      ->capture_default_str();
+  cmd->add_option("--query-timeout", ctx.g.query_timeout,
+                  "Longest a PromQL query may run (a query's timeout= can only shorten it)")
+      ->capture_default_str();
   cmd->add_flag("--defer-reconcile", ctx.g.defer_reconcile,
                 "Wait one interval before the first drift repair (used by `apply`, which "
                 "starts the daemon and then applies itself)");

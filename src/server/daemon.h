@@ -57,6 +57,10 @@ struct DaemonOptions {
   // it — nothing is scraped or probed (not even the daemon itself) and retention is off, so
   // imported history stays as it was loaded. A TSDB that cannot open fails Start().
   std::string data_dir;
+  // PromQL limits (Prometheus' --query.max-samples and --query.timeout): a query's `timeout`
+  // parameter can only shorten the timeout.
+  int64_t query_max_samples = 50'000'000;
+  Duration query_timeout = Duration(2 * 60 * 1000);
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
 };
@@ -94,6 +98,7 @@ class Daemon {
   metrics::Registry* metrics() { return &metrics_; }
   Monitoring* monitoring() { return monitoring_.get(); }
   const std::string& token() const { return token_; }
+  const DaemonOptions& options() const { return opt_; }
 
  private:
   StatusOr<std::unique_ptr<state::Lock>> LockForApply(const std::string& command,

@@ -46,7 +46,9 @@ std::string RouteLabel(const std::string& path) {
       "/healthz",        "/metrics",        "/api/v1/status",  "/api/v1/services",
       "/api/v1/replicas", "/api/v1/history", "/api/v1/plan",    "/api/v1/apply",
       "/api/v1/destroy", "/api/v1/down",    "/api/v1/series",  "/api/v1/labels",
-      "/api/v1/targets", "/api/v1/query",   "/api/v1/monitors", "/api/v1/admin/tsdb/flush"};
+      "/api/v1/targets", "/api/v1/query",   "/api/v1/monitors", "/api/v1/admin/tsdb/flush",
+      "/api/v1/query_range", "/api/v1/format_query", "/api/v1/query_exemplars",
+      "/api/v1/metadata", "/api/v1/rules", "/api/v1/alerts", "/api/v1/status/buildinfo"};
   for (const char* r : kRoutes)
     if (path == r) return r;
   if (path.rfind("/api/v1/label/", 0) == 0) return "/api/v1/label/:name/values";

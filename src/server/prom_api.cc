@@ -2,7 +2,8 @@
 // /api/v1/label/<name>/values and /api/v1/targets, with Prometheus' parameters (GET query or
 // POST form; match[] selectors; start/end as RFC 3339 or Unix seconds) and JSON shapes, so that
 // Grafana and Prometheus' own tooling read Steward as they read Prometheus. Also
-// /api/v1/monitors (Steward's own: the last result of each probe).
+// /api/v1/monitors (Steward's own: the last result of each probe). PromQL queries are in
+// query_api.cc.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -18,6 +19,7 @@
 #include "server/http_internal.h"
 #include "server/daemon.h"
 #include "server/monitoring.h"
+#include "server/prom_internal.h"
 
 namespace steward::server {
 namespace {
@@ -31,6 +33,8 @@ std::string SafeDump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+}  // namespace
+
 void PromError(httplib::Response& res, int code, const std::string& type, const std::string& msg) {
   res.status = code;
   res.set_content(SafeDump({{"status", "error"}, {"errorType", type}, {"error", msg}}),
@@ -42,7 +46,32 @@ void PromSuccess(httplib::Response& res, nlohmann::json data) {
                   "application/json");
 }
 
-}  // namespace
+httplib::Server::Handler WithMonitoring(Daemon* daemon, PromHandler handler) {
+  return [daemon, handler](const httplib::Request& req, httplib::Response& res) {
+    Monitoring* mon = daemon->monitoring();
+    if (!mon || !mon->db())
+      return PromError(res, 503, "unavailable",
+                       "monitoring is off in this daemon (started with --no-monitoring)");
+    handler(mon, req, res);
+  };
+}
+
+void RouteGetPost(httplib::Server& svr, const std::string& path, httplib::Server::Handler h) {
+  svr.Get(path, h);
+  svr.Post(path, [h](const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& reader) {
+    std::string body;
+    reader([&body](const char* data, size_t len) {
+      body.append(data, len);
+      return true;
+    });
+    httplib::Request form = req;
+    if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0)
+      httplib::detail::parse_query_text(body, form.params);
+    form.body = std::move(body);
+    h(form, res);
+  });
+}
 
 // Prometheus' parseTime: Unix seconds with an optional fraction, or RFC 3339 (optional
 // fractional seconds, then Z or ±hh:mm). Strict: anything else is an error naming the input.
@@ -179,7 +208,6 @@ std::string TypeFor(const Status& st) {
 // A cap on what one /api/v1/series answer holds, so one request cannot exhaust the daemon
 // that also supervises the services.
 constexpr size_t kMaxSeriesPerRequest = 1'000'000;
-constexpr int64_t kMaxSamplesPerQuery = 5'000'000;
 
 void HandleSeries(Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
   auto range = ParseRange(req);
@@ -257,83 +285,6 @@ void HandleTargets(Monitoring* mon, const httplib::Request& req, httplib::Respon
   PromSuccess(res, std::move(data));
 }
 
-// A value as Prometheus' API writes it (strconv.FormatFloat(v, 'f' or 'e', -1, 64)): the
-// shortest digits that read back the same, in plain notation unless the exponent is below -6
-// or at least 21.
-std::string PromValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  double a = std::fabs(v);
-  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
-                                                   : std::chars_format::fixed;
-  auto r = std::to_chars(buf, buf + sizeof buf, v, fmt);
-  return std::string(buf, r.ptr);
-}
-
-// Prometheus' sample pair: [unix seconds as a number, value as a string].
-nlohmann::json SamplePair(const tsdb::Sample& s) {
-  return nlohmann::json::array({static_cast<double>(s.t) / 1000.0, PromValue(s.v)});
-}
-
-// /api/v1/query for what the read path serves before the PromQL engine lands: a series
-// selector (instant vector: the newest sample within the 5-minute lookback, not stale) or a
-// selector with a range (matrix: the raw samples in [time - range, time]).
-void HandleQuery(Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
-  if (!req.has_param("query")) return PromError(res, 400, "bad_data", "query parameter is missing");
-  std::string query = req.get_param_value("query");
-  int64_t at = ToUnixMillis(RealClock::Get()->WallNow());
-  if (req.has_param("time")) {
-    auto t = ParsePromTime(req.get_param_value("time"));
-    if (!t.ok()) return PromError(res, 400, "bad_data", "invalid parameter \"time\": " +
-                                                            t.status().message());
-    at = *t;
-  }
-  int64_t range = 0;
-  std::string selector = query;
-  while (!selector.empty() && std::isspace(static_cast<unsigned char>(selector.back())))
-    selector.pop_back();
-  if (!selector.empty() && selector.back() == ']') {
-    size_t open = selector.rfind('[');
-    if (open == std::string::npos) return PromError(res, 400, "bad_data", "unbalanced \"]\"");
-    auto d = promql::ParseDurationMillis(selector.substr(open + 1, selector.size() - open - 2));
-    if (!d.ok() || *d <= 0)
-      return PromError(res, 400, "bad_data", "bad range in \"" + query + "\"");
-    range = *d;
-    selector.resize(open);
-  }
-  auto ms = promql::ParseSeriesSelector(selector);
-  if (!ms.ok())
-    return PromError(res, 400, "bad_data",
-                     ms.status().message() +
-                         " (this Steward evaluates series selectors with an optional [range]; "
-                         "the PromQL engine comes next)");
-  constexpr int64_t kLookback = 5 * 60 * 1000;
-  // Both ends inclusive, as Prometheus 2.x selects.
-  at = std::clamp(at, kMinTime, kMaxTime);
-  int64_t mint = range > 0 ? at - std::min(range, at - kMinTime) : at - kLookback;
-  auto q = mon->db()->NewQuerier();
-  auto series = q->Select(*ms, mint, at, kMaxSamplesPerQuery);
-  if (!series.ok())
-    return PromError(res, CodeFor(series.status()), TypeFor(series.status()),
-                     series.status().message());
-  nlohmann::json result = nlohmann::json::array();
-  for (auto& s : *series) {
-    if (range > 0) {
-      nlohmann::json values = nlohmann::json::array();
-      for (const auto& p : s.samples)
-        if (!tsdb::IsStaleNaN(p.v)) values.push_back(SamplePair(p));
-      if (!values.empty())
-        result.push_back({{"metric", LabelsJson(s.labels)}, {"values", std::move(values)}});
-    } else if (!s.samples.empty() && !tsdb::IsStaleNaN(s.samples.back().v)) {
-      tsdb::Sample last{at, s.samples.back().v};
-      result.push_back({{"metric", LabelsJson(s.labels)},
-                        {"value", SamplePair(last)}});
-    }
-  }
-  PromSuccess(res, {{"resultType", range > 0 ? "matrix" : "vector"}, {"result", result}});
-}
-
 // Cuts the whole head into a block now (Prometheus' admin snapshot does the same for its
 // copy); for benchmarks and before a backup. Answers with the storage statistics after it.
 void HandleFlush(Monitoring* mon, const httplib::Request&, httplib::Response& res) {
@@ -355,26 +306,25 @@ void HandleMonitors(Monitoring* mon, httplib::Response& res) {
 
 }  // namespace
 
+std::string PromValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  double a = std::fabs(v);
+  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
+                                                   : std::chars_format::fixed;
+  auto r = std::to_chars(buf, buf + sizeof buf, v, fmt);
+  return std::string(buf, r.ptr);
+}
+
 void InstallPrometheusRoutes(httplib::Server& svr, Daemon* daemon) {
   // Every handler needs the monitoring, which is off with --no-monitoring.
-  auto with = [daemon](auto handler) {
-    return [daemon, handler](const httplib::Request& req, httplib::Response& res) {
-      Monitoring* mon = daemon->monitoring();
-      if (!mon || !mon->db())
-        return PromError(res, 503, "unavailable",
-                         "monitoring is off in this daemon (started with --no-monitoring)");
-      handler(mon, req, res);
-    };
-  };
-  auto both = [&svr](const std::string& path, httplib::Server::Handler h) {
-    svr.Get(path, h);
-    svr.Post(path, h);
-  };
-  both("/api/v1/series", with(HandleSeries));
-  both("/api/v1/labels",
-       with([](Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
-         HandleLabels(mon, req, res, "");
-       }));
+  auto with = [daemon](PromHandler handler) { return WithMonitoring(daemon, std::move(handler)); };
+  RouteGetPost(svr, "/api/v1/series", with(HandleSeries));
+  RouteGetPost(svr, "/api/v1/labels",
+               with([](Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
+                 HandleLabels(mon, req, res, "");
+               }));
   svr.Get(R"(/api/v1/label/([^/]+)/values)",
           with([](Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
             std::string name = req.matches[1];
@@ -383,12 +333,12 @@ void InstallPrometheusRoutes(httplib::Server& svr, Daemon* daemon) {
             HandleLabels(mon, req, res, name);
           }));
   svr.Get("/api/v1/targets", with(HandleTargets));
-  both("/api/v1/query", with(HandleQuery));
   svr.Post("/api/v1/admin/tsdb/flush", with(HandleFlush));
   svr.Get("/api/v1/monitors",
           with([](Monitoring* mon, const httplib::Request&, httplib::Response& res) {
             HandleMonitors(mon, res);
           }));
+  InstallQueryRoutes(svr, daemon);
 }
 
 }  // namespace steward::server

@@ -1,1 +1,413 @@
-// Placeholder: written in the PromQL engine work (issue 4).
+// The PromQL query API end to end: `steward tsdb import` loads a generated OpenMetrics file,
+// `steward serve --data-dir` serves it, and queries arrive over HTTP GET and POST, through
+// `steward query`, and as the exact requests Grafana's Prometheus data source sends
+// (pkg/tsdb/prometheus/client/client.go, healthcheck.go, heuristics.go and the query editor's
+// language provider in Grafana 9/10).
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "integration/harness.h"
+#include "integration/peers.h"
+
+namespace steward::testing {
+namespace {
+
+// Samples every 15 s over 3 h ending at kEnd (unix seconds, on a 2 h block boundary + 1 h).
+constexpr int64_t kEnd = 1700006400 + 3600;
+constexpr int64_t kStart = kEnd - 3 * 3600;
+constexpr int kStep = 15;
+
+// http_requests_total{code="200"} grows by 10 per sample, {code="500"} by 1; a gauge; buckets.
+std::string Generate() {
+  std::string out = "# HELP http_requests Requests served.\n# TYPE http_requests counter\n";
+  for (const char* code : {"200", "500"})
+    for (int64_t t = kStart, i = 0; t <= kEnd; t += kStep, ++i)
+      out += "http_requests_total{code=\"" + std::string(code) + "\",job=\"api\"} " +
+             std::to_string(i * (code[0] == '2' ? 10 : 1)) + " " + std::to_string(t) + "\n";
+  out += "# TYPE temperature gauge\n";
+  for (int64_t t = kStart; t <= kEnd; t += kStep)
+    out += "temperature{room=\"lab\"} 21.5 " + std::to_string(t) + ".5\n";
+  out += "# TYPE latency_seconds histogram\n";
+  for (const char* le : {"0.1", "1", "+Inf"})
+    for (int64_t t = kStart, i = 0; t <= kEnd; t += kStep, ++i)
+      out += "latency_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+             std::to_string(i * (le[0] == '0' ? 1 : le[0] == '1' ? 3 : 4)) + " " +
+             std::to_string(t) + "\n";
+  return out + "# EOF\n";
+}
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+// A `steward serve --data-dir` of its own; stopped (SIGTERM, then reaped) at the end.
+class DataServer {
+ public:
+  DataServer(Project& p, const std::string& data_dir, std::vector<std::string> extra = {})
+      : p_(p), dir_(data_dir) {
+    std::vector<std::string> args = {"serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = p.StewardBackground(args, p.dir() + "/serve.log");
+    PollUntil([&] {
+      std::ifstream in(dir_ + "/daemon.json");
+      auto j = nlohmann::json::parse(in, nullptr, false);
+      if (j.is_discarded() || j.value("pid", 0) != pid_) return false;
+      port_ = j.value("port", 0);
+      return port_ > 0 && HttpGet(port_, "/healthz") == 200;
+    }, 15000);
+    std::ifstream t(dir_ + "/api.token");
+    std::getline(t, token_);
+  }
+  ~DataServer() {
+    kill(pid_, SIGTERM);
+    bool gone = PollUntil([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, 10000);
+    if (!gone) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  int port() const { return port_; }
+  const std::string& token() const { return token_; }
+  std::string Log() const {
+    std::ifstream in(p_.dir() + "/serve.log");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
+  Reply Get(const std::string& path) {
+    auto res = Client().Get(path.c_str());
+    return Parse(res);
+  }
+  // A POST form exactly as given (Go's url.Values.Encode: sorted keys, '+' for spaces).
+  Reply Post(const std::string& path, const std::string& form) {
+    auto res = Client().Post(path.c_str(), form, "application/x-www-form-urlencoded");
+    return Parse(res);
+  }
+  std::string RawGet(const std::string& path) {
+    auto res = Client().Get(path.c_str());
+    return res ? res->body : "";
+  }
+  std::string RawPost(const std::string& path, const std::string& form) {
+    auto res = Client().Post(path.c_str(), form, "application/x-www-form-urlencoded");
+    return res ? res->body : "";
+  }
+
+ private:
+  httplib::Client Client() {
+    httplib::Client cli("127.0.0.1", port_);
+    cli.set_connection_timeout(2, 0);
+    cli.set_read_timeout(30, 0);
+    cli.set_default_headers({{"Authorization", "Bearer " + token_}});
+    return cli;
+  }
+  static Reply Parse(const httplib::Result& res) {
+    Reply r;
+    if (!res) return r;
+    r.status = res->status;
+    r.body = nlohmann::json::parse(res->body, nullptr, false);
+    return r;
+  }
+
+  Project& p_;
+  std::string dir_;
+  int pid_ = 0;
+  int port_ = 0;
+  std::string token_;
+};
+
+// Imports the generated data into <project>/db.
+std::string ImportData(Project& p) {
+  std::ofstream(p.dir() + "/data.om") << Generate();
+  RunResult r = p.Steward({"tsdb", "import", p.dir() + "/data.om", "--data-dir", p.dir() + "/db"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  return p.dir() + "/db";
+}
+
+double Num(const nlohmann::json& pair) { return std::stod(pair[1].get<std::string>()); }
+std::string T(int64_t secs) { return std::to_string(secs); }
+
+TEST(QueryApi, TsdbImportReportsWhatItWroteAndRefusesAServedDirectory) {
+  Project p;
+  std::ofstream(p.dir() + "/data.om") << Generate();
+  RunResult r = p.Steward({"tsdb", "import", p.dir() + "/data.om", "--data-dir", p.dir() + "/db"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("of 6 series"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("block(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2023-11-14T22:00:00.000Z to 2023-11-15T01:00:00.500Z"), std::string::npos)
+      << r.out;
+
+  std::ofstream(p.dir() + "/bad.om") << "# TYPE g gauge\ng 1 100\ng 2 50\n# EOF\n";
+  RunResult bad = p.Steward({"tsdb", "import", p.dir() + "/bad.om", "--data-dir", p.dir() + "/b"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("line 3"), std::string::npos) << bad.err;
+
+  DataServer s(p, p.dir() + "/db");
+  ASSERT_GT(s.port(), 0) << s.Log();
+  RunResult again = p.Steward({"tsdb", "import", p.dir() + "/data.om", "--data-dir", p.dir() + "/db"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("steward down"), std::string::npos) << again.err;
+}
+
+TEST(QueryApi, InstantAndRangeQueriesOverGetAndPostHavePrometheusShapes) {
+  Project p;
+  DataServer s(p, ImportData(p));
+  ASSERT_GT(s.port(), 0) << s.Log();
+  const int64_t at = kEnd - 600;
+  std::string q = "/api/v1/query?query=" + UrlEncode("sum by (code) (http_requests_total)") +
+                  "&time=" + T(at);
+  Reply get = s.Get(q);
+  ASSERT_EQ(get.status, 200) << get.body.dump();
+  EXPECT_EQ(get.body["status"], "success");
+  EXPECT_EQ(get.body["data"]["resultType"], "vector");
+  const auto& result = get.body["data"]["result"];
+  ASSERT_EQ(result.size(), 2u) << get.body.dump();
+  int64_t samples_before = (at - kStart) / kStep;
+  for (const auto& r : result) {
+    ASSERT_EQ(r["value"].size(), 2u);
+    EXPECT_EQ(r["value"][0].get<double>(), static_cast<double>(at));
+    EXPECT_TRUE(r["value"][1].is_string());
+    bool ok = r["metric"] == nlohmann::json{{"code", "200"}} ||
+              r["metric"] == nlohmann::json{{"code", "500"}};
+    EXPECT_TRUE(ok) << r.dump();
+    double want = samples_before * (r["metric"]["code"] == "200" ? 10 : 1);
+    EXPECT_EQ(Num(r["value"]), want) << r.dump();
+  }
+  // The same query as a POST form answers the same bytes.
+  std::string form = "query=" + UrlEncode("sum by (code) (http_requests_total)") + "&time=" + T(at);
+  EXPECT_EQ(s.RawPost("/api/v1/query", form), s.RawGet(q));
+
+  // Fractional times come back with their milliseconds, as Prometheus writes them.
+  Reply frac = s.Get("/api/v1/query?query=temperature&time=" + T(at) + ".781");
+  ASSERT_EQ(frac.status, 200) << frac.body.dump();
+  ASSERT_EQ(frac.body["data"]["result"].size(), 1u);
+  EXPECT_DOUBLE_EQ(frac.body["data"]["result"][0]["value"][0].get<double>(), at + 0.781);
+  EXPECT_EQ(frac.body["data"]["result"][0]["value"][1], "21.5");
+
+  Reply scalar = s.Get("/api/v1/query?query=" + UrlEncode("1+1") + "&time=4");
+  EXPECT_EQ(scalar.body["data"], (nlohmann::json{{"resultType", "scalar"},
+                                                 {"result", nlohmann::json::array({4, "2"})}}));
+  Reply str = s.Get("/api/v1/query?query=" + UrlEncode("\"hi\"") + "&time=4");
+  EXPECT_EQ(str.body["data"]["resultType"], "string");
+  EXPECT_EQ(str.body["data"]["result"][1], "hi");
+  Reply inf = s.Get("/api/v1/query?query=" + UrlEncode("vector(1/0)") + "&time=4");
+  EXPECT_EQ(inf.body["data"]["result"][0]["value"][1], "+Inf") << inf.body.dump();
+
+  // A range query: every step from start to end, rates of a linear counter.
+  Reply range = s.Post("/api/v1/query_range",
+                       "end=" + T(kEnd) + "&query=" + UrlEncode("rate(http_requests_total[1m])") +
+                           "&start=" + T(kEnd - 600) + "&step=60&stats=all");
+  ASSERT_EQ(range.status, 200) << range.body.dump();
+  EXPECT_EQ(range.body["data"]["resultType"], "matrix");
+  const auto& series = range.body["data"]["result"];
+  ASSERT_EQ(series.size(), 2u);
+  for (const auto& sr : series) {
+    EXPECT_FALSE(sr["metric"].contains("__name__")) << "rate drops the metric name";
+    ASSERT_EQ(sr["values"].size(), 11u);
+    for (size_t i = 0; i < 11; ++i) {
+      EXPECT_EQ(sr["values"][i][0].get<int64_t>(), kEnd - 600 + 60 * static_cast<int64_t>(i));
+      double want = sr["metric"]["code"] == "200" ? 10.0 / 15 : 1.0 / 15;
+      EXPECT_NEAR(Num(sr["values"][i]), want, 1e-9) << sr.dump();
+    }
+  }
+  const auto& stats = range.body["data"]["stats"];
+  EXPECT_GT(stats["samples"]["totalQueryableSamples"].get<int64_t>(), 0) << stats.dump();
+  EXPECT_GT(stats["samples"]["peakSamples"].get<int64_t>(), 0);
+  EXPECT_TRUE(stats["timings"].contains("evalTotalTime"));
+
+  // Durations work as steps too, and a matrix from an instant query holds the raw samples.
+  Reply dur = s.Get("/api/v1/query_range?query=temperature&start=" + T(kEnd - 120) +
+                    "&end=" + T(kEnd) + "&step=1m");
+  ASSERT_EQ(dur.status, 200) << dur.body.dump();
+  EXPECT_EQ(dur.body["data"]["result"][0]["values"].size(), 3u);
+  Reply raw = s.Get("/api/v1/query?query=" + UrlEncode("http_requests_total{code=\"500\"}[1m]") +
+                    "&time=" + T(kEnd));
+  ASSERT_EQ(raw.body["data"]["resultType"], "matrix") << raw.body.dump();
+  EXPECT_EQ(raw.body["data"]["result"][0]["values"].size(), 5u) << "[t-60s, t] holds 5 samples";
+
+  // An already expired timeout: timeout, 503 (the limit is --query-timeout, 2m by default).
+  Reply slow = s.Get("/api/v1/query_range?query=" + UrlEncode("sum(temperature)") +
+                     "&start=" + T(kStart) + "&end=" + T(kEnd) + "&step=60&timeout=0s");
+  EXPECT_EQ(slow.status, 503) << slow.body.dump();
+  EXPECT_EQ(slow.body["errorType"], "timeout");
+  EXPECT_NE(slow.body.value("error", "").find("timed out"), std::string::npos);
+
+  Reply fmt = s.Get("/api/v1/format_query?query=" + UrlEncode("sum(rate(x[5m]))by(job)"));
+  EXPECT_EQ(fmt.body["data"], "sum by (job) (rate(x[5m]))") << fmt.body.dump();
+}
+
+TEST(QueryApi, ErrorsCarryPrometheusTypesMessagesAndCodes) {
+  Project p;
+  std::string db = ImportData(p);
+  DataServer s(p, db, {"--query-max-samples", "100"});
+  ASSERT_GT(s.port(), 0) << s.Log();
+
+  Reply parse = s.Get("/api/v1/query?query=" + UrlEncode("sum(rate(x[5m])"));
+  EXPECT_EQ(parse.status, 400);
+  EXPECT_EQ(parse.body["errorType"], "bad_data");
+  std::string msg = parse.body.value("error", "");
+  EXPECT_EQ(msg.rfind("invalid parameter \"query\": 1:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("parse error"), std::string::npos) << msg;
+  Reply range_parse = s.Get("/api/v1/query_range?query=" + UrlEncode("1 +") +
+                            "&start=1&end=2&step=1");
+  EXPECT_EQ(range_parse.status, 400);
+  EXPECT_EQ(range_parse.body.value("error", "").rfind("1:", 0), 0u) << range_parse.body.dump();
+
+  auto range_error = [&](const std::string& params) {
+    return s.Get("/api/v1/query_range?query=up&" + params).body.value("error", "");
+  };
+  EXPECT_EQ(range_error("start=10&end=5&step=1"),
+            "invalid parameter \"end\": end timestamp must not be before start time");
+  EXPECT_EQ(range_error("start=1&end=5&step=0"),
+            "invalid parameter \"step\": zero or negative query resolution step widths are not "
+            "accepted. Try a positive integer");
+  EXPECT_EQ(range_error("start=0&end=11001&step=1"),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+            "query resolution (?step=XX)");
+  EXPECT_EQ(range_error("start=0&end=11000&step=1"), "") << "11,000 points are allowed";
+  EXPECT_EQ(range_error("end=5&step=1").rfind("invalid parameter \"start\": ", 0), 0u);
+  EXPECT_EQ(range_error("start=1&end=5&step=x").rfind("invalid parameter \"step\": ", 0), 0u);
+  Reply bad_time = s.Get("/api/v1/query?query=up&time=yesterday");
+  EXPECT_EQ(bad_time.body.value("error", "").rfind("invalid parameter \"time\": ", 0), 0u);
+
+  // Too many samples for --query-max-samples 100: execution, 422, Prometheus' words.
+  Reply big = s.Get("/api/v1/query?query=" + UrlEncode("http_requests_total[1h]") +
+                    "&time=" + T(kEnd));
+  EXPECT_EQ(big.status, 422) << big.body.dump();
+  EXPECT_EQ(big.body["errorType"], "execution");
+  EXPECT_NE(big.body.value("error", "").find("too many samples"), std::string::npos);
+
+  // The daemon is still there.
+  EXPECT_EQ(s.Get("/api/v1/query?query=1&time=1").status, 200);
+}
+
+TEST(QueryApi, PostFormsLongerThanEightKiBAreAnswered) {
+  Project p;
+  DataServer s(p, ImportData(p));
+  ASSERT_GT(s.port(), 0) << s.Log();
+  std::string alternatives = "200|500";
+  for (int i = 0; i < 1500; ++i) alternatives += "|x" + std::to_string(10000 + i);
+  std::string query = "count(http_requests_total{code=~\"" + alternatives + "\"})";
+  ASSERT_GT(query.size(), 9000u);
+  Reply r = s.Post("/api/v1/query", "query=" + UrlEncode(query) + "&time=" + T(kEnd));
+  ASSERT_EQ(r.status, 200) << r.body.dump().substr(0, 500);
+  EXPECT_EQ(r.body["data"]["result"][0]["value"][1], "2");
+  Reply series = s.Post("/api/v1/series", "match%5B%5D=" + UrlEncode(
+                                              "http_requests_total{code=~\"" + alternatives + "\"}"));
+  ASSERT_EQ(series.status, 200) << series.body.dump().substr(0, 500);
+  EXPECT_EQ(series.body["data"].size(), 2u);
+}
+
+TEST(QueryApi, StewardQueryPrintsTablesJsonAndApiErrors) {
+  Project p;
+  std::string db = ImportData(p);
+  DataServer s(p, db);
+  ASSERT_GT(s.port(), 0) << s.Log();
+  RunResult table = p.Steward({"query", "--data-dir", db, "--time", T(kEnd),
+                               "sum by (code) (http_requests_total)"});
+  ASSERT_EQ(table.exit_code, 0) << table.out << table.err;
+  int64_t n = (kEnd - kStart) / kStep;
+  EXPECT_NE(table.out.find("SERIES"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("{code=\"200\"}  " + std::to_string(n * 10)), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("{code=\"500\"}  " + std::to_string(n)), std::string::npos);
+
+  RunResult json = p.Steward({"query", "--data-dir", db, "--time", T(kEnd), "--json",
+                              "temperature"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto data = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(data.is_discarded()) << json.out;
+  EXPECT_EQ(data["resultType"], "vector");
+  EXPECT_EQ(data["result"][0]["metric"]["room"], "lab");
+
+  RunResult range = p.Steward({"query", "--data-dir", db, "--range", "--start", T(kEnd - 120),
+                               "--end", T(kEnd), "--step", "1m", "temperature"});
+  ASSERT_EQ(range.exit_code, 0) << range.err;
+  EXPECT_NE(range.out.find("temperature{room=\"lab\"}\n"), std::string::npos) << range.out;
+  EXPECT_NE(range.out.find("2023-11-15T00:58:00.000Z  21.5"), std::string::npos) << range.out;
+  EXPECT_NE(range.out.find("2023-11-15T01:00:00.000Z  21.5"), std::string::npos) << range.out;
+
+  // Through --server and a token file, as for a daemon elsewhere.
+  std::ofstream(p.dir() + "/token") << s.token() << "\n";
+  RunResult remote = p.Steward({"query", "--server", "http://127.0.0.1:" + std::to_string(s.port()),
+                                "--token-file", p.dir() + "/token", "--time", "4", "1+1"});
+  EXPECT_EQ(remote.exit_code, 0) << remote.err;
+  EXPECT_EQ(remote.out, "2\n");
+
+  RunResult bad = p.Steward({"query", "--data-dir", db, "sum(up"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("bad_data"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("1:"), std::string::npos) << bad.err;
+}
+
+// What Grafana sends, in order: "Save & test" (buildinfo, then the instant query 1+1 over
+// [1 s, 4 s]); the query editor's metric and label lists; a time-series panel's range query with
+// start and end floored to the step; an instant query; exemplars. POST forms are Go's
+// url.Values.Encode() (keys sorted); resource calls for labels and series use POST as well.
+TEST(QueryApi, AnswersTheRequestsOfGrafanasPrometheusDataSource) {
+  Project p;
+  DataServer s(p, ImportData(p));
+  ASSERT_GT(s.port(), 0) << s.Log();
+
+  Reply build = s.Get("/api/v1/status/buildinfo");
+  ASSERT_EQ(build.status, 200);
+  EXPECT_EQ(build.body["data"]["version"], "2.42.0");
+  EXPECT_FALSE(build.body["data"].contains("features")) << "Grafana would take it for Mimir";
+  Reply health = s.Post("/api/v1/query", "query=1%2B1&time=4");
+  EXPECT_EQ(health.body["data"]["result"], nlohmann::json::array({4, "2"})) << health.body.dump();
+
+  const std::string from = T(kEnd - 3600), to = T(kEnd);
+  Reply labels = s.Post("/api/v1/labels", "end=" + to + "&start=" + from);
+  ASSERT_EQ(labels.status, 200) << labels.body.dump();
+  std::set<std::string> names(labels.body["data"].begin(), labels.body["data"].end());
+  for (const char* n : {"__name__", "code", "job", "le", "room"}) EXPECT_TRUE(names.count(n)) << n;
+  Reply metrics = s.Get("/api/v1/label/__name__/values?start=" + from + "&end=" + to);
+  EXPECT_EQ(metrics.body["data"],
+            nlohmann::json::array({"http_requests_total", "latency_seconds_bucket", "temperature"}));
+  Reply series = s.Post("/api/v1/series", "end=" + to + "&match%5B%5D=http_requests_total&start=" +
+                                              from);
+  ASSERT_EQ(series.body["data"].size(), 2u) << series.body.dump();
+  EXPECT_EQ(series.body["data"][0],
+            (nlohmann::json{{"__name__", "http_requests_total"}, {"code", "200"}, {"job", "api"}}));
+  Reply values = s.Get("/api/v1/label/code/values?match%5B%5D=http_requests_total&start=" + from +
+                       "&end=" + to);
+  EXPECT_EQ(values.body["data"], nlohmann::json::array({"200", "500"}));
+  Reply meta = s.Get("/api/v1/metadata");
+  EXPECT_EQ(meta.status, 200);
+  EXPECT_TRUE(meta.body["data"].is_object());
+
+  // The panel: $__rate_interval-style query, 15 s step, start/end floored to the step.
+  const int64_t step = 15, end = (kEnd - 7) / step * step, start = (kEnd - 3600 - 7) / step * step;
+  std::string expr = "sum by (code) (rate(http_requests_total{job=\"api\"}[1m0s]))";
+  Reply panel = s.Post("/api/v1/query_range", "end=" + T(end) + "&query=" + UrlEncode(expr) +
+                                                  "&start=" + T(start) + "&step=15");
+  ASSERT_EQ(panel.status, 200) << panel.body.dump();
+  ASSERT_EQ(panel.body["data"]["resultType"], "matrix");
+  ASSERT_EQ(panel.body["data"]["result"].size(), 2u);
+  const auto& points = panel.body["data"]["result"][0]["values"];
+  EXPECT_EQ(points.size(), static_cast<size_t>((end - start) / step + 1));
+  for (const auto& pt : points) EXPECT_EQ(pt[0].get<int64_t>() % step, 0);
+
+  Reply instant = s.Post("/api/v1/query", "query=" + UrlEncode(expr) + "&time=" + T(end));
+  EXPECT_EQ(instant.body["data"]["resultType"], "vector") << instant.body.dump();
+  Reply exemplars = s.Post("/api/v1/query_exemplars", "end=" + T(end) + "&query=" +
+                                                          UrlEncode(expr) + "&start=" + T(start));
+  EXPECT_EQ(exemplars.body["data"], nlohmann::json::array());
+  EXPECT_EQ(s.Get("/api/v1/rules").body["data"]["groups"], nlohmann::json::array());
+  EXPECT_EQ(s.Get("/api/v1/alerts").body["data"]["alerts"], nlohmann::json::array());
+
+  // Without the token nothing is answered.
+  std::string body;
+  EXPECT_EQ(HttpGet(s.port(), "/api/v1/query?query=1", &body), 401);
+}
+
+}  // namespace
+}  // namespace steward::testing
