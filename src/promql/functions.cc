@@ -33,14 +33,14 @@ double Ceil(double v) { return std::ceil(v); }
 double Floor(double v) { return std::floor(v); }
 double Exp(double v) { return std::exp(v); }
 double Sqrt(double v) { return std::sqrt(v); }
-double Ln(double v) { return std::log(v); }
+double Ln(double v) { return GoLog(v); }
 // Go's math.Log2 and Log10 go through frexp and Log rather than a dedicated log2/log10, which
 // can round differently from the C library's in the last bit; floor() and == would expose it.
 double Log2(double v) {
   int exp = 0;
   double frac = std::frexp(v, &exp);
   if (frac == 0.5) return exp - 1;  // exact powers of two
-  return std::log(frac) * std::numbers::log2e + exp;
+  return GoLog(frac) * std::numbers::log2e + exp;
 }
 // Ln2/Ln10 as Go's exact constant arithmetic rounds it (dividing the doubles could be an ulp off).
 constexpr double kLn2OverLn10 = 0.30102999566398119521373889472449302676818988146210854131;

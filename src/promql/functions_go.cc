@@ -1,6 +1,7 @@
 // The parts of Go's standard library that decide Prometheus' exact results (see
 // functions_internal.h): math.Max/Min, strconv.ParseFloat, fmt's %f, sort.Sort and the time
 // package's calendar. Written from their documented and observable behaviour.
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -28,6 +29,40 @@ double GoMin(double x, double y) {
   if (std::isnan(x) || std::isnan(y)) return std::nan("");
   if (x == 0 && x == y) return std::signbit(x) ? x : y;
   return x < y ? x : y;
+}
+
+// math.Log as Go runs it on amd64 (log_amd64.s, FreeBSD's algorithm): frexp by bit
+// manipulation, then the same polynomial, operation for operation.
+double GoLog(double x) {
+  constexpr double kHalfSqrt2 = 7.07106781186547524401e-01;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01;
+  constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kL1 = 6.666666666666735130e-01;
+  constexpr double kL2 = 3.999999999940941908e-01;
+  constexpr double kL3 = 2.857142874366239149e-01;
+  constexpr double kL4 = 2.222219843214978396e-01;
+  constexpr double kL5 = 1.818357216161805012e-01;
+  constexpr double kL6 = 1.531383769920937332e-01;
+  constexpr double kL7 = 1.479819860511658591e-01;
+  const uint64_t bits = std::bit_cast<uint64_t>(x);
+  if ((bits & ~(uint64_t{1} << 63)) == 0) return -std::numeric_limits<double>::infinity();
+  if (static_cast<int64_t>(bits) < 0) return std::nan("");
+  if (static_cast<int64_t>(bits) >= 0x7FF0000000000000LL) return x;  // +Inf, NaN
+  double f1 = std::bit_cast<double>((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FE0000000000000ULL);
+  double k = static_cast<double>(static_cast<int>((bits >> 52) & 0x7FF) - 0x3FE);
+  if (f1 < kHalfSqrt2) {
+    k -= 1;
+    f1 *= 2;
+  }
+  const double f = f1 - 1;
+  const double s = f / (2 + f);
+  const double s2 = s * s;
+  const double s4 = s2 * s2;
+  const double t1 = s2 * (kL1 + s4 * (kL3 + s4 * (kL5 + s4 * kL7)));
+  const double t2 = s4 * (kL2 + s4 * (kL4 + s4 * kL6));
+  const double r = t1 + t2;
+  const double hfsq = 0.5 * f * f;
+  return k * kLn2Hi - ((hfsq - (s * (hfsq + r) + k * kLn2Lo)) - f);
 }
 
 namespace {

@@ -66,6 +66,9 @@ Status ExecutionError(std::string message);
 double GoMax(double x, double y);
 double GoMin(double x, double y);
 
+// Go's math.Log on amd64, bit for bit (ln, log2 and log10 are built on it).
+double GoLog(double x);
+
 // Prometheus' kahanSumInc (Neumaier's variant): adds inc to (sum, c).
 inline void KahanSumInc(double inc, double& sum, double& c) {
   double t = sum + inc;

@@ -702,6 +702,28 @@ TEST(GoCompat, ParseFloatAcceptsWhatStrconvAccepts) {
   }
 }
 
+TEST(GoCompat, LogAgreesWithTheCLibraryToAnUlp) {
+  using internal::GoLog;
+  EXPECT_EQ(GoLog(1), 0);
+  EXPECT_EQ(GoLog(0), -kInf);
+  EXPECT_EQ(GoLog(-0.0), -kInf);
+  EXPECT_EQ(GoLog(kInf), kInf);
+  EXPECT_TRUE(std::isnan(GoLog(-1)));
+  EXPECT_TRUE(std::isnan(GoLog(kNaN)));
+  EXPECT_DOUBLE_EQ(GoLog(std::numbers::e), 1);
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (int i = 0; i < 10000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double v = std::ldexp(static_cast<double>(x >> 11), static_cast<int>(x % 200) - 150);
+    if (v == 0) continue;
+    double want = std::log(v);
+    EXPECT_LE(std::fabs(GoLog(v) - want), 2 * std::fabs(std::nextafter(want, kInf) - want))
+        << v;
+  }
+}
+
 TEST(GoCompat, FormatFAndMinMax) {
   EXPECT_EQ(internal::GoFormatF(1.5), "1.500000");
   EXPECT_EQ(internal::GoFormatF(kNaN), "NaN");
