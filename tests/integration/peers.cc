@@ -102,6 +102,18 @@ bool Prometheus::Start(const std::string& dir, const std::string& scrape_configs
   return PollUntil([&] { return HttpGet(port_, "/-/ready") == 200; }, 30000);
 }
 
+bool Prometheus::StartOnData(const std::string& dir, const std::string& tsdb_path) {
+  port_ = FreePort();
+  std::string config = dir + "/prometheus-nodata.yml";
+  std::ofstream(config) << "global:\n  scrape_interval: 1m\nscrape_configs: []\n";
+  if (!proc_.Start({"prometheus", "--config.file=" + config, "--storage.tsdb.path=" + tsdb_path,
+                    "--storage.tsdb.retention.time=36500d",
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                   dir + "/prometheus.log"))
+    return false;
+  return PollUntil([&] { return HttpGet(port_, "/-/ready") == 200; }, 30000);
+}
+
 nlohmann::json Prometheus::Api(const std::string& path_and_query) {
   httplib::Client cli("127.0.0.1", port_);
   cli.set_read_timeout(10, 0);

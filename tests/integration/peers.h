@@ -55,6 +55,9 @@ class Prometheus {
  public:
   bool Start(const std::string& dir, const std::string& scrape_configs_yaml,
              const std::string& scrape_interval);
+  // Prometheus without scraping over an existing TSDB directory (e.g. blocks written by
+  // `promtool tsdb create-blocks-from`), with a retention long enough to keep any of it.
+  bool StartOnData(const std::string& dir, const std::string& tsdb_path);
   int port() const { return port_; }
   // GET /api/v1/<path>; returns "data" or null on any failure.
   nlohmann::json Api(const std::string& path_and_query);
