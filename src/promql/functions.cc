@@ -189,10 +189,14 @@ const FunctionRegistry& Registry() {
 
 bool KindMatches(char kind, const Value& v) {
   switch (kind) {
-    case 'v': return std::holds_alternative<Vector>(v);
-    case 'm': return std::holds_alternative<Matrix>(v);
-    case 's': return std::holds_alternative<Scalar>(v);
-    case 'S': return std::holds_alternative<String>(v);
+    case 'v':
+      return std::holds_alternative<Vector>(v);
+    case 'm':
+      return std::holds_alternative<Matrix>(v);
+    case 's':
+      return std::holds_alternative<Scalar>(v);
+    case 'S':
+      return std::holds_alternative<String>(v);
   }
   return false;
 }
@@ -205,10 +209,9 @@ Status CheckArgs(std::string_view name, const FunctionEntry& e, const std::vecto
                     " arguments");
   }
   for (size_t i = 0; i < n; ++i) {
-    char kind = i < e.required.size() ? e.required[i]
-                : i - e.required.size() < e.optional.size()
-                    ? e.optional[i - e.required.size()]
-                    : e.optional.back();
+    char kind = i < e.required.size()                       ? e.required[i]
+                : i - e.required.size() < e.optional.size() ? e.optional[i - e.required.size()]
+                                                            : e.optional.back();
     if (!KindMatches(kind, args[i])) {
       return Internal("function " + std::string(name) + ": argument " + std::to_string(i + 1) +
                       " has the wrong type");

@@ -8,21 +8,24 @@
 // How arguments arrive (one Value per argument of the call, in order):
 // - a scalar argument: Scalar;  a string argument: String;  an instant vector: Vector;
 // - a range-vector argument: Matrix holding ONE series' points inside the window
-//   (range_start, range_end] — the engine calls a range function once per series, attaches the
-//   series' labels to the result itself (dropping __name__ for every range function but
-//   last_over_time, as Prometheus 2.42 does) and skips series whose result is empty.
+//   [range_start, range_end] (Prometheus 2.42 includes both ends) — the engine calls a range
+//   function once per series, attaches the series' labels to the result itself (dropping
+//   __name__ for every range function but last_over_time, as Prometheus 2.42 does) and skips
+//   series whose result is empty.
 // - for timestamp() whose argument is a vector selector, each Sample's t is the sample's own
 //   timestamp (Prometheus' special case); otherwise Sample::t of an argument is the step time.
 //
 // Result: the output Vector at ctx.t. Instant-vector functions return one sample per input
-// sample they keep, with their labels already adjusted (math functions drop __name__,
-// label_replace/label_join/sort/sort_desc/clamp... keep or rewrite as Prometheus does); range
-// functions return zero or one sample (labels ignored by the engine); scalar() and time()
-// return one sample without labels, which the engine turns into a Scalar; vector() and
-// absent*() return samples with the labels Prometheus gives them.
-// Errors: InvalidArgument ("bad_data") for bad regexes, invalid label names and the like,
-// with Prometheus' message.
-// Thread safety: stateless.
+// sample they keep, with their labels already adjusted (math functions, clamp*, round,
+// timestamp, histogram_quantile and the date functions drop __name__; label_replace,
+// label_join, sort and sort_desc keep or rewrite it, as Prometheus does); range functions
+// return zero or one sample (labels ignored by the engine); scalar() and time() return one
+// sample without labels, which the engine turns into a Scalar; vector() and absent*() return
+// samples with the labels Prometheus gives them.
+// Errors: FailedPrecondition ("execution", as Prometheus' API reports a function's panic) for
+// bad regexes, invalid label names and smoothing factors, with Prometheus' message; Internal
+// when the arguments do not fit the function's signature (the parser should prevent that).
+// Thread safety: safe to call concurrently (label_replace keeps a per-thread regex cache).
 #pragma once
 
 #include <cstdint>
@@ -38,7 +41,7 @@ struct FunctionContext {
   const Call* call = nullptr;  // the node: its FunctionInfo and argument expressions
   int64_t t = 0;               // evaluation time (ms)
   // For range functions: the window the engine selected, Prometheus' rangeStart/rangeEnd
-  // (t - offset - range, t - offset], used by extrapolation in rate/increase/delta.
+  // [t - offset - range, t - offset], used by extrapolation in rate/increase/delta.
   int64_t range_start = 0;
   int64_t range_end = 0;
 };
@@ -46,9 +49,6 @@ struct FunctionContext {
 StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Value>& args);
 
 // Notes on individual functions (details of the contract above):
-// - Errors Prometheus raises while evaluating (label_replace's bad regex or destination label,
-//   label_join's bad label names, holt_winters' factors) come back as FailedPrecondition with
-//   Prometheus' message: Prometheus 2.42's API reports them as "execution" errors, not bad_data.
 // - absent_over_time(m): answers for the whole window. Pass a Matrix holding every selected
 //   series (or none): the result is empty when any series has a point, otherwise one sample
 //   with AbsentLabels(arg) and value 1. (Prometheus' engine computes the same per step.)

@@ -96,10 +96,10 @@ void GoSort(size_t n, const std::function<bool(size_t, size_t)>& less,
 // absurd inputs give Go's answers).
 struct GoDate {
   int64_t year = 0;
-  int month = 0;        // 1..12
-  int day = 0;          // 1..31
-  int year_day = 0;     // 1..366
-  int weekday = 0;      // 0 = Sunday
+  int month = 0;     // 1..12
+  int day = 0;       // 1..31
+  int year_day = 0;  // 1..366
+  int weekday = 0;   // 0 = Sunday
   int hour = 0;
   int minute = 0;
   int days_in_month = 0;

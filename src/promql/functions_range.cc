@@ -127,8 +127,7 @@ struct Regression {
 // linearRegression: least squares over (seconds since intercept_time, value), Kahan-summed;
 // a constant series has slope 0 (NaN when the constant is ±Inf).
 Regression LinearRegression(const std::vector<Point>& points, int64_t intercept_time) {
-  double n = 0, sum_x = 0, c_x = 0, sum_y = 0, c_y = 0, sum_xy = 0, c_xy = 0, sum_x2 = 0,
-         c_x2 = 0;
+  double n = 0, sum_x = 0, c_x = 0, sum_y = 0, c_y = 0, sum_xy = 0, c_xy = 0, sum_x2 = 0, c_x2 = 0;
   double init_y = points[0].v;
   bool const_y = true;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -174,8 +173,7 @@ StatusOr<Vector> PredictLinear(const FunctionContext& ctx, const std::vector<Val
 StatusOr<Vector> HoltWinters(const FunctionContext& ctx, const std::vector<Value>& args) {
   double sf = ScalarArg(args, 1), tf = ScalarArg(args, 2);
   if (sf <= 0 || sf >= 1) {
-    return ExecutionError("invalid smoothing factor. Expected: 0 < sf < 1, got: " +
-                          GoFormatF(sf));
+    return ExecutionError("invalid smoothing factor. Expected: 0 < sf < 1, got: " + GoFormatF(sf));
   }
   if (tf <= 0 || tf >= 1) {
     return ExecutionError("invalid trend factor. Expected: 0 < tf < 1, got: " + GoFormatF(tf));

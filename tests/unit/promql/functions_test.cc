@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <numbers>
-#include <tuple>
-#include <algorithm>
 #include <string>
+#include <tuple>
 
 #include "promql/functions_internal.h"
 
@@ -20,7 +20,9 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::nan("");
 
-tsdb::Labels L(std::vector<tsdb::Label> l) { return tsdb::Labels::FromUnsorted(std::move(l)).value(); }
+tsdb::Labels L(std::vector<tsdb::Label> l) {
+  return tsdb::Labels::FromUnsorted(std::move(l)).value();
+}
 
 // Owns the FunctionInfo and Call a CallFunction needs.
 class Fn {
@@ -134,8 +136,8 @@ TEST(RateFunctions, ZeroPointClampComesBeforeTheThresholdAsInPrometheus242) {
 }
 
 TEST(RateFunctions, RateDividesByTheWindowNotTheSampledInterval) {
-  std::vector<Point> p = {{0, 0}, {60000, 60}, {120000, 120}, {180000, 180}, {240000, 240},
-                          {300000, 300}};
+  std::vector<Point> p = {{0, 0},        {60000, 60},   {120000, 120},
+                          {180000, 180}, {240000, 240}, {300000, 300}};
   EXPECT_DOUBLE_EQ(RangeValue("rate", p, 0, 300000), 1);
   EXPECT_DOUBLE_EQ(RangeValue("increase", p, 0, 300000), 300);
 }
@@ -158,7 +160,7 @@ TEST(RateFunctions, NaNValuesPropagate) {
 
 TEST(InstantRateFunctions, UseTheLastTwoPoints) {
   std::vector<Point> p = {{0, 100}, {10000, 1}, {15000, 11}};
-  EXPECT_DOUBLE_EQ(RangeValue("irate", p, 0, 20000), 2);    // 10 over 5 s
+  EXPECT_DOUBLE_EQ(RangeValue("irate", p, 0, 20000), 2);  // 10 over 5 s
   EXPECT_DOUBLE_EQ(RangeValue("idelta", p, 0, 20000), 10);
   std::vector<Point> reset = {{0, 100}, {10000, 5}};
   EXPECT_DOUBLE_EQ(RangeValue("irate", reset, 0, 20000), 0.5);  // the value after the reset
@@ -170,9 +172,8 @@ TEST(InstantRateFunctions, UseTheLastTwoPoints) {
 // ---- changes, resets ----
 
 TEST(CountingFunctions, ChangesTreatsNaNAsEqualToNaN) {
-  EXPECT_DOUBLE_EQ(RangeValue("changes", {{1, 1}, {2, 1}, {3, 2}, {4, kNaN}, {5, kNaN}, {6, 2}},
-                              0, 10),
-                   3);
+  EXPECT_DOUBLE_EQ(
+      RangeValue("changes", {{1, 1}, {2, 1}, {3, 2}, {4, kNaN}, {5, kNaN}, {6, 2}}, 0, 10), 3);
   EXPECT_DOUBLE_EQ(RangeValue("changes", {{1, 7}}, 0, 10), 0);
 }
 
@@ -291,7 +292,8 @@ TEST(OverTime, RangeFunctionsKeepTheSeriesLabelsForTheEngine) {
 ExprPtr Selector(std::vector<std::tuple<tsdb::Matcher::Type, std::string, std::string>> ms,
                  bool matrix = false) {
   auto vs = std::make_unique<VectorSelector>();
-  for (auto& [type, name, value] : ms) vs->matchers.push_back(tsdb::Matcher::Make(type, name, value).value());
+  for (auto& [type, name, value] : ms)
+    vs->matchers.push_back(tsdb::Matcher::Make(type, name, value).value());
   if (!matrix) return vs;
   auto m = std::make_unique<MatrixSelector>();
   m->vector = std::move(vs);
@@ -367,7 +369,8 @@ TEST(MathFunctions, ApplyToEverySampleAndDropTheMetricName) {
 TEST(MathFunctions, Trigonometry) {
   EXPECT_DOUBLE_EQ(Only(Instant("sin", {Vec({std::numbers::pi / 2})})), 1);
   EXPECT_DOUBLE_EQ(Only(Instant("cos", {Vec({0})})), 1);
-  EXPECT_DOUBLE_EQ(Only(Instant("tan", {Vec({std::numbers::pi / 4})})), std::tan(std::numbers::pi / 4));
+  EXPECT_DOUBLE_EQ(Only(Instant("tan", {Vec({std::numbers::pi / 4})})),
+                   std::tan(std::numbers::pi / 4));
   EXPECT_DOUBLE_EQ(Only(Instant("asin", {Vec({1})})), std::numbers::pi / 2);
   EXPECT_TRUE(std::isnan(Only(Instant("acos", {Vec({2})}))));
   EXPECT_DOUBLE_EQ(Only(Instant("atan", {Vec({kInf})})), std::numbers::pi / 2);
@@ -536,8 +539,7 @@ TEST(SortFunctions, LargeInputsAreSorted) {
 
 // ---- label_replace, label_join ----
 
-Vector LabelReplace(Vector in, std::string dst, std::string repl, std::string src,
-                    std::string re) {
+Vector LabelReplace(Vector in, std::string dst, std::string repl, std::string src, std::string re) {
   return Instant("label_replace",
                  {std::move(in), String{0, dst}, String{0, repl}, String{0, src}, String{0, re}});
 }
@@ -549,9 +551,9 @@ TEST(LabelReplace, ExpandsGroupsLikeGo) {
             L({{"__name__", "up"}, {"host", "web-1:9100"}, {"name", "web-1"}}));
   EXPECT_EQ(LabelReplace(Host("a-b"), "x", "${2}_${1}x", "host", "(a)-(b)")[0].metric.Get("x"),
             "b_ax");
-  EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$first/$$/$", "host", "(?P<first>a)-b")[0]
-                .metric.Get("x"),
-            "a/$/$");
+  EXPECT_EQ(
+      LabelReplace(Host("a-b"), "x", "$first/$$/$", "host", "(?P<first>a)-b")[0].metric.Get("x"),
+      "a/$/$");
   // $1x names group "1x", which does not exist: empty, as in Go.
   EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$1x-", "host", "(a)-b")[0].metric.Get("x"), "-");
   // ${1 without the brace is literal; $9 beyond the groups is empty.
@@ -573,14 +575,14 @@ TEST(LabelReplace, EmptyResultRemovesTheLabelAndMissingSourceIsEmpty) {
 }
 
 TEST(LabelReplace, ReportsBadRegexAndDestination) {
-  auto bad_re = Fn("label_replace")
-                    .Run({Host("h"), String{0, "x"}, String{0, "$1"}, String{0, "host"},
-                          String{0, "(.*"}});
+  auto bad_re =
+      Fn("label_replace")
+          .Run({Host("h"), String{0, "x"}, String{0, "$1"}, String{0, "host"}, String{0, "(.*"}});
   ASSERT_FALSE(bad_re.ok());
   EXPECT_EQ(bad_re.status().message(), "invalid regular expression in label_replace(): (.*");
-  auto bad_dst = Fn("label_replace")
-                     .Run({Vector{}, String{0, "1x"}, String{0, "$1"}, String{0, "host"},
-                           String{0, "(.*)"}});
+  auto bad_dst =
+      Fn("label_replace")
+          .Run({Vector{}, String{0, "1x"}, String{0, "$1"}, String{0, "host"}, String{0, "(.*)"}});
   ASSERT_FALSE(bad_dst.ok());
   EXPECT_EQ(bad_dst.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(bad_dst.status().message(), "invalid destination label name in label_replace(): 1x");
@@ -640,7 +642,7 @@ TEST(HistogramQuantile, EdgeCases) {
   EXPECT_EQ(HistogramQuantile(1.5, b), kInf);
   EXPECT_TRUE(std::isnan(HistogramQuantile(kNaN, b)));
   EXPECT_TRUE(std::isnan(HistogramQuantile(0.5, Buckets({{"1", 10}, {"2", 20}}))));  // no +Inf
-  EXPECT_TRUE(std::isnan(HistogramQuantile(0.5, Buckets({{"+Inf", 20}}))));  // < 2 buckets
+  EXPECT_TRUE(std::isnan(HistogramQuantile(0.5, Buckets({{"+Inf", 20}}))));          // < 2 buckets
   EXPECT_TRUE(std::isnan(HistogramQuantile(0.5, Buckets({{"1", 0}, {"+Inf", 0}}))));
   // The lowest bucket's bound when it is not above zero.
   EXPECT_DOUBLE_EQ(HistogramQuantile(0.2, Buckets({{"-1", 5}, {"1", 10}, {"+Inf", 10}})), -1);
@@ -719,8 +721,7 @@ TEST(GoCompat, LogAgreesWithTheCLibraryToAnUlp) {
     double v = std::ldexp(static_cast<double>(x >> 11), static_cast<int>(x % 200) - 150);
     if (v == 0) continue;
     double want = std::log(v);
-    EXPECT_LE(std::fabs(GoLog(v) - want), 2 * std::fabs(std::nextafter(want, kInf) - want))
-        << v;
+    EXPECT_LE(std::fabs(GoLog(v) - want), 2 * std::fabs(std::nextafter(want, kInf) - want)) << v;
   }
 }
 
