@@ -102,10 +102,20 @@ void AppendTime(std::string* o, int64_t t) {
   }
 }
 
+// PromValue without a temporary string: this runs once per point.
 void AppendValue(std::string* o, double v) {
-  o->push_back('"');
-  o->append(PromValue(v));
-  o->push_back('"');
+  if (!std::isfinite(v)) {
+    o->append(std::isnan(v) ? "\"NaN\"" : v > 0 ? "\"+Inf\"" : "\"-Inf\"");
+    return;
+  }
+  char buf[40];
+  buf[0] = '"';
+  double a = std::fabs(v);
+  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
+                                                   : std::chars_format::fixed;
+  auto r = std::to_chars(buf + 1, buf + sizeof buf - 1, v, fmt);
+  *r.ptr = '"';
+  o->append(buf, r.ptr + 1);
 }
 
 // A JSON string; control characters escaped, invalid UTF-8 replaced by U+FFFD.
@@ -144,6 +154,9 @@ void AppendPoint(std::string* o, int64_t t, double v) {
 }
 
 void AppendMatrix(std::string* o, const promql::Matrix& m) {
+  size_t points = 0;
+  for (const auto& s : m) points += s.points.size();
+  o->reserve(o->size() + points * 28 + m.size() * 96);
   o->push_back('[');
   for (size_t i = 0; i < m.size(); ++i) {
     if (i) o->push_back(',');

@@ -200,6 +200,14 @@ TEST(QueryApi, InstantAndRangeQueriesOverGetAndPostHavePrometheusShapes) {
   EXPECT_EQ(str.body["data"]["result"][1], "hi");
   Reply inf = s.Get("/api/v1/query?query=" + UrlEncode("vector(1/0)") + "&time=4");
   EXPECT_EQ(inf.body["data"]["result"][0]["value"][1], "+Inf") << inf.body.dump();
+  // Numbers as Go's FormatFloat(v, 'f' or 'e', -1, 64) writes them; times with 3 decimals.
+  for (auto [expr, want] : std::vector<std::pair<std::string, std::string>>{
+           {"1e21", "1e+21"}, {"0.0000001", "1e-07"}, {"-0.5", "-0.5"},
+           {"123456789.125", "123456789.125"}, {"0/0", "NaN"}, {"-1/0", "-Inf"}}) {
+    std::string raw = s.RawGet("/api/v1/query?query=" + UrlEncode(expr) + "&time=-1.5");
+    EXPECT_EQ(raw, "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":"
+                   "[-1.500,\"" + want + "\"]}}\n") << expr;
+  }
 
   // A range query: every step from start to end, rates of a linear counter.
   Reply range = s.Post("/api/v1/query_range",
