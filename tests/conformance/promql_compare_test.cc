@@ -354,6 +354,7 @@ struct QueryCase {
   int64_t start_ms = -3600 * 1000, end_ms = 0, step_ms = 60 * 1000;  // range: the same
   bool ordered = false;      // the series order is part of the answer
   bool msg_differs = false;  // allowlisted: error messages may differ
+  bool post = false;         // sent as a POST form instead of GET
   std::string expr;
 };
 
@@ -409,8 +410,10 @@ std::vector<QueryCase> LoadQueries(const std::string& path) {
     size_t k = 1;
     if (ok && !q.range && k < words.size() && words[k] == "at")
       ok = k + 1 < words.size() && ParseOffset(words[k + 1], &q.at_ms), k += 2;
-    if (ok && q.range && k + 2 < words.size() && words[k] != "ordered" &&
-        words[k] != "msg-differs") {
+    auto is_flag = [](const std::string& w) {
+      return w == "ordered" || w == "msg-differs" || w == "post";
+    };
+    if (ok && q.range && k + 2 < words.size() && !is_flag(words[k])) {
       ok = ParseOffset(words[k], &q.start_ms) && ParseOffset(words[k + 1], &q.end_ms) &&
            ParseOffset(words[k + 2], &q.step_ms);
       k += 3;
@@ -420,6 +423,8 @@ std::vector<QueryCase> LoadQueries(const std::string& path) {
         q.ordered = true;
       else if (words[k] == "msg-differs")
         q.msg_differs = true;
+      else if (words[k] == "post")
+        q.post = true;
       else
         ok = false;
     }
@@ -458,13 +463,18 @@ struct Answer {
   nlohmann::json body;
 };
 
-// GET on 127.0.0.1:port with an optional bearer token; any HTTP status is an answer.
-Answer Get(int port, const std::string& token, const std::string& path) {
+// GET (or, with `post`, a POST form of the same parameters) on 127.0.0.1:port with an optional
+// bearer token; any HTTP status is an answer.
+Answer Get(int port, const std::string& token, const std::string& path, bool post = false) {
   httplib::Client cli("127.0.0.1", port);
   cli.set_connection_timeout(2, 0);
   cli.set_read_timeout(30, 0);
   if (!token.empty()) cli.set_bearer_token_auth(token.c_str());
-  auto res = cli.Get(path.c_str());
+  size_t q = path.find('?');
+  auto res = post && q != std::string::npos
+                 ? cli.Post(path.substr(0, q).c_str(), path.substr(q + 1),
+                            "application/x-www-form-urlencoded")
+                 : cli.Get(path.c_str());
   Answer a;
   if (!res) return a;
   a.http = res->status;
@@ -728,7 +738,7 @@ TEST(PromqlConformance, AnswersEveryListedQueryAsPrometheusDoes) {
   std::ostringstream failures, notes;
   for (const QueryCase& q : queries) {
     std::string path = QueryPath(q, end);
-    Answer theirs = Get(prom.port(), "", path);
+    Answer theirs = Get(prom.port(), "", path, q.post);
     ASSERT_NE(theirs.http, 0) << "Prometheus did not answer " << q.expr;
     Normal n = Normalize(theirs);
     if (n.shape == "error")
@@ -738,7 +748,7 @@ TEST(PromqlConformance, AnswersEveryListedQueryAsPrometheusDoes) {
       notes << "  line " << q.line << " empty in Prometheus: " << q.expr << "\n";
     }
     if (!compare) continue;
-    Answer ours = Get(steward.port(), steward.token(), path);
+    Answer ours = Get(steward.port(), steward.token(), path, q.post);
     Verdict v = Compare(q, theirs, ours, &why);
     if (v == Verdict::kIdentical) ++identical;
     if (v == Verdict::kAllowedMessageDiff) ++allowed_msg;
