@@ -267,8 +267,8 @@ std::string GroupingKey(const tsdb::Labels& l, const std::vector<std::string>& g
   return SignatureKey(l, !without, grouping);
 }
 
-StatusOr<Vector> Aggregate(const AggregateExpr& a, double param, const StepVector& in,
-                           AggState* state) {
+Status Aggregate(const AggregateExpr& a, double param, const StepVector& in, AggState* state,
+                 StepOutput* out) {
   int64_t k = 0;
   if (a.op == AggOp::kTopk || a.op == AggOp::kBottomk) {
     // Prometheus' convertibleToInt64 bounds.
@@ -276,7 +276,7 @@ StatusOr<Vector> Aggregate(const AggregateExpr& a, double param, const StepVecto
       return FailedPrecondition("Scalar value " + GoFloatV(param) + " overflows int64");
     }
     k = static_cast<int64_t>(param);
-    if (k < 1) return Vector{};
+    if (k < 1) return Status::OK();
   }
   // Groups in order of first appearance in this step's vector, as Prometheus.
   std::vector<Group> groups;
@@ -295,7 +295,6 @@ StatusOr<Vector> Aggregate(const AggregateExpr& a, double param, const StepVecto
   }
   for (uint32_t id : ids) state->slot[id] = -1;
 
-  Vector out;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     Group& g = groups[gi];
     double v = g.value;
@@ -307,21 +306,21 @@ StatusOr<Vector> Aggregate(const AggregateExpr& a, double param, const StepVecto
       case AggOp::kQuantile: v = Quantile(param, g.values); break;
       case AggOp::kTopk:
         if (g.top.items().size() > 1) g.top.SortReverse();
-        for (const Item& s : g.top.items()) out.push_back(Sample{in.metric(s.j), 0, s.v});
+        for (const Item& s : g.top.items()) out->AddStable(&in.metric(s.j), s.v);
         continue;
       case AggOp::kBottomk:
         if (g.bottom.items().size() > 1) g.bottom.SortReverse();
-        for (const Item& s : g.bottom.items()) out.push_back(Sample{in.metric(s.j), 0, s.v});
+        for (const Item& s : g.bottom.items()) out->AddStable(&in.metric(s.j), s.v);
         continue;
       default: break;
     }
-    out.push_back(Sample{state->labels[ids[gi]], 0, v});
+    out->AddStable(&state->labels[ids[gi]], v);
   }
-  return out;
+  return Status::OK();
 }
 
-StatusOr<Vector> CountValues(const AggregateExpr& a, const std::vector<std::string>& grouping,
-                             const std::string& value_label, const StepVector& in) {
+Status CountValues(const AggregateExpr& a, const std::vector<std::string>& grouping,
+                   const std::string& value_label, const StepVector& in, StepOutput* result) {
   std::unordered_map<std::string, size_t> index;
   Vector out;
   for (size_t j = 0; j < in.size(); ++j) {
@@ -333,7 +332,8 @@ StatusOr<Vector> CountValues(const AggregateExpr& a, const std::vector<std::stri
       out[it->second].v += 1;
     }
   }
-  return out;
+  result->AddVector(std::move(out));
+  return Status::OK();
 }
 
 StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
@@ -352,8 +352,8 @@ StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
       grouping.push_back(label);
       std::sort(grouping.begin(), grouping.end());
     }
-    return RangeEval({a.expr.get()}, nullptr, [&](const StepArgs& in) -> StatusOr<Vector> {
-      return CountValues(a, grouping, label, in.vectors[0]);
+    return RangeEval({a.expr.get()}, nullptr, [&](const StepArgs& in, StepOutput* out) {
+      return CountValues(a, grouping, label, in.vectors[0], out);
     });
   }
   AggState state;
@@ -368,9 +368,9 @@ StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
     state.slot.assign(state.labels.size(), -1);
     return Status::OK();
   };
-  return RangeEval({param, a.expr.get()}, prepare, [&](const StepArgs& in) -> StatusOr<Vector> {
+  return RangeEval({param, a.expr.get()}, prepare, [&](const StepArgs& in, StepOutput* out) {
     double p = param != nullptr ? std::get<Scalar>(in.args[0]).v : 0;
-    return Aggregate(a, p, in.vectors[1], &state);
+    return Aggregate(a, p, in.vectors[1], &state, out);
   });
 }
 

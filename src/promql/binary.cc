@@ -20,66 +20,71 @@ class VectorMatcher {
  public:
   VectorMatcher(const BinaryExpr& b, const VectorMatching& m) : b_(b), m_(m) {}
 
+  // Numbers every distinct matching signature of both sides once, so steps match by index.
   Status Prepare(const std::vector<const Matrix*>& args) {
+    std::unordered_map<std::string, uint32_t> ids;
     for (size_t i = 0; i < 2; ++i) {
       sigs_[i].clear();
-      for (const auto& s : *args[i]) sigs_[i].push_back(SignatureKey(s.metric, m_.on, m_.labels));
+      for (const auto& s : *args[i]) {
+        auto [it, fresh] =
+            ids.emplace(SignatureKey(s.metric, m_.on, m_.labels), static_cast<uint32_t>(ids.size()));
+        sigs_[i].push_back(it->second);
+      }
     }
+    slot_.assign(ids.size(), -1);
+    seen_.assign(ids.size(), 0);
     return Status::OK();
   }
 
-  StatusOr<Vector> Step(const StepArgs& in) {
+  Status Step(const StepArgs& in, StepOutput* out) {
     const StepVector& lhs = in.vectors[0];
     const StepVector& rhs = in.vectors[1];
     switch (b_.op) {
-      case BinaryOp::kAnd: return Filter(lhs, rhs, true);
-      case BinaryOp::kUnless: return Filter(lhs, rhs, false);
-      case BinaryOp::kOr: return Or(lhs, rhs);
-      default: return Binop(lhs, rhs);
+      case BinaryOp::kAnd: Filter(lhs, rhs, true, out); return Status::OK();
+      case BinaryOp::kUnless: Filter(lhs, rhs, false, out); return Status::OK();
+      case BinaryOp::kOr: Or(lhs, rhs, out); return Status::OK();
+      default: return Binop(lhs, rhs, out);
     }
   }
 
  private:
-  const std::string& Sig(int side, const StepVector& v, size_t j) const {
-    return sigs_[side][v.series[j]];
-  }
-  static void Append(Vector* out, const StepVector& v, size_t j) {
-    out->push_back(Sample{v.metric(j), 0, v.v[j]});
+  uint32_t Sig(int side, const StepVector& v, size_t j) const { return sigs_[side][v.series[j]]; }
+  static void Append(StepOutput* out, const StepVector& v, size_t j) {
+    out->AddStable(&v.metric(j), v.v[j]);
   }
 
   // and (keep = true) / unless (keep = false): lhs samples with / without a match in rhs.
-  Vector Filter(const StepVector& lhs, const StepVector& rhs, bool keep) const {
-    Vector out;
+  void Filter(const StepVector& lhs, const StepVector& rhs, bool keep, StepOutput* out) {
     if (lhs.size() == 0 || rhs.size() == 0) {
       if (!keep) {
-        for (size_t i = 0; i < lhs.size(); ++i) Append(&out, lhs, i);
+        for (size_t i = 0; i < lhs.size(); ++i) Append(out, lhs, i);
       }
-      return out;
+      return;
     }
-    std::unordered_set<std::string_view> right;
-    for (size_t j = 0; j < rhs.size(); ++j) right.insert(Sig(1, rhs, j));
+    for (size_t j = 0; j < rhs.size(); ++j) seen_[Sig(1, rhs, j)] = 1;
     for (size_t i = 0; i < lhs.size(); ++i) {
-      if (right.contains(Sig(0, lhs, i)) == keep) Append(&out, lhs, i);
+      if ((seen_[Sig(0, lhs, i)] != 0) == keep) Append(out, lhs, i);
     }
-    return out;
+    for (size_t j = 0; j < rhs.size(); ++j) seen_[Sig(1, rhs, j)] = 0;
   }
 
-  Vector Or(const StepVector& lhs, const StepVector& rhs) const {
-    Vector out;
-    std::unordered_set<std::string_view> left;
+  void Or(const StepVector& lhs, const StepVector& rhs, StepOutput* out) {
     for (size_t i = 0; i < lhs.size(); ++i) {
-      Append(&out, lhs, i);
-      left.insert(Sig(0, lhs, i));
+      Append(out, lhs, i);
+      seen_[Sig(0, lhs, i)] = 1;
     }
     for (size_t j = 0; j < rhs.size(); ++j) {
-      if (lhs.size() == 0 || !left.contains(Sig(1, rhs, j))) Append(&out, rhs, j);
+      if (seen_[Sig(1, rhs, j)] == 0) Append(out, rhs, j);
     }
-    return out;
+    for (size_t i = 0; i < lhs.size(); ++i) seen_[Sig(0, lhs, i)] = 0;
   }
 
   // Prometheus' resultMetric, cached per pair of input series as Prometheus caches it.
-  const tsdb::Labels& ResultMetric(const StepVector& lv, size_t i, const StepVector& rv,
-                                   size_t j) {
+  struct Result {
+    tsdb::Labels labels;
+    uint64_t hash;
+  };
+  const Result& ResultMetric(const StepVector& lv, size_t i, const StepVector& rv, size_t j) {
     const uint64_t key = (uint64_t{lv.series[i]} << 32) | rv.series[j];
     auto it = result_metric_.find(key);
     if (it != result_metric_.end()) return it->second;
@@ -98,28 +103,38 @@ class VectorMatcher {
     tsdb::Labels res = tsdb::Labels::FromSorted(std::move(out));
     for (const auto& name : m_.include) res = res.With(name, r.Get(name));
     if (b_.return_bool) res = DropMetricName(res);
-    return result_metric_.emplace(key, std::move(res)).first->second;
+    const uint64_t hash = res.Hash();
+    return result_metric_.emplace(key, Result{std::move(res), hash}).first->second;
   }
 
-  StatusOr<Vector> Binop(const StepVector& lhs_in, const StepVector& rhs_in) {
-    Vector out;
-    if (lhs_in.size() == 0 || rhs_in.size() == 0) return out;
+  Status Binop(const StepVector& lhs_in, const StepVector& rhs_in, StepOutput* out) {
+    if (lhs_in.size() == 0 || rhs_in.size() == 0) return Status::OK();
     // One-to-many is many-to-one with the sides swapped (and swapped back for the value).
     const bool swap = m_.card == VectorMatching::Card::kOneToMany;
     const StepVector& lhs = swap ? rhs_in : lhs_in;
     const StepVector& rhs = swap ? lhs_in : rhs_in;
     const int lside = swap ? 1 : 0, rside = swap ? 0 : 1;
-    std::unordered_map<std::string_view, size_t> right;
+    // slot_[sig]: the rhs sample with that signature; seen_[sig]: matched on the lhs already.
+    std::vector<uint32_t> used;
+    auto reset = [&] {
+      for (uint32_t sig : used) slot_[sig] = -1, seen_[sig] = 0;
+    };
     for (size_t j = 0; j < rhs.size(); ++j) {
-      auto [it, added] = right.emplace(Sig(rside, rhs, j), j);
-      if (!added) return DuplicateError(rhs, j, it->second, swap);
+      const uint32_t sig = Sig(rside, rhs, j);
+      if (slot_[sig] >= 0) {
+        Status st = DuplicateError(rhs, j, static_cast<size_t>(slot_[sig]), swap);
+        reset();
+        return st;
+      }
+      slot_[sig] = static_cast<int32_t>(j);
+      used.push_back(sig);
     }
-    std::unordered_map<std::string_view, std::unordered_set<uint64_t>> matched;
-    for (size_t i = 0; i < lhs.size(); ++i) {
-      const std::string& sig = Sig(lside, lhs, i);
-      auto found = right.find(sig);
-      if (found == right.end()) continue;
-      const size_t j = found->second;
+    grouped_.clear();  // many-to-one: (signature, result labels) pairs seen at this step
+    Status st = Status::OK();
+    for (size_t i = 0; i < lhs.size() && st.ok(); ++i) {
+      const uint32_t sig = Sig(lside, lhs, i);
+      if (slot_[sig] < 0) continue;
+      const size_t j = static_cast<size_t>(slot_[sig]);
       double vl = lhs.v[i], vr = rhs.v[j];
       if (swap) std::swap(vl, vr);
       bool keep = true;
@@ -129,21 +144,24 @@ class VectorMatcher {
       } else if (!keep) {
         continue;
       }
-      const tsdb::Labels& metric = ResultMetric(lhs, i, rhs, j);
-      auto [slot, fresh] = matched.try_emplace(sig);
+      const Result& metric = ResultMetric(lhs, i, rhs, j);
       if (m_.card == VectorMatching::Card::kOneToOne) {
-        if (!fresh) {
-          return FailedPrecondition(
+        if (seen_[sig] != 0) {
+          st = FailedPrecondition(
               "multiple matches for labels: many-to-one matching must be explicit "
               "(group_left/group_right)");
+          break;
         }
-      } else if (!slot->second.insert(metric.Hash()).second) {
-        return FailedPrecondition(
+        seen_[sig] = 1;
+      } else if (!grouped_.insert(metric.hash * 0x9E3779B97F4A7C15ULL + sig).second) {
+        st = FailedPrecondition(
             "multiple matches for labels: grouping labels must ensure unique results");
+        break;
       }
-      out.push_back(Sample{metric, 0, value});
+      out->AddStable(&metric.labels, value);
     }
-    return out;
+    reset();
+    return st;
   }
 
   Status DuplicateError(const StepVector& rhs, size_t j, size_t first, bool swap) const {
@@ -159,8 +177,11 @@ class VectorMatcher {
 
   const BinaryExpr& b_;
   const VectorMatching& m_;
-  std::vector<std::vector<std::string>> sigs_ = std::vector<std::vector<std::string>>(2);
-  std::unordered_map<uint64_t, tsdb::Labels> result_metric_;
+  std::vector<std::vector<uint32_t>> sigs_ = std::vector<std::vector<uint32_t>>(2);
+  std::vector<int32_t> slot_;
+  std::vector<char> seen_;
+  std::unordered_set<uint64_t> grouped_;
+  std::unordered_map<uint64_t, Result> result_metric_;
 };
 
 // Vector/scalar operators; labels without __name__ are computed once per input series.
@@ -168,11 +189,10 @@ class VectorScalarOp {
  public:
   VectorScalarOp(const BinaryExpr& b, bool swap) : b_(b), swap_(swap) {}
 
-  Vector Step(const StepArgs& in) {
+  Status Step(const StepArgs& in, StepOutput* out) {
     const StepVector& vec = in.vectors[swap_ ? 1 : 0];
     const double scalar = std::get<Scalar>(in.args[swap_ ? 0 : 1]).v;
     const bool drop = ShouldDropMetricName(b_.op) || b_.return_bool;
-    Vector out;
     for (size_t j = 0; j < vec.size(); ++j) {
       double lv = vec.v[j], rv = scalar;
       if (swap_) std::swap(lv, rv);
@@ -185,9 +205,9 @@ class VectorScalarOp {
         keep = true;
       }
       if (!keep) continue;
-      out.push_back(Sample{drop ? Dropped(vec, j) : vec.metric(j), 0, value});
+      out->AddStable(drop ? &Dropped(vec, j) : &vec.metric(j), value);
     }
-    return out;
+    return Status::OK();
   }
 
  private:
@@ -248,9 +268,11 @@ StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b) {
   const ValueType lt = b.lhs->Type(), rt = b.rhs->Type();
   std::vector<const Expr*> exprs = {b.lhs.get(), b.rhs.get()};
   if (lt == ValueType::kScalar && rt == ValueType::kScalar) {
-    return RangeEval(exprs, nullptr, [&b](const StepArgs& in) -> StatusOr<Vector> {
+    static const tsdb::Labels kNoLabels;
+    return RangeEval(exprs, nullptr, [&b](const StepArgs& in, StepOutput* out) {
       double v = ScalarBinop(b.op, std::get<Scalar>(in.args[0]).v, std::get<Scalar>(in.args[1]).v);
-      return Vector{Sample{{}, in.t, v}};
+      out->AddStable(&kNoLabels, v);
+      return Status::OK();
     });
   }
   if (lt == ValueType::kVector && rt == ValueType::kVector) {
@@ -260,11 +282,11 @@ StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b) {
     VectorMatcher matcher(b, m);
     return RangeEval(
         exprs, [&](const std::vector<const Matrix*>& a) { return matcher.Prepare(a); },
-        [&](const StepArgs& in) -> StatusOr<Vector> { return matcher.Step(in); });
+        [&](const StepArgs& in, StepOutput* out) { return matcher.Step(in, out); });
   }
   VectorScalarOp op(b, lt == ValueType::kScalar);
   return RangeEval(exprs, nullptr,
-                   [&op](const StepArgs& in) -> StatusOr<Vector> { return op.Step(in); });
+                   [&op](const StepArgs& in, StepOutput* out) { return op.Step(in, out); });
 }
 
 }  // namespace steward::promql::eval

@@ -4,6 +4,7 @@
 // aggregation.cc.
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "promql/engine.h"
@@ -15,6 +16,10 @@ namespace eval {
 Status TooManySamples() {
   return FailedPrecondition(
       "query processing would load too many samples into memory in query execution");
+}
+
+Status DuplicateLabelset() {
+  return FailedPrecondition("vector cannot contain metrics with the same labelset");
 }
 
 Status Timeout() { return DeadlineExceeded("query timed out in query execution"); }
@@ -264,9 +269,7 @@ StatusOr<Matrix> Evaluator::EvalUnary(const UnaryExpr& u) {
     s.metric = DropMetricName(s.metric);
     for (auto& p : s.points) p.v = -p.v;
   }
-  if (ContainsSameLabelset(m)) {
-    return FailedPrecondition("vector cannot contain metrics with the same labelset");
-  }
+  if (ContainsSameLabelset(m)) return DuplicateLabelset();
   return m;
 }
 
@@ -279,43 +282,77 @@ Vector StepVector::Materialize(int64_t t) const {
 
 namespace {
 
-struct LabelsHash {
-  size_t operator()(const tsdb::Labels& l) const { return l.Hash(); }
+struct LabelsPtrHash {
+  size_t operator()(const tsdb::Labels* l) const { return l->Hash(); }
+};
+struct LabelsPtrEq {
+  bool operator()(const tsdb::Labels* a, const tsdb::Labels* b) const { return *a == *b; }
 };
 
-// Collects the per-step output vectors of RangeEval into series (Prometheus' rangeEval): an
-// instant evaluation keeps the vector's order; a range evaluation keys series by labels.
+// Collects the per-step outputs of RangeEval into series (Prometheus' rangeEval): an instant
+// evaluation keeps the output's order; a range evaluation keys series by labels (and stable
+// label objects by address, so later steps skip the hashing).
 class SeriesCollector {
  public:
-  explicit SeriesCollector(bool instant) : instant_(instant) {}
+  SeriesCollector(bool instant, int64_t steps) : instant_(instant), steps_(steps) {}
 
-  Status Add(int64_t ts, Vector&& v) {
-    if (instant_) {
-      if (ContainsSameLabelset(v)) return DuplicateLabelset();
-      for (auto& s : v) out_.push_back(Series{std::move(s.metric), {{ts, s.v}}});
-      return Status::OK();
-    }
-    for (auto& s : v) {
-      auto it = index_.find(s.metric);
-      if (it == index_.end()) {
-        it = index_.emplace(s.metric, out_.size()).first;
-        out_.push_back(Series{std::move(s.metric), {}});
-      } else if (!out_[it->second].points.empty() && out_[it->second].points.back().t == ts) {
-        return DuplicateLabelset();
+  Status Add(int64_t ts, StepOutput* step) {
+    if (instant_) return AddInstant(ts, step);
+    const auto& items = step->items();
+    if (last_.size() < items.size()) last_.resize(items.size(), {nullptr, 0});
+    for (size_t k = 0; k < items.size(); ++k) {
+      const auto& it = items[k];
+      size_t idx;
+      if (it.stable && last_[k].first == it.labels) {
+        idx = last_[k].second;  // the same output as at the previous step, the common case
+      } else if (auto by_ptr = it.stable ? by_ptr_.find(it.labels) : by_ptr_.end();
+                 by_ptr != by_ptr_.end()) {
+        idx = by_ptr->second;
+      } else {
+        idx = it.stable ? Find(tsdb::Labels(*it.labels)) : Find(std::move(*step->Mutable(it)));
+        if (it.stable) by_ptr_.emplace(it.labels, idx);
       }
-      out_[it->second].points.push_back({ts, s.v});
+      last_[k] = {it.stable ? it.labels : nullptr, idx};
+      auto& pts = out_[idx].points;
+      if (!pts.empty() && pts.back().t == ts) return DuplicateLabelset();
+      pts.push_back({ts, it.v});
     }
     return Status::OK();
   }
   Matrix Take() { return std::move(out_); }
 
  private:
-  static Status DuplicateLabelset() {
-    return FailedPrecondition("vector cannot contain metrics with the same labelset");
+  Status AddInstant(int64_t ts, StepOutput* step) {
+    std::unordered_set<const tsdb::Labels*, LabelsPtrHash, LabelsPtrEq> seen;
+    for (const auto& it : step->items()) {
+      if (!seen.insert(it.labels).second) return DuplicateLabelset();
+    }
+    for (const auto& it : step->items()) {
+      tsdb::Labels l = it.stable ? *it.labels : std::move(*step->Mutable(it));
+      out_.push_back(Series{std::move(l), {{ts, it.v}}});
+    }
+    return Status::OK();
   }
+
+  // The index of the series with these labels, created when new.
+  size_t Find(tsdb::Labels&& l) {
+    auto it = by_labels_.find(&l);
+    if (it != by_labels_.end()) return it->second;
+    const size_t idx = out_.size();
+    out_.push_back(Series{std::move(l), {}});
+    out_.back().points.reserve(static_cast<size_t>(steps_));
+    labels_.push_back(out_.back().metric);
+    by_labels_.emplace(&labels_.back(), idx);
+    return idx;
+  }
+
   bool instant_;
+  int64_t steps_;
   Matrix out_;
-  std::unordered_map<tsdb::Labels, size_t, LabelsHash> index_;
+  std::deque<tsdb::Labels> labels_;  // keys of by_labels_ (out_ may reallocate)
+  std::unordered_map<const tsdb::Labels*, size_t, LabelsPtrHash, LabelsPtrEq> by_labels_;
+  std::unordered_map<const tsdb::Labels*, size_t> by_ptr_;
+  std::vector<std::pair<const tsdb::Labels*, size_t>> last_;  // per output position
 };
 
 }  // namespace
@@ -349,7 +386,8 @@ StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& exprs,
 
   std::vector<std::vector<size_t>> cursor(n);
   for (size_t i = 0; i < n; ++i) cursor[i].assign(mats[i].size(), 0);
-  SeriesCollector collector(steps_.Count() == 1);
+  SeriesCollector collector(steps_.Count() == 1, steps_.Count());
+  StepOutput result;
   for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval) {
     RETURN_IF_ERROR(ctx_->CheckDeadline());
     in.t = ts;
@@ -377,10 +415,11 @@ StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& exprs,
       }
     }
     RETURN_IF_ERROR(ctx_->Charge(step_samples));
-    ASSIGN_OR_RETURN(Vector result, fn(in));
+    result.Clear();
+    RETURN_IF_ERROR(fn(in, &result));
     ctx_->Release(step_samples);
-    RETURN_IF_ERROR(ctx_->Charge(static_cast<int64_t>(result.size())));
-    RETURN_IF_ERROR(collector.Add(ts, std::move(result)));
+    RETURN_IF_ERROR(ctx_->Charge(static_cast<int64_t>(result.items().size())));
+    RETURN_IF_ERROR(collector.Add(ts, &result));
   }
   ctx_->Release(arg_points);
   return collector.Take();

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,6 +41,7 @@ struct Steps {
 Status TooManySamples();
 int64_t SampleCount(const std::vector<tsdb::Series>& series);
 Status Timeout();
+Status DuplicateLabelset();  // "vector cannot contain metrics with the same labelset"
 
 class QueryContext {
  public:
@@ -93,7 +95,39 @@ struct StepArgs {
   std::vector<Value> args;
   std::vector<StepVector> vectors;
 };
-using StepFn = std::function<StatusOr<Vector>(const StepArgs& in)>;
+
+// What a step function produces, in order. Stable labels belong to the node and are the same
+// object at every step for the same output series (an input series, a cached result label
+// set), so collecting them into series needs no hashing after the first step; owned labels
+// were made at this step.
+class StepOutput {
+ public:
+  struct Item {
+    const tsdb::Labels* labels;
+    double v;
+    bool stable;
+  };
+  void AddStable(const tsdb::Labels* l, double v) { items_.push_back({l, v, true}); }
+  void AddOwned(tsdb::Labels l, double v) {
+    owned_.push_back(std::move(l));
+    items_.push_back({&owned_.back(), v, false});
+  }
+  void AddVector(Vector&& v) {
+    for (auto& s : v) AddOwned(std::move(s.metric), s.v);
+  }
+  void Clear() {
+    items_.clear();
+    owned_.clear();
+  }
+  const std::vector<Item>& items() const { return items_; }
+  // Owned labels may be moved out by the collector.
+  tsdb::Labels* Mutable(const Item& it) { return const_cast<tsdb::Labels*>(it.labels); }
+
+ private:
+  std::vector<Item> items_;
+  std::deque<tsdb::Labels> owned_;
+};
+using StepFn = std::function<Status(const StepArgs& in, StepOutput* out)>;
 // Called once with the evaluated argument matrices (nullptr for strings) before stepping.
 using PrepareFn = std::function<Status(const std::vector<const Matrix*>& args)>;
 
@@ -159,12 +193,12 @@ struct AggState {
   std::vector<int32_t> slot;
 };
 // One step of an aggregation other than count_values.
-StatusOr<Vector> Aggregate(const AggregateExpr& a, double param, const StepVector& in,
-                           AggState* state);
+Status Aggregate(const AggregateExpr& a, double param, const StepVector& in, AggState* state,
+                 StepOutput* out);
 tsdb::Labels GroupLabels(const tsdb::Labels& l, const std::vector<std::string>& grouping,
                          bool without);
-StatusOr<Vector> CountValues(const AggregateExpr& a, const std::vector<std::string>& grouping,
-                             const std::string& value_label, const StepVector& in);
+Status CountValues(const AggregateExpr& a, const std::vector<std::string>& grouping,
+                   const std::string& value_label, const StepVector& in, StepOutput* out);
 // strconv.FormatFloat(v, 'f', -1, 64), as count_values writes values.
 std::string FormatFloatF(double v);
 std::string GroupingKey(const tsdb::Labels& l, const std::vector<std::string>& grouping,

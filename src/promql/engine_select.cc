@@ -55,6 +55,7 @@ StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs) {
   for (auto& s : series) {
     RETURN_IF_ERROR(ctx_->CheckDeadline());
     Series ss{std::move(s.labels), {}};
+    ss.points.reserve(static_cast<size_t>(std::min<int64_t>(steps_.Count(), s.samples.size() + 1)));
     size_t cursor = 0;
     for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval) {
       const int64_t ref = (at ? *at : ts) - vs.offset_ms;
@@ -116,12 +117,15 @@ StatusOr<Matrix> Evaluator::EvalCall(const Call& c) {
   }
   std::vector<const Expr*> exprs;
   for (const auto& a : c.args) exprs.push_back(a.get());
-  return RangeEval(exprs, nullptr, [&c](const StepArgs& in) -> StatusOr<Vector> {
+  auto call = [&c](const StepArgs& in, StepOutput* out) -> Status {
     FunctionContext fc;
     fc.call = &c;
     fc.t = in.t;
-    return CallFunction(fc, in.args);
-  }, /*materialize=*/true);
+    ASSIGN_OR_RETURN(Vector v, CallFunction(fc, in.args));
+    out->AddVector(std::move(v));
+    return Status::OK();
+  };
+  return RangeEval(exprs, nullptr, call, /*materialize=*/true);
 }
 
 StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const Call& c, const VectorSelector& vs) {
@@ -131,7 +135,7 @@ StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const Call& c, const VectorS
   const int64_t last = (at ? *at : steps_.end) - vs.offset_ms;
   ASSIGN_OR_RETURN(auto series, ctx_->Select(vs.matchers, first - lookback, last));
   std::vector<size_t> cursors(series.size(), 0);
-  auto out = RangeEval({}, nullptr, [&](const StepArgs& in) -> StatusOr<Vector> {
+  auto out = RangeEval({}, nullptr, [&](const StepArgs& in, StepOutput* result) -> Status {
     // Prometheus 2.42 evaluates the selector at the @ time itself here, without its offset.
     const int64_t ref = at ? *at : in.t - vs.offset_ms;
     Vector v;
@@ -142,7 +146,9 @@ StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const Call& c, const VectorS
     FunctionContext fc;
     fc.call = &c;
     fc.t = in.t;
-    return CallFunction(fc, {Value(std::move(v))});
+    ASSIGN_OR_RETURN(Vector r, CallFunction(fc, {Value(std::move(v))}));
+    result->AddVector(std::move(r));
+    return Status::OK();
   });
   ctx_->Release(SampleCount(series));
   return out;
@@ -228,9 +234,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     if (!ss.points.empty()) out.push_back(std::move(ss));
   }
   ctx_->Release(held);
-  if (ContainsSameLabelset(out)) {
-    return FailedPrecondition("vector cannot contain metrics with the same labelset");
-  }
+  if (ContainsSameLabelset(out)) return DuplicateLabelset();
   return out;
 }
 
