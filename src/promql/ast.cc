@@ -13,29 +13,40 @@ using internal::GoQuote;
 
 std::string_view ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kNone: return "none";
-    case ValueType::kScalar: return "scalar";
-    case ValueType::kString: return "string";
-    case ValueType::kVector: return "instant vector";
-    case ValueType::kMatrix: return "range vector";
+    case ValueType::kNone:
+      return "none";
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kVector:
+      return "instant vector";
+    case ValueType::kMatrix:
+      return "range vector";
   }
   return "none";
 }
 
 std::string_view ResultTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kNone: return "none";
-    case ValueType::kScalar: return "scalar";
-    case ValueType::kString: return "string";
-    case ValueType::kVector: return "vector";
-    case ValueType::kMatrix: return "matrix";
+    case ValueType::kNone:
+      return "none";
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kVector:
+      return "vector";
+    case ValueType::kMatrix:
+      return "matrix";
   }
   return "none";
 }
 
 std::string_view BinaryOpName(BinaryOp op) {
-  static constexpr std::string_view kNames[] = {"+",  "-",  "*", "/",  "%",  "^",   "atan2", "==",
-                                                "!=", ">",  "<", ">=", "<=", "and", "or",    "unless"};
+  static constexpr std::string_view kNames[] = {"+",     "-",   "*",  "/",     "%", "^",
+                                                "atan2", "==",  "!=", ">",     "<", ">=",
+                                                "<=",    "and", "or", "unless"};
   return kNames[static_cast<int>(op)];
 }
 
@@ -43,9 +54,9 @@ bool IsComparison(BinaryOp op) { return op >= BinaryOp::kEql && op <= BinaryOp::
 bool IsSetOperator(BinaryOp op) { return op >= BinaryOp::kAnd; }
 
 std::string_view AggOpName(AggOp op) {
-  static constexpr std::string_view kNames[] = {"sum",   "min",    "max",    "avg",
-                                                "group", "stddev", "stdvar", "count",
-                                                "count_values", "bottomk", "topk", "quantile"};
+  static constexpr std::string_view kNames[] = {"sum",          "min",     "max",    "avg",
+                                                "group",        "stddev",  "stdvar", "count",
+                                                "count_values", "bottomk", "topk",   "quantile"};
   return kNames[static_cast<int>(op)];
 }
 
@@ -151,9 +162,12 @@ std::string MatcherString(const tsdb::Matcher& m) {
 
 std::string AtString(AtModifier at, int64_t at_ms) {
   switch (at) {
-    case AtModifier::kNone: return "";
-    case AtModifier::kStart: return " @ start()";
-    case AtModifier::kEnd: return " @ end()";
+    case AtModifier::kNone:
+      return "";
+    case AtModifier::kStart:
+      return " @ start()";
+    case AtModifier::kEnd:
+      return " @ end()";
     case AtModifier::kTimestamp: {
       char buf[64];
       snprintf(buf, sizeof buf, " @ %.3f", static_cast<double>(at_ms) / 1000.0);
@@ -207,20 +221,28 @@ const FunctionInfo* FindFunction(std::string_view name) {
 
 ValueType Expr::Type() const {
   switch (kind) {
-    case NodeKind::kNumberLiteral: return ValueType::kScalar;
-    case NodeKind::kStringLiteral: return ValueType::kString;
-    case NodeKind::kVectorSelector: return ValueType::kVector;
-    case NodeKind::kMatrixSelector: return ValueType::kMatrix;
-    case NodeKind::kSubquery: return ValueType::kMatrix;
-    case NodeKind::kParen: return static_cast<const ParenExpr*>(this)->expr->Type();
-    case NodeKind::kUnary: return static_cast<const UnaryExpr*>(this)->expr->Type();
+    case NodeKind::kNumberLiteral:
+      return ValueType::kScalar;
+    case NodeKind::kStringLiteral:
+      return ValueType::kString;
+    case NodeKind::kVectorSelector:
+      return ValueType::kVector;
+    case NodeKind::kMatrixSelector:
+      return ValueType::kMatrix;
+    case NodeKind::kSubquery:
+      return ValueType::kMatrix;
+    case NodeKind::kParen:
+      return static_cast<const ParenExpr*>(this)->expr->Type();
+    case NodeKind::kUnary:
+      return static_cast<const UnaryExpr*>(this)->expr->Type();
     case NodeKind::kBinary: {
       auto* b = static_cast<const BinaryExpr*>(this);
       return b->lhs->Type() == ValueType::kScalar && b->rhs->Type() == ValueType::kScalar
                  ? ValueType::kScalar
                  : ValueType::kVector;
     }
-    case NodeKind::kAggregate: return ValueType::kVector;
+    case NodeKind::kAggregate:
+      return ValueType::kVector;
     case NodeKind::kCall: {
       auto* c = static_cast<const Call*>(this);
       return c->func ? c->func->return_type : ValueType::kNone;
@@ -265,8 +287,10 @@ std::string Expr::ToString() const {
     case NodeKind::kAggregate: {
       auto* a = static_cast<const AggregateExpr*>(this);
       std::string out(AggOpName(a->op));
-      if (a->without) out += " without (" + JoinLabels(a->grouping) + ") ";
-      else if (!a->grouping.empty()) out += " by (" + JoinLabels(a->grouping) + ") ";
+      if (a->without)
+        out += " without (" + JoinLabels(a->grouping) + ") ";
+      else if (!a->grouping.empty())
+        out += " by (" + JoinLabels(a->grouping) + ") ";
       out += "(";
       if (a->param) out += a->param->ToString() + ", ";
       return out + a->expr->ToString() + ")";

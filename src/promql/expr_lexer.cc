@@ -22,15 +22,34 @@ struct Keyword {
   Tok tok;
 };
 constexpr Keyword kKeywords[] = {
-    {"and", Tok::kLand}, {"or", Tok::kLor}, {"unless", Tok::kLunless}, {"atan2", Tok::kAtan2},
-    {"sum", Tok::kSum}, {"avg", Tok::kAvg}, {"count", Tok::kCount}, {"min", Tok::kMin},
-    {"max", Tok::kMax}, {"group", Tok::kGroup}, {"stddev", Tok::kStddev},
-    {"stdvar", Tok::kStdvar}, {"topk", Tok::kTopk}, {"bottomk", Tok::kBottomk},
-    {"count_values", Tok::kCountValues}, {"quantile", Tok::kQuantile},
-    {"offset", Tok::kOffset}, {"by", Tok::kBy}, {"without", Tok::kWithout}, {"on", Tok::kOn},
-    {"ignoring", Tok::kIgnoring}, {"group_left", Tok::kGroupLeft},
-    {"group_right", Tok::kGroupRight}, {"bool", Tok::kBool}, {"start", Tok::kStart},
-    {"end", Tok::kEnd}, {"inf", Tok::kNumber}, {"nan", Tok::kNumber},
+    {"and", Tok::kLand},
+    {"or", Tok::kLor},
+    {"unless", Tok::kLunless},
+    {"atan2", Tok::kAtan2},
+    {"sum", Tok::kSum},
+    {"avg", Tok::kAvg},
+    {"count", Tok::kCount},
+    {"min", Tok::kMin},
+    {"max", Tok::kMax},
+    {"group", Tok::kGroup},
+    {"stddev", Tok::kStddev},
+    {"stdvar", Tok::kStdvar},
+    {"topk", Tok::kTopk},
+    {"bottomk", Tok::kBottomk},
+    {"count_values", Tok::kCountValues},
+    {"quantile", Tok::kQuantile},
+    {"offset", Tok::kOffset},
+    {"by", Tok::kBy},
+    {"without", Tok::kWithout},
+    {"on", Tok::kOn},
+    {"ignoring", Tok::kIgnoring},
+    {"group_left", Tok::kGroupLeft},
+    {"group_right", Tok::kGroupRight},
+    {"bool", Tok::kBool},
+    {"start", Tok::kStart},
+    {"end", Tok::kEnd},
+    {"inf", Tok::kNumber},
+    {"nan", Tok::kNumber},
 };
 
 // Decodes one UTF-8 rune like Go's utf8.DecodeRuneInString: invalid → RuneError, width 1.
@@ -167,14 +186,22 @@ class ExprLexer {
         if (bracket_open_) return Error("unclosed left bracket");
         done_ = true;
         return Emit(Tok::kEof);
-      case ',': return Emit(Tok::kComma);
-      case '*': return Emit(Tok::kMul);
-      case '/': return Emit(Tok::kDiv);
-      case '%': return Emit(Tok::kMod);
-      case '+': return Emit(Tok::kAdd);
-      case '-': return Emit(Tok::kSub);
-      case '^': return Emit(Tok::kPow);
-      case '@': return Emit(Tok::kAt);
+      case ',':
+        return Emit(Tok::kComma);
+      case '*':
+        return Emit(Tok::kMul);
+      case '/':
+        return Emit(Tok::kDiv);
+      case '%':
+        return Emit(Tok::kMod);
+      case '+':
+        return Emit(Tok::kAdd);
+      case '-':
+        return Emit(Tok::kSub);
+      case '^':
+        return Emit(Tok::kPow);
+      case '@':
+        return Emit(Tok::kAt);
       case '=': {
         int32_t t = Peek();
         if (t == '=') {
@@ -268,11 +295,13 @@ class ExprLexer {
       return Emit(Tok::kIdentifier);
     }
     switch (r) {
-      case ',': return Emit(Tok::kComma);
+      case ',':
+        return Emit(Tok::kComma);
       case '"':
       case '\'':
         return LexString(static_cast<char>(r));
-      case '`': return LexRawString();
+      case '`':
+        return LexRawString();
       case '=':
         if (Next() == '~') return Emit(Tok::kEqlRegex);
         Backup();
@@ -283,7 +312,8 @@ class ExprLexer {
         if (nr == '=') return Emit(Tok::kNeq);
         return Error("unexpected character after '!' inside braces: " + QuoteRuneOrEof(nr));
       }
-      case '{': return Error("unexpected left brace " + GoQuoteRune('{'));
+      case '{':
+        return Error("unexpected left brace " + GoQuoteRune('{'));
       case '}':
         state_ = State::kStatements;
         return Emit(Tok::kRightBrace);
@@ -325,8 +355,7 @@ class ExprLexer {
       Backup();
       return Emit(Tok::kDuration);
     }
-    return Error("bad number or duration syntax: " +
-                 GoQuote(in_.substr(start_, pos_ - start_)));
+    return Error("bad number or duration syntax: " + GoQuote(in_.substr(start_, pos_ - start_)));
   }
 
   Item LexDuration() {
@@ -359,24 +388,46 @@ class ExprLexer {
     int n = 0;
     uint32_t base = 0, max = 0;
     switch (ch) {
-      case 'a': case 'b': case 'f': case 'n': case 'r': case 't': case 'v': case '\\':
+      case 'a':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+      case 'v':
+      case '\\':
         return "";
-      case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7':
         n = 3, base = 8, max = 255;
         break;
-      case 'x': ch = Next(), n = 2, base = 16, max = 255; break;
-      case 'u': ch = Next(), n = 4, base = 16, max = 0x10FFFF; break;
-      case 'U': ch = Next(), n = 8, base = 16, max = 0x10FFFF; break;
-      case kEofRune: return "escape sequence not terminated";
+      case 'x':
+        ch = Next(), n = 2, base = 16, max = 255;
+        break;
+      case 'u':
+        ch = Next(), n = 4, base = 16, max = 0x10FFFF;
+        break;
+      case 'U':
+        ch = Next(), n = 8, base = 16, max = 0x10FFFF;
+        break;
+      case kEofRune:
+        return "escape sequence not terminated";
       default:
         if (ch == quote) return "";
         return "unknown escape sequence " + SharpU(ch);
     }
     uint32_t x = 0;
     while (n > 0) {
-      uint32_t d = ch >= '0' && ch <= '9' ? ch - '0'
+      uint32_t d = ch >= '0' && ch <= '9'   ? ch - '0'
                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                   : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : 16;
+                   : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                            : 16;
       if (d >= base) {
         if (ch == kEofRune) return "escape sequence not terminated";
         return "illegal character " + SharpU(ch) + " in escape sequence";
@@ -456,10 +507,14 @@ std::string DescribeItem(const Item& item) {
     shown = GoQuote(text);
   }
   switch (item.kind) {
-    case Tok::kNumber: return "number " + shown;
-    case Tok::kDuration: return "duration " + shown;
-    case Tok::kString: return "string " + shown;
-    default: return shown;
+    case Tok::kNumber:
+      return "number " + shown;
+    case Tok::kDuration:
+      return "duration " + shown;
+    case Tok::kString:
+      return "string " + shown;
+    default:
+      return shown;
   }
 }
 

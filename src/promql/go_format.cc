@@ -78,14 +78,29 @@ void AppendEscapedRune(std::string* out, uint32_t r, char quote) {
     return;
   }
   switch (r) {
-    case '\a': *out += "\\a"; return;
-    case '\b': *out += "\\b"; return;
-    case '\f': *out += "\\f"; return;
-    case '\n': *out += "\\n"; return;
-    case '\r': *out += "\\r"; return;
-    case '\t': *out += "\\t"; return;
-    case '\v': *out += "\\v"; return;
-    default: break;
+    case '\a':
+      *out += "\\a";
+      return;
+    case '\b':
+      *out += "\\b";
+      return;
+    case '\f':
+      *out += "\\f";
+      return;
+    case '\n':
+      *out += "\\n";
+      return;
+    case '\r':
+      *out += "\\r";
+      return;
+    case '\t':
+      *out += "\\t";
+      return;
+    case '\v':
+      *out += "\\v";
+      return;
+    default:
+      break;
   }
   if (r < 0x20 || r == 0x7F) {
     *out += "\\x";
@@ -154,7 +169,8 @@ std::string GoFloat(double v) {
   }
   if (exp < 0) return out + "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
   size_t int_digits = static_cast<size_t>(exp) + 1;
-  if (digits.size() <= int_digits) return out + digits + std::string(int_digits - digits.size(), '0');
+  if (digits.size() <= int_digits)
+    return out + digits + std::string(int_digits - digits.size(), '0');
   return out + digits.substr(0, int_digits) + "." + digits.substr(int_digits);
 }
 
@@ -194,8 +210,10 @@ bool ParseGoInt(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   uint64_t v = 0;
   for (char c : s) {
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : 99;
     if (d >= base) return false;
     if (v > (static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(d)) / base) return false;
     v = v * base + static_cast<uint64_t>(d);

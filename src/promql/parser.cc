@@ -30,53 +30,97 @@ using internal::Tok;
 // Prometheus' binary operator precedence, lowest first; 0: not a binary operator.
 int Precedence(Tok t) {
   switch (t) {
-    case Tok::kLor: return 1;
-    case Tok::kLand: case Tok::kLunless: return 2;
-    case Tok::kEqlc: case Tok::kNeq: case Tok::kLte: case Tok::kLss: case Tok::kGte:
-    case Tok::kGtr: return 3;
-    case Tok::kAdd: case Tok::kSub: return 4;
-    case Tok::kMul: case Tok::kDiv: case Tok::kMod: case Tok::kAtan2: return 5;
-    case Tok::kPow: return 6;
-    default: return 0;
+    case Tok::kLor:
+      return 1;
+    case Tok::kLand:
+    case Tok::kLunless:
+      return 2;
+    case Tok::kEqlc:
+    case Tok::kNeq:
+    case Tok::kLte:
+    case Tok::kLss:
+    case Tok::kGte:
+    case Tok::kGtr:
+      return 3;
+    case Tok::kAdd:
+    case Tok::kSub:
+      return 4;
+    case Tok::kMul:
+    case Tok::kDiv:
+    case Tok::kMod:
+    case Tok::kAtan2:
+      return 5;
+    case Tok::kPow:
+      return 6;
+    default:
+      return 0;
   }
 }
 constexpr int kPowPrecedence = 6;
 
 BinaryOp ToBinaryOp(Tok t) {
   switch (t) {
-    case Tok::kAdd: return BinaryOp::kAdd;
-    case Tok::kSub: return BinaryOp::kSub;
-    case Tok::kMul: return BinaryOp::kMul;
-    case Tok::kDiv: return BinaryOp::kDiv;
-    case Tok::kMod: return BinaryOp::kMod;
-    case Tok::kPow: return BinaryOp::kPow;
-    case Tok::kAtan2: return BinaryOp::kAtan2;
-    case Tok::kEqlc: return BinaryOp::kEql;
-    case Tok::kNeq: return BinaryOp::kNeq;
-    case Tok::kGtr: return BinaryOp::kGtr;
-    case Tok::kLss: return BinaryOp::kLss;
-    case Tok::kGte: return BinaryOp::kGte;
-    case Tok::kLte: return BinaryOp::kLte;
-    case Tok::kLand: return BinaryOp::kAnd;
-    case Tok::kLor: return BinaryOp::kOr;
-    default: return BinaryOp::kUnless;
+    case Tok::kAdd:
+      return BinaryOp::kAdd;
+    case Tok::kSub:
+      return BinaryOp::kSub;
+    case Tok::kMul:
+      return BinaryOp::kMul;
+    case Tok::kDiv:
+      return BinaryOp::kDiv;
+    case Tok::kMod:
+      return BinaryOp::kMod;
+    case Tok::kPow:
+      return BinaryOp::kPow;
+    case Tok::kAtan2:
+      return BinaryOp::kAtan2;
+    case Tok::kEqlc:
+      return BinaryOp::kEql;
+    case Tok::kNeq:
+      return BinaryOp::kNeq;
+    case Tok::kGtr:
+      return BinaryOp::kGtr;
+    case Tok::kLss:
+      return BinaryOp::kLss;
+    case Tok::kGte:
+      return BinaryOp::kGte;
+    case Tok::kLte:
+      return BinaryOp::kLte;
+    case Tok::kLand:
+      return BinaryOp::kAnd;
+    case Tok::kLor:
+      return BinaryOp::kOr;
+    default:
+      return BinaryOp::kUnless;
   }
 }
 
 AggOp ToAggOp(Tok t) {
   switch (t) {
-    case Tok::kSum: return AggOp::kSum;
-    case Tok::kMin: return AggOp::kMin;
-    case Tok::kMax: return AggOp::kMax;
-    case Tok::kAvg: return AggOp::kAvg;
-    case Tok::kGroup: return AggOp::kGroup;
-    case Tok::kStddev: return AggOp::kStddev;
-    case Tok::kStdvar: return AggOp::kStdvar;
-    case Tok::kCount: return AggOp::kCount;
-    case Tok::kCountValues: return AggOp::kCountValues;
-    case Tok::kBottomk: return AggOp::kBottomk;
-    case Tok::kTopk: return AggOp::kTopk;
-    default: return AggOp::kQuantile;
+    case Tok::kSum:
+      return AggOp::kSum;
+    case Tok::kMin:
+      return AggOp::kMin;
+    case Tok::kMax:
+      return AggOp::kMax;
+    case Tok::kAvg:
+      return AggOp::kAvg;
+    case Tok::kGroup:
+      return AggOp::kGroup;
+    case Tok::kStddev:
+      return AggOp::kStddev;
+    case Tok::kStdvar:
+      return AggOp::kStdvar;
+    case Tok::kCount:
+      return AggOp::kCount;
+    case Tok::kCountValues:
+      return AggOp::kCountValues;
+    case Tok::kBottomk:
+      return AggOp::kBottomk;
+    case Tok::kTopk:
+      return AggOp::kTopk;
+    default:
+      return AggOp::kQuantile;
   }
 }
 
@@ -88,9 +132,9 @@ bool HasParam(AggOp op) {
 // Tokens the grammar's metric_identifier accepts besides identifiers: keywords that are also
 // valid metric names (`sum`, `by`, `offset`, `and`, `start`, ...).
 bool IsMetricKeyword(Tok t) {
-  return internal::IsAggregatorTok(t) || t == Tok::kBy || t == Tok::kWithout ||
-         t == Tok::kOffset || t == Tok::kLand || t == Tok::kLor || t == Tok::kLunless ||
-         t == Tok::kStart || t == Tok::kEnd;
+  return internal::IsAggregatorTok(t) || t == Tok::kBy || t == Tok::kWithout || t == Tok::kOffset ||
+         t == Tok::kLand || t == Tok::kLor || t == Tok::kLunless || t == Tok::kStart ||
+         t == Tok::kEnd;
 }
 
 // The grammar's maybe_label: what may name a label in by/without/on/ignoring/group_x lists.
@@ -250,8 +294,8 @@ class Parser {
     k = Peek().kind;
     if (k != Tok::kGroupLeft && k != Tok::kGroupRight) return Status::OK();
     Take();
-    b->matching->card = k == Tok::kGroupLeft ? VectorMatching::Card::kManyToOne
-                                             : VectorMatching::Card::kOneToMany;
+    b->matching->card =
+        k == Tok::kGroupLeft ? VectorMatching::Card::kManyToOne : VectorMatching::Card::kOneToMany;
     if (Peek().kind == Tok::kLeftParen) {
       ASSIGN_OR_RETURN(b->matching->include, GroupingLabels());
     }
@@ -306,20 +350,25 @@ class Parser {
   StatusOr<ExprPtr> Primary() {
     const Item& t = Peek();
     switch (t.kind) {
-      case Tok::kNumber: return NumberLit();
-      case Tok::kString: return StringLit();
-      case Tok::kLeftParen: return Paren();
-      case Tok::kLeftBrace: return Selector(false);
-      case Tok::kMetricIdentifier: return Selector(true);
+      case Tok::kNumber:
+        return NumberLit();
+      case Tok::kString:
+        return StringLit();
+      case Tok::kLeftParen:
+        return Paren();
+      case Tok::kLeftBrace:
+        return Selector(false);
+      case Tok::kMetricIdentifier:
+        return Selector(true);
       case Tok::kIdentifier:
         if (Peek(1).kind == Tok::kLeftParen) return FunctionCall();
         return Selector(true);
-      default: break;
+      default:
+        break;
     }
     if (internal::IsAggregatorTok(t.kind)) {
       Tok next = Peek(1).kind;
-      if (next == Tok::kLeftParen || next == Tok::kBy || next == Tok::kWithout)
-        return Aggregate();
+      if (next == Tok::kLeftParen || next == Tok::kBy || next == Tok::kWithout) return Aggregate();
     }
     if (IsMetricKeyword(t.kind)) return Selector(true);
     return Generic(t);
@@ -329,7 +378,8 @@ class Parser {
     const Item& t = Take();
     double v = 0;
     std::string err;
-    if (!internal::ParseGoNumber(t.text, &v, &err)) return Error(t.pos, "error parsing number: " + err);
+    if (!internal::ParseGoNumber(t.text, &v, &err))
+      return Error(t.pos, "error parsing number: " + err);
     auto n = Node<NumberLiteral>(t.pos, t.pos + t.text.size());
     n->value = v;
     return ExprPtr(std::move(n));
@@ -403,11 +453,20 @@ class Parser {
     const Item& op = Peek();
     Type type;
     switch (op.kind) {
-      case Tok::kEql: type = Type::kEqual; break;
-      case Tok::kNeq: type = Type::kNotEqual; break;
-      case Tok::kEqlRegex: type = Type::kRegexMatch; break;
-      case Tok::kNeqRegex: type = Type::kRegexNoMatch; break;
-      default: return Unexpected(op, "label matching", "label matching operator");
+      case Tok::kEql:
+        type = Type::kEqual;
+        break;
+      case Tok::kNeq:
+        type = Type::kNotEqual;
+        break;
+      case Tok::kEqlRegex:
+        type = Type::kRegexMatch;
+        break;
+      case Tok::kNeqRegex:
+        type = Type::kRegexNoMatch;
+        break;
+      default:
+        return Unexpected(op, "label matching", "label matching operator");
     }
     Take();
     const Item& value = Peek();
@@ -469,8 +528,9 @@ class Parser {
     if (args.empty()) return Error(op.pos, "no arguments for aggregate expression provided");
     size_t want = HasParam(agg->op) ? 2 : 1;
     if (args.size() != want)
-      return Error(op.pos, "wrong number of arguments for aggregate expression provided, expected " +
-                               std::to_string(want) + ", got " + std::to_string(args.size()));
+      return Error(op.pos,
+                   "wrong number of arguments for aggregate expression provided, expected " +
+                       std::to_string(want) + ", got " + std::to_string(args.size()));
     if (want == 2) agg->param = std::move(args[0]);
     agg->expr = std::move(args[want - 1]);
     return ExprPtr(std::move(agg));
@@ -525,8 +585,8 @@ class Parser {
     const Item& next = Peek();
     if (next.kind == Tok::kRightBracket) {
       Take();
-      auto* vs = e->kind == NodeKind::kVectorSelector ? static_cast<VectorSelector*>(e.get())
-                                                       : nullptr;
+      auto* vs =
+          e->kind == NodeKind::kVectorSelector ? static_cast<VectorSelector*>(e.get()) : nullptr;
       if (vs == nullptr) return Error(open.pos, "ranges only allowed for vector selectors");
       if (vs->offset_ms != 0) return Error(open.pos, "no offset modifiers allowed before range");
       if (vs->at == AtModifier::kTimestamp)
@@ -536,8 +596,7 @@ class Parser {
       m->vector.reset(static_cast<VectorSelector*>(e.release()));
       return ExprPtr(std::move(m));
     }
-    if (next.kind != Tok::kColon)
-      return Unexpected(next, "subquery or range", "\":\" or \"]\"");
+    if (next.kind != Tok::kColon) return Unexpected(next, "subquery or range", "\":\" or \"]\"");
     Take();
     int64_t step = 0;
     if (Peek().kind == Tok::kDuration) {
@@ -568,8 +627,9 @@ class Parser {
       target = &static_cast<MatrixSelector*>(e)->vector->offset_ms;
     if (e->kind == NodeKind::kSubquery) target = &static_cast<SubqueryExpr*>(e)->offset_ms;
     if (target == nullptr)
-      return Error(e->pos, "offset modifier must be preceded by an instant vector selector or "
-                           "range vector selector or a subquery");
+      return Error(e->pos,
+                   "offset modifier must be preceded by an instant vector selector or "
+                   "range vector selector or a subquery");
     if (*target != 0) return Error(e->pos, "offset may not be set multiple times");
     *target = negative ? -ms : ms;
     e->end = d.pos + d.text.size();
@@ -621,8 +681,9 @@ class Parser {
       auto* sq = static_cast<SubqueryExpr*>(e);
       target_at = &sq->at, target_ms = &sq->at_ms;
     } else {
-      return Error(e->pos, "@ modifier must be preceded by an instant vector selector or range "
-                           "vector selector or a subquery");
+      return Error(e->pos,
+                   "@ modifier must be preceded by an instant vector selector or range "
+                   "vector selector or a subquery");
     }
     if (*target_at != AtModifier::kNone)
       return Error(e->pos, "@ <timestamp> may not be set multiple times");

@@ -18,20 +18,28 @@ class Checker {
 
   StatusOr<ValueType> Check(Expr* node) {
     switch (node->kind) {
-      case NodeKind::kNumberLiteral: return ValueType::kScalar;
-      case NodeKind::kStringLiteral: return ValueType::kString;
+      case NodeKind::kNumberLiteral:
+        return ValueType::kScalar;
+      case NodeKind::kStringLiteral:
+        return ValueType::kString;
       case NodeKind::kVectorSelector:
         RETURN_IF_ERROR(Selector(static_cast<VectorSelector*>(node)));
         return ValueType::kVector;
       case NodeKind::kMatrixSelector:
         RETURN_IF_ERROR(Selector(static_cast<MatrixSelector*>(node)->vector.get()));
         return ValueType::kMatrix;
-      case NodeKind::kSubquery: return Subquery(static_cast<SubqueryExpr*>(node));
-      case NodeKind::kParen: return Check(static_cast<ParenExpr*>(node)->expr.get());
-      case NodeKind::kUnary: return Unary(static_cast<UnaryExpr*>(node));
-      case NodeKind::kBinary: return Binary(static_cast<BinaryExpr*>(node));
-      case NodeKind::kAggregate: return Aggregate(static_cast<AggregateExpr*>(node));
-      case NodeKind::kCall: return CallExpr(static_cast<Call*>(node));
+      case NodeKind::kSubquery:
+        return Subquery(static_cast<SubqueryExpr*>(node));
+      case NodeKind::kParen:
+        return Check(static_cast<ParenExpr*>(node)->expr.get());
+      case NodeKind::kUnary:
+        return Unary(static_cast<UnaryExpr*>(node));
+      case NodeKind::kBinary:
+        return Binary(static_cast<BinaryExpr*>(node));
+      case NodeKind::kAggregate:
+        return Aggregate(static_cast<AggregateExpr*>(node));
+      case NodeKind::kCall:
+        return CallExpr(static_cast<Call*>(node));
     }
     return Error(node->pos, "unknown node type");
   }
@@ -44,8 +52,8 @@ class Checker {
       for (size_t i = 1; i < vs->matchers.size(); ++i) {
         const tsdb::Matcher& m = vs->matchers[i];
         if (m.name() == tsdb::kMetricName)
-          return Error(vs->pos, "metric name must not be set twice: " + GoQuote(vs->name) +
-                                    " or " + GoQuote(m.value()));
+          return Error(vs->pos, "metric name must not be set twice: " + GoQuote(vs->name) + " or " +
+                                    GoQuote(m.value()));
       }
     }
     for (const tsdb::Matcher& m : vs->matchers)
@@ -65,8 +73,10 @@ class Checker {
   StatusOr<ValueType> Unary(UnaryExpr* u) {
     ASSIGN_OR_RETURN(ValueType t, Check(u->expr.get()));
     if (t != ValueType::kScalar && t != ValueType::kVector)
-      return Error(u->pos, "unary expression only allowed on expressions of type scalar or "
-                           "instant vector, got " + GoQuote(ValueTypeName(t)));
+      return Error(u->pos,
+                   "unary expression only allowed on expressions of type scalar or "
+                   "instant vector, got " +
+                       GoQuote(ValueTypeName(t)));
     return t;
   }
 
@@ -79,8 +89,8 @@ class Checker {
   }
 
   StatusOr<ValueType> Aggregate(AggregateExpr* a) {
-    RETURN_IF_ERROR(ExpectType(a->expr.get(), ValueType::kVector, "aggregation expression")
-                        .status());
+    RETURN_IF_ERROR(
+        ExpectType(a->expr.get(), ValueType::kVector, "aggregation expression").status());
     if (a->op == AggOp::kTopk || a->op == AggOp::kBottomk || a->op == AggOp::kQuantile)
       RETURN_IF_ERROR(
           ExpectType(a->param.get(), ValueType::kScalar, "aggregation parameter").status());
@@ -102,11 +112,13 @@ class Checker {
       size_t min = nargs - 1;
       if (min > got)
         return Error(c->pos, "expected at least " + std::to_string(min) +
-                                 " argument(s) in call to " + name + ", got " + std::to_string(got));
+                                 " argument(s) in call to " + name + ", got " +
+                                 std::to_string(got));
       size_t max = min + static_cast<size_t>(f.variadic > 0 ? f.variadic : 0);
       if (f.variadic > 0 && max < got)
         return Error(c->pos, "expected at most " + std::to_string(max) +
-                                 " argument(s) in call to " + name + ", got " + std::to_string(got));
+                                 " argument(s) in call to " + name + ", got " +
+                                 std::to_string(got));
     }
     for (size_t i = 0; i < got; ++i) {
       size_t k = i;
@@ -116,9 +128,9 @@ class Checker {
       }
       ASSIGN_OR_RETURN(ValueType t, Check(c->args[i].get()));
       if (t != f.arg_types[k])
-        return Error(c->args[i]->pos, "expected type " + std::string(ValueTypeName(f.arg_types[k])) +
-                                          " in call to function " + name + ", got " +
-                                          std::string(ValueTypeName(t)));
+        return Error(c->args[i]->pos,
+                     "expected type " + std::string(ValueTypeName(f.arg_types[k])) +
+                         " in call to function " + name + ", got " + std::string(ValueTypeName(t)));
     }
     return f.return_type;
   }
@@ -140,14 +152,16 @@ class Checker {
       for (const std::string& l1 : vm.labels)
         for (const std::string& l2 : vm.include)
           if (l1 == l2)
-            return Error(b->op_pos, "label " + GoQuote(l1) +
-                                        " must not occur in ON and GROUP clause at once");
+            return Error(b->op_pos,
+                         "label " + GoQuote(l1) + " must not occur in ON and GROUP clause at once");
     bool lhs_ok = lt == ValueType::kScalar || lt == ValueType::kVector;
     bool rhs_ok = rt == ValueType::kScalar || rt == ValueType::kVector;
     if (!lhs_ok)
-      return Error(b->lhs->pos, "binary expression must contain only scalar and instant vector types");
+      return Error(b->lhs->pos,
+                   "binary expression must contain only scalar and instant vector types");
     if (!rhs_ok)
-      return Error(b->rhs->pos, "binary expression must contain only scalar and instant vector types");
+      return Error(b->rhs->pos,
+                   "binary expression must contain only scalar and instant vector types");
     if (lt != ValueType::kVector || rt != ValueType::kVector) {
       if (!vm.labels.empty())
         return Error(b->pos, "vector matching only allowed between instant vectors");
@@ -159,9 +173,10 @@ class Checker {
         return Error(b->pos, "set operations must always be many-to-many");
     }
     if ((lt == ValueType::kScalar || rt == ValueType::kScalar) && set_op)
-      return Error(b->pos, "set operator " + GoQuote(op) + " not allowed in binary scalar expression");
+      return Error(b->pos,
+                   "set operator " + GoQuote(op) + " not allowed in binary scalar expression");
     return lt == ValueType::kScalar && rt == ValueType::kScalar ? ValueType::kScalar
-                                                                  : ValueType::kVector;
+                                                                : ValueType::kVector;
   }
 
   std::string_view query_;

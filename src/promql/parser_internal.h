@@ -24,6 +24,7 @@
 
 namespace steward::promql::internal {
 
+// clang-format off
 enum class Tok {
   kEof, kError, kIdentifier, kMetricIdentifier, kNumber, kDuration, kString,
   kLeftParen, kRightParen, kLeftBrace, kRightBrace, kLeftBracket, kRightBracket,
@@ -39,6 +40,7 @@ enum class Tok {
   // @ modifier preprocessors.
   kStart, kEnd,
 };
+// clang-format on
 
 bool IsOperatorTok(Tok t);
 bool IsAggregatorTok(Tok t);

@@ -40,24 +40,23 @@ INSTANTIATE_TEST_SUITE_P(
         PrintCase{"1", "1"}, PrintCase{"0x1F", "31"}, PrintCase{"0X1f", "31"},
         PrintCase{"1e3", "1000"}, PrintCase{"1E-3", "0.001"}, PrintCase{"1.5", "1.5"},
         PrintCase{".5", "0.5"}, PrintCase{"5.", "5"}, PrintCase{"017", "15"},
-        PrintCase{"1e6", "1e+06"}, PrintCase{"123456", "123456"},
-        PrintCase{"0.00001", "1e-05"}, PrintCase{"Inf", "+Inf"}, PrintCase{"-inf", "-Inf"},
-        PrintCase{"NaN", "NaN"}, PrintCase{"nAn", "NaN"}, PrintCase{"-1", "-1"},
-        PrintCase{"+1", "1"}, PrintCase{"- - 1", "1"}, PrintCase{"-(1)", "-(1)"},
-        PrintCase{R"("a\nb")", R"("a\nb")"}, PrintCase{"'it\\'s'", R"("it's")"},
-        PrintCase{"`raw\\n`", R"("raw\\n")"}, PrintCase{R"("\x01")", R"("\x01")"},
-        PrintCase{R"("é")", R"("é")"},
+        PrintCase{"1e6", "1e+06"}, PrintCase{"123456", "123456"}, PrintCase{"0.00001", "1e-05"},
+        PrintCase{"Inf", "+Inf"}, PrintCase{"-inf", "-Inf"}, PrintCase{"NaN", "NaN"},
+        PrintCase{"nAn", "NaN"}, PrintCase{"-1", "-1"}, PrintCase{"+1", "1"},
+        PrintCase{"- - 1", "1"}, PrintCase{"-(1)", "-(1)"}, PrintCase{R"("a\nb")", R"("a\nb")"},
+        PrintCase{"'it\\'s'", R"("it's")"}, PrintCase{"`raw\\n`", R"("raw\\n")"},
+        PrintCase{R"("\x01")", R"("\x01")"}, PrintCase{R"("é")", R"("é")"},
         // Selectors.
         PrintCase{"foo", "foo"}, PrintCase{"foo:bar", "foo:bar"},
         PrintCase{R"(foo{b="2", a=~"1"})", R"(foo{a=~"1",b="2"})"},
         PrintCase{R"({__name__="foo"})", R"({__name__="foo"})"},
-        PrintCase{R"(foo{a!="x",b!~"y",})", R"(foo{a!="x",b!~"y"})"},
-        PrintCase{"foo{}", "foo"}, PrintCase{"sum", "sum"}, PrintCase{"by", "by"},
-        PrintCase{"offset", "offset"}, PrintCase{"start", "start"}, PrintCase{"SUM", "SUM"},
-        PrintCase{R"({on="a", inf="b"})", R"({inf="b",on="a"})"},
-        PrintCase{"foo[5m]", "foo[5m]"}, PrintCase{"foo[90s]", "foo[1m30s]"},
-        PrintCase{"foo[1h30m]", "foo[1h30m]"}, PrintCase{"foo[2w]", "foo[2w]"},
-        PrintCase{"foo[14d]", "foo[2w]"}, PrintCase{"foo[1500ms]", "foo[1s500ms]"},
+        PrintCase{R"(foo{a!="x",b!~"y",})", R"(foo{a!="x",b!~"y"})"}, PrintCase{"foo{}", "foo"},
+        PrintCase{"sum", "sum"}, PrintCase{"by", "by"}, PrintCase{"offset", "offset"},
+        PrintCase{"start", "start"}, PrintCase{"SUM", "SUM"},
+        PrintCase{R"({on="a", inf="b"})", R"({inf="b",on="a"})"}, PrintCase{"foo[5m]", "foo[5m]"},
+        PrintCase{"foo[90s]", "foo[1m30s]"}, PrintCase{"foo[1h30m]", "foo[1h30m]"},
+        PrintCase{"foo[2w]", "foo[2w]"}, PrintCase{"foo[14d]", "foo[2w]"},
+        PrintCase{"foo[1500ms]", "foo[1s500ms]"},
         // Modifiers.
         PrintCase{"foo offset 5m", "foo offset 5m"}, PrintCase{"foo offset -5m", "foo offset -5m"},
         PrintCase{"foo OFFSET 1h30m", "foo offset 1h30m"},
@@ -84,13 +83,13 @@ INSTANTIATE_TEST_SUITE_P(
         PrintCase{"a * on (b) group_right d", "a * on (b) group_right () d"},
         PrintCase{"a * ignoring () group_left () d", "a * d"},
         PrintCase{"a and on () b", "a and on () b"}, PrintCase{"1 + on () 2", "1 + 2"},
-        PrintCase{"a unless ignoring (x) b", "a unless ignoring (x) b"},
-        PrintCase{"-a", "-a"}, PrintCase{"+a", "+a"}, PrintCase{"-a offset 5m", "-a offset 5m"},
+        PrintCase{"a unless ignoring (x) b", "a unless ignoring (x) b"}, PrintCase{"-a", "-a"},
+        PrintCase{"+a", "+a"}, PrintCase{"-a offset 5m", "-a offset 5m"},
         // Aggregations and calls.
         PrintCase{"sum(x)", "sum(x)"}, PrintCase{"sum by (job) (x)", "sum by (job) (x)"},
         PrintCase{"sum(x) by (job, le)", "sum by (job, le) (x)"},
-        PrintCase{"SUM BY (job) (x)", "sum by (job) (x)"},
-        PrintCase{"sum by () (x)", "sum(x)"}, PrintCase{"sum without () (x)", "sum without () (x)"},
+        PrintCase{"SUM BY (job) (x)", "sum by (job) (x)"}, PrintCase{"sum by () (x)", "sum(x)"},
+        PrintCase{"sum without () (x)", "sum without () (x)"},
         PrintCase{"avg without (a) (x)", "avg without (a) (x)"},
         PrintCase{"sum by (by, on, sum, start) (x)", "sum by (by, on, sum, start) (x)"},
         PrintCase{"topk(5, x)", "topk(5, x)"}, PrintCase{"quantile(0.9, x)", "quantile(0.9, x)"},
@@ -99,8 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
         PrintCase{"time()", "time()"}, PrintCase{"round(x, 5)", "round(x, 5)"},
         PrintCase{R"(label_join(x, "d", ",", "a", "b", "c"))",
                   R"(label_join(x, "d", ",", "a", "b", "c"))"},
-        PrintCase{"# comment\nfoo # more", "foo"},
-        PrintCase{"sum(\n  x\n)", "sum(x)"}));
+        PrintCase{"# comment\nfoo # more", "foo"}, PrintCase{"sum(\n  x\n)", "sum(x)"}));
 
 // Errors: Prometheus' message and column (its parse_test.go and parse.go), first error only.
 struct ErrorCase {
@@ -131,7 +129,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"foo{a=\"b\"", "1:10: parse error: unexpected end of input inside braces"},
         ErrorCase{"foo{1=\"b\"}", "1:5: parse error: unexpected character inside braces: '1'"},
         ErrorCase{"foo{{", "1:5: parse error: unexpected left brace '{'"},
-        ErrorCase{"foo{a!b}", "1:6: parse error: unexpected character after '!' inside braces: 'b'"},
+        ErrorCase{"foo{a!b}",
+                  "1:6: parse error: unexpected character after '!' inside braces: 'b'"},
         ErrorCase{"foo]", "1:4: parse error: unexpected right bracket ']'"},
         ErrorCase{"foo[5m", "1:7: parse error: unclosed left bracket"},
         ErrorCase{"foo[5]", "1:5: parse error: missing unit character in duration"},
@@ -154,28 +153,58 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"foo bar", "1:5: parse error: unexpected identifier \"bar\""},
         ErrorCase{"a - on(b) ignoring(c) d", "1:11: parse error: unexpected <ignoring>"},
         ErrorCase{"a + group_left b", "1:5: parse error: unexpected <group_left>"},
-        ErrorCase{"a + on b", "1:8: parse error: unexpected identifier \"b\" in grouping opts, expected \"(\""},
-        ErrorCase{"sum by foo (x)", "1:8: parse error: unexpected identifier \"foo\" in grouping opts, expected \"(\""},
-        ErrorCase{"sum by (a b) (x)", "1:11: parse error: unexpected identifier \"b\" in grouping opts, expected \",\" or \")\""},
-        ErrorCase{"sum by (1) (x)", "1:9: parse error: unexpected number \"1\" in grouping opts, expected label"},
-        ErrorCase{"sum by (foo:bar) (x)", "1:9: parse error: unexpected metric identifier \"foo:bar\" in grouping opts, expected label"},
+        ErrorCase{"a + on b",
+                  "1:8: parse error: unexpected identifier \"b\" in grouping opts, expected \"(\""},
+        ErrorCase{
+            "sum by foo (x)",
+            "1:8: parse error: unexpected identifier \"foo\" in grouping opts, expected \"(\""},
+        ErrorCase{"sum by (a b) (x)",
+                  "1:11: parse error: unexpected identifier \"b\" in grouping opts, expected \",\" "
+                  "or \")\""},
+        ErrorCase{"sum by (1) (x)",
+                  "1:9: parse error: unexpected number \"1\" in grouping opts, expected label"},
+        ErrorCase{"sum by (foo:bar) (x)",
+                  "1:9: parse error: unexpected metric identifier \"foo:bar\" in grouping opts, "
+                  "expected label"},
         ErrorCase{"sum by (a)", "1:11: parse error: unexpected end of input in aggregation"},
         ErrorCase{"sum(x y)", "1:7: parse error: unexpected identifier \"y\" in aggregation"},
         ErrorCase{"sum()", "1:1: parse error: no arguments for aggregate expression provided"},
-        ErrorCase{"sum(1, 2)", "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 1, got 2"},
-        ErrorCase{"topk(x)", "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1"},
-        ErrorCase{"rate(x,)", "1:7: parse error: trailing commas not allowed in function call args"},
-        ErrorCase{"foo{a=}", "1:7: parse error: unexpected \"}\" in label matching, expected string"},
-        ErrorCase{"foo{a}", "1:6: parse error: unexpected \"}\" in label matching, expected label matching operator"},
-        ErrorCase{"foo{a=\"b\" c=\"d\"}", "1:11: parse error: unexpected identifier \"c\" in label matching, expected \",\" or \"}\""},
-        ErrorCase{"foo{,}", "1:5: parse error: unexpected \",\" in label matching, expected identifier or \"}\""},
-        ErrorCase{"foo offset", "1:11: parse error: unexpected end of input in offset, expected duration"},
-        ErrorCase{"foo offset 5", "1:12: parse error: unexpected number \"5\" in offset, expected duration"},
-        ErrorCase{"foo @ bar", "1:7: parse error: unexpected identifier \"bar\" in @, expected timestamp"},
-        ErrorCase{"foo @ start", "1:12: parse error: unexpected end of input in @, expected timestamp"},
-        ErrorCase{"foo[5m 1m]", "1:8: parse error: unexpected duration \"1m\" in subquery or range, expected \":\" or \"]\""},
-        ErrorCase{"foo[5m:1]", "1:8: parse error: unexpected number \"1\" in subquery selector, expected duration or \"]\""},
-        ErrorCase{"foo[5m:1m 1m]", "1:11: parse error: unexpected duration \"1m\" in subquery selector, expected \"]\""},
+        ErrorCase{"sum(1, 2)",
+                  "1:1: parse error: wrong number of arguments for aggregate expression provided, "
+                  "expected 1, got 2"},
+        ErrorCase{"topk(x)",
+                  "1:1: parse error: wrong number of arguments for aggregate expression provided, "
+                  "expected 2, got 1"},
+        ErrorCase{"rate(x,)",
+                  "1:7: parse error: trailing commas not allowed in function call args"},
+        ErrorCase{"foo{a=}",
+                  "1:7: parse error: unexpected \"}\" in label matching, expected string"},
+        ErrorCase{"foo{a}",
+                  "1:6: parse error: unexpected \"}\" in label matching, expected label matching "
+                  "operator"},
+        ErrorCase{"foo{a=\"b\" c=\"d\"}",
+                  "1:11: parse error: unexpected identifier \"c\" in label matching, expected "
+                  "\",\" or \"}\""},
+        ErrorCase{
+            "foo{,}",
+            "1:5: parse error: unexpected \",\" in label matching, expected identifier or \"}\""},
+        ErrorCase{"foo offset",
+                  "1:11: parse error: unexpected end of input in offset, expected duration"},
+        ErrorCase{"foo offset 5",
+                  "1:12: parse error: unexpected number \"5\" in offset, expected duration"},
+        ErrorCase{"foo @ bar",
+                  "1:7: parse error: unexpected identifier \"bar\" in @, expected timestamp"},
+        ErrorCase{"foo @ start",
+                  "1:12: parse error: unexpected end of input in @, expected timestamp"},
+        ErrorCase{"foo[5m 1m]",
+                  "1:8: parse error: unexpected duration \"1m\" in subquery or range, expected "
+                  "\":\" or \"]\""},
+        ErrorCase{"foo[5m:1]",
+                  "1:8: parse error: unexpected number \"1\" in subquery selector, expected "
+                  "duration or \"]\""},
+        ErrorCase{
+            "foo[5m:1m 1m]",
+            "1:11: parse error: unexpected duration \"1m\" in subquery selector, expected \"]\""},
         ErrorCase{"bool", "1:1: parse error: unexpected <bool>"},
         ErrorCase{"foo 12345678901.5", "1:5: parse error: unexpected number \"1234567890\"..."},
         ErrorCase{"sum(x) sum", "1:8: parse error: unexpected <aggr:sum>"},
@@ -183,61 +212,110 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"foo start", "1:5: parse error: unexpected \"start\""},
         ErrorCase{"foo[5m] 1", "1:9: parse error: unexpected number \"1\""},
         ErrorCase{"start()", "1:6: parse error: unexpected \"(\""},
-        ErrorCase{"foo == \"a long string\"", "1:8: parse error: binary expression must contain only scalar and instant vector types"},
+        ErrorCase{"foo == \"a long string\"",
+                  "1:8: parse error: binary expression must contain only scalar and instant vector "
+                  "types"},
         ErrorCase{"foo + \"a long string\" 1", "1:23: parse error: unexpected number \"1\""},
-        ErrorCase{"foo \"a long string\"", "1:5: parse error: unexpected string \"\\\"a long st\"..."}));
+        ErrorCase{"foo \"a long string\"",
+                  "1:5: parse error: unexpected string \"\\\"a long st\"..."}));
 
 INSTANTIATE_TEST_SUITE_P(
     Semantic, Errors,
     testing::Values(
         ErrorCase{"foo(1)", "1:1: parse error: unknown function with name \"foo\""},
         ErrorCase{"RATE(x[5m])", "1:1: parse error: unknown function with name \"RATE\""},
-        ErrorCase{"1 offset 1d", "1:1: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery"},
-        ErrorCase{"foo offset 1s offset 2s", "1:1: parse error: offset may not be set multiple times"},
-        ErrorCase{"sum(x) @ 5", "1:1: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery"},
+        ErrorCase{"1 offset 1d",
+                  "1:1: parse error: offset modifier must be preceded by an instant vector "
+                  "selector or range vector selector or a subquery"},
+        ErrorCase{"foo offset 1s offset 2s",
+                  "1:1: parse error: offset may not be set multiple times"},
+        ErrorCase{"sum(x) @ 5",
+                  "1:1: parse error: @ modifier must be preceded by an instant vector selector or "
+                  "range vector selector or a subquery"},
         ErrorCase{"foo @ 1 @ 2", "1:1: parse error: @ <timestamp> may not be set multiple times"},
-        ErrorCase{"foo @ start() @ end()", "1:1: parse error: @ <timestamp> may not be set multiple times"},
+        ErrorCase{"foo @ start() @ end()",
+                  "1:1: parse error: @ <timestamp> may not be set multiple times"},
         ErrorCase{"foo @ Inf", "1:1: parse error: timestamp out of bounds for @ modifier: +Inf"},
-        ErrorCase{"foo @ 1e19", "1:1: parse error: timestamp out of bounds for @ modifier: 10000000000000000000.000000"},
+        ErrorCase{"foo @ 1e19",
+                  "1:1: parse error: timestamp out of bounds for @ modifier: "
+                  "10000000000000000000.000000"},
         ErrorCase{"(foo)[5m]", "1:6: parse error: ranges only allowed for vector selectors"},
-        ErrorCase{"foo offset 5m[5m]", "1:14: parse error: no offset modifiers allowed before range"},
+        ErrorCase{"foo offset 5m[5m]",
+                  "1:14: parse error: no offset modifiers allowed before range"},
         ErrorCase{"foo @ 10 [5m]", "1:10: parse error: no @ modifiers allowed before range"},
         ErrorCase{"foo[0s]", "1:5: parse error: duration must be greater than 0"},
         ErrorCase{"foo offset 0m", "1:12: parse error: duration must be greater than 0"},
         ErrorCase{"foo[5m:0s]", "1:8: parse error: duration must be greater than 0"},
         ErrorCase{"foo[5h5h]", "1:5: parse error: not a valid duration string: \"5h5h\""},
         ErrorCase{"foo[300y]", "1:5: parse error: duration out of range"},
-        ErrorCase{"0x", "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"0x\": invalid syntax"},
-        ErrorCase{"1e400", "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"1e400\": value out of range"},
-        ErrorCase{"foo{a=~\"(\"}", "1:5: parse error: error parsing regexp: missing closing ): `^(?:()$`"}));
+        ErrorCase{"0x",
+                  "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"0x\": "
+                  "invalid syntax"},
+        ErrorCase{"1e400",
+                  "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"1e400\": "
+                  "value out of range"},
+        ErrorCase{"foo{a=~\"(\"}",
+                  "1:5: parse error: error parsing regexp: missing closing ): `^(?:()$`"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Types, Errors,
     testing::Values(
-        ErrorCase{"1 and 1", "1:1: parse error: set operator \"and\" not allowed in binary scalar expression"},
-        ErrorCase{"1 or foo", "1:1: parse error: set operator \"or\" not allowed in binary scalar expression"},
+        ErrorCase{"1 and 1",
+                  "1:1: parse error: set operator \"and\" not allowed in binary scalar expression"},
+        ErrorCase{"1 or foo",
+                  "1:1: parse error: set operator \"or\" not allowed in binary scalar expression"},
         ErrorCase{"1 == 1", "1:3: parse error: comparisons between scalars must use BOOL modifier"},
-        ErrorCase{"foo + bool bar", "1:5: parse error: bool modifier can only be used on comparison operators"},
-        ErrorCase{"1 + on(foo) 2", "1:1: parse error: vector matching only allowed between instant vectors"},
-        ErrorCase{"foo and on(a) group_left(b) bar", "1:1: parse error: no grouping allowed for \"and\" operation"},
-        ErrorCase{"foo * on(a) group_left(a) bar", "1:5: parse error: label \"a\" must not occur in ON and GROUP clause at once"},
-        ErrorCase{"foo[5m] + 1", "1:1: parse error: binary expression must contain only scalar and instant vector types"},
-        ErrorCase{"1 + \"a\"", "1:5: parse error: binary expression must contain only scalar and instant vector types"},
-        ErrorCase{"-\"string\"", "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"string\""},
-        ErrorCase{"-test[5m]", "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"range vector\""},
-        ErrorCase{"rate(foo)", "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector"},
-        ErrorCase{"abs(1, 2)", "1:1: parse error: expected 1 argument(s) in call to \"abs\", got 2"},
-        ErrorCase{"round()", "1:1: parse error: expected at least 1 argument(s) in call to \"round\", got 0"},
-        ErrorCase{"round(x, 1, 2)", "1:1: parse error: expected at most 2 argument(s) in call to \"round\", got 3"},
-        ErrorCase{"label_join(x)", "1:1: parse error: expected at least 3 argument(s) in call to \"label_join\", got 1"},
-        ErrorCase{"label_join(x, \"a\", \",\", 1)", "1:25: parse error: expected type string in call to function \"label_join\", got scalar"},
-        ErrorCase{"sum(x[5m])", "1:5: parse error: expected type instant vector in aggregation expression, got range vector"},
-        ErrorCase{"topk(\"a\", x)", "1:6: parse error: expected type scalar in aggregation parameter, got string"},
-        ErrorCase{"count_values(1, x)", "1:14: parse error: expected type string in aggregation parameter, got scalar"},
-        ErrorCase{"foo[5m][5m:1m]", "1:1: parse error: subquery is only allowed on instant vector, got matrix in \"foo[5m][5m:1m]\" instead"},
-        ErrorCase{"{}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
-        ErrorCase{"{a=~\".*\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
-        ErrorCase{"foo{__name__=\"bar\"}", "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
+        ErrorCase{"foo + bool bar",
+                  "1:5: parse error: bool modifier can only be used on comparison operators"},
+        ErrorCase{"1 + on(foo) 2",
+                  "1:1: parse error: vector matching only allowed between instant vectors"},
+        ErrorCase{"foo and on(a) group_left(b) bar",
+                  "1:1: parse error: no grouping allowed for \"and\" operation"},
+        ErrorCase{"foo * on(a) group_left(a) bar",
+                  "1:5: parse error: label \"a\" must not occur in ON and GROUP clause at once"},
+        ErrorCase{"foo[5m] + 1",
+                  "1:1: parse error: binary expression must contain only scalar and instant vector "
+                  "types"},
+        ErrorCase{"1 + \"a\"",
+                  "1:5: parse error: binary expression must contain only scalar and instant vector "
+                  "types"},
+        ErrorCase{"-\"string\"",
+                  "1:1: parse error: unary expression only allowed on expressions of type scalar "
+                  "or instant vector, got \"string\""},
+        ErrorCase{"-test[5m]",
+                  "1:1: parse error: unary expression only allowed on expressions of type scalar "
+                  "or instant vector, got \"range vector\""},
+        ErrorCase{"rate(foo)",
+                  "1:6: parse error: expected type range vector in call to function \"rate\", got "
+                  "instant vector"},
+        ErrorCase{"abs(1, 2)",
+                  "1:1: parse error: expected 1 argument(s) in call to \"abs\", got 2"},
+        ErrorCase{"round()",
+                  "1:1: parse error: expected at least 1 argument(s) in call to \"round\", got 0"},
+        ErrorCase{"round(x, 1, 2)",
+                  "1:1: parse error: expected at most 2 argument(s) in call to \"round\", got 3"},
+        ErrorCase{
+            "label_join(x)",
+            "1:1: parse error: expected at least 3 argument(s) in call to \"label_join\", got 1"},
+        ErrorCase{"label_join(x, \"a\", \",\", 1)",
+                  "1:25: parse error: expected type string in call to function \"label_join\", got "
+                  "scalar"},
+        ErrorCase{"sum(x[5m])",
+                  "1:5: parse error: expected type instant vector in aggregation expression, got "
+                  "range vector"},
+        ErrorCase{"topk(\"a\", x)",
+                  "1:6: parse error: expected type scalar in aggregation parameter, got string"},
+        ErrorCase{"count_values(1, x)",
+                  "1:14: parse error: expected type string in aggregation parameter, got scalar"},
+        ErrorCase{"foo[5m][5m:1m]",
+                  "1:1: parse error: subquery is only allowed on instant vector, got matrix in "
+                  "\"foo[5m][5m:1m]\" instead"},
+        ErrorCase{"{}",
+                  "1:1: parse error: vector selector must contain at least one non-empty matcher"},
+        ErrorCase{"{a=~\".*\"}",
+                  "1:1: parse error: vector selector must contain at least one non-empty matcher"},
+        ErrorCase{"foo{__name__=\"bar\"}",
+                  "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
         ErrorCase{"rate(foo) +", "1:12: parse error: unexpected end of input"}));
 
 // Printing then parsing gives the same tree (compared by its printed form and types).
@@ -279,45 +357,101 @@ struct Signature {
   char returns;
 };
 constexpr Signature kSignatures[] = {
-    {"abs", "v", 'v'}, {"absent", "v", 'v'}, {"absent_over_time", "m", 'v'},
-    {"acos", "v", 'v'}, {"acosh", "v", 'v'}, {"asin", "v", 'v'}, {"asinh", "v", 'v'},
-    {"atan", "v", 'v'}, {"atanh", "v", 'v'}, {"avg_over_time", "m", 'v'}, {"ceil", "v", 'v'},
-    {"changes", "m", 'v'}, {"clamp", "vss", 'v'}, {"clamp_max", "vs", 'v'},
-    {"clamp_min", "vs", 'v'}, {"cos", "v", 'v'}, {"cosh", "v", 'v'},
-    {"count_over_time", "m", 'v'}, {"days_in_month", "v?", 'v'}, {"day_of_month", "v?", 'v'},
-    {"day_of_week", "v?", 'v'}, {"day_of_year", "v?", 'v'}, {"deg", "v", 'v'},
-    {"delta", "m", 'v'}, {"deriv", "m", 'v'}, {"exp", "v", 'v'}, {"floor", "v", 'v'},
-    {"histogram_count", "v", 'v'}, {"histogram_sum", "v", 'v'},
-    {"histogram_fraction", "ssv", 'v'}, {"histogram_quantile", "sv", 'v'},
-    {"holt_winters", "mss", 'v'}, {"hour", "v?", 'v'}, {"idelta", "m", 'v'},
-    {"increase", "m", 'v'}, {"irate", "m", 'v'}, {"label_replace", "vSSSS", 'v'},
-    {"label_join", "vSSS*", 'v'}, {"last_over_time", "m", 'v'}, {"ln", "v", 'v'},
-    {"log10", "v", 'v'}, {"log2", "v", 'v'}, {"max_over_time", "m", 'v'},
-    {"min_over_time", "m", 'v'}, {"minute", "v?", 'v'}, {"month", "v?", 'v'}, {"pi", "", 's'},
-    {"predict_linear", "ms", 'v'}, {"present_over_time", "m", 'v'},
-    {"quantile_over_time", "sm", 'v'}, {"rad", "v", 'v'}, {"rate", "m", 'v'},
-    {"resets", "m", 'v'}, {"round", "vs?", 'v'}, {"scalar", "v", 's'}, {"sgn", "v", 'v'},
-    {"sin", "v", 'v'}, {"sinh", "v", 'v'}, {"sort", "v", 'v'}, {"sort_desc", "v", 'v'},
-    {"sqrt", "v", 'v'}, {"stddev_over_time", "m", 'v'}, {"stdvar_over_time", "m", 'v'},
-    {"sum_over_time", "m", 'v'}, {"tan", "v", 'v'}, {"tanh", "v", 'v'}, {"time", "", 's'},
-    {"timestamp", "v", 'v'}, {"vector", "s", 'v'}, {"year", "v?", 'v'},
+    {"abs", "v", 'v'},
+    {"absent", "v", 'v'},
+    {"absent_over_time", "m", 'v'},
+    {"acos", "v", 'v'},
+    {"acosh", "v", 'v'},
+    {"asin", "v", 'v'},
+    {"asinh", "v", 'v'},
+    {"atan", "v", 'v'},
+    {"atanh", "v", 'v'},
+    {"avg_over_time", "m", 'v'},
+    {"ceil", "v", 'v'},
+    {"changes", "m", 'v'},
+    {"clamp", "vss", 'v'},
+    {"clamp_max", "vs", 'v'},
+    {"clamp_min", "vs", 'v'},
+    {"cos", "v", 'v'},
+    {"cosh", "v", 'v'},
+    {"count_over_time", "m", 'v'},
+    {"days_in_month", "v?", 'v'},
+    {"day_of_month", "v?", 'v'},
+    {"day_of_week", "v?", 'v'},
+    {"day_of_year", "v?", 'v'},
+    {"deg", "v", 'v'},
+    {"delta", "m", 'v'},
+    {"deriv", "m", 'v'},
+    {"exp", "v", 'v'},
+    {"floor", "v", 'v'},
+    {"histogram_count", "v", 'v'},
+    {"histogram_sum", "v", 'v'},
+    {"histogram_fraction", "ssv", 'v'},
+    {"histogram_quantile", "sv", 'v'},
+    {"holt_winters", "mss", 'v'},
+    {"hour", "v?", 'v'},
+    {"idelta", "m", 'v'},
+    {"increase", "m", 'v'},
+    {"irate", "m", 'v'},
+    {"label_replace", "vSSSS", 'v'},
+    {"label_join", "vSSS*", 'v'},
+    {"last_over_time", "m", 'v'},
+    {"ln", "v", 'v'},
+    {"log10", "v", 'v'},
+    {"log2", "v", 'v'},
+    {"max_over_time", "m", 'v'},
+    {"min_over_time", "m", 'v'},
+    {"minute", "v?", 'v'},
+    {"month", "v?", 'v'},
+    {"pi", "", 's'},
+    {"predict_linear", "ms", 'v'},
+    {"present_over_time", "m", 'v'},
+    {"quantile_over_time", "sm", 'v'},
+    {"rad", "v", 'v'},
+    {"rate", "m", 'v'},
+    {"resets", "m", 'v'},
+    {"round", "vs?", 'v'},
+    {"scalar", "v", 's'},
+    {"sgn", "v", 'v'},
+    {"sin", "v", 'v'},
+    {"sinh", "v", 'v'},
+    {"sort", "v", 'v'},
+    {"sort_desc", "v", 'v'},
+    {"sqrt", "v", 'v'},
+    {"stddev_over_time", "m", 'v'},
+    {"stdvar_over_time", "m", 'v'},
+    {"sum_over_time", "m", 'v'},
+    {"tan", "v", 'v'},
+    {"tanh", "v", 'v'},
+    {"time", "", 's'},
+    {"timestamp", "v", 'v'},
+    {"vector", "s", 'v'},
+    {"year", "v?", 'v'},
 };
 
 ValueType TypeOf(char c) {
   switch (c) {
-    case 's': return ValueType::kScalar;
-    case 'v': return ValueType::kVector;
-    case 'm': return ValueType::kMatrix;
-    default: return ValueType::kString;
+    case 's':
+      return ValueType::kScalar;
+    case 'v':
+      return ValueType::kVector;
+    case 'm':
+      return ValueType::kMatrix;
+    default:
+      return ValueType::kString;
   }
 }
 
 std::string ArgOf(char c) {
   switch (c) {
-    case 's': return "1";
-    case 'v': return "x";
-    case 'm': return "x[5m]";
-    default: return "\"a\"";
+    case 's':
+      return "1";
+    case 'v':
+      return "x";
+    case 'm':
+      return "x[5m]";
+    default:
+      return "\"a\"";
   }
 }
 
@@ -366,23 +500,47 @@ TEST(Functions, CallsAreCheckedForArityAndTypes) {
           << extra.status().message();
     } else {
       ASSERT_FALSE(extra.ok()) << name;
-      EXPECT_EQ(extra.status().message(),
-                "1:1: parse error: expected " + std::to_string(args.size()) +
-                    " argument(s) in call to \"" + name + "\", got " +
-                    std::to_string(args.size() + 1));
+      EXPECT_EQ(extra.status().message(), "1:1: parse error: expected " +
+                                              std::to_string(args.size()) +
+                                              " argument(s) in call to \"" + name + "\", got " +
+                                              std::to_string(args.size() + 1));
     }
     if (args.empty()) continue;
     std::string wrong = WrongArgOf(args[0]);
     for (size_t i = 1; i < args.size(); ++i) wrong += ", " + ArgOf(args[i]);
     auto bad = ParseExpr(name + "(" + wrong + ")");
     ASSERT_FALSE(bad.ok()) << name;
-    EXPECT_EQ(bad.status().message(),
-              "1:" + std::to_string(name.size() + 2) + ": parse error: expected type " +
-                  std::string(ValueTypeName(TypeOf(args[0]))) + " in call to function \"" +
-                  name + "\", got " +
-                  std::string(ValueTypeName(args[0] == 'm' ? ValueType::kVector
-                                                           : ValueType::kMatrix)));
+    EXPECT_EQ(
+        bad.status().message(),
+        "1:" + std::to_string(name.size() + 2) + ": parse error: expected type " +
+            std::string(ValueTypeName(TypeOf(args[0]))) + " in call to function \"" + name +
+            "\", got " +
+            std::string(ValueTypeName(args[0] == 'm' ? ValueType::kVector : ValueType::kMatrix)));
   }
+}
+
+TEST(ParseExpr, QuirksOfPrometheus242AreKept) {
+  // Durations are not numbers in 2.42.
+  EXPECT_EQ(ErrorOf("foo + 5m"), "1:7: parse error: unexpected duration \"5m\"");
+  // Any letter inside brackets lexes as the subquery colon.
+  EXPECT_EQ(Printed("foo[5m x]"), "foo[5m:]");
+  // Keywords are case-insensitive, function names are not.
+  EXPECT_EQ(Printed("Sum(x) BY (a)"), "sum by (a) (x)");
+  EXPECT_EQ(Printed("Rate(x[5m])"), "ERROR: 1:1: parse error: unknown function with name \"Rate\"");
+  EXPECT_EQ(Printed("foo OFFSET 5m AND bar"), "foo offset 5m and bar");
+  // A sign folds into a number literal, not into a parenthesised one.
+  EXPECT_EQ(Printed("-0"), "-0");
+  EXPECT_EQ(Printed("1 + - 2"), "1 + -2");
+  EXPECT_EQ(Printed("- - foo"), "--foo");
+  // An @ timestamp is rounded to the millisecond.
+  EXPECT_EQ(Printed("foo @ 1.0005"), "foo @ 1.001");
+}
+
+TEST(ParseExpr, ErrorsCountLinesAndColumnsInBytes) {
+  EXPECT_EQ(ErrorOf("sum(\n  rate(x)\n)"),
+            "2:8: parse error: expected type range vector in call to function \"rate\", got "
+            "instant vector");
+  EXPECT_EQ(ErrorOf("{a=\"\u00e9\"} + $"), "1:12: parse error: unexpected character: '$'");
 }
 
 TEST(ParseExpr, HostileNestingIsRejectedNotCrashing) {
@@ -436,9 +594,9 @@ TEST(ParseExpr, PowerIsRightAssociativeOthersLeft) {
 TEST(ParseExpr, PrecedenceLevelsFromOrToPower) {
   // or < and/unless < comparisons < +,- < *,/,%,atan2 < ^: the root is always the loosest.
   const char* cases[][2] = {
-      {"a or b and c", "or"},   {"a and b == c", "and"}, {"a unless b > c", "unless"},
-      {"a == b + c", "=="},     {"a + b * c", "+"},      {"a - b % c", "-"},
-      {"a * b ^ c", "*"},       {"a atan2 b ^ c", "atan2"}, {"a ^ b * c", "*"},
+      {"a or b and c", "or"},     {"a and b == c", "and"},    {"a unless b > c", "unless"},
+      {"a == b + c", "=="},       {"a + b * c", "+"},         {"a - b % c", "-"},
+      {"a * b ^ c", "*"},         {"a atan2 b ^ c", "atan2"}, {"a ^ b * c", "*"},
       {"a / b atan2 c", "atan2"},
   };
   for (auto& c : cases) {
@@ -518,12 +676,12 @@ TEST(ParseExpr, AggregationsTakeParameterAndGrouping) {
 
 TEST(ParseExpr, TypesFollowPrometheus) {
   const std::pair<const char*, ValueType> cases[] = {
-      {"1", ValueType::kScalar},         {R"("s")", ValueType::kString},
-      {"x", ValueType::kVector},         {"x[5m]", ValueType::kMatrix},
-      {"x[5m:]", ValueType::kMatrix},    {"(1)", ValueType::kScalar},
-      {"-x", ValueType::kVector},        {"1 + 1", ValueType::kScalar},
-      {"1 + x", ValueType::kVector},     {"sum(x)", ValueType::kVector},
-      {"time()", ValueType::kScalar},    {"scalar(x)", ValueType::kScalar},
+      {"1", ValueType::kScalar},           {R"("s")", ValueType::kString},
+      {"x", ValueType::kVector},           {"x[5m]", ValueType::kMatrix},
+      {"x[5m:]", ValueType::kMatrix},      {"(1)", ValueType::kScalar},
+      {"-x", ValueType::kVector},          {"1 + 1", ValueType::kScalar},
+      {"1 + x", ValueType::kVector},       {"sum(x)", ValueType::kVector},
+      {"time()", ValueType::kScalar},      {"scalar(x)", ValueType::kScalar},
       {"rate(x[1m])", ValueType::kVector}, {"1 > bool 2", ValueType::kScalar},
   };
   for (const auto& [q, t] : cases) {
