@@ -281,10 +281,13 @@ TEST(QueryApi, ErrorsCarryPrometheusTypesMessagesAndCodes) {
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
             "query resolution (?step=XX)");
   EXPECT_EQ(range_error("start=0&end=11000&step=1"), "") << "11,000 points are allowed";
-  EXPECT_EQ(range_error("end=5&step=1").rfind("invalid parameter \"start\": ", 0), 0u);
-  EXPECT_EQ(range_error("start=1&end=5&step=x").rfind("invalid parameter \"step\": ", 0), 0u);
+  EXPECT_EQ(range_error("end=5&step=1"),
+            "invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
+  EXPECT_EQ(range_error("start=1&end=5&step=x"),
+            "invalid parameter \"step\": cannot parse \"x\" to a valid duration");
   Reply bad_time = s.Get("/api/v1/query?query=up&time=yesterday");
-  EXPECT_EQ(bad_time.body.value("error", "").rfind("invalid parameter \"time\": ", 0), 0u);
+  EXPECT_EQ(bad_time.body.value("error", ""),
+            "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp");
 
   // Too many samples for --query-max-samples 100: execution, 422, Prometheus' words.
   Reply big = s.Get("/api/v1/query?query=" + UrlEncode("http_requests_total[1h]") +
