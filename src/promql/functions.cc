@@ -34,17 +34,16 @@ double Floor(double v) { return std::floor(v); }
 double Exp(double v) { return std::exp(v); }
 double Sqrt(double v) { return std::sqrt(v); }
 double Ln(double v) { return GoLog(v); }
-// Go's math.Log2 and Log10 go through frexp and Log rather than a dedicated log2/log10, which
-// can round differently from the C library's in the last bit; floor() and == would expose it.
+// Go's math.Log2 (frexp, then Log of the fraction) and Log10 (Log times the correctly rounded
+// 1/Ln10) round differently from the C library's log2/log10 in the last bit, and floor() or ==
+// would expose that; checked against Prometheus 2.42.
 double Log2(double v) {
   int exp = 0;
   double frac = std::frexp(v, &exp);
   if (frac == 0.5) return exp - 1;  // exact powers of two
   return GoLog(frac) * std::numbers::log2e + exp;
 }
-// Ln2/Ln10 as Go's exact constant arithmetic rounds it (dividing the doubles could be an ulp off).
-constexpr double kLn2OverLn10 = 0.30102999566398119521373889472449302676818988146210854131;
-double Log10(double v) { return Log2(v) * kLn2OverLn10; }
+double Log10(double v) { return GoLog(v) * std::numbers::log10e; }
 double Sin(double v) { return std::sin(v); }
 double Cos(double v) { return std::cos(v); }
 double Tan(double v) { return std::tan(v); }

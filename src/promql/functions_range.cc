@@ -58,9 +58,10 @@ StatusOr<Vector> ExtrapolatedRate(const FunctionContext& ctx, const std::vector<
   double interval = sampled;
   interval += to_start < threshold ? to_start : average / 2;
   interval += to_end < threshold ? to_end : average / 2;
-  result = result * (interval / sampled);
-  if (is_rate) result = result / DurationSeconds(ctx.range_end - ctx.range_start);
-  return One(ctx, *s, result);
+  // The factor first, then one multiplication: the same rounding as Prometheus 2.42.
+  double factor = interval / sampled;
+  if (is_rate) factor /= DurationSeconds(ctx.range_end - ctx.range_start);
+  return One(ctx, *s, result * factor);
 }
 
 StatusOr<Vector> Rate(const FunctionContext& ctx, const std::vector<Value>& args) {

@@ -142,6 +142,14 @@ TEST(RateFunctions, RateDividesByTheWindowNotTheSampledInterval) {
   EXPECT_DOUBLE_EQ(RangeValue("increase", p, 0, 300000), 300);
 }
 
+TEST(RateFunctions, RoundLikePrometheus) {
+  // 100 → 200 over 10 s in a 60 s window: (100 * 2.5) / 60 would be 4.166666666666667, while
+  // Prometheus multiplies by the factor 2.5 / 60 and gets 4.166666666666666.
+  EXPECT_EQ(RangeValue("rate", {{0, 100}, {10000, 200}}, -30000, 30000), 4.166666666666666);
+  EXPECT_EQ(RangeValue("rate", {{0, 101}, {10000, 102}, {20000, 202}}, -9500, 20500),
+            5.050000000000001);
+}
+
 TEST(RateFunctions, NeedTwoPoints) {
   EXPECT_TRUE(RangeIsEmpty("rate", {{1000, 5}}));
   EXPECT_TRUE(RangeIsEmpty("increase", {{1000, 5}}));
@@ -358,7 +366,11 @@ TEST(MathFunctions, ApplyToEverySampleAndDropTheMetricName) {
   EXPECT_EQ(Only(Instant("ln", {Vec({0})})), -kInf);
   EXPECT_DOUBLE_EQ(Only(Instant("log2", {Vec({1024})})), 10);
   EXPECT_DOUBLE_EQ(Only(Instant("log10", {Vec({0.001})})), -3);
-  EXPECT_DOUBLE_EQ(Only(Instant("log10", {Vec({1000})})), 3);
+  // Bit for bit what Prometheus 2.42 answers (C's log10(2.5) is one ulp higher, log(x)/ln(10)
+  // gives 2.9999999999999996 for 1000).
+  EXPECT_EQ(Only(Instant("log10", {Vec({1000})})), 3);
+  EXPECT_EQ(Only(Instant("log10", {Vec({2.5})})), 0.3979400086720376);
+  EXPECT_EQ(Only(Instant("log10", {Vec({313730.7566625557})})), 5.496557096938287);
   EXPECT_EQ(Only(Instant("log2", {Vec({0.125})})), -3);
   EXPECT_EQ(Only(Instant("log2", {Vec({kInf})})), kInf);
   EXPECT_TRUE(std::isnan(Only(Instant("log2", {Vec({-1})}))));
