@@ -22,7 +22,8 @@ Status DuplicateLabelset() {
   return FailedPrecondition("vector cannot contain metrics with the same labelset");
 }
 
-Status Timeout() { return DeadlineExceeded("query timed out in query execution"); }
+// What Prometheus 2.42 reports when the deadline passes while evaluating (checked with a real one).
+Status Timeout() { return DeadlineExceeded("query timed out in expression evaluation"); }
 
 std::optional<int64_t> QueryContext::AtTime(AtModifier at, int64_t at_ms) const {
   switch (at) {

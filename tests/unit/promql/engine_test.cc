@@ -335,6 +335,58 @@ TEST_F(EngineTest, VectorArithmeticWithInfAndNaN) {
   EXPECT_EQ(RangeText(R"(a == on() b)", 0, 2 * kMin, kMin), "{}: +Inf@0 0@120\n");
 }
 
+TEST_F(EngineTest, EveryComparisonFiltersAndBoolTurnsIntoZeroOrOne) {
+  const int64_t t = 2 * kMin;  // 20, 40 (api), 60 (db)
+  EXPECT_EQ(Vec("http_requests == 40", t), "http_requests{instance=\"1\", job=\"api\"} 40\n");
+  EXPECT_EQ(Vec("count(http_requests != 40)", t), "{} 2\n");
+  EXPECT_EQ(Vec("count(http_requests >= 40)", t), "{} 2\n");
+  EXPECT_EQ(Vec("count(http_requests <= 40)", t), "{} 2\n");
+  EXPECT_EQ(Vec("count(http_requests < 40)", t), "{} 1\n");
+  EXPECT_EQ(Vec("sum(http_requests != bool 40)", t), "{} 2\n");
+  EXPECT_EQ(Vec("sum(http_requests >= bool 40)", t), "{} 2\n");
+  EXPECT_EQ(Vec("sum(http_requests <= bool 40)", t), "{} 2\n");
+  EXPECT_EQ(Vec("sum(http_requests == bool 40)", t), "{} 1\n");
+}
+
+TEST_F(EngineTest, ManyToOneNeedsGroupingLabelsThatKeepResultsUnique) {
+  q.Add(L({{"__name__", "info"}, {"job", "api"}}), "1 1 1");
+  Status st = ErrorOf(R"(info * on (job) group_right sum by (job) (http_requests))", 2 * kMin);
+  EXPECT_EQ(st.message(), "");
+  st = ErrorOf(R"(count by (job) (http_requests) * on (job) group_left http_requests)", 2 * kMin);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("found duplicate series for the match group {job=\"api\"}"),
+            std::string::npos);
+  // Two left series that differ only in their name collide once the name is dropped.
+  q.Add(L({{"__name__", "y"}, {"job", "api"}, {"instance", "0"}}), "1 1 1");
+  st = ErrorOf(R"({__name__=~"http_requests|y", instance="0", job="api"})"
+               R"( * on (job) group_left sum by (job) (http_requests))",
+               2 * kMin);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(st.message(), "multiple matches for labels: grouping labels must ensure unique results");
+}
+
+TEST_F(EngineTest, AtModifierOnRangeFunctionsAndSubqueriesGivesTheSameValueAtEveryStep) {
+  EXPECT_EQ(RangeText(R"(count_over_time(http_requests{job="db"}[2m] @ 240))", 0, 2 * kMin, kMin),
+            "{instance=\"0\", job=\"db\"}: 3@0 3@60 3@120\n");
+  EXPECT_EQ(RangeText(R"(max_over_time(http_requests{job="db"}[2m:1m] @ 240))", 0, kMin, kMin),
+            "{instance=\"0\", job=\"db\"}: 120@0 120@60\n");
+  // A selector pinned inside a subquery ignores the subquery's steps.
+  EXPECT_EQ(Vec(R"(max_over_time((http_requests{job="db"} @ 60)[5m:1m]))", 8 * kMin),
+            "{instance=\"0\", job=\"db\"} 30\n");
+}
+
+TEST_F(EngineTest, RangeQueryCountsEveryStepAgainstTheSampleLimit) {
+  auto expr = ParseExpr("http_requests");
+  ASSERT_TRUE(expr.ok());
+  QueryLimits limits;
+  limits.max_samples = 40;  // 33 raw samples fit, 3 series x 11 steps of results do not
+  auto m = engine.Range(&q, **expr, 0, 10 * kMin, kMin, limits);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kFailedPrecondition);
+  limits.max_samples = 100;
+  EXPECT_TRUE(engine.Range(&q, **expr, 0, 10 * kMin, kMin, limits).ok());
+}
+
 // --- aggregations ---
 
 TEST_F(EngineTest, SimpleAggregationsByAndWithout) {
@@ -448,7 +500,7 @@ TEST_F(EngineTest, DeadlineInThePastTimesOut) {
   auto v = Instant("sum(http_requests)", 2 * kMin, limits);
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.status().code(), StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(v.status().message(), "query timed out in query execution");
+  EXPECT_EQ(v.status().message(), "query timed out in expression evaluation");
 }
 
 TEST_F(EngineTest, FunctionThatDropsNamesRejectsCollisions) {
