@@ -4,13 +4,13 @@
 // The server is found by --server URL (token from --token-file or $STEWARD_TOKEN), else by the
 // daemon.json and api.token of --data-dir DIR (what `serve --data-dir DIR` writes), else of the
 // state directory.
+#include <httplib.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
@@ -45,8 +45,8 @@ StatusOr<std::string> ResolveTime(const std::string& flag, const std::string& te
   if (text.rfind("now-", 0) == 0 || text.rfind("now+", 0) == 0) {
     rel = text.substr(4);
     sign = text[3] == '-' ? -1 : 1;
-  } else if (text.size() > 1 && text[0] == '-' && !std::isdigit(static_cast<unsigned char>(
-                                                       text.back()))) {
+  } else if (text.size() > 1 && text[0] == '-' &&
+             !std::isdigit(static_cast<unsigned char>(text.back()))) {
     rel = text.substr(1);
   } else {
     return text;
@@ -146,7 +146,7 @@ std::string TimeText(const nlohmann::json& t) {
 
 std::string ValueText(const nlohmann::json& pair) {
   return pair.is_array() && pair.size() == 2 && pair[1].is_string() ? pair[1].get<std::string>()
-                                                                     : pair.dump();
+                                                                    : pair.dump();
 }
 
 void PrintResult(const nlohmann::json& data) {
@@ -159,8 +159,8 @@ void PrintResult(const nlohmann::json& data) {
   if (type == "vector") {
     std::vector<std::vector<std::string>> rows = {{"SERIES", "VALUE"}};
     for (const auto& s : result)
-      rows.push_back({LabelsText(s.value("metric", nlohmann::json::object())),
-                      ValueText(s["value"])});
+      rows.push_back(
+          {LabelsText(s.value("metric", nlohmann::json::object())), ValueText(s["value"])});
     PrintTable(rows);
     if (result.empty()) std::cerr << "no data: the query returned an empty vector\n";
     return;
@@ -236,7 +236,8 @@ void AddQuery(CLI::App& app, Context& ctx, int& rc) {
   cmd->add_flag("--range", f.range, "Range query over --start..--end every --step");
   cmd->add_option("--start", f.start, "Range start (default now-1h)");
   cmd->add_option("--end", f.end, "Range end (default now)");
-  cmd->add_option("--step", f.step, "Resolution: seconds or a duration like 30s (default: ~250 points)");
+  cmd->add_option("--step", f.step,
+                  "Resolution: seconds or a duration like 30s (default: ~250 points)");
   cmd->add_option("--timeout", f.timeout, "Evaluation timeout, e.g. 30s (server default 2m)");
   cmd->add_option("--server", f.server, "API address http://HOST:PORT instead of a local daemon");
   cmd->add_option("--token-file", f.token_file, "File holding the API token (default: api.token)");

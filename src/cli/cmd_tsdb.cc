@@ -2,7 +2,6 @@
 // into a TSDB directory as blocks. See tsdb/importer.h.
 #include <filesystem>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
@@ -20,16 +19,18 @@ int RunImport(Context& ctx, const std::string& file, const std::string& data_dir
   if (!ctx.g.json) {
     std::cerr << "importing " << file << " into " << opt.dir << "\n";
     opt.on_block = [](const std::string& ulid, int64_t samples, int64_t series) {
-      std::cerr << "  block " << ulid << ": " << samples << " samples, " << series
-                << " series\n";
+      std::cerr << "  block " << ulid << ": " << samples << " samples, " << series << " series\n";
     };
   }
   auto sum = tsdb::ImportOpenMetricsFile(file, opt);
   if (!sum.ok()) return Fail(sum.status());
   if (ctx.g.json) {
-    nlohmann::json j = {{"dir", opt.dir},           {"series", sum->series},
-                        {"samples", sum->samples},  {"duplicates", sum->duplicates},
-                        {"min_time", sum->min_time}, {"max_time", sum->max_time},
+    nlohmann::json j = {{"dir", opt.dir},
+                        {"series", sum->series},
+                        {"samples", sum->samples},
+                        {"duplicates", sum->duplicates},
+                        {"min_time", sum->min_time},
+                        {"max_time", sum->max_time},
                         {"blocks", sum->blocks}};
     std::cout << j.dump(2) << "\n";
     return kExitOk;

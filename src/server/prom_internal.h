@@ -4,11 +4,11 @@
 // Thread safety: stateless helpers; handlers run on httplib's worker threads.
 #pragma once
 
-#include <functional>
-#include <string>
-
 #include <httplib.h>
+
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "server/daemon.h"
 #include "server/monitoring.h"

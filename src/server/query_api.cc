@@ -6,14 +6,14 @@
 // Results are written straight into the response text (not through a JSON tree): a 24 h range
 // query over thousands of series is millions of points, and their encoding is on the latency
 // path the benchmark measures.
+#include <httplib.h>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
-
-#include <httplib.h>
 
 #include "promql/engine.h"
 #include "promql/lexer.h"
@@ -45,13 +45,15 @@ StatusOr<int64_t> ParseDurationNs(const std::string& s) {
       double ns = secs * 1e9;
       if (std::isnan(ns)) return std::numeric_limits<int64_t>::min();  // as Go converts NaN
       if (ns > 9.2e18 || ns < -9.2e18)
-        return InvalidArgument("cannot parse \"" + s + "\" to a valid duration. It overflows int64");
+        return InvalidArgument("cannot parse \"" + s +
+                               "\" to a valid duration. It overflows int64");
       return static_cast<int64_t>(ns);
     }
     auto ms = promql::ParseDurationMillis(s);
     if (ms.ok()) {
       if (*ms > std::numeric_limits<int64_t>::max() / 1'000'000)
-        return InvalidArgument("cannot parse \"" + s + "\" to a valid duration. It overflows int64");
+        return InvalidArgument("cannot parse \"" + s +
+                               "\" to a valid duration. It overflows int64");
       return *ms * 1'000'000;
     }
   }
@@ -59,7 +61,8 @@ StatusOr<int64_t> ParseDurationNs(const std::string& s) {
 }
 
 // The deadline: the daemon's --query.timeout, shortened by a `timeout` parameter.
-StatusOr<Clock::time_point> Deadline(Daemon* daemon, const httplib::Request& req, Clock::time_point t0) {
+StatusOr<Clock::time_point> Deadline(Daemon* daemon, const httplib::Request& req,
+                                     Clock::time_point t0) {
   int64_t ms = daemon->options().query_timeout.count();
   std::string to = Param(req, "timeout");
   if (!to.empty()) {
@@ -96,8 +99,8 @@ void AppendTime(std::string* o, int64_t t) {
   AppendInt(o, t / 1000);
   int frac = static_cast<int>(t % 1000);
   if (frac != 0) {
-    char buf[5] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                   static_cast<char>('0' + frac % 10), 0};
+    char buf[5] = {'.', static_cast<char>('0' + frac / 100),
+                   static_cast<char>('0' + frac / 10 % 10), static_cast<char>('0' + frac % 10), 0};
     o->append(buf, 4);
   }
 }
@@ -112,7 +115,7 @@ void AppendValue(std::string* o, double v) {
   buf[0] = '"';
   double a = std::fabs(v);
   auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
-                                                   : std::chars_format::fixed;
+                                                 : std::chars_format::fixed;
   auto r = std::to_chars(buf + 1, buf + sizeof buf - 1, v, fmt);
   *r.ptr = '"';
   o->append(buf, r.ptr + 1);
@@ -128,8 +131,8 @@ void AppendString(std::string* o, std::string_view s) {
     o->push_back('"');
     return;
   }
-  o->append(nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                                nlohmann::json::error_handler_t::replace));
+  o->append(nlohmann::json(std::string(s))
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void AppendLabels(std::string* o, const tsdb::Labels& labels) {
@@ -213,7 +216,8 @@ void AppendStats(std::string* o, const promql::QueryStats& st, Clock::duration p
         {"innerEvalTime", Seconds(eval)},
         {"execQueueTime", 0.0},
         {"execTotalTime", Seconds(prepare + eval)}}},
-      {"samples", {{"totalQueryableSamples", st.samples_loaded}, {"peakSamples", st.peak_samples}}}};
+      {"samples",
+       {{"totalQueryableSamples", st.samples_loaded}, {"peakSamples", st.peak_samples}}}};
   o->append(",\"stats\":");
   o->append(j.dump());
 }
@@ -223,11 +227,16 @@ void AppendStats(std::string* o, const promql::QueryStats& st, Clock::duration p
 // engine.h's codes → Prometheus' error types and HTTP codes (returnAPIError, respondError).
 void EngineError(httplib::Response& res, const Status& st) {
   switch (st.code()) {
-    case StatusCode::kInvalidArgument: return PromError(res, 400, "bad_data", st.message());
-    case StatusCode::kFailedPrecondition: return PromError(res, 422, "execution", st.message());
-    case StatusCode::kDeadlineExceeded: return PromError(res, 503, "timeout", st.message());
-    case StatusCode::kAborted: return PromError(res, 503, "canceled", st.message());
-    default: return PromError(res, 500, "internal", st.message());
+    case StatusCode::kInvalidArgument:
+      return PromError(res, 400, "bad_data", st.message());
+    case StatusCode::kFailedPrecondition:
+      return PromError(res, 422, "execution", st.message());
+    case StatusCode::kDeadlineExceeded:
+      return PromError(res, 503, "timeout", st.message());
+    case StatusCode::kAborted:
+      return PromError(res, 503, "canceled", st.message());
+    default:
+      return PromError(res, 500, "internal", st.message());
   }
 }
 
@@ -269,8 +278,7 @@ void HandleQuery(Daemon* daemon, Monitoring* mon, const httplib::Request& req,
   Evaluation e;
   const Clock::time_point t1 = Clock::now();
   auto querier = mon->db()->NewQuerier();
-  auto v = promql::Engine().Instant(querier.get(), **expr, *t, Limits(daemon, *deadline),
-                                    &e.stats);
+  auto v = promql::Engine().Instant(querier.get(), **expr, *t, Limits(daemon, *deadline), &e.stats);
   if (!v.ok()) return EngineError(res, v.status());
   e.prepare = t1 - t0;
   e.eval = Clock::now() - t1;
@@ -285,7 +293,8 @@ void HandleQueryRange(Daemon* daemon, Monitoring* mon, const httplib::Request& r
   if (!start.ok())
     return PromError(res, 400, "bad_data", InvalidParam("start", start.status().message()));
   auto end = ParsePromTime(Param(req, "end"));
-  if (!end.ok()) return PromError(res, 400, "bad_data", InvalidParam("end", end.status().message()));
+  if (!end.ok())
+    return PromError(res, 400, "bad_data", InvalidParam("end", end.status().message()));
   if (*end < *start)
     return PromError(res, 400, "bad_data",
                      InvalidParam("end", "end timestamp must not be before start time"));
@@ -294,8 +303,9 @@ void HandleQueryRange(Daemon* daemon, Monitoring* mon, const httplib::Request& r
     return PromError(res, 400, "bad_data", InvalidParam("step", step.status().message()));
   if (*step <= 0)
     return PromError(res, 400, "bad_data",
-                     InvalidParam("step", "zero or negative query resolution step widths are not "
-                                          "accepted. Try a positive integer"));
+                     InvalidParam("step",
+                                  "zero or negative query resolution step widths are not "
+                                  "accepted. Try a positive integer"));
   // For safety, as Prometheus: at most 11,000 points per series (60 s steps for a week).
   // Go divides the durations in ns as integers; 128 bits hold any range in ns.
   if (static_cast<__int128>(*end - *start) * 1'000'000 / *step > 11000)
@@ -345,10 +355,9 @@ void HandleExemplars(const httplib::Request& req, httplib::Response& res) {
 
 void InstallQueryRoutes(httplib::Server& svr, Daemon* daemon) {
   auto with = [daemon](auto handler) {
-    return WithMonitoring(daemon, [daemon, handler](Monitoring* mon, const httplib::Request& req,
-                                                    httplib::Response& res) {
-      handler(daemon, mon, req, res);
-    });
+    return WithMonitoring(
+        daemon, [daemon, handler](Monitoring* mon, const httplib::Request& req,
+                                  httplib::Response& res) { handler(daemon, mon, req, res); });
   };
   RouteGetPost(svr, "/api/v1/query", with(HandleQuery));
   RouteGetPost(svr, "/api/v1/query_range", with(HandleQueryRange));

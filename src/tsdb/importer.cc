@@ -70,8 +70,7 @@ class Collector {
     while (p.Next()) {
       ImportSeries* s = Lookup(p);
       if (!p.timestamp())
-        return InvalidArgument("line " + std::to_string(p.line()) + ": " +
-                               s->labels.ToString() +
+        return InvalidArgument("line " + std::to_string(p.line()) + ": " + s->labels.ToString() +
                                " has no timestamp; every imported sample needs one (Unix "
                                "seconds, e.g. 1700000000.5)");
       RETURN_IF_ERROR(Add(s, *p.timestamp(), p.value(), p.line()));
@@ -107,8 +106,8 @@ class Collector {
         ++duplicates_;
         return Status::OK();
       }
-      std::string where = " (line " + std::to_string(s->last_line) + " has " +
-                          Seconds(s->last_t) + ")";
+      std::string where =
+          " (line " + std::to_string(s->last_line) + " has " + Seconds(s->last_t) + ")";
       if (t == s->last_t)
         return InvalidArgument("line " + std::to_string(line) + ": duplicate sample for " +
                                s->labels.ToString() + " at " + Seconds(t) +

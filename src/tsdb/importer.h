@@ -31,8 +31,8 @@
 namespace steward::tsdb {
 
 struct ImportOptions {
-  std::string dir;                                 // the database directory; created if missing
-  int64_t block_duration_ms = 2LL * 3600 * 1000;   // promtool's --max-block-duration default
+  std::string dir;                                // the database directory; created if missing
+  int64_t block_duration_ms = 2LL * 3600 * 1000;  // promtool's --max-block-duration default
   // Called after each block is written (its id, samples and series), for progress output.
   std::function<void(const std::string& ulid, int64_t samples, int64_t series)> on_block;
 };

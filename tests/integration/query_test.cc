@@ -3,6 +3,8 @@
 // `steward query`, and as the exact requests Grafana's Prometheus data source sends
 // (pkg/tsdb/prometheus/client/client.go, healthcheck.go, heuristics.go and the query editor's
 // language provider in Grafana 9/10).
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -11,9 +13,6 @@
 #include <fstream>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 #include "integration/harness.h"
 #include "integration/peers.h"
@@ -40,8 +39,10 @@ std::string Generate() {
   for (const char* le : {"0.1", "1", "+Inf"})
     for (int64_t t = kStart, i = 0; t <= kEnd; t += kStep, ++i)
       out += "latency_seconds_bucket{le=\"" + std::string(le) + "\"} " +
-             std::to_string(i * (le[0] == '0' ? 1 : le[0] == '1' ? 3 : 4)) + " " +
-             std::to_string(t) + "\n";
+             std::to_string(i * (le[0] == '0'   ? 1
+                                 : le[0] == '1' ? 3
+                                                : 4)) +
+             " " + std::to_string(t) + "\n";
   return out + "# EOF\n";
 }
 
@@ -58,13 +59,15 @@ class DataServer {
     std::vector<std::string> args = {"serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = p.StewardBackground(args, p.dir() + "/serve.log");
-    PollUntil([&] {
-      std::ifstream in(dir_ + "/daemon.json");
-      auto j = nlohmann::json::parse(in, nullptr, false);
-      if (j.is_discarded() || j.value("pid", 0) != pid_) return false;
-      port_ = j.value("port", 0);
-      return port_ > 0 && HttpGet(port_, "/healthz") == 200;
-    }, 15000);
+    PollUntil(
+        [&] {
+          std::ifstream in(dir_ + "/daemon.json");
+          auto j = nlohmann::json::parse(in, nullptr, false);
+          if (j.is_discarded() || j.value("pid", 0) != pid_) return false;
+          port_ = j.value("port", 0);
+          return port_ > 0 && HttpGet(port_, "/healthz") == 200;
+        },
+        15000);
     std::ifstream t(dir_ + "/api.token");
     std::getline(t, token_);
   }
@@ -152,7 +155,8 @@ TEST(QueryApi, TsdbImportReportsWhatItWroteAndRefusesAServedDirectory) {
 
   DataServer s(p, p.dir() + "/db");
   ASSERT_GT(s.port(), 0) << s.Log();
-  RunResult again = p.Steward({"tsdb", "import", p.dir() + "/data.om", "--data-dir", p.dir() + "/db"});
+  RunResult again =
+      p.Steward({"tsdb", "import", p.dir() + "/data.om", "--data-dir", p.dir() + "/db"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("steward down"), std::string::npos) << again.err;
 }
@@ -162,8 +166,8 @@ TEST(QueryApi, InstantAndRangeQueriesOverGetAndPostHavePrometheusShapes) {
   DataServer s(p, ImportData(p));
   ASSERT_GT(s.port(), 0) << s.Log();
   const int64_t at = kEnd - 600;
-  std::string q = "/api/v1/query?query=" + UrlEncode("sum by (code) (http_requests_total)") +
-                  "&time=" + T(at);
+  std::string q =
+      "/api/v1/query?query=" + UrlEncode("sum by (code) (http_requests_total)") + "&time=" + T(at);
   Reply get = s.Get(q);
   ASSERT_EQ(get.status, 200) << get.body.dump();
   EXPECT_EQ(get.body["status"], "success");
@@ -201,12 +205,19 @@ TEST(QueryApi, InstantAndRangeQueriesOverGetAndPostHavePrometheusShapes) {
   Reply inf = s.Get("/api/v1/query?query=" + UrlEncode("vector(1/0)") + "&time=4");
   EXPECT_EQ(inf.body["data"]["result"][0]["value"][1], "+Inf") << inf.body.dump();
   // Numbers as Go's FormatFloat(v, 'f' or 'e', -1, 64) writes them; times with 3 decimals.
-  for (auto [expr, want] : std::vector<std::pair<std::string, std::string>>{
-           {"1e21", "1e+21"}, {"0.0000001", "1e-07"}, {"-0.5", "-0.5"},
-           {"123456789.125", "123456789.125"}, {"0/0", "NaN"}, {"-1/0", "-Inf"}}) {
+  for (auto [expr, want] :
+       std::vector<std::pair<std::string, std::string>>{{"1e21", "1e+21"},
+                                                        {"0.0000001", "1e-07"},
+                                                        {"-0.5", "-0.5"},
+                                                        {"123456789.125", "123456789.125"},
+                                                        {"0/0", "NaN"},
+                                                        {"-1/0", "-Inf"}}) {
     std::string raw = s.RawGet("/api/v1/query?query=" + UrlEncode(expr) + "&time=-1.5");
-    EXPECT_EQ(raw, "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":"
-                   "[-1.500,\"" + want + "\"]}}\n") << expr;
+    EXPECT_EQ(raw,
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":"
+              "[-1.500,\"" +
+                  want + "\"]}}\n")
+        << expr;
   }
 
   // A range query: every step from start to end, rates of a linear counter.
@@ -264,8 +275,8 @@ TEST(QueryApi, ErrorsCarryPrometheusTypesMessagesAndCodes) {
   std::string msg = parse.body.value("error", "");
   EXPECT_EQ(msg.rfind("invalid parameter \"query\": 1:", 0), 0u) << msg;
   EXPECT_NE(msg.find("parse error"), std::string::npos) << msg;
-  Reply range_parse = s.Get("/api/v1/query_range?query=" + UrlEncode("1 +") +
-                            "&start=1&end=2&step=1");
+  Reply range_parse =
+      s.Get("/api/v1/query_range?query=" + UrlEncode("1 +") + "&start=1&end=2&step=1");
   EXPECT_EQ(range_parse.status, 400);
   EXPECT_EQ(range_parse.body.value("error", "").rfind("1:", 0), 0u) << range_parse.body.dump();
 
@@ -290,8 +301,8 @@ TEST(QueryApi, ErrorsCarryPrometheusTypesMessagesAndCodes) {
             "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp");
 
   // Too many samples for --query-max-samples 100: execution, 422, Prometheus' words.
-  Reply big = s.Get("/api/v1/query?query=" + UrlEncode("http_requests_total[1h]") +
-                    "&time=" + T(kEnd));
+  Reply big =
+      s.Get("/api/v1/query?query=" + UrlEncode("http_requests_total[1h]") + "&time=" + T(kEnd));
   EXPECT_EQ(big.status, 422) << big.body.dump();
   EXPECT_EQ(big.body["errorType"], "execution");
   EXPECT_NE(big.body.value("error", "").find("too many samples"), std::string::npos);
@@ -311,8 +322,9 @@ TEST(QueryApi, PostFormsLongerThanEightKiBAreAnswered) {
   Reply r = s.Post("/api/v1/query", "query=" + UrlEncode(query) + "&time=" + T(kEnd));
   ASSERT_EQ(r.status, 200) << r.body.dump().substr(0, 500);
   EXPECT_EQ(r.body["data"]["result"][0]["value"][1], "2");
-  Reply series = s.Post("/api/v1/series", "match%5B%5D=" + UrlEncode(
-                                              "http_requests_total{code=~\"" + alternatives + "\"}"));
+  Reply series =
+      s.Post("/api/v1/series",
+             "match%5B%5D=" + UrlEncode("http_requests_total{code=~\"" + alternatives + "\"}"));
   ASSERT_EQ(series.status, 200) << series.body.dump().substr(0, 500);
   EXPECT_EQ(series.body["data"].size(), 2u);
 }
@@ -322,8 +334,8 @@ TEST(QueryApi, StewardQueryPrintsTablesJsonAndApiErrors) {
   std::string db = ImportData(p);
   DataServer s(p, db);
   ASSERT_GT(s.port(), 0) << s.Log();
-  RunResult table = p.Steward({"query", "--data-dir", db, "--time", T(kEnd),
-                               "sum by (code) (http_requests_total)"});
+  RunResult table = p.Steward(
+      {"query", "--data-dir", db, "--time", T(kEnd), "sum by (code) (http_requests_total)"});
   ASSERT_EQ(table.exit_code, 0) << table.out << table.err;
   int64_t n = (kEnd - kStart) / kStep;
   EXPECT_NE(table.out.find("SERIES"), std::string::npos) << table.out;
@@ -331,8 +343,8 @@ TEST(QueryApi, StewardQueryPrintsTablesJsonAndApiErrors) {
       << table.out;
   EXPECT_NE(table.out.find("{code=\"500\"}  " + std::to_string(n)), std::string::npos);
 
-  RunResult json = p.Steward({"query", "--data-dir", db, "--time", T(kEnd), "--json",
-                              "temperature"});
+  RunResult json =
+      p.Steward({"query", "--data-dir", db, "--time", T(kEnd), "--json", "temperature"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   auto data = nlohmann::json::parse(json.out, nullptr, false);
   ASSERT_FALSE(data.is_discarded()) << json.out;
@@ -381,10 +393,10 @@ TEST(QueryApi, AnswersTheRequestsOfGrafanasPrometheusDataSource) {
   std::set<std::string> names(labels.body["data"].begin(), labels.body["data"].end());
   for (const char* n : {"__name__", "code", "job", "le", "room"}) EXPECT_TRUE(names.count(n)) << n;
   Reply metrics = s.Get("/api/v1/label/__name__/values?start=" + from + "&end=" + to);
-  EXPECT_EQ(metrics.body["data"],
-            nlohmann::json::array({"http_requests_total", "latency_seconds_bucket", "temperature"}));
-  Reply series = s.Post("/api/v1/series", "end=" + to + "&match%5B%5D=http_requests_total&start=" +
-                                              from);
+  EXPECT_EQ(metrics.body["data"], nlohmann::json::array({"http_requests_total",
+                                                         "latency_seconds_bucket", "temperature"}));
+  Reply series =
+      s.Post("/api/v1/series", "end=" + to + "&match%5B%5D=http_requests_total&start=" + from);
   ASSERT_EQ(series.body["data"].size(), 2u) << series.body.dump();
   EXPECT_EQ(series.body["data"][0],
             (nlohmann::json{{"__name__", "http_requests_total"}, {"code", "200"}, {"job", "api"}}));
@@ -409,8 +421,8 @@ TEST(QueryApi, AnswersTheRequestsOfGrafanasPrometheusDataSource) {
 
   Reply instant = s.Post("/api/v1/query", "query=" + UrlEncode(expr) + "&time=" + T(end));
   EXPECT_EQ(instant.body["data"]["resultType"], "vector") << instant.body.dump();
-  Reply exemplars = s.Post("/api/v1/query_exemplars", "end=" + T(end) + "&query=" +
-                                                          UrlEncode(expr) + "&start=" + T(start));
+  Reply exemplars = s.Post("/api/v1/query_exemplars",
+                           "end=" + T(end) + "&query=" + UrlEncode(expr) + "&start=" + T(start));
   EXPECT_EQ(exemplars.body["data"], nlohmann::json::array());
   EXPECT_EQ(s.Get("/api/v1/rules").body["data"]["groups"], nlohmann::json::array());
   EXPECT_EQ(s.Get("/api/v1/alerts").body["data"]["alerts"], nlohmann::json::array());
