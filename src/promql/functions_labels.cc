@@ -12,8 +12,28 @@
 namespace steward::promql::internal {
 namespace {
 
-bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+// The length of the UTF-8 sequence a lead byte starts (1 for a stray byte, as Go's decoder
+// consumes one byte of invalid input).
+size_t RuneLength(unsigned char c) {
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  if (c >= 0xE0) return c <= 0xEF ? 3 : 1;
+  if (c >= 0xC2) return 2;
+  return 1;
+}
+
+// How many bytes at the start of s form one character of a group name: Go accepts letters,
+// digits and '_' (unicode.IsLetter/IsDigit, so "é" counts), 0 when s starts with anything else.
+size_t NameCharLength(std::string_view s) {
+  unsigned char c = static_cast<unsigned char>(s[0]);
+  if (c < 0x80) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_';
+    return ok ? 1 : 0;
+  }
+  static const RE2* const kLetterOrDigit = new RE2(R"([\p{L}\p{Nd}])");
+  size_t n = RuneLength(c);
+  if (n == 1 || n > s.size()) return 0;
+  return RE2::FullMatch(s.substr(0, n), *kLetterOrDigit) ? n : 0;
 }
 
 // Go's regexp extract(): parses "name" or "{name}" after a '$'. Returns false when malformed.
@@ -23,7 +43,11 @@ bool ExtractName(std::string_view s, std::string_view& name, int& num, size_t& c
   bool brace = s[0] == '{';
   size_t start = brace ? 1 : 0;
   size_t i = start;
-  while (i < s.size() && IsNameChar(s[i])) ++i;
+  while (i < s.size()) {
+    size_t n = NameCharLength(s.substr(i));
+    if (n == 0) break;
+    i += n;
+  }
   if (i == start) return false;
   name = s.substr(start, i - start);
   if (brace) {

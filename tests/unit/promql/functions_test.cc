@@ -327,6 +327,17 @@ TEST(Absent, LabelsComeFromEqualityMatchersSeenOnce) {
   EXPECT_TRUE(present->empty());
 }
 
+TEST(Absent, MatchersApplyInOrder) {
+  // Prometheus 2.42 gives {job="b"} here: the != removes job, then the = sets it.
+  using T = tsdb::Matcher::Type;
+  Fn fn("absent");
+  fn.WithArg(Selector({{T::kNotEqual, "job", "a"}, {T::kEqual, "job", "b"}}));
+  auto out = fn.Run({Vector{}});
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].metric, L({{"job", "b"}}));
+}
+
 TEST(Absent, NonSelectorArgumentGivesNoLabels) {
   Fn fn("absent");
   fn.WithArg(std::make_unique<NumberLiteral>());
@@ -568,6 +579,14 @@ TEST(LabelReplace, ExpandsGroupsLikeGo) {
       "a/$/$");
   // $1x names group "1x", which does not exist: empty, as in Go.
   EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$1x-", "host", "(a)-b")[0].metric.Get("x"), "-");
+  // Go's names take any letter: "$1é" refers to group "1é", which does not exist.
+  EXPECT_EQ(LabelReplace(Host("a-b"), "x", "ÿ$1é!", "host", "(a)-b")[0].metric.Get("x"), "ÿ!");
+  EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$1€", "host", "(a)-b")[0].metric.Get("x"), "a€");
+  // Leading zeros make a name, not a number; $ab is not group a.
+  EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$01|$1|${01}|$10", "host", "(a)-(b)")[0]
+                .metric.Get("x"),
+            "|a||");
+  EXPECT_FALSE(LabelReplace(Host("a-b"), "x", "$ab", "host", "(?P<a>a)-b")[0].metric.Has("x"));
   // ${1 without the brace is literal; $9 beyond the groups is empty.
   EXPECT_EQ(LabelReplace(Host("a"), "x", "${1-$9.", "host", "(a)")[0].metric.Get("x"), "${1-.");
 }
