@@ -26,11 +26,17 @@ const tsdb::Sample* LatestSample(const std::vector<tsdb::Sample>& samples, size_
 // Slides a closed window [mint, maxt] over one series' samples (bounds must not decrease).
 class Window {
  public:
-  explicit Window(const std::vector<tsdb::Sample>* samples) : samples_(samples) {}
+  explicit Window(const std::vector<tsdb::Sample>* samples) : samples_(samples) {
+    for (const auto& s : *samples) has_stale_ = has_stale_ || tsdb::IsStaleNaN(s.v);
+  }
   void Fill(int64_t mint, int64_t maxt, std::vector<Point>* out) {
     const auto& s = *samples_;
     while (hi_ < s.size() && s[hi_].t <= maxt) ++hi_;
     while (lo_ < hi_ && s[lo_].t < mint) ++lo_;
+    if (!has_stale_) {
+      out->assign(s.begin() + static_cast<ptrdiff_t>(lo_), s.begin() + static_cast<ptrdiff_t>(hi_));
+      return;
+    }
     out->clear();
     for (size_t i = lo_; i < hi_; ++i) {
       if (!tsdb::IsStaleNaN(s[i].v)) out->push_back(s[i]);
@@ -40,6 +46,7 @@ class Window {
  private:
   const std::vector<tsdb::Sample>* samples_;
   size_t lo_ = 0, hi_ = 0;
+  bool has_stale_ = false;
 };
 
 }  // namespace

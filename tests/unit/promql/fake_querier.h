@@ -55,14 +55,18 @@ class FakeQuerier : public tsdb::Querier {
 
   void AddSamples(tsdb::Labels labels, std::vector<tsdb::Sample> samples) {
     series_.push_back(tsdb::Series{std::move(labels), std::move(samples)});
-    std::sort(series_.begin(), series_.end(),
-              [](const tsdb::Series& a, const tsdb::Series& b) { return a.labels < b.labels; });
+    sorted_ = false;
   }
 
   StatusOr<std::vector<tsdb::Series>> Select(const std::vector<tsdb::Matcher>& matchers,
                                              int64_t mint, int64_t maxt,
                                              int64_t max_samples) override {
     selects.push_back({mint, maxt});
+    if (!sorted_) {
+      std::sort(series_.begin(), series_.end(),
+                [](const tsdb::Series& a, const tsdb::Series& b) { return a.labels < b.labels; });
+      sorted_ = true;
+    }
     std::vector<tsdb::Series> out;
     int64_t loaded = 0;
     for (const auto& s : series_) {
@@ -105,6 +109,7 @@ class FakeQuerier : public tsdb::Querier {
     return std::strtod(s.c_str(), nullptr);
   }
   std::vector<tsdb::Series> series_;
+  bool sorted_ = true;
 };
 
 }  // namespace steward::promql::testing
