@@ -298,13 +298,20 @@ StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Valu
     return Internal("CallFunction without a function");
   }
   std::string_view name = ctx.call->func->name;
-  const auto& registry = internal::Registry();
-  auto it = registry.find(name);
-  if (it == registry.end()) {
-    return InvalidArgument("unknown function with name \"" + std::string(name) + "\"");
+  // A range query calls the same function once per series and step: remember the last lookup.
+  thread_local std::string last_name;
+  thread_local const internal::FunctionEntry* last_entry = nullptr;
+  if (last_entry == nullptr || name != last_name) {
+    const auto& registry = internal::Registry();
+    auto it = registry.find(name);
+    if (it == registry.end()) {
+      return InvalidArgument("unknown function with name \"" + std::string(name) + "\"");
+    }
+    last_name = name;
+    last_entry = &it->second;
   }
-  RETURN_IF_ERROR(internal::CheckArgs(name, it->second, args));
-  return it->second.impl(ctx, args);
+  RETURN_IF_ERROR(internal::CheckArgs(name, *last_entry, args));
+  return last_entry->impl(ctx, args);
 }
 
 }  // namespace steward::promql
