@@ -66,8 +66,12 @@ void RouteGetPost(httplib::Server& svr, const std::string& path, httplib::Server
       return true;
     });
     httplib::Request form = req;
-    if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0)
+    if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+      // Body values first: they win over the URL's, as in Go's Request.FormValue.
+      form.params.clear();
       httplib::detail::parse_query_text(body, form.params);
+      form.params.insert(req.params.begin(), req.params.end());
+    }
     form.body = std::move(body);
     h(form, res);
   });

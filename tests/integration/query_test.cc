@@ -189,6 +189,10 @@ TEST(QueryApi, InstantAndRangeQueriesOverGetAndPostHavePrometheusShapes) {
   std::string form = "query=" + UrlEncode("sum by (code) (http_requests_total)") + "&time=" + T(at);
   EXPECT_EQ(s.RawPost("/api/v1/query", form), s.RawGet(q));
 
+  // In a POST, the form's values win over the URL's, as in Prometheus (Go's FormValue).
+  Reply both = s.Post("/api/v1/query?query=2&time=5", "query=1&time=4");
+  EXPECT_EQ(both.body["data"]["result"], nlohmann::json::array({4, "1"})) << both.body.dump();
+
   // Fractional times come back with their milliseconds, as Prometheus writes them.
   Reply frac = s.Get("/api/v1/query?query=temperature&time=" + T(at) + ".781");
   ASSERT_EQ(frac.status, 200) << frac.body.dump();
