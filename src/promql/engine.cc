@@ -253,11 +253,12 @@ StatusOr<Matrix> Evaluator::EvalMatrix(const Expr& e) {
 }
 
 StatusOr<Matrix> Evaluator::EvalNumber(double v) {
+  RETURN_IF_ERROR(ctx_->Charge(steps_.Count()));  // before allocating them
   Series s;
+  s.points.reserve(static_cast<size_t>(steps_.Count()));
   for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval) {
     s.points.push_back({ts, v});
   }
-  RETURN_IF_ERROR(ctx_->Charge(static_cast<int64_t>(s.points.size())));
   Matrix out;
   out.push_back(std::move(s));
   return out;
@@ -341,7 +342,8 @@ class SeriesCollector {
     if (it != by_labels_.end()) return it->second;
     const size_t idx = out_.size();
     out_.push_back(Series{std::move(l), {}});
-    out_.back().points.reserve(static_cast<size_t>(steps_));
+    // Bounded: a subquery may have more steps than memory (the sample limit stops it first).
+    out_.back().points.reserve(static_cast<size_t>(std::min<int64_t>(steps_, 4096)));
     labels_.push_back(out_.back().metric);
     by_labels_.emplace(&labels_.back(), idx);
     return idx;

@@ -65,6 +65,7 @@ StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs) {
     ss.points.reserve(static_cast<size_t>(std::min<int64_t>(steps_.Count(), s.samples.size() + 1)));
     size_t cursor = 0;
     for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval) {
+      RETURN_IF_ERROR(ctx_->CheckDeadline());
       const int64_t ref = (at ? *at : ts) - vs.offset_ms;
       const tsdb::Sample* smp = LatestSample(s.samples, &cursor, ref, lookback);
       if (smp == nullptr) continue;
@@ -216,6 +217,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     Window window(&s.samples);
     int64_t step = 0;
     for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval, ++step) {
+      RETURN_IF_ERROR(ctx_->CheckDeadline());
       for (size_t i = 0; i < c.args.size(); ++i) {
         if (i == matrix_arg || others[i].empty()) continue;
         const auto& pts = others[i][0].points;
@@ -250,6 +252,9 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
 StatusOr<Matrix> Evaluator::AbsentOverTime(const Expr* arg,
                                            const std::vector<tsdb::Series>& series, int64_t range,
                                            int64_t offset, std::optional<int64_t> at) {
+  // The result may have a point per step: charge them before allocating.
+  RETURN_IF_ERROR(ctx_->Charge(steps_.Count()));
+  ctx_->Release(steps_.Count());
   std::vector<bool> found(steps_.Count(), false);
   std::vector<Point> points;
   for (const auto& s : series) {
@@ -257,6 +262,7 @@ StatusOr<Matrix> Evaluator::AbsentOverTime(const Expr* arg,
     Window window(&s.samples);
     int64_t step = 0;
     for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval, ++step) {
+      RETURN_IF_ERROR(ctx_->CheckDeadline());
       const int64_t maxt = (at ? *at : ts) - offset;
       window.Fill(maxt - range, maxt, &points);
       if (!points.empty()) found[step] = true;

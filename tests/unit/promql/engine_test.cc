@@ -494,6 +494,16 @@ TEST_F(EngineTest, TooManySamplesStopsTheQuery) {
   EXPECT_EQ(stats.peak_samples, 12);
 }
 
+TEST_F(EngineTest, HugeSubqueryStopsAtTheSampleLimitInsteadOfAllocating) {
+  Status st = ErrorOf("count_over_time(vector(1)[1000d:1ms])", 0);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  QueryLimits limits;
+  limits.max_samples = 1000;
+  auto v = Instant(R"(count_over_time(http_requests{job="db"}[1d:1ms]))", 10 * kMin, limits);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kFailedPrecondition);
+}
+
 TEST_F(EngineTest, DeadlineInThePastTimesOut) {
   QueryLimits limits;
   limits.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
