@@ -490,6 +490,8 @@ std::string DescribeItem(const Item& item) {
   if (item.kind == Tok::kError) return item.error;
   if (item.kind == Tok::kIdentifier) return "identifier " + GoQuote(text);
   if (item.kind == Tok::kMetricIdentifier) return "metric identifier " + GoQuote(text);
+  // 2.42 lacks AT in ItemTypeStr, so "@" shows as its numeric item type, then as an operator.
+  if (item.kind == Tok::kAt) return "\"<Item 57385>\" <op:" + text + ">";
   if (IsKeywordTok(item.kind)) return "<" + text + ">";
   if (IsOperatorTok(item.kind)) return "<op:" + text + ">";
   if (IsAggregatorTok(item.kind)) return "<aggr:" + text + ">";

@@ -25,7 +25,14 @@ bool IsPrintNonAscii(uint32_t r) {
   if (r == 0x180E || (r >= 0xFFF9 && r <= 0xFFFB)) return false;
   if (r >= 0xD800 && r <= 0xF8FF) return false;  // surrogates, private use
   if ((r & 0xFFFE) == 0xFFFE || (r >= 0xFDD0 && r <= 0xFDEF)) return false;
-  if (r >= 0xE0000) return false;  // tags, variation selectors supplement, private planes
+  if (r >= 0xE0100 && r <= 0xE01EF) return true;  // variation selectors supplement
+  if (r >= 0xE0000) return false;                 // tags, private use planes
+  // Planes 2 and 3 hold the CJK extensions (Unicode 13, Go 1.19/1.20); 4 to 13 are unassigned.
+  if (r >= 0x20000 && r < 0x40000)
+    return r <= 0x2A6DD || (r >= 0x2A700 && r <= 0x2B734) || (r >= 0x2B740 && r <= 0x2B81D) ||
+           (r >= 0x2B820 && r <= 0x2CEA1) || (r >= 0x2CEB0 && r <= 0x2EBE0) ||
+           (r >= 0x2F800 && r <= 0x2FA1D) || (r >= 0x30000 && r <= 0x3134A);
+  if (r >= 0x40000) return false;
   return true;
 }
 

@@ -16,7 +16,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "promql/lexer.h"
 #include "promql/parser_internal.h"
@@ -137,11 +139,20 @@ bool IsMetricKeyword(Tok t) {
          t == Tok::kEnd;
 }
 
-// The grammar's maybe_label: what may name a label in by/without/on/ignoring/group_x lists.
+// The grammar's maybe_label: what may name a label in by/without/on/ignoring/group_x lists
+// (every keyword but `without`).
 bool IsMaybeLabel(Tok t) {
   return t == Tok::kIdentifier || t == Tok::kMetricIdentifier || internal::IsAggregatorTok(t) ||
-         internal::IsKeywordTok(t) || t == Tok::kLand || t == Tok::kLor || t == Tok::kLunless ||
-         t == Tok::kStart || t == Tok::kEnd || t == Tok::kAtan2;
+         (internal::IsKeywordTok(t) && t != Tok::kWithout) || t == Tok::kLand || t == Tok::kLor ||
+         t == Tok::kLunless || t == Tok::kStart || t == Tok::kEnd || t == Tok::kAtan2;
+}
+
+bool IsSign(Tok t) { return t == Tok::kAdd || t == Tok::kSub; }
+
+// Tokens that can begin an expression (the grammar's FIRST(expr)).
+bool StartsExpr(Tok t) {
+  return t == Tok::kNumber || t == Tok::kString || t == Tok::kLeftParen || t == Tok::kLeftBrace ||
+         t == Tok::kIdentifier || t == Tok::kMetricIdentifier || IsSign(t) || IsMetricKeyword(t);
 }
 
 bool IsLabelName(std::string_view s) {
@@ -165,18 +176,19 @@ std::string GoFixed(double v) {
 
 // Matcher::Make says `invalid regex "<v>" for label <name>: <RE2's reason>`; Prometheus says
 // Go's `error parsing regexp: <code>: `<arg>``. RE2 and Go name most failures alike.
-std::string GoRegexpError(const std::string& msg, std::string_view label) {
+std::string GoRegexpError(const std::string& msg, std::string_view label, std::string_view value) {
   static constexpr std::pair<std::string_view, std::string_view> kCodes[] = {
       {"missing )", "missing closing )"},
       {"missing ]", "missing closing ]"},
       {"bad repetition operator", "invalid nested repetition operator"},
+      {"no argument for repetition operator", "missing argument to repetition operator"},
       {"invalid repetition size", "invalid repeat count"},
       {"trailing \\", "trailing backslash at end of expression"},
       {"invalid named capture group", "invalid named capture"},
   };
-  std::string marker = " for label " + std::string(label) + ": ";
-  size_t at = msg.rfind(marker);
-  std::string reason = at == std::string::npos ? msg : msg.substr(at + marker.size());
+  std::string prefix =
+      "invalid regex \"" + std::string(value) + "\" for label " + std::string(label) + ": ";
+  std::string reason = msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
   size_t colon = reason.find(": ");
   if (colon == std::string::npos) return "error parsing regexp: " + reason;
   std::string code = reason.substr(0, colon);
@@ -296,9 +308,12 @@ class Parser {
     Take();
     b->matching->card =
         k == Tok::kGroupLeft ? VectorMatching::Card::kManyToOne : VectorMatching::Card::kOneToMany;
-    if (Peek().kind == Tok::kLeftParen) {
-      ASSIGN_OR_RETURN(b->matching->include, GroupingLabels());
-    }
+    // maybe_grouping_labels: empty when an expression follows; anything else is taken as a
+    // malformed label list, as yacc recovers in `grouping_labels: error`.
+    Tok next = Peek().kind;
+    if (next == Tok::kError) return Unexpected(Peek(), "", "");
+    if (next != Tok::kLeftParen && StartsExpr(next)) return Status::OK();
+    ASSIGN_OR_RETURN(b->matching->include, GroupingLabels());
     return Status::OK();
   }
 
@@ -326,25 +341,40 @@ class Parser {
     return out;
   }
 
+  // unary_op expr %prec MUL: the operand takes `^` chains only (-2 ^ 2 is -(2 ^ 2)), and a sign
+  // folds into a number literal. Runs of signs are read in a loop: Prometheus accepts
+  // thousands of them before a literal, which then cost no tree depth.
   StatusOr<ExprPtr> Unary() {
-    const Item& op = Peek();
-    if (op.kind != Tok::kAdd && op.kind != Tok::kSub) {
+    if (!IsSign(Peek().kind)) {
       ASSIGN_OR_RETURN(ExprPtr e, Primary());
       return Postfix(std::move(e));
     }
-    Take();
-    ASSIGN_OR_RETURN(ExprPtr operand, Binary(kPowPrecedence));
-    if (operand->kind == NodeKind::kNumberLiteral) {
-      // Prometheus folds a sign into a number literal.
-      auto* n = static_cast<NumberLiteral*>(operand.get());
-      if (op.kind == Tok::kSub) n->value = -n->value;
-      n->pos = op.pos;
-      return operand;
+    size_t n = 0;
+    while (IsSign(Peek(n).kind)) ++n;
+    Tok after = Peek(n + 1).kind;
+    bool literal = Peek(n).kind == Tok::kNumber && after != Tok::kPow &&
+                   after != Tok::kLeftBracket && after != Tok::kOffset && after != Tok::kAt;
+    DepthGuard guard(this);
+    std::vector<const Item*> signs;
+    for (size_t i = 0; i < n; ++i) {
+      signs.push_back(&Take());
+      if (!literal) RETURN_IF_ERROR(guard.Grow(signs.back()->pos));
     }
-    auto u = Node<UnaryExpr>(op.pos, operand->end);
-    u->negate = op.kind == Tok::kSub;
-    u->expr = std::move(operand);
-    return ExprPtr(std::move(u));
+    ASSIGN_OR_RETURN(ExprPtr e, Binary(kPowPrecedence));
+    for (auto it = signs.rbegin(); it != signs.rend(); ++it) {
+      const Item& op = **it;
+      if (e->kind == NodeKind::kNumberLiteral) {
+        auto* num = static_cast<NumberLiteral*>(e.get());
+        if (op.kind == Tok::kSub) num->value = -num->value;
+        num->pos = op.pos;
+        continue;
+      }
+      auto u = Node<UnaryExpr>(op.pos, e->end);
+      u->negate = op.kind == Tok::kSub;
+      u->expr = std::move(e);
+      e = std::move(u);
+    }
+    return e;
   }
 
   StatusOr<ExprPtr> Primary() {
@@ -385,7 +415,11 @@ class Parser {
     return ExprPtr(std::move(n));
   }
 
+  // Prometheus' strutil.Unquote: Go's rules, single quotes of any length, and raw strings
+  // kept byte for byte (Go's strconv.Unquote would drop their carriage returns).
   StatusOr<std::string> UnquoteItem(const Item& t) const {
+    if (t.text.size() >= 2 && t.text.front() == '`')
+      return std::string(t.text.substr(1, t.text.size() - 2));
     auto v = Unquote(t.text);
     if (!v.ok())
       return Error(t.pos, "error unquoting string " + internal::GoQuote(t.text) + ": " +
@@ -475,7 +509,7 @@ class Parser {
     ASSIGN_OR_RETURN(std::string v, UnquoteItem(value));
     auto m = tsdb::Matcher::Make(type, std::string(name.text), v);
     if (!m.ok()) {
-      return Error(name.pos, GoRegexpError(m.status().message(), name.text));
+      return Error(name.pos, GoRegexpError(m.status().message(), name.text, v));
     }
     vs->matchers.push_back(std::move(*m));
     return Status::OK();
@@ -491,7 +525,10 @@ class Parser {
       if (sep.kind == Tok::kRightParen) break;
       if (sep.kind != Tok::kComma) return Generic(sep);
       Take();
-      if (Peek().kind == Tok::kRightParen)
+      // After a comma yacc reduces `args ","` by default when no expression can start here,
+      // which reports the comma as trailing; a lexer error was reported before that.
+      if (Peek().kind == Tok::kError) return Unexpected(Peek(), "", "");
+      if (!StartsExpr(Peek().kind))
         return Error(sep.pos, "trailing commas not allowed in function call args");
     }
     *end = Take().pos + 1;
@@ -564,17 +601,50 @@ class Parser {
     }
   }
 
-  // Prometheus' parseDuration for range, step and offset: model.ParseDuration (whose limit is
-  // a time.Duration, ~292 years) and "duration must be greater than 0".
+  // Prometheus' parseDuration for range, step and offset: model.ParseDuration (units y w d h m
+  // s ms in that order, each once, leading zeros fine, the total a time.Duration of at most
+  // ~292 years) and "duration must be greater than 0".
   StatusOr<int64_t> Duration(const Item& d) const {
-    auto ms = ParseDurationMillis(d.text);
-    if (!ms.ok()) {
-      const std::string& m = ms.status().message();
-      return Error(d.pos, m.rfind("duration out of range", 0) == 0 ? "duration out of range" : m);
+    static constexpr struct {
+      std::string_view unit;
+      int64_t ms;
+    } kUnits[] = {{"y", 365LL * 24 * 3600 * 1000},
+                  {"w", 7LL * 24 * 3600 * 1000},
+                  {"d", 24LL * 3600 * 1000},
+                  {"h", 3600LL * 1000},
+                  {"m", 60LL * 1000},
+                  {"s", 1000},
+                  {"ms", 1}};
+    constexpr int64_t kMaxMs = INT64_MAX / 1000000;  // time.Duration counts nanoseconds
+    std::string_view s = d.text;
+    std::string invalid = "not a valid duration string: " + internal::GoQuote(s);
+    int64_t total = 0;
+    bool overflow = false;
+    size_t next_unit = 0;
+    while (!s.empty()) {
+      size_t digits = 0;
+      while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+      if (digits == 0) return Error(d.pos, invalid);
+      std::string_view num = s.substr(0, digits);
+      s.remove_prefix(digits);
+      size_t u = next_unit;
+      while (u < std::size(kUnits) && !(s.substr(0, kUnits[u].unit.size()) == kUnits[u].unit &&
+                                        !(kUnits[u].unit == "m" && s.substr(0, 2) == "ms")))
+        ++u;
+      if (u == std::size(kUnits)) return Error(d.pos, invalid);
+      s.remove_prefix(kUnits[u].unit.size());
+      next_unit = u + 1;
+      while (num.size() > 1 && num[0] == '0') num.remove_prefix(1);
+      int64_t n = num.size() > 18 ? INT64_MAX : std::stoll(std::string(num));
+      if (n > kMaxMs / kUnits[u].ms || total > kMaxMs - n * kUnits[u].ms) {
+        overflow = true;
+        continue;
+      }
+      total += n * kUnits[u].ms;
     }
-    if (*ms > INT64_MAX / 1000000) return Error(d.pos, "duration out of range");
-    if (*ms == 0) return Error(d.pos, "duration must be greater than 0");
-    return *ms;
+    if (overflow) return Error(d.pos, "duration out of range");
+    if (total == 0) return Error(d.pos, "duration must be greater than 0");
+    return total;
   }
 
   StatusOr<ExprPtr> RangeOrSubquery(ExprPtr e, const Item& open) {

@@ -65,8 +65,7 @@ class Checker {
     ASSIGN_OR_RETURN(ValueType t, Check(sq->expr.get()));
     if (t != ValueType::kVector)
       return Error(sq->pos, "subquery is only allowed on instant vector, got " +
-                                std::string(GoTypeName(t)) + " in " + GoQuote(sq->ToString()) +
-                                " instead");
+                                std::string(GoTypeName(t)) + " instead");
     return ValueType::kMatrix;
   }
 

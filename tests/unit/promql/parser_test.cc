@@ -206,6 +206,11 @@ INSTANTIATE_TEST_SUITE_P(
             "foo[5m:1m 1m]",
             "1:11: parse error: unexpected duration \"1m\" in subquery selector, expected \"]\""},
         ErrorCase{"bool", "1:1: parse error: unexpected <bool>"},
+        ErrorCase{"@ 1", "1:1: parse error: unexpected \"<Item 57385>\" <op:@>"},
+        ErrorCase{"rate(x, @)",
+                  "1:7: parse error: trailing commas not allowed in function call args"},
+        ErrorCase{"sum(x, 5m)",
+                  "1:6: parse error: trailing commas not allowed in function call args"},
         ErrorCase{"foo 12345678901.5", "1:5: parse error: unexpected number \"1234567890\"..."},
         ErrorCase{"sum(x) sum", "1:8: parse error: unexpected <aggr:sum>"},
         ErrorCase{"foo @", "1:6: parse error: unexpected end of input in @, expected timestamp"},
@@ -248,6 +253,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"foo[5m:0s]", "1:8: parse error: duration must be greater than 0"},
         ErrorCase{"foo[5h5h]", "1:5: parse error: not a valid duration string: \"5h5h\""},
         ErrorCase{"foo[300y]", "1:5: parse error: duration out of range"},
+        ErrorCase{"foo[0001h]", "OK: foo[1h]"},
+        ErrorCase{
+            "foo{a=~\"*\"}",
+            "1:5: parse error: error parsing regexp: missing argument to repetition operator: `*`"},
         ErrorCase{"0x",
                   "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"0x\": "
                   "invalid syntax"},
@@ -307,9 +316,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "1:6: parse error: expected type scalar in aggregation parameter, got string"},
         ErrorCase{"count_values(1, x)",
                   "1:14: parse error: expected type string in aggregation parameter, got scalar"},
-        ErrorCase{"foo[5m][5m:1m]",
-                  "1:1: parse error: subquery is only allowed on instant vector, got matrix in "
-                  "\"foo[5m][5m:1m]\" instead"},
+        ErrorCase{
+            "foo[5m][5m:1m]",
+            "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
+        ErrorCase{
+            "0[5m:]",
+            "1:1: parse error: subquery is only allowed on instant vector, got scalar instead"},
         ErrorCase{"{}",
                   "1:1: parse error: vector selector must contain at least one non-empty matcher"},
         ErrorCase{"{a=~\".*\"}",
