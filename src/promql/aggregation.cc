@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "promql/engine_internal.h"
+#include "promql/functions_internal.h"
 
 namespace steward::promql::eval {
 namespace {
@@ -38,16 +39,11 @@ class GoHeap {
     Down(0, n);
     h_.pop_back();
   }
-  // sort.Sort(sort.Reverse(h)): insertion sort for short inputs as Go's pdqsort does.
+  // sort.Sort(sort.Reverse(h)), with Go's algorithm so ties and NaNs end up where Go puts them.
   void SortReverse() {
-    auto rless = [this](const Item& a, const Item& b) { return less_(b, a); };
-    if (h_.size() <= 12) {
-      for (size_t i = 1; i < h_.size(); ++i) {
-        for (size_t j = i; j > 0 && rless(h_[j], h_[j - 1]); --j) std::swap(h_[j], h_[j - 1]);
-      }
-    } else {
-      std::stable_sort(h_.begin(), h_.end(), rless);
-    }
+    internal::GoSort(
+        h_.size(), [this](size_t i, size_t j) { return less_(h_[j], h_[i]); },
+        [this](size_t i, size_t j) { std::swap(h_[i], h_[j]); });
   }
 
  private:
@@ -103,9 +99,12 @@ double Quantile(double q, std::vector<double>& values) {
   if (q < 0) return -std::numeric_limits<double>::infinity();
   if (q > 1) return std::numeric_limits<double>::infinity();
   if (std::isnan(q)) return std::numeric_limits<double>::quiet_NaN();
-  std::stable_sort(values.begin(), values.end(), [](double a, double b) {
-    return (std::isnan(a) && !std::isnan(b)) || a < b;
-  });
+  // sort.Sort(vectorByValueHeap): NaN sorts first (its Less is not a strict order: Go's
+  // algorithm decides where NaNs land, so use it).
+  internal::GoSort(
+      values.size(),
+      [&values](size_t i, size_t j) { return std::isnan(values[i]) || values[i] < values[j]; },
+      [&values](size_t i, size_t j) { std::swap(values[i], values[j]); });
   double n = static_cast<double>(values.size());
   double rank = q * (n - 1);
   double lower = std::max(0.0, std::floor(rank));
