@@ -25,7 +25,8 @@
 // Errors: FailedPrecondition ("execution", as Prometheus' API reports a function's panic) for
 // bad regexes, invalid label names and smoothing factors, with Prometheus' message; Internal
 // when the arguments do not fit the function's signature (the parser should prevent that).
-// Thread safety: safe to call concurrently (label_replace keeps a per-thread regex cache).
+// Thread safety: safe to call concurrently (the function lookup and label_replace's compiled
+// regex are cached per thread).
 #pragma once
 
 #include <cstdint>

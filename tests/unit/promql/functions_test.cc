@@ -542,6 +542,23 @@ TEST(SortFunctions, SmallInputsKeepTheOrderOfTies) {
   EXPECT_EQ(out[3].metric.Get("i"), "2");
 }
 
+TEST(SortFunctions, TiesFollowGoPdqsortLikePrometheus) {
+  // 30 samples with ties and NaNs: the orders Prometheus 2.42 returned for them (label i).
+  Vector in = Vec({1,    0, 1, 1, 0, kNaN, 1, 0, 1, 1, 1, 0, 0, 1, 0,
+                   kNaN, 0, 0, 1, 1, 2,    0, 1, 1, 0, 1, 0, 1, 1, 0});
+  auto order = [](const Vector& v) {
+    std::vector<int> out;
+    for (const Sample& s : v) out.push_back(std::stoi(std::string(s.metric.Get("i"))));
+    return out;
+  };
+  EXPECT_EQ(order(Instant("sort", {in})),
+            (std::vector<int>{14, 12, 26, 24, 4,  21, 17, 7,  16, 1, 29, 11, 2,  25, 10,
+                              9,  8,  6,  18, 19, 0,  28, 22, 23, 3, 13, 27, 20, 5,  15}));
+  EXPECT_EQ(order(Instant("sort_desc", {in})),
+            (std::vector<int>{20, 27, 9, 3,  18, 25, 6,  2,  8,  23, 10, 22, 28, 13, 0,
+                              19, 14, 7, 16, 29, 12, 21, 11, 17, 24, 1,  26, 4,  15, 5}));
+}
+
 TEST(SortFunctions, LargeInputsAreSorted) {
   std::vector<double> values;
   uint64_t x = 88172645463325252ULL;
@@ -583,9 +600,9 @@ TEST(LabelReplace, ExpandsGroupsLikeGo) {
   EXPECT_EQ(LabelReplace(Host("a-b"), "x", "ÿ$1é!", "host", "(a)-b")[0].metric.Get("x"), "ÿ!");
   EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$1€", "host", "(a)-b")[0].metric.Get("x"), "a€");
   // Leading zeros make a name, not a number; $ab is not group a.
-  EXPECT_EQ(LabelReplace(Host("a-b"), "x", "$01|$1|${01}|$10", "host", "(a)-(b)")[0]
-                .metric.Get("x"),
-            "|a||");
+  EXPECT_EQ(
+      LabelReplace(Host("a-b"), "x", "$01|$1|${01}|$10", "host", "(a)-(b)")[0].metric.Get("x"),
+      "|a||");
   EXPECT_FALSE(LabelReplace(Host("a-b"), "x", "$ab", "host", "(?P<a>a)-b")[0].metric.Has("x"));
   // ${1 without the brace is literal; $9 beyond the groups is empty.
   EXPECT_EQ(LabelReplace(Host("a"), "x", "${1-$9.", "host", "(a)")[0].metric.Get("x"), "${1-.");
