@@ -273,8 +273,11 @@ void AddMathFunctions(FunctionRegistry& r) {
 
 // Prometheus' createLabelsForAbsentFunction: the label of each equality matcher other than
 // __name__, applied in order; a later matcher on the same name (or any non-equality matcher)
-// removes it again, so x{job="a",job="b"} gives no job label.
+// removes it again, so x{job="a",job="b"} gives no job label. Parentheses around the selector
+// do not matter; any other expression gives no labels.
 tsdb::Labels AbsentLabels(const Expr* arg) {
+  // Prometheus' engine strips the argument's parentheses before calling the function.
+  while (const ParenExpr* paren = As<ParenExpr>(arg)) arg = paren->expr.get();
   const VectorSelector* vs = As<VectorSelector>(arg);
   if (const MatrixSelector* ms = As<MatrixSelector>(arg)) vs = ms->vector.get();
   tsdb::Labels out;

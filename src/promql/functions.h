@@ -57,8 +57,8 @@ StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Valu
 //   Steward does not store: with float samples they return nothing, as Prometheus does.
 
 // The labels absent()/absent_over_time() give their result: Prometheus'
-// createLabelsForAbsentFunction over the selector's equality matchers (empty for any argument
-// that is not a vector or matrix selector).
+// createLabelsForAbsentFunction over the selector's equality matchers (parentheses around it
+// ignored; empty for any argument that is not a vector or matrix selector).
 tsdb::Labels AbsentLabels(const Expr* arg);
 
 }  // namespace steward::promql

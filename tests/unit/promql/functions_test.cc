@@ -347,6 +347,18 @@ TEST(Absent, NonSelectorArgumentGivesNoLabels) {
   EXPECT_TRUE((*out)[0].metric.empty());
 }
 
+TEST(Absent, ParenthesesAroundTheSelectorDoNotMatter) {
+  // absent(((x{job="a"}))) is {job="a"} in Prometheus 2.42.
+  using T = tsdb::Matcher::Type;
+  ExprPtr e = Selector({{T::kEqual, "job", "a"}});
+  for (int i = 0; i < 2; ++i) {
+    auto paren = std::make_unique<ParenExpr>();
+    paren->expr = std::move(e);
+    e = std::move(paren);
+  }
+  EXPECT_EQ(AbsentLabels(e.get()), L({{"job", "a"}}));
+}
+
 TEST(Absent, AbsentOverTimeLooksAtEverySeriesInTheWindow) {
   using T = tsdb::Matcher::Type;
   Fn fn("absent_over_time");
