@@ -175,7 +175,8 @@ TEST(PromqlConformance, AnswersEveryListedQueryAsPrometheusDoes) {
   bool compare = steward.Start(p, om, &why);
   if (!compare && !steward.missing()) FAIL() << why;
 
-  int identical = 0, allowed_msg = 0, msg_diff = 0, different = 0, empty = 0, errors = 0;
+  int identical = 0, text_diff = 0, allowed_msg = 0, msg_diff = 0, different = 0, empty = 0,
+      errors = 0;
   std::ostringstream failures, notes;
   for (const QueryCase& q : queries) {
     std::string path = QueryPath(q, end);
@@ -192,6 +193,11 @@ TEST(PromqlConformance, AnswersEveryListedQueryAsPrometheusDoes) {
     Answer ours = Get(steward.port(), steward.token(), path, q.post);
     Verdict v = Compare(q, theirs, ours, &why);
     if (v == Verdict::kIdentical) ++identical;
+    if (std::string text;
+        v == Verdict::kIdentical && !(text = TextDifference(q, theirs, ours)).empty()) {
+      ++text_diff;
+      notes << "  line " << q.line << " same numbers, other text: " << text << "\n";
+    }
     if (v == Verdict::kAllowedMessageDiff) ++allowed_msg;
     if (v == Verdict::kIdentical && q.msg_differs)
       notes << "  line " << q.line << " is marked msg-differs but the messages match\n";
@@ -213,7 +219,8 @@ TEST(PromqlConformance, AnswersEveryListedQueryAsPrometheusDoes) {
   if (!compare) {
     GTEST_SKIP() << "steward has no `tsdb import` yet: only Prometheus' side ran";
   }
-  std::cout << "  " << identical << " identical, " << allowed_msg
+  std::cout << "  " << identical << " identical (" << text_diff
+            << " of them with a value written differently), " << allowed_msg
             << " allowlisted error-message differences, " << msg_diff
             << " other error-message differences (same errorType), " << different
             << " different answers\n";

@@ -246,6 +246,24 @@ inline std::string Short(const Answer& a) {
 
 enum class Verdict { kIdentical, kAllowedMessageDiff, kMessageDiff, kDifferent };
 
+// For answers already found identical: the first value whose text differs (e.g. "1e+21" against
+// "1000000000000000000000"), or "" when every value string is the same. Reported, not asserted:
+// the suite's contract is numeric equality.
+inline std::string TextDifference(const QueryCase& q, const Answer& prom, const Answer& ours) {
+  Normal a = Normalize(prom), b = Normalize(ours);
+  auto by_labels = [](const Series& x, const Series& y) { return x.labels < y.labels; };
+  if (!q.ordered) {
+    std::sort(a.series.begin(), a.series.end(), by_labels);
+    std::sort(b.series.begin(), b.series.end(), by_labels);
+  }
+  for (size_t i = 0; i < a.series.size() && i < b.series.size(); ++i)
+    for (size_t k = 0; k < a.series[i].points.size() && k < b.series[i].points.size(); ++k)
+      if (a.series[i].points[k].second != b.series[i].points[k].second)
+        return a.series[i].labels + ": \"" + a.series[i].points[k].second + "\" vs \"" +
+               b.series[i].points[k].second + "\"";
+  return "";
+}
+
 inline Verdict Compare(const QueryCase& q, const Answer& prom, const Answer& ours,
                        std::string* why) {
   Normal want = Normalize(prom), got = Normalize(ours);

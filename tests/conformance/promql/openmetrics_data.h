@@ -221,7 +221,10 @@ inline void WriteHistograms(OpenMetricsWriter& w) {
                             {"dupe_le", "0.5", 2},
                             {"dupe_le", "1", 3},
                             {"dupe_le", "1.0", 4},
-                            {"dupe_le", "+Inf", 6}}) {
+                            {"dupe_le", "+Inf", 6},
+                            {"spelled_le", "5e-1", 1},
+                            {"spelled_le", "1.0e0", 2},
+                            {"spelled_le", "+inf", 3}}) {
     w.Series("odd_histogram_bucket", std::string("kind=\"") + b.kind + "\",le=\"" + b.le + "\"", 60,
              [base = b.base](int64_t i, int64_t, double* v) {
                *v = base * (i + 1);
@@ -362,6 +365,20 @@ inline void WriteNumericEdges(OpenMetricsWriter& w) {
              });
 }
 
+// Label values with escapes and UTF-8, and names in recording-rule style (with colons).
+inline void WriteNamesAndEscapes(OpenMetricsWriter& w) {
+  auto seven = [](int64_t i, int64_t, double* v) {
+    *v = 7 + i % 3;
+    return true;
+  };
+  w.Family("escape_gauge", "gauge");
+  w.Series("escape_gauge", R"(path="/a\"b",text="line\nbreak",utf="héllo ✓",_x="1")", 60, seven);
+  w.Series("escape_gauge", R"(path="C:\\dir",text="",utf="日本",_x="2")", 60, seven);
+  w.Family("job:requests:rate5m", "gauge");
+  for (const char* job : {"api", "web"})
+    w.Series("job:requests:rate5m", std::string("job=\"") + job + "\"", 60, seven);
+}
+
 inline std::string GenerateOpenMetrics(int64_t end) {
   OpenMetricsWriter w(end - kSpanSec, end);
   WriteHttpRequests(w);
@@ -371,6 +388,7 @@ inline std::string GenerateOpenMetrics(int64_t end) {
   WriteSummaryAndInfo(w);
   WriteTimesAndGaps(w);
   WriteNumericEdges(w);
+  WriteNamesAndEscapes(w);
   return w.Finish();
 }
 
