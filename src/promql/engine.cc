@@ -3,6 +3,7 @@
 // subqueries and calls live in engine_select.cc, operators in binary.cc, aggregations in
 // aggregation.cc.
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -56,8 +57,9 @@ Status QueryContext::CheckDeadline() {
 StatusOr<std::vector<tsdb::Series>> QueryContext::Select(
     const std::vector<tsdb::Matcher>& matchers, int64_t mint, int64_t maxt) {
   RETURN_IF_ERROR(CheckDeadline());
-  // The store stops loading at the samples the query may still hold.
-  const int64_t budget = std::max<int64_t>(1, limits_.max_samples - held_);
+  // The store stops loading at what the query may still read.
+  const int64_t raw_limit = RawLimit();
+  const int64_t budget = std::max<int64_t>(1, raw_limit - raw_held_);
   auto series = querier_->Select(matchers, mint, maxt, budget);
   if (!series.ok()) {
     if (series.status().code() == StatusCode::kFailedPrecondition) return TooManySamples();
@@ -65,9 +67,17 @@ StatusOr<std::vector<tsdb::Series>> QueryContext::Select(
   }
   const int64_t n = SampleCount(*series);
   loaded_ += n;
-  RETURN_IF_ERROR(Charge(n));
+  raw_held_ += n;
+  if (raw_held_ > raw_limit) return TooManySamples();
   if (std::chrono::steady_clock::now() >= limits_.deadline) return Timeout();
   return series;
+}
+
+int64_t QueryContext::RawLimit() const {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const int64_t scaled =
+      limits_.max_samples > kMax / kRawFactor ? kMax : limits_.max_samples * kRawFactor;
+  return std::max(scaled, options_.min_read_budget);
 }
 
 int64_t SampleCount(const std::vector<tsdb::Series>& series) {

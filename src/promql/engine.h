@@ -36,6 +36,10 @@ namespace steward::promql {
 struct EngineOptions {
   int64_t lookback_ms = 5 * 60 * 1000;             // --query.lookback-delta
   int64_t default_subquery_step_ms = 60 * 1000;    // Prometheus' default evaluation interval
+  // Prometheus streams samples from storage and counts only the points it keeps against
+  // max_samples; series read from the TSDB here are held whole, so they are bounded apart, at
+  // max(2 × max_samples, min_read_budget) samples at once (the same error when exceeded).
+  int64_t min_read_budget = 10'000'000;
 };
 
 struct QueryLimits {

@@ -60,10 +60,14 @@ class QueryContext {
   // Every call counts; the clock is read every few hundred calls.
   Status CheckDeadline();
 
-  // The querier's Select; the samples read are charged as held until the caller releases
-  // them (Release(SampleCount(series))).
+  // The querier's Select. Prometheus streams samples from storage and counts only the points
+  // it keeps (step vectors, range windows, results: Charge); the store here hands over whole
+  // series, so what they hold is bounded apart (EngineOptions::min_read_budget) until the
+  // caller gives it back with ReleaseRaw(SampleCount(series)).
   StatusOr<std::vector<tsdb::Series>> Select(const std::vector<tsdb::Matcher>& matchers,
                                              int64_t mint, int64_t maxt);
+  void ReleaseRaw(int64_t n) { raw_held_ -= n; }
+  static constexpr int64_t kRawFactor = 2;
   void FillStats(QueryStats* stats) const;
 
  private:
@@ -71,7 +75,10 @@ class QueryContext {
   EngineOptions options_;
   QueryLimits limits_;
   int64_t start_, end_;
+  int64_t RawLimit() const;
+
   int64_t held_ = 0;
+  int64_t raw_held_ = 0;
   int64_t peak_ = 0;
   int64_t loaded_ = 0;
   int64_t deadline_calls_ = 0;

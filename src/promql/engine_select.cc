@@ -74,7 +74,7 @@ StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs) {
     }
     if (!ss.points.empty()) out.push_back(std::move(ss));
   }
-  ctx_->Release(raw);
+  ctx_->ReleaseRaw(raw);
   return out;
 }
 
@@ -92,7 +92,7 @@ StatusOr<Matrix> Evaluator::EvalTopMatrixSelector(const MatrixSelector& ms) {
     RETURN_IF_ERROR(ctx_->Charge(static_cast<int64_t>(ss.points.size())));
     if (!ss.points.empty()) out.push_back(std::move(ss));
   }
-  ctx_->Release(raw);
+  ctx_->ReleaseRaw(raw);
   return out;
 }
 
@@ -158,7 +158,7 @@ StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const Call& c, const VectorS
     result->AddVector(std::move(r));
     return Status::OK();
   });
-  ctx_->Release(SampleCount(series));
+  ctx_->ReleaseRaw(SampleCount(series));
   return out;
 }
 
@@ -166,7 +166,8 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   // The other arguments (scalars such as quantile_over_time's φ, strings) first, as Prometheus.
   std::vector<Value> args(c.args.size());
   std::vector<Matrix> others(c.args.size());
-  int64_t held = 0;
+  int64_t held = 0;  // charged: the other arguments and a subquery's result
+  int64_t raw = 0;   // read from the store
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (i == matrix_arg) continue;
     if (c.args[i]->Type() == ValueType::kString) {
@@ -189,7 +190,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     ASSIGN_OR_RETURN(series, ctx_->Select(ms.vector->matchers,
                                           (at ? *at : steps_.start) - offset - range,
                                           (at ? *at : steps_.end) - offset));
-    held += SampleCount(series);
+    raw = SampleCount(series);
   } else {
     const auto& sq = static_cast<const SubqueryExpr&>(*arg);
     at = ctx_->AtTime(sq.at, sq.at_ms);
@@ -204,6 +205,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
 
   if (c.func->name == "absent_over_time") {
     ctx_->Release(held);
+    ctx_->ReleaseRaw(raw);
     return AbsentOverTime(arg, series, range, offset, at);
   }
   const bool keep_name = c.func->name == "last_over_time";
@@ -243,6 +245,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     if (!ss.points.empty()) out.push_back(std::move(ss));
   }
   ctx_->Release(held);
+  ctx_->ReleaseRaw(raw);
   if (ContainsSameLabelset(out)) return DuplicateLabelset();
   return out;
 }

@@ -379,12 +379,19 @@ TEST_F(EngineTest, RangeQueryCountsEveryStepAgainstTheSampleLimit) {
   auto expr = ParseExpr("http_requests");
   ASSERT_TRUE(expr.ok());
   QueryLimits limits;
-  limits.max_samples = 40;  // 33 raw samples fit, 3 series x 11 steps of results do not
+  limits.max_samples = 32;  // 3 series x 11 steps of results
   auto m = engine.Range(&q, **expr, 0, 10 * kMin, kMin, limits);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kFailedPrecondition);
-  limits.max_samples = 100;
+  limits.max_samples = 33;
   EXPECT_TRUE(engine.Range(&q, **expr, 0, 10 * kMin, kMin, limits).ok());
+  // A range function holds its window's points while it runs, as in Prometheus.
+  auto count = ParseExpr(R"(count_over_time(http_requests{job="db"}[10m]))");
+  ASSERT_TRUE(count.ok());
+  limits.max_samples = 10;  // the window holds 11 points
+  EXPECT_FALSE(engine.Range(&q, **count, 10 * kMin, 10 * kMin, kMin, limits).ok());
+  limits.max_samples = 11;
+  EXPECT_TRUE(engine.Range(&q, **count, 10 * kMin, 10 * kMin, kMin, limits).ok());
 }
 
 // --- aggregations ---
@@ -485,13 +492,26 @@ TEST_F(EngineTest, TooManySamplesStopsTheQuery) {
   EXPECT_EQ(v.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(v.status().message(),
             "query processing would load too many samples into memory in query execution");
-  // Loaded samples count while held: 9 read (0, 60, 120 s of 3 series) plus 3 results.
-  limits.max_samples = 11;
-  EXPECT_FALSE(Instant("http_requests", 2 * kMin, limits).ok());
-  limits.max_samples = 12;
+  // Counted as Prometheus counts: the 3 result samples, not the 9 read.
+  limits.max_samples = 3;
   EXPECT_TRUE(Instant("http_requests", 2 * kMin, limits).ok());
   EXPECT_EQ(stats.samples_loaded, 9);
-  EXPECT_EQ(stats.peak_samples, 12);
+  EXPECT_EQ(stats.peak_samples, 3);
+}
+
+TEST_F(EngineTest, SamplesReadFromTheStoreAreBoundedApart) {
+  // 0, 60, 120 s of 3 series: 9 samples read for 3 results.
+  auto expr = ParseExpr("http_requests");
+  ASSERT_TRUE(expr.ok());
+  QueryLimits limits;
+  limits.max_samples = 4;
+  Engine small_reads(EngineOptions{.min_read_budget = 8});
+  auto v = small_reads.Instant(&q, **expr, 2 * kMin, limits);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().message(),
+            "query processing would load too many samples into memory in query execution");
+  limits.max_samples = 5;  // reads up to 2 x 5
+  EXPECT_TRUE(small_reads.Instant(&q, **expr, 2 * kMin, limits).ok());
 }
 
 TEST_F(EngineTest, HugeSubqueryStopsAtTheSampleLimitInsteadOfAllocating) {
