@@ -298,11 +298,21 @@ Status Aggregate(const AggregateExpr& a, double param, const StepVector& in, Agg
     Group& g = groups[gi];
     double v = g.value;
     switch (a.op) {
-      case AggOp::kAvg: v = g.mean; break;
-      case AggOp::kCount: v = static_cast<double>(g.count); break;
-      case AggOp::kStdvar: v = g.value / static_cast<double>(g.count); break;
-      case AggOp::kStddev: v = std::sqrt(g.value / static_cast<double>(g.count)); break;
-      case AggOp::kQuantile: v = Quantile(param, g.values); break;
+      case AggOp::kAvg:
+        v = g.mean;
+        break;
+      case AggOp::kCount:
+        v = static_cast<double>(g.count);
+        break;
+      case AggOp::kStdvar:
+        v = g.value / static_cast<double>(g.count);
+        break;
+      case AggOp::kStddev:
+        v = std::sqrt(g.value / static_cast<double>(g.count));
+        break;
+      case AggOp::kQuantile:
+        v = Quantile(param, g.values);
+        break;
       case AggOp::kTopk:
         if (g.top.items().size() > 1) g.top.SortReverse();
         for (const Item& s : g.top.items()) out->AddStable(&in.metric(s.j), s.v);
@@ -311,7 +321,8 @@ Status Aggregate(const AggregateExpr& a, double param, const StepVector& in, Agg
         if (g.bottom.items().size() > 1) g.bottom.SortReverse();
         for (const Item& s : g.bottom.items()) out->AddStable(&in.metric(s.j), s.v);
         continue;
-      default: break;
+      default:
+        break;
     }
     out->AddStable(&state->labels[ids[gi]], v);
   }
@@ -340,10 +351,9 @@ StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
   std::sort(grouping.begin(), grouping.end());
   const Expr* param = a.param ? UnwrapParens(a.param.get()) : nullptr;
   if (a.op == AggOp::kCountValues) {
-    const std::string label =
-        param != nullptr && param->kind == NodeKind::kStringLiteral
-            ? static_cast<const StringLiteral*>(param)->value
-            : std::string();
+    const std::string label = param != nullptr && param->kind == NodeKind::kStringLiteral
+                                  ? static_cast<const StringLiteral*>(param)->value
+                                  : std::string();
     if (!tsdb::IsValidLabelName(label)) {
       return FailedPrecondition("invalid label name " + GoQuote(label));
     }

@@ -26,8 +26,8 @@ class VectorMatcher {
     for (size_t i = 0; i < 2; ++i) {
       sigs_[i].clear();
       for (const auto& s : *args[i]) {
-        auto [it, fresh] =
-            ids.emplace(SignatureKey(s.metric, m_.on, m_.labels), static_cast<uint32_t>(ids.size()));
+        auto [it, fresh] = ids.emplace(SignatureKey(s.metric, m_.on, m_.labels),
+                                       static_cast<uint32_t>(ids.size()));
         sigs_[i].push_back(it->second);
       }
     }
@@ -40,10 +40,17 @@ class VectorMatcher {
     const StepVector& lhs = in.vectors[0];
     const StepVector& rhs = in.vectors[1];
     switch (b_.op) {
-      case BinaryOp::kAnd: Filter(lhs, rhs, true, out); return Status::OK();
-      case BinaryOp::kUnless: Filter(lhs, rhs, false, out); return Status::OK();
-      case BinaryOp::kOr: Or(lhs, rhs, out); return Status::OK();
-      default: return Binop(lhs, rhs, out);
+      case BinaryOp::kAnd:
+        Filter(lhs, rhs, true, out);
+        return Status::OK();
+      case BinaryOp::kUnless:
+        Filter(lhs, rhs, false, out);
+        return Status::OK();
+      case BinaryOp::kOr:
+        Or(lhs, rhs, out);
+        return Status::OK();
+      default:
+        return Binop(lhs, rhs, out);
     }
   }
 
@@ -166,8 +173,8 @@ class VectorMatcher {
 
   Status DuplicateError(const StepVector& rhs, size_t j, size_t first, bool swap) const {
     const tsdb::Labels& metric = rhs.metric(j);
-    tsdb::Labels matched = m_.on ? KeepLabels(metric, m_.labels)
-                                 : DropMetricName(DropLabels(metric, m_.labels));
+    tsdb::Labels matched =
+        m_.on ? KeepLabels(metric, m_.labels) : DropMetricName(DropLabels(metric, m_.labels));
     return FailedPrecondition(
         "found duplicate series for the match group " + GoLabelsString(matched) + " on the " +
         (swap ? "left" : "right") + " hand-side of the operation: [" + GoLabelsString(metric) +
@@ -213,7 +220,8 @@ class VectorScalarOp {
  private:
   const tsdb::Labels& Dropped(const StepVector& vec, size_t j) {
     auto it = dropped_.find(vec.series[j]);
-    if (it == dropped_.end()) it = dropped_.emplace(vec.series[j], DropMetricName(vec.metric(j))).first;
+    if (it == dropped_.end())
+      it = dropped_.emplace(vec.series[j], DropMetricName(vec.metric(j))).first;
     return it->second;
   }
   const BinaryExpr& b_;
@@ -240,20 +248,41 @@ bool ShouldDropMetricName(BinaryOp op) {
 double VectorElemBinop(BinaryOp op, double l, double r, bool* keep) {
   *keep = true;
   switch (op) {
-    case BinaryOp::kAdd: return l + r;
-    case BinaryOp::kSub: return l - r;
-    case BinaryOp::kMul: return l * r;
-    case BinaryOp::kDiv: return l / r;
-    case BinaryOp::kPow: return Pow(l, r);
-    case BinaryOp::kMod: return Mod(l, r);
-    case BinaryOp::kAtan2: return std::atan2(l, r);
-    case BinaryOp::kEql: *keep = l == r; return l;
-    case BinaryOp::kNeq: *keep = l != r; return l;
-    case BinaryOp::kGtr: *keep = l > r; return l;
-    case BinaryOp::kLss: *keep = l < r; return l;
-    case BinaryOp::kGte: *keep = l >= r; return l;
-    case BinaryOp::kLte: *keep = l <= r; return l;
-    default: *keep = false; return l;
+    case BinaryOp::kAdd:
+      return l + r;
+    case BinaryOp::kSub:
+      return l - r;
+    case BinaryOp::kMul:
+      return l * r;
+    case BinaryOp::kDiv:
+      return l / r;
+    case BinaryOp::kPow:
+      return Pow(l, r);
+    case BinaryOp::kMod:
+      return Mod(l, r);
+    case BinaryOp::kAtan2:
+      return std::atan2(l, r);
+    case BinaryOp::kEql:
+      *keep = l == r;
+      return l;
+    case BinaryOp::kNeq:
+      *keep = l != r;
+      return l;
+    case BinaryOp::kGtr:
+      *keep = l > r;
+      return l;
+    case BinaryOp::kLss:
+      *keep = l < r;
+      return l;
+    case BinaryOp::kGte:
+      *keep = l >= r;
+      return l;
+    case BinaryOp::kLte:
+      *keep = l <= r;
+      return l;
+    default:
+      *keep = false;
+      return l;
   }
 }
 

@@ -2,13 +2,14 @@
 // evaluation driver (RangeEval, Prometheus' rangeEval) and the node dispatch. Selectors,
 // subqueries and calls live in engine_select.cc, operators in binary.cc, aggregations in
 // aggregation.cc.
+#include "promql/engine.h"
+
 #include <algorithm>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
-#include "promql/engine.h"
 #include "promql/engine_internal.h"
 
 namespace steward::promql {
@@ -54,8 +55,8 @@ Status QueryContext::CheckDeadline() {
   return Status::OK();
 }
 
-StatusOr<std::vector<tsdb::Series>> QueryContext::Select(
-    const std::vector<tsdb::Matcher>& matchers, int64_t mint, int64_t maxt) {
+StatusOr<std::vector<tsdb::Series>> QueryContext::Select(const std::vector<tsdb::Matcher>& matchers,
+                                                         int64_t mint, int64_t maxt) {
   RETURN_IF_ERROR(CheckDeadline());
   // The store stops loading at what the query may still read.
   const int64_t raw_limit = RawLimit();
@@ -134,11 +135,21 @@ static void AppendGoQuoted(std::string* out, std::string_view s) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\t': out->append("\\t"); break;
-      case '\r': out->append("\\r"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out->append("\\x");
@@ -207,7 +218,8 @@ bool ContainsSameLabelset(const Vector& v) {
 }
 
 const Expr* UnwrapParens(const Expr* e) {
-  while (e != nullptr && e->kind == NodeKind::kParen) e = static_cast<const ParenExpr*>(e)->expr.get();
+  while (e != nullptr && e->kind == NodeKind::kParen)
+    e = static_cast<const ParenExpr*>(e)->expr.get();
   return e;
 }
 
@@ -481,7 +493,8 @@ StatusOr<Matrix> Engine::Range(tsdb::Querier* querier, const Expr& expr, int64_t
     return InvalidArgument("invalid expression type \"" + std::string(ValueTypeName(type)) +
                            "\" for range query, must be Scalar or instant Vector");
   }
-  if (step_ms <= 0) return InvalidArgument("zero or negative query resolution step widths are not accepted");
+  if (step_ms <= 0)
+    return InvalidArgument("zero or negative query resolution step widths are not accepted");
   eval::QueryContext ctx(querier, options_, limits, start_ms, end_ms);
   eval::Evaluator ev(&ctx, eval::Steps{start_ms, end_ms, step_ms});
   auto m = ev.Eval(expr);

@@ -47,7 +47,10 @@ class QueryContext {
  public:
   QueryContext(tsdb::Querier* querier, const EngineOptions& options, const QueryLimits& limits,
                int64_t query_start, int64_t query_end)
-      : querier_(querier), options_(options), limits_(limits), start_(query_start),
+      : querier_(querier),
+        options_(options),
+        limits_(limits),
+        start_(query_start),
         end_(query_end) {}
 
   const EngineOptions& options() const { return options_; }
@@ -162,9 +165,8 @@ class Evaluator {
   StatusOr<Matrix> EvalCall(const Call& c);
   StatusOr<Matrix> EvalRangeCall(const Call& c, size_t matrix_arg);
   StatusOr<Matrix> EvalTimestampOfSelector(const Call& c, const VectorSelector& vs);
-  StatusOr<Matrix> AbsentOverTime(const Expr* arg,
-                                  const std::vector<tsdb::Series>& series, int64_t range,
-                                  int64_t offset, std::optional<int64_t> at);
+  StatusOr<Matrix> AbsentOverTime(const Expr* arg, const std::vector<tsdb::Series>& series,
+                                  int64_t range, int64_t offset, std::optional<int64_t> at);
 
   QueryContext* ctx_;
   Steps steps_;

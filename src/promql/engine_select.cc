@@ -187,9 +187,9 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     at = ctx_->AtTime(ms.vector->at, ms.vector->at_ms);
     range = ms.range_ms;
     offset = ms.vector->offset_ms;
-    ASSIGN_OR_RETURN(series, ctx_->Select(ms.vector->matchers,
-                                          (at ? *at : steps_.start) - offset - range,
-                                          (at ? *at : steps_.end) - offset));
+    ASSIGN_OR_RETURN(series,
+                     ctx_->Select(ms.vector->matchers, (at ? *at : steps_.start) - offset - range,
+                                  (at ? *at : steps_.end) - offset));
     raw = SampleCount(series);
   } else {
     const auto& sq = static_cast<const SubqueryExpr&>(*arg);
@@ -252,9 +252,9 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
 
 // absent_over_time: one series, 1 at the steps where no series has a sample in its window
 // (Prometheus' engine computes it from the range function's per-series results the same way).
-StatusOr<Matrix> Evaluator::AbsentOverTime(const Expr* arg,
-                                           const std::vector<tsdb::Series>& series, int64_t range,
-                                           int64_t offset, std::optional<int64_t> at) {
+StatusOr<Matrix> Evaluator::AbsentOverTime(const Expr* arg, const std::vector<tsdb::Series>& series,
+                                           int64_t range, int64_t offset,
+                                           std::optional<int64_t> at) {
   // The result may have a point per step: charge them before allocating.
   RETURN_IF_ERROR(ctx_->Charge(steps_.Count()));
   ctx_->Release(steps_.Count());

@@ -111,7 +111,8 @@ TEST_F(EngineTest, StalenessMarkerEndsSeriesUntilNextSample) {
 }
 
 TEST_F(EngineTest, OffsetShiftsTheLookupButNotTheOutputTime) {
-  EXPECT_EQ(Vec(R"(http_requests{job="db"} offset 2m)", 5 * kMin), "http_requests{instance=\"0\", job=\"db\"} 90\n");
+  EXPECT_EQ(Vec(R"(http_requests{job="db"} offset 2m)", 5 * kMin),
+            "http_requests{instance=\"0\", job=\"db\"} 90\n");
   EXPECT_EQ(Vec(R"(http_requests{job="db"} offset -2m)", 5 * kMin),
             "http_requests{instance=\"0\", job=\"db\"} 210\n");
 }
@@ -121,9 +122,9 @@ TEST_F(EngineTest, AtModifierPinsEveryStep) {
             "http_requests{instance=\"0\", job=\"db\"}: 60@0 60@120 60@240\n");
   EXPECT_EQ(RangeText(R"(http_requests{job="db"} @ end())", 0, 4 * kMin, 2 * kMin),
             "http_requests{instance=\"0\", job=\"db\"}: 120@0 120@120 120@240\n");
-  EXPECT_EQ(RangeText(R"(http_requests{job="db"} @ start() offset -1m)", 2 * kMin, 4 * kMin,
-                      2 * kMin),
-            "http_requests{instance=\"0\", job=\"db\"}: 90@120 90@240\n");
+  EXPECT_EQ(
+      RangeText(R"(http_requests{job="db"} @ start() offset -1m)", 2 * kMin, 4 * kMin, 2 * kMin),
+      "http_requests{instance=\"0\", job=\"db\"}: 90@120 90@240\n");
 }
 
 TEST_F(EngineTest, SelectLoadsOnlyTheQueryRangePlusLookbackAndOffset) {
@@ -147,7 +148,8 @@ TEST_F(EngineTest, RangeFunctionDropsNameButLastOverTimeKeepsIt) {
 }
 
 TEST_F(EngineTest, TimestampOfSelectorGivesSampleTimes) {
-  EXPECT_EQ(Vec(R"(timestamp(http_requests{job="db"}))", 150'000), "{instance=\"0\", job=\"db\"} 120\n");
+  EXPECT_EQ(Vec(R"(timestamp(http_requests{job="db"}))", 150'000),
+            "{instance=\"0\", job=\"db\"} 120\n");
   EXPECT_EQ(Vec(R"(timestamp(-http_requests{job="db"}))", 150'000),
             "{instance=\"0\", job=\"db\"} 150\n");
 }
@@ -271,9 +273,9 @@ TEST_F(EngineTest, VectorMatchingOneToOne) {
             "{instance=\"0\", job=\"api\"} 1\n{instance=\"1\", job=\"api\"} 1\n");
   EXPECT_EQ(Vec(R"(http_requests{instance="0"} + on (job) limit{instance="1"})", 2 * kMin),
             "{job=\"api\"} 70\n");
-  EXPECT_EQ(Vec(R"(http_requests{instance="0"} + ignoring (instance) limit{instance="1"})",
-                2 * kMin),
-            "{job=\"api\"} 70\n");
+  EXPECT_EQ(
+      Vec(R"(http_requests{instance="0"} + ignoring (instance) limit{instance="1"})", 2 * kMin),
+      "{job=\"api\"} 70\n");
   // A comparison keeps the left side's name, but one-to-one `on` keeps only the listed labels.
   EXPECT_EQ(Vec(R"(http_requests{instance="1"} <= limit)", 2 * kMin),
             "http_requests{instance=\"1\", job=\"api\"} 40\n");
@@ -328,8 +330,10 @@ TEST_F(EngineTest, SetOperators) {
 TEST_F(EngineTest, VectorArithmeticWithInfAndNaN) {
   q.Add(L({{"__name__", "a"}}), "Inf NaN 0");
   q.Add(L({{"__name__", "b"}}), "Inf 1 0");
-  EXPECT_EQ(RangeText(R"(a - ignoring(__name__) b)", 0, 2 * kMin, kMin), "{}: NaN@0 NaN@60 0@120\n");
-  EXPECT_EQ(RangeText(R"(a / ignoring(__name__) b)", 0, 2 * kMin, kMin), "{}: NaN@0 NaN@60 NaN@120\n");
+  EXPECT_EQ(RangeText(R"(a - ignoring(__name__) b)", 0, 2 * kMin, kMin),
+            "{}: NaN@0 NaN@60 0@120\n");
+  EXPECT_EQ(RangeText(R"(a / ignoring(__name__) b)", 0, 2 * kMin, kMin),
+            "{}: NaN@0 NaN@60 NaN@120\n");
   // Ignoring __name__ removes it from a one-to-one result even for a comparison.
   EXPECT_EQ(RangeText(R"(a == ignoring(__name__) b)", 0, 2 * kMin, kMin), "{}: +Inf@0 0@120\n");
   EXPECT_EQ(RangeText(R"(a == on() b)", 0, 2 * kMin, kMin), "{}: +Inf@0 0@120\n");
@@ -362,7 +366,8 @@ TEST_F(EngineTest, ManyToOneNeedsGroupingLabelsThatKeepResultsUnique) {
                R"( * on (job) group_left sum by (job) (http_requests))",
                2 * kMin);
   EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(st.message(), "multiple matches for labels: grouping labels must ensure unique results");
+  EXPECT_EQ(st.message(),
+            "multiple matches for labels: grouping labels must ensure unique results");
 }
 
 TEST_F(EngineTest, AtModifierOnRangeFunctionsAndSubqueriesGivesTheSameValueAtEveryStep) {
@@ -536,7 +541,8 @@ TEST_F(EngineTest, DeadlineInThePastTimesOut) {
 TEST_F(EngineTest, FunctionThatDropsNamesRejectsCollisions) {
   q.Add(L({{"__name__", "a"}, {"x", "1"}}), "1");
   q.Add(L({{"__name__", "b"}, {"x", "1"}}), "2");
-  EXPECT_EQ(Vec(R"(abs({x="1"}))", 0), "error: vector cannot contain metrics with the same labelset");
+  EXPECT_EQ(Vec(R"(abs({x="1"}))", 0),
+            "error: vector cannot contain metrics with the same labelset");
   EXPECT_EQ(RangeText(R"(abs({x="1"}))", 0, kMin, kMin),
             "error: vector cannot contain metrics with the same labelset");
   EXPECT_EQ(Vec(R"(rate({x="1"}[5m]))", 0), "");  // one point each: no rate, no collision
