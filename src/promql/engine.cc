@@ -323,11 +323,12 @@ class SeriesCollector {
   Status Add(int64_t ts, StepOutput* step) {
     if (instant_) return AddInstant(ts, step);
     const auto& items = step->items();
-    if (last_.size() < items.size()) last_.resize(items.size(), {nullptr, 0});
+    if (last_.size() < items.size()) last_.resize(items.size(), {nullptr, SIZE_MAX});
     for (size_t k = 0; k < items.size(); ++k) {
       const auto& it = items[k];
       size_t idx;
-      if (it.stable && last_[k].first == it.labels) {
+      if (it.stable ? last_[k].first == it.labels
+                    : last_[k].second < out_.size() && out_[last_[k].second].metric == *it.labels) {
         idx = last_[k].second;  // the same output as at the previous step, the common case
       } else if (auto by_ptr = it.stable ? by_ptr_.find(it.labels) : by_ptr_.end();
                  by_ptr != by_ptr_.end()) {
