@@ -141,6 +141,15 @@ std::string GoQuote(std::string_view s) {
   return out;
 }
 
+size_t FirstInvalidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t width = 1;
+    if (DecodeRune(s, i, &width) < 0) return i;
+    i += width;
+  }
+  return s.size();
+}
+
 std::string GoQuoteRune(uint32_t rune) {
   if (rune > 0x10FFFF || (rune >= 0xD800 && rune < 0xE000)) rune = 0xFFFD;
   std::string out = "'";

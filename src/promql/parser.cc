@@ -185,10 +185,17 @@ std::string GoRegexpError(const std::string& msg, std::string_view label, std::s
       {"invalid repetition size", "invalid repeat count"},
       {"trailing \\", "trailing backslash at end of expression"},
       {"invalid named capture group", "invalid named capture"},
+      {"invalid perl operator", "invalid or unsupported Perl syntax"},
   };
   std::string prefix =
       "invalid regex \"" + std::string(value) + "\" for label " + std::string(label) + ": ";
   std::string reason = msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
+  if (reason == "invalid UTF-8") {
+    // Go names the rest of the anchored pattern from the first bad byte on.
+    std::string anchored = "^(?:" + std::string(value) + ")$";
+    return "error parsing regexp: invalid UTF-8: `" +
+           anchored.substr(internal::FirstInvalidUtf8(anchored)) + "`";
+  }
   size_t colon = reason.find(": ");
   if (colon == std::string::npos) return "error parsing regexp: " + reason;
   std::string code = reason.substr(0, colon);

@@ -67,6 +67,9 @@ std::string GoQuoteRune(uint32_t rune);
 std::string GoFloat(double v);
 std::string DurationString(int64_t ms);
 
+// The byte offset of the first invalid UTF-8 sequence in s, or s.size() when it is valid.
+size_t FirstInvalidUtf8(std::string_view s);
+
 // Go's strconv.ParseInt(s, 0, 64) then ParseFloat(s, 64), as Prometheus' parser reads NUMBER
 // items. On failure, `error` holds Go's message ("strconv.ParseFloat: parsing \"0x\": ...").
 bool ParseGoNumber(std::string_view text, double* out, std::string* error);

@@ -3,7 +3,9 @@
 // fail with InvalidArgument "LINE:COL: parse error: ..." — never crash, hang, overflow the stack
 // or read out of bounds. A parsed expression's printed form (what format_query returns) must
 // parse again to an expression of the same type that prints the same, except where an `@`
-// timestamp's millisecond does not survive %.3f at extreme magnitudes.
+// timestamp's millisecond does not survive %.3f at extreme magnitudes, and where ±Inf is
+// printed with its sign (Prometheus prints `inf ^ x` as `+Inf ^ x`, which reads back as a
+// unary plus over `Inf ^ x`: same value, another tree).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -45,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto again = steward::promql::ParseExpr(printed);
   if (!again.ok()) std::abort();
   if ((*again)->Type() != (*e)->Type()) std::abort();
-  if (!HasNumericAt(printed) && (*again)->ToString() != printed) std::abort();
+  bool exact = !HasNumericAt(printed) && printed.find("Inf") == std::string::npos;
+  if (exact && (*again)->ToString() != printed) std::abort();
   return 0;
 }

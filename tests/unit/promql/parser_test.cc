@@ -254,6 +254,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"foo[5h5h]", "1:5: parse error: not a valid duration string: \"5h5h\""},
         ErrorCase{"foo[300y]", "1:5: parse error: duration out of range"},
         ErrorCase{"foo[0001h]", "OK: foo[1h]"},
+        ErrorCase{R"(foo{a=~"x\xCCy"})",
+                  "1:5: parse error: error parsing regexp: invalid UTF-8: `\xCCy)$`"},
         ErrorCase{
             "foo{a=~\"*\"}",
             "1:5: parse error: error parsing regexp: missing argument to repetition operator: `*`"},
