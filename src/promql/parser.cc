@@ -14,10 +14,12 @@
 //   (parser_check.cc) run only when the whole query parsed.
 #include "promql/parser.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iterator>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "promql/lexer.h"
@@ -225,26 +227,32 @@ class Parser {
   }
 
  private:
-  // Tracks recursion and tree height together: every level of the tree costs one unit, so
-  // the checker, printer and destructor (all recursive) stay within kMaxDepth levels.
-  class DepthGuard {
+  // Bounds the parser's recursion (one unit per nested expression) so a hostile query cannot
+  // overflow the stack; heights_ bounds the tree itself, which loops can make tall too
+  // (`x + x + ...`, `x[1m:][1m:]...`), for the recursive checker, printer and destructor.
+  class RecursionGuard {
    public:
-    explicit DepthGuard(Parser* p) : p_(p) { ++p_->depth_; }
-    ~DepthGuard() { p_->depth_ -= 1 + extra_; }
-    Status Grow(size_t pos) {
-      ++extra_;
-      ++p_->depth_;
-      return p_->CheckDepth(pos);
-    }
+    explicit RecursionGuard(Parser* p) : p_(p) { ++p_->depth_; }
+    ~RecursionGuard() { --p_->depth_; }
 
    private:
     Parser* p_;
-    int extra_ = 0;
   };
 
-  Status CheckDepth(size_t pos) const {
-    if (depth_ <= kMaxDepth) return Status::OK();
+  Status NestingError(size_t pos) const {
     return Error(pos, "expression nesting exceeds " + std::to_string(kMaxDepth) + " levels");
+  }
+
+  int Height(const Expr* e) const {
+    auto it = heights_.find(e);
+    return it == heights_.end() ? 1 : it->second;
+  }
+
+  // Records a new node one level above its tallest child.
+  Status Grew(const Expr* e, int child_height) {
+    if (child_height + 1 > kMaxDepth) return NestingError(e->pos);
+    heights_[e] = child_height + 1;
+    return Status::OK();
   }
 
   const Item& Peek(size_t ahead = 0) const {
@@ -277,8 +285,8 @@ class Parser {
   }
 
   StatusOr<ExprPtr> Binary(int min_prec) {
-    DepthGuard guard(this);
-    RETURN_IF_ERROR(CheckDepth(Peek().pos));
+    RecursionGuard guard(this);
+    if (depth_ > kMaxDepth) return NestingError(Peek().pos);
     ASSIGN_OR_RETURN(ExprPtr lhs, Unary());
     while (true) {
       const Item& op = Peek();
@@ -291,9 +299,10 @@ class Parser {
       RETURN_IF_ERROR(BinModifiers(b.get()));
       ASSIGN_OR_RETURN(b->rhs, Binary(op.kind == Tok::kPow ? prec : prec + 1));
       b->end = b->rhs->end;
+      int h = std::max(Height(lhs.get()), Height(b->rhs.get()));
       b->lhs = std::move(lhs);
+      RETURN_IF_ERROR(Grew(b.get(), h));
       lhs = std::move(b);
-      RETURN_IF_ERROR(guard.Grow(op.pos));
     }
     return lhs;
   }
@@ -358,15 +367,8 @@ class Parser {
     }
     size_t n = 0;
     while (IsSign(Peek(n).kind)) ++n;
-    Tok after = Peek(n + 1).kind;
-    bool literal = Peek(n).kind == Tok::kNumber && after != Tok::kPow &&
-                   after != Tok::kLeftBracket && after != Tok::kOffset && after != Tok::kAt;
-    DepthGuard guard(this);
     std::vector<const Item*> signs;
-    for (size_t i = 0; i < n; ++i) {
-      signs.push_back(&Take());
-      if (!literal) RETURN_IF_ERROR(guard.Grow(signs.back()->pos));
-    }
+    for (size_t i = 0; i < n; ++i) signs.push_back(&Take());
     ASSIGN_OR_RETURN(ExprPtr e, Binary(kPowPrecedence));
     for (auto it = signs.rbegin(); it != signs.rend(); ++it) {
       const Item& op = **it;
@@ -378,7 +380,9 @@ class Parser {
       }
       auto u = Node<UnaryExpr>(op.pos, e->end);
       u->negate = op.kind == Tok::kSub;
+      int h = Height(e.get());
       u->expr = std::move(e);
+      RETURN_IF_ERROR(Grew(u.get(), h));
       e = std::move(u);
     }
     return e;
@@ -448,6 +452,7 @@ class Parser {
     if (close.kind != Tok::kRightParen) return Generic(close);
     Take();
     auto p = Node<ParenExpr>(open.pos, close.pos + 1);
+    RETURN_IF_ERROR(Grew(p.get(), Height(inner.get())));
     p->expr = std::move(inner);
     return ExprPtr(std::move(p));
   }
@@ -546,6 +551,9 @@ class Parser {
     const Item& name = Take();
     auto call = Node<Call>(name.pos, 0);
     RETURN_IF_ERROR(CallArgs(&call->args, &call->end));
+    int h = 0;
+    for (const ExprPtr& arg : call->args) h = std::max(h, Height(arg.get()));
+    RETURN_IF_ERROR(Grew(call.get(), h));
     call->func = FindFunction(name.text);
     if (call->func == nullptr)
       return Error(name.pos, "unknown function with name " + internal::GoQuote(name.text));
@@ -575,6 +583,9 @@ class Parser {
       return Error(op.pos,
                    "wrong number of arguments for aggregate expression provided, expected " +
                        std::to_string(want) + ", got " + std::to_string(args.size()));
+    int h = 0;
+    for (const ExprPtr& arg : args) h = std::max(h, Height(arg.get()));
+    RETURN_IF_ERROR(Grew(agg.get(), h));
     if (want == 2) agg->param = std::move(args[0]);
     agg->expr = std::move(args[want - 1]);
     return ExprPtr(std::move(agg));
@@ -589,7 +600,6 @@ class Parser {
 
   // Postfix modifiers: `[range]`, `[range:step]`, `offset d`, `@ t`, in any order.
   StatusOr<ExprPtr> Postfix(ExprPtr e) {
-    DepthGuard guard(this);
     while (true) {
       const Item& t = Peek();
       if (t.kind == Tok::kLeftBracket) {
@@ -604,7 +614,6 @@ class Parser {
       } else {
         return e;
       }
-      RETURN_IF_ERROR(guard.Grow(t.pos));
     }
   }
 
@@ -671,6 +680,7 @@ class Parser {
       auto m = Node<MatrixSelector>(vs->pos, next.pos + 1);
       m->range_ms = range;
       m->vector.reset(static_cast<VectorSelector*>(e.release()));
+      RETURN_IF_ERROR(Grew(m.get(), 1));
       return ExprPtr(std::move(m));
     }
     if (next.kind != Tok::kColon) return Unexpected(next, "subquery or range", "\":\" or \"]\"");
@@ -687,6 +697,7 @@ class Parser {
     auto sq = Node<SubqueryExpr>(e->pos, Take().pos + 1);
     sq->range_ms = range;
     sq->step_ms = step;
+    RETURN_IF_ERROR(Grew(sq.get(), Height(e.get())));
     sq->expr = std::move(e);
     return ExprPtr(std::move(sq));
   }
@@ -775,6 +786,7 @@ class Parser {
   size_t at_ = 0;
   int depth_ = 0;
   int agg_depth_ = 0;
+  std::unordered_map<const Expr*, int> heights_;  // nodes taller than 1
 };
 
 }  // namespace

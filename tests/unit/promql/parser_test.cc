@@ -570,8 +570,16 @@ TEST(ParseExpr, HostileNestingIsRejectedNotCrashing) {
   std::string subqueries = "x";
   for (int i = 0; i < 50000; ++i) subqueries += "[5m:]";
   EXPECT_FALSE(ParseExpr(subqueries).ok());
+  // Loops cannot stack up height either: each parenthesised level holds a long chain.
+  std::string tall = "x";
+  for (int level = 0; level < 60; ++level) {
+    tall = "(" + tall + ")";
+    for (int i = 0; i < 60; ++i) tall += " + x";
+  }
+  EXPECT_FALSE(ParseExpr(tall).ok());
   // Within the limit, deep queries parse.
-  EXPECT_TRUE(ParseExpr(std::string(200, '(') + "1" + std::string(200, ')')).ok());
+  EXPECT_TRUE(ParseExpr(std::string(900, '(') + "1" + std::string(900, ')')).ok());
+  EXPECT_TRUE(ParseExpr(std::string(5000, '-') + "1").ok());  // signs fold into the literal
 }
 
 // The tree's shape, for what printing cannot show.
