@@ -15,8 +15,10 @@ Writes one deterministic OpenMetrics file and loads it into both: Prometheus (De
 Each query of QUERIES runs once to warm up, then --runs times against each server, alternating
 servers; latency is measured by the client (wall time of the HTTP request on a kept-alive
 connection). Reported per query: p50 and p99 for both, the ratios Steward/Prometheus, and the
-peak samples (stats=all: data.stats.samples.peakSamples) of one extra run. At the end the
-servers' RSS before the queries, after them and at peak (VmHWM). Prints a Markdown table on
+peak samples (stats=all: data.stats.samples.peakSamples) of one extra run, and each server's
+RSS once the query's runs are done. At the end the
+servers' RSS before the queries, after them (anonymous and file-backed apart: both
+servers mmap their blocks) and at peak (VmHWM). Prints a Markdown table on
 stdout. Nothing here is a test; numbers depend on the machine.
 """
 import argparse, http.client, json, math, os, shutil, signal, socket, subprocess, sys, tempfile
@@ -291,11 +293,13 @@ def main():
         write_data(om, end, args.cpu_instances)
         log(f"wrote {os.path.getsize(om) / 1e6:.0f} MB of OpenMetrics in {time.time() - t0:.1f} s")
         servers = [start_prometheus(work, om), start_steward(steward, work, om)]
-        rss0 = {s.name: s.status("VmRSS") for s in servers}
+        rss0 = {s.name: {f: s.status(f) for f in ("VmRSS", "RssAnon")} for s in servers}
         rows = []
         for name, kind, expr, span in QUERIES:
             log("query:", name)
             lat, info = measure(servers, expr, kind, span, end, args.runs)
+            for srv in servers:
+                info[srv.name]["rss"] = srv.status("VmRSS")
             rows.append((name, kind, expr, span, lat, info))
         report(args, rows, servers, rss0)
     finally:
@@ -313,8 +317,8 @@ def report(args, rows, servers, rss0):
     print(f"PromQL queries, {args.runs} runs each after one warm-up; latency in ms measured by "
           f"the client; peak samples from stats=all.\n")
     print(f"| Query | Series out | {p} p50 | {st} p50 | ratio | {p} p99 | {st} p99 | ratio "
-          f"| {p} peak samples | {st} peak samples |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"| {p} peak samples | {st} peak samples | RSS after, {p} / {st} |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, kind, expr, span, lat, info in rows:
         cells = {}
         for srv in (p, st):
@@ -329,14 +333,20 @@ def report(args, rows, servers, rss0):
         ratio = lambda b, a: f"{b / a:.2f}" if a and b else "–"
         print(f"| {name} | {series} | {ms(a50)} | {ms(b50)} | {ratio(b50, a50)} "
               f"| {ms(a99)} | {ms(b99)} | {ratio(b99, a99)} | {info[p]['peak']} "
-              f"| {info[st]['peak']} |")
+              f"| {info[st]['peak']} | {info[p]['rss'] / 2**20:.0f} / "
+              f"{info[st]['rss'] / 2**20:.0f} MiB |")
     print()
-    print("| Server | RSS before queries | RSS after | growth | peak RSS (VmHWM) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| Server | RSS before queries | RSS after | growth | of which anonymous | "
+          "file-backed (mmap) after | peak RSS (VmHWM) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    mib = lambda b: f"{b / 2**20:.0f} MiB"
     for s in servers:
+        before = rss0[s.name]
         after, hwm = s.status("VmRSS"), s.status("VmHWM")
-        print(f"| {s.name} | {rss0[s.name] / 2**20:.0f} MiB | {after / 2**20:.0f} MiB "
-              f"| {(after - rss0[s.name]) / 2**20:+.0f} MiB | {hwm / 2**20:.0f} MiB |")
+        anon, file = s.status("RssAnon"), s.status("RssFile")
+        print(f"| {s.name} | {mib(before['VmRSS'])} | {mib(after)} "
+              f"| {(after - before['VmRSS']) / 2**20:+.0f} MiB "
+              f"| {(anon - before['RssAnon']) / 2**20:+.0f} MiB | {mib(file)} | {mib(hwm)} |")
     print("\nQueries:")
     for name, kind, expr, span, _, _ in rows:
         where = "instant" if kind == "instant" else f"range {span // 3600} h, step {STEP} s"
