@@ -59,7 +59,9 @@ Answer Get(int port, const std::string& token, const std::string& path, bool pos
 }
 
 std::string QueryPath(const QueryCase& q, int64_t end_sec) {
-  std::string expr = UrlEncode(Substitute(q.expr, end_sec, end_sec - kSpanSec));
+  std::string expr = Substitute(q.expr, end_sec, end_sec - kSpanSec);
+  if (q.raw) return (q.range ? "/api/v1/query_range?" : "/api/v1/query?") + expr;
+  expr = UrlEncode(expr);
   int64_t end_ms = end_sec * 1000;
   if (!q.range) return "/api/v1/query?query=" + expr + "&time=" + Seconds(end_ms + q.at_ms);
   return "/api/v1/query_range?query=" + expr + "&start=" + Seconds(end_ms + q.start_ms) +

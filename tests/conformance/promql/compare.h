@@ -29,6 +29,7 @@ struct QueryCase {
   bool ordered = false;      // the series order is part of the answer
   bool msg_differs = false;  // allowlisted: error messages may differ
   bool post = false;         // sent as a POST form instead of GET
+  bool raw = false;          // expr is the whole query string (API parameter checks)
   std::string expr;
 };
 
@@ -85,7 +86,7 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
     if (ok && !q.range && k < words.size() && words[k] == "at")
       ok = k + 1 < words.size() && ParseOffset(words[k + 1], &q.at_ms), k += 2;
     auto is_flag = [](const std::string& w) {
-      return w == "ordered" || w == "msg-differs" || w == "post";
+      return w == "ordered" || w == "msg-differs" || w == "post" || w == "raw";
     };
     if (ok && q.range && k + 2 < words.size() && !is_flag(words[k])) {
       ok = ParseOffset(words[k], &q.start_ms) && ParseOffset(words[k + 1], &q.end_ms) &&
@@ -99,6 +100,8 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
         q.msg_differs = true;
       else if (words[k] == "post")
         q.post = true;
+      else if (words[k] == "raw")
+        q.raw = true;
       else
         ok = false;
     }
