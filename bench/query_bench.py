@@ -129,13 +129,17 @@ class Server:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def get(self, path):
-        """(HTTP status, parsed body) on the kept-alive connection; reconnects once."""
+        """(HTTP status, parsed body) on the kept-alive connection."""
+        code, body = self.get_raw(path)
+        return code, json.loads(body) if body else None
+
+    def get_raw(self, path):
+        """(HTTP status, body bytes) on the kept-alive connection; reconnects once."""
         for attempt in (0, 1):
             try:
                 self.conn.request("GET", path, headers=self.headers)
                 r = self.conn.getresponse()
-                body = r.read()
-                return r.status, json.loads(body) if body else None
+                return r.status, r.read()
             except (http.client.HTTPException, OSError):
                 self.conn.close()
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
@@ -264,7 +268,7 @@ def measure(servers, expr, kind, span, end, runs):
     for _ in range(runs):
         for s in live:
             t0 = time.perf_counter()
-            code, _ = s.get(path)
+            code, _ = s.get_raw(path)  # the answer is read in full, not parsed
             lat[s.name].append(time.perf_counter() - t0)
             if code != 200:
                 raise SystemExit(f"bench: {s.name} failed {expr} with {code} after a success")
