@@ -102,15 +102,17 @@ bool Prometheus::Start(const std::string& dir, const std::string& scrape_configs
   return PollUntil([&] { return HttpGet(port_, "/-/ready") == 200; }, 30000);
 }
 
-bool Prometheus::StartOnData(const std::string& dir, const std::string& tsdb_path) {
+bool Prometheus::StartOnData(const std::string& dir, const std::string& tsdb_path,
+                             const std::vector<std::string>& flags) {
   port_ = FreePort();
   std::string config = dir + "/prometheus-nodata.yml";
   std::ofstream(config) << "global:\n  scrape_interval: 1m\nscrape_configs: []\n";
-  if (!proc_.Start({"prometheus", "--config.file=" + config, "--storage.tsdb.path=" + tsdb_path,
-                    "--storage.tsdb.retention.time=36500d",
-                    "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
-                   dir + "/prometheus.log"))
-    return false;
+  std::vector<std::string> argv = {"prometheus", "--config.file=" + config,
+                                   "--storage.tsdb.path=" + tsdb_path,
+                                   "--storage.tsdb.retention.time=36500d",
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  if (!proc_.Start(argv, dir + "/prometheus.log")) return false;
   return PollUntil([&] { return HttpGet(port_, "/-/ready") == 200; }, 30000);
 }
 

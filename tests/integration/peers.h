@@ -57,7 +57,9 @@ class Prometheus {
              const std::string& scrape_interval);
   // Prometheus without scraping over an existing TSDB directory (e.g. blocks written by
   // `promtool tsdb create-blocks-from`), with a retention long enough to keep any of it.
-  bool StartOnData(const std::string& dir, const std::string& tsdb_path);
+  // `flags` are added to the command line (e.g. --query.max-samples=N).
+  bool StartOnData(const std::string& dir, const std::string& tsdb_path,
+                   const std::vector<std::string>& flags = {});
   int port() const { return port_; }
   // GET /api/v1/<path>; returns "data" or null on any failure.
   nlohmann::json Api(const std::string& path_and_query);
