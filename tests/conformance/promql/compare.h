@@ -165,6 +165,11 @@ inline Normal Normalize(const Answer& a) {
     return n;
   }
   const auto& data = b["data"];
+  if (!data.is_object() || !data.contains("resultType")) {
+    // Not a query result (format_query, series, labels): the data must be the same JSON.
+    n.shape = "data " + data.dump();
+    return n;
+  }
   n.shape = data.value("resultType", "?");
   auto point = [](const nlohmann::json& p) {
     return std::pair<double, std::string>{p[0].get<double>(), p[1].get<std::string>()};
@@ -271,8 +276,10 @@ inline Verdict Compare(const QueryCase& q, const Answer& prom, const Answer& our
                        std::string* why) {
   Normal want = Normalize(prom), got = Normalize(ours);
   if (want.shape != got.shape || want.error_type != got.error_type) {
-    *why = "Prometheus " + want.shape + (want.error_type.empty() ? "" : "/" + want.error_type) +
-           ", Steward " + got.shape + (got.error_type.empty() ? "" : "/" + got.error_type) +
+    auto cut = [](const std::string& t) { return t.size() > 300 ? t.substr(0, 300) + "..." : t; };
+    *why = "Prometheus " + cut(want.shape) +
+           (want.error_type.empty() ? "" : "/" + want.error_type) + ", Steward " + cut(got.shape) +
+           (got.error_type.empty() ? "" : "/" + got.error_type) +
            (got.shape == "invalid" ? " (" + got.error + ")" : "");
     return Verdict::kDifferent;
   }
