@@ -117,11 +117,23 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
   return out;
 }
 
-// $END and $START in a query → the data's end and start (Unix seconds).
+// $END and $START in a query → the data's end and start (Unix seconds); directly followed by
+// -N or +N (digits, no spaces) the offset is added: $END-600.
 inline std::string Substitute(std::string expr, int64_t end, int64_t start) {
   for (auto [name, value] : {std::pair<std::string, int64_t>{"$END", end}, {"$START", start}}) {
-    for (size_t at; (at = expr.find(name)) != std::string::npos;)
-      expr.replace(at, name.size(), std::to_string(value));
+    for (size_t at; (at = expr.find(name)) != std::string::npos;) {
+      size_t len = name.size();
+      int64_t v = value;
+      if (at + len + 1 < expr.size() && (expr[at + len] == '-' || expr[at + len] == '+') &&
+          isdigit(static_cast<unsigned char>(expr[at + len + 1]))) {
+        size_t digits = at + len + 1;
+        while (digits < expr.size() && isdigit(static_cast<unsigned char>(expr[digits]))) ++digits;
+        int64_t n = std::stoll(expr.substr(at + len + 1, digits - at - len - 1));
+        v += expr[at + len] == '-' ? -n : n;
+        len = digits - at;
+      }
+      expr.replace(at, len, std::to_string(v));
+    }
   }
   return expr;
 }
