@@ -26,6 +26,8 @@ Status DuplicateLabelset() {
 
 // What Prometheus 2.42 reports when the deadline passes while evaluating (checked with a real one).
 Status Timeout() { return DeadlineExceeded("query timed out in expression evaluation"); }
+// Prometheus' ErrQueryCanceled for the same stage.
+Status Canceled() { return Aborted("query was canceled in expression evaluation"); }
 
 std::optional<int64_t> QueryContext::AtTime(AtModifier at, int64_t at_ms) const {
   switch (at) {
@@ -49,8 +51,10 @@ Status QueryContext::Charge(int64_t n) {
 }
 
 Status QueryContext::CheckDeadline() {
-  if (limits_.deadline == std::chrono::steady_clock::time_point::max()) return Status::OK();
+  if (limits_.deadline == std::chrono::steady_clock::time_point::max() && !limits_.cancel)
+    return Status::OK();
   if (deadline_calls_++ % 64 != 0) return Status::OK();
+  if (limits_.cancel && limits_.cancel->load(std::memory_order_relaxed)) return Canceled();
   if (std::chrono::steady_clock::now() >= limits_.deadline) return Timeout();
   return Status::OK();
 }
@@ -70,6 +74,7 @@ StatusOr<std::vector<tsdb::Series>> QueryContext::Select(const std::vector<tsdb:
   loaded_ += n;
   raw_held_ += n;
   if (raw_held_ > raw_limit) return TooManySamples();
+  if (limits_.cancel && limits_.cancel->load(std::memory_order_relaxed)) return Canceled();
   if (std::chrono::steady_clock::now() >= limits_.deadline) return Timeout();
   return series;
 }

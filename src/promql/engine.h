@@ -23,6 +23,7 @@
 // with its own Querier.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -45,6 +46,9 @@ struct EngineOptions {
 struct QueryLimits {
   int64_t max_samples = 50'000'000;                // --query.max-samples
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // When set and true, evaluation stops where the deadline is checked, with Aborted ("query was
+  // canceled in expression evaluation"): the daemon sets it to stop queries on shutdown.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct QueryStats {
