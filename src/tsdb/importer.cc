@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,6 +164,52 @@ class DirLock {
   int fd_ = -1;
 };
 
+// What a failure after `written` of `total` blocks leaves, and what to do about it.
+Status PartialWrite(const Status& st, const std::vector<std::string>& written, size_t total) {
+  if (written.empty()) return st;
+  std::string ids;
+  for (const auto& id : written) ids += (ids.empty() ? "" : ", ") + id;
+  return Status(st.code(), st.message() + "; wrote " + std::to_string(written.size()) + " of " +
+                               std::to_string(total) + " blocks before the failure (" + ids +
+                               "); importing the same file again is safe: samples stored twice "
+                               "are merged");
+}
+
+// The block of one window: the next chunks of each series (cursor) that fall in it.
+Status WriteBlock(Collector& c, const ImportOptions& options, const std::vector<size_t>& order,
+                  int64_t window, std::pair<int64_t, int64_t> span, std::mt19937_64& rng,
+                  std::vector<size_t>& cursor, ImportSummary* summary) {
+  std::vector<ImportSeries>& series = c.series();
+  BlockMeta meta;
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  meta.ulid = NewUlid(now, rng);
+  meta.min_time = span.first;
+  meta.max_time = span.second + 1;
+  meta.sources = {meta.ulid};
+  BlockWriter w(options.dir, meta);
+  RETURN_IF_ERROR(w.Start());
+  for (size_t idx : order) {
+    ImportSeries& s = series[idx];
+    std::vector<ChunkData> chunks;
+    size_t& k = cursor[idx];
+    while (k < s.chunks.size() && s.chunks[k].window == window) {
+      const StoredChunk& ch = s.chunks[k++];
+      chunks.push_back({ch.mint, ch.maxt, ch.bytes});
+    }
+    if (!chunks.empty()) RETURN_IF_ERROR(w.AddSeries(s.labels, chunks));
+  }
+  ASSIGN_OR_RETURN(BlockMeta done, w.Commit());
+  summary->blocks.push_back(done.ulid);
+  if (options.on_block) options.on_block(done.ulid, done.num_samples, done.num_series);
+  for (size_t idx : order) {  // written: free the window's chunks
+    ImportSeries& s = series[idx];
+    for (size_t i = 0; i < cursor[idx]; ++i) std::string().swap(s.chunks[i].bytes);
+  }
+  return Status::OK();
+}
+
 // Writes one block per window, series in label order.
 Status WriteBlocks(Collector& c, const ImportOptions& options, ImportSummary* summary) {
   std::vector<ImportSeries>& series = c.series();
@@ -180,35 +227,15 @@ Status WriteBlocks(Collector& c, const ImportOptions& options, ImportSummary* su
   std::mt19937_64 rng(std::random_device{}());
   std::vector<size_t> cursor(series.size(), 0);  // next chunk of each series
   for (const auto& [window, span] : windows) {
-    BlockMeta meta;
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    meta.ulid = NewUlid(now, rng);
-    meta.min_time = span.first;
-    meta.max_time = span.second + 1;
-    meta.sources = {meta.ulid};
-    BlockWriter w(options.dir, meta);
-    RETURN_IF_ERROR(w.Start());
-    for (size_t idx : order) {
-      ImportSeries& s = series[idx];
-      std::vector<ChunkData> chunks;
-      size_t& k = cursor[idx];
-      while (k < s.chunks.size() && s.chunks[k].window == window) {
-        const StoredChunk& ch = s.chunks[k++];
-        chunks.push_back({ch.mint, ch.maxt, ch.bytes});
-      }
-      if (!chunks.empty()) RETURN_IF_ERROR(w.AddSeries(s.labels, chunks));
-    }
-    ASSIGN_OR_RETURN(BlockMeta done, w.Commit());
-    summary->blocks.push_back(done.ulid);
-    if (options.on_block) options.on_block(done.ulid, done.num_samples, done.num_series);
-    for (size_t idx : order) {  // written: free the window's chunks
-      ImportSeries& s = series[idx];
-      for (size_t i = 0; i < cursor[idx]; ++i) std::string().swap(s.chunks[i].bytes);
-    }
+    Status st = WriteBlock(c, options, order, window, span, rng, cursor, summary);
+    if (!st.ok()) return PartialWrite(st, summary->blocks, windows.size());
   }
   return Status::OK();
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 }  // namespace
@@ -217,18 +244,32 @@ StatusOr<ImportSummary> ImportOpenMetrics(std::string_view text, const ImportOpt
                                           std::string_view name) {
   if (options.dir.empty()) return InvalidArgument("import: no database directory given");
   if (options.block_duration_ms <= 0) return InvalidArgument("import: block duration <= 0");
-  RETURN_IF_ERROR(MakeDirs(options.dir));
+  // An existing directory is locked first, so that a running daemon is reported before a long
+  // parse; a new one is created only once the input is known to be good.
+  const bool existed = IsDir(options.dir);
   DirLock lock;
-  RETURN_IF_ERROR(lock.Acquire(options.dir));
+  if (existed) RETURN_IF_ERROR(lock.Acquire(options.dir));
   Collector c(options.block_duration_ms);
   if (Status st = c.Parse(text); !st.ok()) return st.Annotate(std::string(name));
+  if (c.samples() > 0 && c.min_time() < options.retention_horizon_ms)
+    return FailedPrecondition(std::string(name) + ": samples from " + Seconds(c.min_time()) +
+                              " are older than the retention of the database in " + options.dir +
+                              " (it deletes data before " +
+                              Seconds(options.retention_horizon_ms) +
+                              " at its next compaction); nothing was written");
+  if (!existed) {
+    RETURN_IF_ERROR(MakeDirs(options.dir));
+    RETURN_IF_ERROR(lock.Acquire(options.dir));
+  }
   ImportSummary summary;
   summary.series = static_cast<int64_t>(c.series().size());
   summary.samples = c.samples();
   summary.duplicates = c.duplicates();
   summary.min_time = c.min_time();
   summary.max_time = c.max_time();
-  RETURN_IF_ERROR(WriteBlocks(c, options, &summary));
+  Status st = WriteBlocks(c, options, &summary);
+  if (!st.ok() && !existed && summary.blocks.empty()) RemoveAll(options.dir).IgnoreError();
+  if (!st.ok()) return st;
   return summary;
 }
 

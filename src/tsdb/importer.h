@@ -15,13 +15,17 @@
 //   opened afterwards loads the new blocks; blocks overlapping existing data are merged by its
 //   compaction and de-duplicated by its queriers.
 // - Each block is written to "<ulid>.tmp" and renamed when complete (BlockWriter), so a crash
-//   leaves whole blocks only (a crash between blocks leaves the earlier windows imported).
+//   leaves whole blocks only. A write error after some blocks (disk full) leaves those blocks:
+//   the error says "wrote K of M blocks (ids)". Importing the same file again is then safe —
+//   the Db merges overlapping blocks and reads a sample stored twice once.
+// - A failed import into a directory that did not exist leaves no directory behind.
 // Memory: samples are held XOR-compressed until written (about 1–2 bytes each).
 // Thread safety: stateless functions.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +37,9 @@ namespace steward::tsdb {
 struct ImportOptions {
   std::string dir;                                // the database directory; created if missing
   int64_t block_duration_ms = 2LL * 3600 * 1000;  // promtool's --max-block-duration default
+  // Samples before this time (unix ms) would be deleted by the retention of the database's
+  // owner: when the file has any, the import fails (FailedPrecondition) before writing.
+  int64_t retention_horizon_ms = std::numeric_limits<int64_t>::min();
   // Called after each block is written (its id, samples and series), for progress output.
   std::function<void(const std::string& ulid, int64_t samples, int64_t series)> on_block;
 };

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "tsdb/block.h"
@@ -209,6 +213,110 @@ TEST(Importer, FileErrorsNameThePath) {
   auto sum = ImportOpenMetricsFile(tmp.Sub("missing.om"), Opts(tmp.Sub("db")));
   ASSERT_FALSE(sum.ok());
   EXPECT_NE(sum.status().message().find("missing.om"), std::string::npos);
+}
+
+
+// Writes beyond `bytes` fail with EFBIG while it lives: a disk that fills up mid-import.
+class FileSizeLimit {
+ public:
+  FileSizeLimit() {
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+  }
+  void Set(rlim_t bytes) {
+    rlimit rl = saved_;
+    rl.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &rl);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  sighandler_t old_handler_ = nullptr;
+};
+
+TEST(Importer, WriteFailureAfterSomeBlocksSaysWhatWasWrittenAndImportingAgainIsSafe) {
+  TempDir tmp;
+  const std::string text = CounterFile(5);
+  ImportOptions o = Opts(tmp.path());
+  std::vector<std::string> seen;
+  {
+    FileSizeLimit limit;
+    o.on_block = [&](const std::string& ulid, int64_t, int64_t) {
+      seen.push_back(ulid);
+      limit.Set(1);  // the next block cannot be written
+    };
+    auto sum = ImportOpenMetrics(text, o);
+    ASSERT_FALSE(sum.ok());
+    const std::string& msg = sum.status().message();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_NE(msg.find("wrote 1 of "), std::string::npos) << msg;
+    EXPECT_NE(msg.find(seen[0]), std::string::npos) << msg;
+    EXPECT_NE(msg.find("importing the same file again is safe"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(BlockDirs(tmp.path()), seen) << "the written block stays, no temporary one";
+  o.on_block = nullptr;
+  auto again = ImportOpenMetrics(text, o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto db = OpenDb(TestOptions(tmp.path()));
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Compact().ok());  // merges the overlapping blocks
+  auto got = SelectAll(*db, {Eq("__name__", "http_requests_total")});
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_EQ(got[0].samples.size(), 5u * 240) << "each sample once";
+  for (size_t i = 1; i < got[0].samples.size(); ++i)
+    ASSERT_GT(got[0].samples[i].t, got[0].samples[i - 1].t);
+}
+
+TEST(Importer, FailedImportIntoANewDirectoryLeavesNothingBehind) {
+  TempDir tmp;
+  auto bad = ImportOpenMetrics("g 1 200\ng 2 100\n# EOF\n", Opts(tmp.Sub("new")));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("new")));
+  FileSizeLimit limit;
+  limit.Set(1);
+  auto full = ImportOpenMetrics("g 1 200\n# EOF\n", Opts(tmp.Sub("full")));
+  ASSERT_FALSE(full.ok());
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("full"))) << full.status().ToString();
+}
+
+TEST(Importer, TimestampsNearTheEndsOfTheRangeAreKept) {
+  TempDir tmp;
+  // ±9e15 s is ±9e18 ms, just inside int64.
+  auto sum = ImportOpenMetrics("g 1 -9000000000000000\ng 2 0\ng 3 9000000000000000\n# EOF\n",
+                               Opts(tmp.path()));
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  EXPECT_EQ(sum->min_time, -9'000'000'000'000'000'000);
+  EXPECT_EQ(sum->max_time, 9'000'000'000'000'000'000);
+  EXPECT_EQ(sum->blocks.size(), 3u);
+  auto db = OpenDb(TestOptions(tmp.path()));
+  ASSERT_TRUE(db);
+  auto got = SelectAll(*db, {Eq("__name__", "g")});
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].samples.size(), 3u);
+  EXPECT_EQ(got[0].samples[0].t, -9'000'000'000'000'000'000);
+  EXPECT_EQ(got[0].samples[2].t, 9'000'000'000'000'000'000);
+  // Beyond int64 milliseconds: an error naming the line, nothing written.
+  auto over = ImportOpenMetrics("g 1 200\ng 2 9300000000000000\n# EOF\n", Opts(tmp.Sub("o")));
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.status().message().find("line 2"), std::string::npos) << over.status().message();
+}
+
+TEST(Importer, SamplesOlderThanTheRetentionHorizonAreRefusedBeforeWriting) {
+  TempDir tmp;
+  ImportOptions o = Opts(tmp.path());
+  o.retention_horizon_ms = 150'000;
+  auto old = ImportOpenMetrics("g 1 100\ng 2 200\n# EOF\n", o, "old.om");
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(old.status().message().find("old.om: samples from 100.000"), std::string::npos)
+      << old.status().message();
+  EXPECT_NE(old.status().message().find("retention"), std::string::npos);
+  EXPECT_TRUE(BlockDirs(tmp.path()).empty());
+  EXPECT_TRUE(ImportOpenMetrics("g 1 150\ng 2 200\n# EOF\n", o).ok());
 }
 
 }  // namespace
