@@ -37,6 +37,7 @@ struct Globals {
   std::string data_dir;  // serve --data-dir
   int64_t query_max_samples = 50'000'000;
   std::string query_timeout = "2m";
+  int query_max_concurrency = 4;
 };
 
 struct Context {

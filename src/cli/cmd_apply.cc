@@ -154,8 +154,11 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
                                 "' is not a positive duration; use e.g. 2m"));
   if (ctx.g.query_max_samples <= 0)
     return Fail(InvalidArgument("--query-max-samples must be positive"));
+  if (ctx.g.query_max_concurrency < 1 || ctx.g.query_max_concurrency > 1024)
+    return Fail(InvalidArgument("--query-max-concurrency must be between 1 and 1024"));
   opt.query_timeout = *query_timeout;
   opt.query_max_samples = ctx.g.query_max_samples;
+  opt.query_max_concurrency = ctx.g.query_max_concurrency;
   if (!ctx.g.data_dir.empty()) {
     opt.data_dir = ctx.g.data_dir;
     opt.reconcile = false;
@@ -261,6 +264,10 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
       ->capture_default_str();
   cmd->add_option("--query-timeout", ctx.g.query_timeout,
                   "Longest a PromQL query may run (a query's timeout= can only shorten it)")
+      ->capture_default_str();
+  cmd->add_option("--query-max-concurrency", ctx.g.query_max_concurrency,
+                  "Most PromQL queries evaluated at once; more wait for a slot until their "
+                  "timeout")
       ->capture_default_str();
   cmd->add_flag("--defer-reconcile", ctx.g.defer_reconcile,
                 "Wait one interval before the first drift repair (used by `apply`, which "

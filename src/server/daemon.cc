@@ -85,6 +85,16 @@ Daemon::Daemon(DaemonOptions options) : opt_(std::move(options)) {
   http_requests_ = &metrics_.AddCounter("steward_http_requests_total",
                                         "API requests served, by path and status code.",
                                         {"path", "code"});
+  query_gate_ = std::make_unique<QueryGate>(
+      opt_.query_max_concurrency, QueryQueueCap(opt_.query_max_concurrency),
+      &metrics_.AddGauge("steward_queries_running", "PromQL queries being evaluated.")
+           .WithLabels({}),
+      &metrics_.AddGauge("steward_queries_waiting",
+                         "PromQL queries waiting for a slot (--query-max-concurrency).")
+           .WithLabels({}));
+  metrics_.AddGauge("steward_queries_concurrent_max", "--query-max-concurrency.")
+      .WithLabels({})
+      .Set(opt_.query_max_concurrency);
   metrics_.AddGauge("steward_build_info", "Steward's version.", {"version"})
       .WithLabels({"0.1.0"})
       .Set(1);
@@ -237,6 +247,7 @@ Status Daemon::PublishDiscovery() {
 
 void Daemon::Shutdown() {
   shutdown_ = true;
+  query_gate_->Close();  // running queries stop at their next check; none starts
   wait_cv_.notify_all();
 }
 

@@ -11,6 +11,7 @@
 // the stack file when it changed) against what runs and applies the difference — a replica
 // that is missing is restored. Applies and reconciles take the state lock, so a CLI apply and
 // the loop never act at once.
+// Queries: at most query_max_concurrency evaluate at once (QueryGate); Shutdown() cancels them.
 // Thread safety: Run() blocks in the calling thread; Shutdown() may be called from any thread.
 #pragma once
 
@@ -31,6 +32,7 @@
 #include "drivers/driver.h"
 #include "metrics/registry.h"
 #include "runtime/runtime.h"
+#include "server/query_gate.h"
 #include "state/state_store.h"
 
 namespace steward::server {
@@ -61,6 +63,9 @@ struct DaemonOptions {
   // parameter can only shorten the timeout.
   int64_t query_max_samples = 50'000'000;
   Duration query_timeout = Duration(2 * 60 * 1000);
+  // Prometheus' --query.max-concurrency: more queries wait (until their timeout) for a slot.
+  // Smaller than Prometheus' 20: each running query may hold up to query_max_samples samples.
+  int query_max_concurrency = 4;
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
 };
@@ -97,6 +102,7 @@ class Daemon {
   state::StateStore* store() { return store_.get(); }
   metrics::Registry* metrics() { return &metrics_; }
   Monitoring* monitoring() { return monitoring_.get(); }
+  QueryGate* query_gate() { return query_gate_.get(); }
   const std::string& token() const { return token_; }
   const DaemonOptions& options() const { return opt_; }
 
@@ -126,6 +132,7 @@ class Daemon {
   std::unique_ptr<drivers::Driver> driver_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<Monitoring> monitoring_;
+  std::unique_ptr<QueryGate> query_gate_;
   std::string token_;
   std::string instance_;
   int daemon_lock_fd_ = -1;

@@ -140,6 +140,10 @@ StatusOr<config::Stack> DecodeStack(const nlohmann::json& j) {
 Status Daemon::StartHttp() {
   http_ = std::make_unique<Http>();
   auto& svr = http_->svr;
+  // A worker per query the gate admits or queues, and kOtherWorkers more, so that queries never
+  // occupy every worker: status, apply and down answer while the gate is full.
+  const size_t workers = QueryQueueCap(opt_.query_max_concurrency) + kOtherWorkers;
+  svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   svr.set_payload_max_length(16 << 20);
   svr.set_read_timeout(30, 0);
   // Without it, Nagle's algorithm and the client's delayed ACK add ~40 ms to every answer on a

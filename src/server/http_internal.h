@@ -3,9 +3,16 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
 #include "server/daemon.h"
 
 namespace steward::server {
+
+// Queries inside the QueryGate (running or waiting) at most: each holds an HTTP worker.
+inline int QueryQueueCap(int max_concurrency) { return 4 * std::max(1, max_concurrency); }
+// HTTP workers beyond those queries may hold: for the control API, /metrics and the rest.
+inline constexpr int kOtherWorkers = 8;
 
 struct Daemon::Http {
   httplib::Server svr;

@@ -235,6 +235,8 @@ void EngineError(httplib::Response& res, const Status& st) {
       return PromError(res, 503, "timeout", st.message());
     case StatusCode::kAborted:
       return PromError(res, 503, "canceled", st.message());
+    case StatusCode::kUnavailable:
+      return PromError(res, 503, "unavailable", st.message());
     default:
       return PromError(res, 500, "internal", st.message());
   }
@@ -262,6 +264,7 @@ promql::QueryLimits Limits(Daemon* daemon, Clock::time_point deadline) {
   promql::QueryLimits limits;
   limits.max_samples = daemon->options().query_max_samples;
   limits.deadline = deadline;
+  limits.cancel = daemon->query_gate()->cancel();
   return limits;
 }
 
@@ -275,6 +278,8 @@ void HandleQuery(Daemon* daemon, Monitoring* mon, const httplib::Request& req,
   auto expr = promql::ParseExpr(Param(req, "query"));
   if (!expr.ok())
     return PromError(res, 400, "bad_data", InvalidParam("query", expr.status().message()));
+  auto slot = daemon->query_gate()->Enter(*deadline);  // queued like Prometheus' engine
+  if (!slot.ok()) return EngineError(res, slot.status());
   Evaluation e;
   const Clock::time_point t1 = Clock::now();
   auto querier = mon->db()->NewQuerier();
@@ -316,6 +321,8 @@ void HandleQueryRange(Daemon* daemon, Monitoring* mon, const httplib::Request& r
   if (!deadline.ok()) return PromError(res, 400, "bad_data", deadline.status().message());
   auto expr = promql::ParseExpr(Param(req, "query"));
   if (!expr.ok()) return PromError(res, 400, "bad_data", expr.status().message());
+  auto slot = daemon->query_gate()->Enter(*deadline);
+  if (!slot.ok()) return EngineError(res, slot.status());
   Evaluation e;
   const Clock::time_point t1 = Clock::now();
   auto querier = mon->db()->NewQuerier();

@@ -71,7 +71,16 @@ class DataServer {
     std::ifstream t(dir_ + "/api.token");
     std::getline(t, token_);
   }
+  // SIGTERM; true when the server has exited within timeout_ms.
+  bool Stop(int timeout_ms) {
+    kill(pid_, SIGTERM);
+    if (!PollUntil([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, timeout_ms))
+      return false;
+    pid_ = 0;
+    return true;
+  }
   ~DataServer() {
+    if (pid_ == 0) return;
     kill(pid_, SIGTERM);
     bool gone = PollUntil([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, 10000);
     if (!gone) {
@@ -434,6 +443,95 @@ TEST(QueryApi, AnswersTheRequestsOfGrafanasPrometheusDataSource) {
   // Without the token nothing is answered.
   std::string body;
   EXPECT_EQ(HttpGet(s.port(), "/api/v1/query?query=1", &body), 401);
+}
+
+// A query that runs until its timeout with little memory: nested subqueries of 86,400 steps.
+const char* const kSlowQuery = "count_over_time(count_over_time(vector(1)[1d:1s])[1d:1s])";
+
+// A gauge of the daemon's /metrics, or -1.
+double MetricValue(int port, const std::string& name) {
+  std::string body;
+  if (HttpGet(port, "/metrics", &body) != 200) return -1;
+  size_t at = body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + name.size() + 2));
+}
+
+int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
+TEST(QueryApi, QueriesBeyondMaxConcurrencyWaitAndTheControlApiStillAnswers) {
+  Project p;
+  DataServer s(p, ImportData(p), {"--query-max-concurrency", "2"});
+  ASSERT_GT(s.port(), 0) << s.Log();
+  EXPECT_EQ(MetricValue(s.port(), "steward_queries_concurrent_max"), 2);
+  // 2 queries run and 6 wait (each would take 60 s): the gate holds 4 x 2 queries at most.
+  std::vector<Reply> replies(8);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < replies.size(); ++i)
+    clients.emplace_back([&, i] {
+      replies[i] = s.Post("/api/v1/query", "query=" + UrlEncode(kSlowQuery) + "&timeout=60s");
+    });
+  bool full = PollUntil(
+      [&] {
+        return MetricValue(s.port(), "steward_queries_running") == 2 &&
+               MetricValue(s.port(), "steward_queries_waiting") == 6;
+      },
+      15000);
+  EXPECT_TRUE(full) << "running " << MetricValue(s.port(), "steward_queries_running")
+                    << ", waiting " << MetricValue(s.port(), "steward_queries_waiting");
+
+  // The control API and other reads answer at once.
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(s.Get("/api/v1/status").status, 200);
+    EXPECT_EQ(s.Get("/api/v1/labels").status, 200);
+    EXPECT_LT(MillisSince(t0), 2000);
+  }
+  // One more query is refused at once: nothing is left to wait with.
+  auto t0 = std::chrono::steady_clock::now();
+  Reply refused = s.Post("/api/v1/query", "query=1&timeout=30s");
+  EXPECT_LT(MillisSince(t0), 2000);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.body.value("errorType", ""), "unavailable") << refused.body.dump();
+
+  // Shutdown cancels what runs and what waits; the server exits long before the 60 s.
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(s.Stop(20000)) << "still running after SIGTERM";
+  for (auto& c : clients) c.join();
+  EXPECT_LT(MillisSince(t0), 20000);
+  int in_eval = 0, in_queue = 0;
+  for (const Reply& r : replies) {
+    EXPECT_EQ(r.status, 503) << r.body.dump();
+    EXPECT_EQ(r.body.value("errorType", ""), "canceled") << r.body.dump();
+    in_eval += r.body.value("error", "") == "query was canceled in expression evaluation";
+    in_queue += r.body.value("error", "") == "query was canceled in query queue";
+  }
+  EXPECT_EQ(in_eval, 2);
+  EXPECT_EQ(in_queue, 6);
+}
+
+TEST(QueryApi, AQueryWaitingLongerThanItsTimeoutFailsLikePrometheus) {
+  Project p;
+  DataServer s(p, ImportData(p), {"--query-max-concurrency", "1"});
+  ASSERT_GT(s.port(), 0) << s.Log();
+  Reply slow;
+  std::thread busy(
+      [&] { slow = s.Post("/api/v1/query", "query=" + UrlEncode(kSlowQuery) + "&timeout=3s"); });
+  ASSERT_TRUE(
+      PollUntil([&] { return MetricValue(s.port(), "steward_queries_running") == 1; }, 15000));
+  auto t0 = std::chrono::steady_clock::now();
+  Reply queued = s.Post("/api/v1/query_range", "query=1&start=0&end=10&step=1&timeout=300ms");
+  EXPECT_GE(MillisSince(t0), 250);
+  EXPECT_EQ(queued.status, 503);
+  EXPECT_EQ(queued.body.value("errorType", ""), "timeout");
+  EXPECT_EQ(queued.body.value("error", ""), "query timed out in query queue");
+  busy.join();
+  EXPECT_EQ(slow.body.value("error", ""), "query timed out in expression evaluation");
+  // The slot is free again.
+  EXPECT_EQ(s.Post("/api/v1/query", "query=1&time=1").status, 200);
 }
 
 }  // namespace
