@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "tsdb/bit_stream.h"
 #include "tsdb/encoding.h"
 #include "tsdb/labels.h"
 #include "tsdb/tsdb.h"
@@ -158,6 +159,30 @@ TEST(XorChunk, ResetKeepsCapacityAndStartsOver) {
   EXPECT_EQ(b.HeapBytes(), cap);
   ASSERT_TRUE(b.Append(5, 5));  // earlier than before the reset: a new chunk
   EXPECT_EQ(Decode(b.view()), (std::vector<Sample>{{5, 5}}));
+}
+
+// Every width at every bit offset, near the end of the buffer too (the reader loads 64 bits at
+// a time where 9 bytes remain and goes byte by byte at the end).
+TEST(BitStream, ReadsEveryWidthAtEveryOffset) {
+  std::mt19937_64 rng(7);
+  std::vector<std::pair<uint64_t, int>> written;
+  std::vector<uint8_t> buf;
+  uint8_t free_bits = 0;
+  BitWriter w(&buf, &free_bits);
+  for (int round = 0; round < 9; ++round) {
+    for (int n = 0; n <= 64; ++n) {
+      uint64_t v = n == 64 ? rng() : rng() & ((uint64_t{1} << n) - 1);
+      w.WriteBits(v, n);
+      written.push_back({v, n});
+      w.WriteBit(round % 2 == 1);
+      written.push_back({round % 2 == 1 ? 1u : 0u, 1});
+    }
+  }
+  BitReader r(buf.data(), buf.size());
+  for (const auto& [v, n] : written) ASSERT_EQ(r.ReadBits(n), v) << n;
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.ReadBits(free_bits + 1), 0u);
+  EXPECT_FALSE(r.ok());
 }
 
 TEST(Encoding, Crc32cKnownValue) {
