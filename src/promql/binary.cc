@@ -162,7 +162,7 @@ class VectorMatcher {
         seen_[sig] = 1;
       } else if (!grouped_.insert(metric.hash * 0x9E3779B97F4A7C15ULL + sig).second) {
         st = FailedPrecondition(
-            "multiple matches for labels: grouping labels must ensure unique results");
+            "multiple matches for labels: grouping labels must ensure unique matches");
         break;
       }
       out->AddStable(&metric.labels, value);

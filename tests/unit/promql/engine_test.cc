@@ -367,7 +367,7 @@ TEST_F(EngineTest, ManyToOneNeedsGroupingLabelsThatKeepResultsUnique) {
                2 * kMin);
   EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(st.message(),
-            "multiple matches for labels: grouping labels must ensure unique results");
+            "multiple matches for labels: grouping labels must ensure unique matches");
 }
 
 TEST_F(EngineTest, AtModifierOnRangeFunctionsAndSubqueriesGivesTheSameValueAtEveryStep) {
