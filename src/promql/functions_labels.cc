@@ -1,6 +1,7 @@
 // label_replace and label_join: rewrite one label of every sample, keeping the value and
-// __name__. label_replace's regex is RE2 anchored at both ends, like Go's regexp that
-// Prometheus uses, and the replacement is expanded like Go's Regexp.ExpandString.
+// __name__. label_replace's regex is compiled as Go's regexp that Prometheus uses (anchored at
+// both ends, see tsdb/go_regexp.h), and the replacement is expanded like Go's
+// Regexp.ExpandString.
 #include <re2/re2.h>
 
 #include <map>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "promql/functions_internal.h"
+#include "tsdb/go_regexp.h"
 
 namespace steward::promql::internal {
 namespace {
@@ -103,18 +105,20 @@ std::string Expand(const RE2& re, std::string_view tmpl,
   return out;
 }
 
-// The anchored regex, compiled once per thread for as long as the same pattern comes back: a
-// range query calls label_replace at every step with the same arguments.
-const RE2& AnchoredRegex(const std::string& regex) {
+// The anchored regex (null when Go would not compile it), compiled once per thread for as long
+// as the same pattern comes back: a range query calls label_replace at every step with the
+// same arguments.
+const RE2* AnchoredRegex(const std::string& regex) {
   thread_local std::string pattern;
   thread_local std::unique_ptr<RE2> re;
-  if (re == nullptr || pattern != regex) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    re = std::make_unique<RE2>("^(?:" + regex + ")$", opts);
+  thread_local bool compiled = false;
+  if (!compiled || pattern != regex) {
+    StatusOr<std::unique_ptr<RE2>> made = tsdb::CompileGoRegexp(regex);
+    re = made.ok() ? std::move(made).value() : nullptr;
     pattern = regex;
+    compiled = true;
   }
-  return *re;
+  return re.get();
 }
 
 StatusOr<Vector> LabelReplace(const FunctionContext& ctx, const std::vector<Value>& args) {
@@ -122,10 +126,11 @@ StatusOr<Vector> LabelReplace(const FunctionContext& ctx, const std::vector<Valu
   const std::string& repl = StringArg(args, 2);
   const std::string& src = StringArg(args, 3);
   const std::string& regex = StringArg(args, 4);
-  const RE2& re = AnchoredRegex(regex);
-  if (!re.ok()) {
+  const RE2* compiled = AnchoredRegex(regex);
+  if (compiled == nullptr) {
     return ExecutionError("invalid regular expression in label_replace(): " + regex);
   }
+  const RE2& re = *compiled;
   if (!tsdb::IsValidLabelName(dst)) {
     return ExecutionError("invalid destination label name in label_replace(): " + dst);
   }

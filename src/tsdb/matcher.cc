@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "metrics/registry.h"
+#include "tsdb/go_regexp.h"
 #include "tsdb/tsdb.h"
 
 namespace steward::tsdb {
@@ -18,15 +19,12 @@ StatusOr<Matcher> Matcher::Make(Type type, std::string name, std::string value) 
   m.name_ = std::move(name);
   m.value_ = std::move(value);
   if (type == Type::kRegexMatch || type == Type::kRegexNoMatch) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    opts.set_dot_nl(true);  // Prometheus compiles with (?s): "." matches newlines too
-    auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", opts);
-    if (!re->ok()) {
+    StatusOr<std::unique_ptr<RE2>> re = CompileGoRegexp(m.value_);
+    if (!re.ok()) {
       return InvalidArgument("invalid regex \"" + m.value_ + "\" for label " + m.name_ + ": " +
-                             re->error());
+                             re.status().message());
     }
-    m.re_ = std::move(re);
+    m.re_ = std::move(re).value();
   }
   return m;
 }

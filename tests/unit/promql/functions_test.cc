@@ -627,6 +627,17 @@ TEST(LabelReplace, RegexIsAnchored) {
   EXPECT_EQ(out[0].metric, Host("xay")[0].metric);
 }
 
+TEST(LabelReplace, RegexHasGoSemanticsForDotAndAnyByte) {
+  EXPECT_FALSE(LabelReplace(Host("a\nb"), "x", "$1", "host", "(a.b)")[0].metric.Has("x"));
+  EXPECT_EQ(LabelReplace(Host("a\nb"), "x", "$1", "host", "(?s)(a.b)")[0].metric.Get("x"),
+            "a\nb");
+  auto any_byte =
+      Fn("label_replace")
+          .Run({Host("h"), String{0, "x"}, String{0, "$1"}, String{0, "host"}, String{0, "\\C"}});
+  ASSERT_FALSE(any_byte.ok());
+  EXPECT_EQ(any_byte.status().message(), "invalid regular expression in label_replace(): \\C");
+}
+
 TEST(LabelReplace, EmptyResultRemovesTheLabelAndMissingSourceIsEmpty) {
   EXPECT_FALSE(LabelReplace(Host("h"), "host", "", "host", ".*")[0].metric.Has("host"));
   EXPECT_EQ(LabelReplace(Host("h"), "y", "set", "missing", "")[0].metric.Get("y"), "set");

@@ -29,8 +29,25 @@ TEST(Matcher, RegexIsFullyAnchored) {
   EXPECT_TRUE(nre.Matches("ba"));
 }
 
-TEST(Matcher, DotMatchesNewlineAsInPrometheus) {
-  EXPECT_TRUE(Matcher::Make(T::kRegexMatch, "a", "x.y").value().Matches("x\ny"));
+TEST(Matcher, DotDoesNotMatchNewlineUnlessThePatternSaysSAsInGo) {
+  EXPECT_FALSE(Matcher::Make(T::kRegexMatch, "a", "x.y").value().Matches("x\ny"));
+  EXPECT_TRUE(Matcher::Make(T::kRegexMatch, "a", "x.y").value().Matches("x-y"));
+  EXPECT_FALSE(Matcher::Make(T::kRegexMatch, "a", "(?m)x$.*").value().Matches("x\ny"));
+  EXPECT_TRUE(Matcher::Make(T::kRegexMatch, "a", "(?s)x.y").value().Matches("x\ny"));
+  EXPECT_TRUE(Matcher::Make(T::kRegexNoMatch, "a", "x.y").value().Matches("x\ny"));
+}
+
+TEST(Matcher, AnyByteEscapeIsRejectedAsGoDoes) {
+  for (const char* re : {"h\\C.*", "\\C", "a|\\Q.\\E\\C"}) {
+    auto m = Matcher::Make(T::kRegexMatch, "utf", re);
+    ASSERT_FALSE(m.ok()) << re;
+    EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(m.status().message().find("invalid escape sequence: \\C"), std::string::npos)
+        << m.status().message();
+  }
+  // An escaped backslash before C, and \C quoted by \Q...\E, are literal text in Go.
+  EXPECT_TRUE(Matcher::Make(T::kRegexMatch, "a", "\\\\C").value().Matches("\\C"));
+  EXPECT_TRUE(Matcher::Make(T::kRegexMatch, "a", "\\Q\\C\\E").value().Matches("\\C"));
 }
 
 TEST(Matcher, BadRegexIsInvalidArgumentNamingIt) {
