@@ -2,6 +2,7 @@
 // into a TSDB directory as blocks. See tsdb/importer.h.
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
@@ -12,10 +13,26 @@ namespace {
 
 std::string When(int64_t ms) { return FormatRfc3339Millis(FromUnixMillis(ms)); }
 
+// The retention a daemon applies to <state>/tsdb: the stack's monitoring.retention when the stack
+// file parses, else the default. It follows the wall clock, so imported history older than it
+// would be deleted at the daemon's next compaction.
+Duration DaemonRetention(const Context& ctx) {
+  if (std::filesystem::exists(ctx.g.file)) {
+    config::ParseOptions popt;
+    popt.environment = ctx.g.env;
+    auto parsed = config::ParseStackFile(ctx.g.file, popt);
+    if (parsed.ok() && parsed.stack) return parsed.stack->monitoring.retention;
+  }
+  return config::Monitoring{}.retention;
+}
+
 int RunImport(Context& ctx, const std::string& file, const std::string& data_dir) {
   tsdb::ImportOptions opt;
   opt.dir = data_dir.empty() ? ctx.StateDir() + "/tsdb"
                              : std::filesystem::absolute(data_dir).lexically_normal().string();
+  Duration retention = data_dir.empty() ? DaemonRetention(ctx) : Duration(0);
+  if (retention.count() > 0)
+    opt.retention_horizon_ms = ToUnixMillis(RealClock::Get()->WallNow()) - retention.count();
   if (!ctx.g.json) {
     std::cerr << "importing " << file << " into " << opt.dir << "\n";
     opt.on_block = [](const std::string& ulid, int64_t samples, int64_t series) {
@@ -23,6 +40,16 @@ int RunImport(Context& ctx, const std::string& file, const std::string& data_dir
     };
   }
   auto sum = tsdb::ImportOpenMetricsFile(file, opt);
+  if (!sum.ok() && sum.status().code() == StatusCode::kFailedPrecondition &&
+      opt.retention_horizon_ms != std::numeric_limits<int64_t>::min() &&
+      sum.status().message().find("retention") != std::string::npos)
+    return Fail(Status(sum.status().code(),
+                       sum.status().message() +
+                           ". The daemon's metrics store keeps monitoring.retention (" +
+                           config::FormatDuration(retention) +
+                           "); import history into a directory of its own with --data-dir DIR "
+                           "and serve it with `steward serve --data-dir DIR`, which deletes "
+                           "nothing"));
   if (!sum.ok()) return Fail(sum.status());
   if (ctx.g.json) {
     nlohmann::json j = {{"dir", opt.dir},

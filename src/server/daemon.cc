@@ -207,9 +207,10 @@ Status Daemon::StartMonitoring() {
   if (Status st = mon->Start(recorded.monitoring); !st.ok()) {
     if (!opt_.data_dir.empty()) return st.Annotate("open the TSDB in " + opt_.data_dir);
     // The services matter more than their metrics: run without monitoring (the API answers
-    // 503 and says why in the log) rather than refuse to supervise.
+    // 503 saying why) rather than refuse to supervise.
     spdlog::error("msg=\"monitoring is off: the metrics store could not start\" error=\"{}\"",
                   st.message());
+    monitoring_error_ = st;
     return Status::OK();
   }
   monitoring_ = std::move(mon);

@@ -103,6 +103,8 @@ class Daemon {
   metrics::Registry* metrics() { return &metrics_; }
   Monitoring* monitoring() { return monitoring_.get(); }
   QueryGate* query_gate() { return query_gate_.get(); }
+  // Why monitoring() is null: OK with --no-monitoring, else the error that stopped its start.
+  const Status& monitoring_error() const { return monitoring_error_; }
   const std::string& token() const { return token_; }
   const DaemonOptions& options() const { return opt_; }
 
@@ -133,6 +135,7 @@ class Daemon {
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<Monitoring> monitoring_;
   std::unique_ptr<QueryGate> query_gate_;
+  Status monitoring_error_;  // written before the HTTP server listens, then read-only
   std::string token_;
   std::string instance_;
   int daemon_lock_fd_ = -1;

@@ -45,7 +45,10 @@ Status Monitoring::Start(const config::Monitoring& settings) {
   o.retention_time = retention_ = settings.retention;
   o.retention_bytes = retention_bytes_ = settings.retention_bytes;
   o.metrics = opt_.metrics;
-  if (!opt_.collect) o.retention_time = Duration(0);  // retention follows the wall clock
+  if (!opt_.collect) {  // served history: retention would follow the wall clock and delete it
+    o.retention_time = Duration(0);
+    o.retention_bytes = 0;
+  }
   ASSIGN_OR_RETURN(db_, tsdb::Db::Open(o));
   if (!opt_.collect) return Status::OK();
   monitor::ScrapeManagerOptions so;

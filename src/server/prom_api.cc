@@ -49,9 +49,13 @@ void PromSuccess(httplib::Response& res, nlohmann::json data) {
 httplib::Server::Handler WithMonitoring(Daemon* daemon, PromHandler handler) {
   return [daemon, handler](const httplib::Request& req, httplib::Response& res) {
     Monitoring* mon = daemon->monitoring();
-    if (!mon || !mon->db())
+    if (!mon || !mon->db()) {
+      const Status& why = daemon->monitoring_error();
       return PromError(res, 503, "unavailable",
-                       "monitoring is off in this daemon (started with --no-monitoring)");
+                       why.ok() ? "monitoring is off in this daemon (started with --no-monitoring)"
+                                : "monitoring is off in this daemon: its metrics store could not "
+                                  "start (" + why.message() + "); fix that and restart it");
+    }
     handler(mon, req, res);
   };
 }
@@ -292,8 +296,11 @@ void HandleTargets(Monitoring* mon, const httplib::Request& req, httplib::Respon
 
 // Cuts the whole head into a block now (Prometheus' admin snapshot does the same for its
 // copy); for benchmarks and before a backup. Answers with the storage statistics after it.
-void HandleFlush(Monitoring* mon, const httplib::Request&, httplib::Response& res) {
+void HandleFlush(Monitoring* mon, const httplib::Request& req, httplib::Response& res) {
   Status st = mon->db()->FlushHead();
+  if (!st.ok()) return PromError(res, 500, "internal", st.message());
+  // compact=true: also the pass the store runs every minute (merging blocks, retention), now.
+  if (req.get_param_value("compact") == "true") st = mon->db()->Compact();
   if (!st.ok()) return PromError(res, 500, "internal", st.message());
   tsdb::Stats s = mon->db()->GetStats();
   PromSuccess(res, {{"blocks", s.blocks},

@@ -15,6 +15,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "base/clock.h"
 #include "monitor/exposition.h"
 #include "tsdb/block.h"
 #include "tsdb/chunk_xor.h"
@@ -252,11 +253,12 @@ StatusOr<ImportSummary> ImportOpenMetrics(std::string_view text, const ImportOpt
   Collector c(options.block_duration_ms);
   if (Status st = c.Parse(text); !st.ok()) return st.Annotate(std::string(name));
   if (c.samples() > 0 && c.min_time() < options.retention_horizon_ms)
-    return FailedPrecondition(std::string(name) + ": samples from " + Seconds(c.min_time()) +
-                              " are older than the retention of the database in " + options.dir +
-                              " (it deletes data before " +
-                              Seconds(options.retention_horizon_ms) +
-                              " at its next compaction); nothing was written");
+    return FailedPrecondition(
+        std::string(name) + ": samples from " + FormatRfc3339Millis(FromUnixMillis(c.min_time())) +
+        " are older than the retention of the database in " + options.dir +
+        " (it deletes data before " +
+        FormatRfc3339Millis(FromUnixMillis(options.retention_horizon_ms)) +
+        " at its next compaction); nothing was written");
   if (!existed) {
     RETURN_IF_ERROR(MakeDirs(options.dir));
     RETURN_IF_ERROR(lock.Acquire(options.dir));

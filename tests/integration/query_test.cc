@@ -5,11 +5,15 @@
 // language provider in Grafana 9/10).
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -532,6 +536,72 @@ TEST(QueryApi, AQueryWaitingLongerThanItsTimeoutFailsLikePrometheus) {
   EXPECT_EQ(slow.body.value("error", ""), "query timed out in expression evaluation");
   // The slot is free again.
   EXPECT_EQ(s.Post("/api/v1/query", "query=1&time=1").status, 200);
+}
+
+// Default target: <state>/tsdb, which the daemon's retention (15 d by the wall clock) would
+// empty at its next compaction.
+TEST(QueryApi, TsdbImportRefusesHistoryTheDaemonsRetentionWouldDelete) {
+  Project p;
+  std::ofstream(p.dir() + "/old.om") << Generate();  // November 2023
+  RunResult old = p.Steward({"tsdb", "import", p.dir() + "/old.om"});
+  EXPECT_EQ(old.exit_code, 1) << old.out << old.err;
+  EXPECT_NE(old.err.find("older than the retention"), std::string::npos) << old.err;
+  EXPECT_NE(old.err.find("steward serve --data-dir DIR"), std::string::npos) << old.err;
+  EXPECT_NE(old.err.find("(360h)"), std::string::npos) << old.err;
+  EXPECT_FALSE(std::filesystem::exists(p.StateDir() + "/tsdb/lock")) << "nothing written";
+
+  // Recent data is imported; a stack that keeps 10 years lets the old file in too.
+  const int64_t now = time(nullptr);
+  std::ofstream(p.dir() + "/new.om") << "g 1 " << now - 3600 << "\ng 2 " << now - 60 << "\n# EOF\n";
+  RunResult recent = p.Steward({"tsdb", "import", p.dir() + "/new.om"});
+  EXPECT_EQ(recent.exit_code, 0) << recent.err;
+  p.WriteStack("project: p\nservices: {}\nmonitoring:\n  retention: 87600h\n");
+  RunResult kept = p.Steward({"tsdb", "import", p.dir() + "/old.om"});
+  EXPECT_EQ(kept.exit_code, 0) << kept.err;
+}
+
+TEST(QueryApi, ServeDataDirKeepsOldBlocksThroughCompaction) {
+  Project p;
+  DataServer s(p, ImportData(p));  // November 2023: far beyond the default 15 d
+  ASSERT_GT(s.port(), 0) << s.Log();
+  Reply flushed = s.Post("/api/v1/admin/tsdb/flush?compact=true", "");
+  ASSERT_EQ(flushed.status, 200) << flushed.body.dump();
+  EXPECT_GT(flushed.body["data"].value("blocks", 0), 0) << flushed.body.dump();
+  Reply r = s.Get("/api/v1/query?query=count_over_time(temperature%5B3h%5D)&time=" + T(kEnd));
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["data"]["result"][0]["value"][1], std::to_string(3 * 3600 / kStep))
+      << r.body.dump();
+}
+
+TEST(QueryApi, AMetricsStoreThatCannotOpenIsNamedInTheApiError) {
+  Project p;
+  std::filesystem::create_directories(p.StateDir() + "/tsdb");
+  int fd = open((p.StateDir() + "/tsdb/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running `steward tsdb import` holds it
+  int pid = p.StewardBackground({"serve", "--listen", "127.0.0.1:0"}, p.dir() + "/serve.log");
+  int port = 0;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        std::ifstream in(p.StateDir() + "/daemon.json");
+        auto j = nlohmann::json::parse(in, nullptr, false);
+        port = j.is_discarded() || j.value("pid", 0) != pid ? 0 : j.value("port", 0);
+        return port > 0 && HttpGet(port, "/healthz") == 200;
+      },
+      15000));
+  httplib::Client cli("127.0.0.1", port);
+  std::string token;
+  std::getline(std::ifstream(p.StateDir() + "/api.token"), token);
+  cli.set_bearer_token_auth(token.c_str());
+  auto res = cli.Get("/api/v1/query?query=1");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  std::string msg = body.value("error", "");
+  EXPECT_EQ(msg.find("--no-monitoring"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("could not start"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("is locked"), std::string::npos) << msg;
+  close(fd);
 }
 
 }  // namespace
