@@ -59,10 +59,23 @@ class DbQuerier : public Querier {
                                        int64_t maxt, int64_t max_samples) override {
     RETURN_IF_ERROR(CheckSelector(matchers));
     std::map<Labels, std::vector<Sample>> found;
+    // Chunks come series by series, and every block (and the head) lists its series in label
+    // order: the series after the previous one, or the previous one, is almost always it.
+    auto last = found.end();
     int64_t loaded = 0;
     auto add = [&](const Labels& labels, std::string_view chunk) -> Status {
-      std::vector<Sample>& samples = found[labels];
+      if (last == found.end() || last->first != labels) {
+        auto next = last == found.end() ? found.end() : std::next(last);
+        last = next != found.end() && next->first == labels
+                   ? next
+                   : found.try_emplace(labels).first;
+      }
+      std::vector<Sample>& samples = last->second;
       size_t before = samples.size();
+      // Room for the whole chunk at once instead of growing by doubling (the excess over
+      // [mint, maxt] is at most one chunk per series).
+      const size_t need = before + static_cast<size_t>(ChunkSampleCount(chunk));
+      if (need > samples.capacity()) samples.reserve(std::max(need, 2 * samples.capacity()));
       if (!DecodeChunk(chunk, mint, maxt, &samples)) return Corruption("malformed chunk");
       loaded += static_cast<int64_t>(samples.size() - before);
       if (max_samples > 0 && loaded > max_samples) {
@@ -73,9 +86,11 @@ class DbQuerier : public Querier {
     };
     RETURN_IF_ERROR(Visit(matchers, mint, maxt, true, add));
     std::vector<Series> out;
-    for (auto& [labels, samples] : found) {
-      SortAndDedupe(&samples);
-      if (!samples.empty()) out.push_back({labels, std::move(samples)});
+    out.reserve(found.size());
+    while (!found.empty()) {
+      auto node = found.extract(found.begin());
+      SortAndDedupe(&node.mapped());
+      if (!node.mapped().empty()) out.push_back({std::move(node.key()), std::move(node.mapped())});
     }
     return out;
   }
