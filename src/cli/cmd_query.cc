@@ -6,6 +6,7 @@
 // state directory.
 #include <httplib.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -69,13 +70,23 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
   Endpoint ep;
   if (!f.server.empty()) {
     std::string s = f.server;
+    if (s.rfind("https://", 0) == 0)
+      return InvalidArgument("--server '" + f.server +
+                             "': TLS is not supported; use http://HOST:PORT (through a tunnel or "
+                             "proxy for a remote daemon)");
     if (s.rfind("http://", 0) == 0) s = s.substr(7);
+    if (s.find("://") != std::string::npos)
+      return InvalidArgument("--server '" + f.server + "': expected http://HOST:PORT");
     while (!s.empty() && s.back() == '/') s.pop_back();
     size_t colon = s.rfind(':');
-    if (colon == std::string::npos || colon + 1 == s.size())
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
       return InvalidArgument("--server '" + f.server + "': expected http://HOST:PORT");
     ep.host = s.substr(0, colon);
-    ep.port = std::atoi(s.c_str() + colon + 1);
+    std::string port = s.substr(colon + 1);
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), ep.port);
+    if (ec != std::errc() || end != port.data() + port.size() || ep.port < 1 || ep.port > 65535)
+      return InvalidArgument("--server '" + f.server + "': the port '" + port +
+                             "' is not a number from 1 to 65535");
     if (!f.token_file.empty()) {
       std::ifstream in(f.token_file);
       if (!in || !std::getline(in, ep.token))
@@ -118,6 +129,45 @@ StatusOr<nlohmann::json> PostForm(const Endpoint& ep, const std::string& path,
   return j;
 }
 
+// A [time, "value"] pair as the API writes it.
+bool IsPoint(const nlohmann::json& p) {
+  return p.is_array() && p.size() == 2 && p[0].is_number() && p[1].is_string();
+}
+
+bool IsMetric(const nlohmann::json& m) {
+  if (!m.is_object()) return false;
+  for (const auto& [name, value] : m.items())
+    if (!value.is_string()) return false;
+  return true;
+}
+
+// The data object's shape, checked before anything reads it: what is wrong, or "".
+std::string ShapeError(const nlohmann::json& data) {
+  if (!data.is_object()) return "\"data\" is not an object";
+  auto type = data.find("resultType");
+  auto result = data.find("result");
+  if (type == data.end() || !type->is_string()) return "no \"resultType\" string";
+  if (result == data.end()) return "no \"result\"";
+  const std::string t = type->get<std::string>();
+  if (t == "scalar" || t == "string")
+    return IsPoint(*result) ? "" : "the " + t + " result is not a [time, \"value\"] pair";
+  if (t != "vector" && t != "matrix") return "unknown resultType \"" + t + "\"";
+  if (!result->is_array()) return "the " + t + " result is not an array";
+  for (const auto& s : *result) {
+    if (!s.is_object() || !IsMetric(s.value("metric", nlohmann::json())))
+      return "a series without a \"metric\" object of string label values";
+    if (t == "vector" && !IsPoint(s.value("value", nlohmann::json())))
+      return "a sample without a [time, \"value\"] pair";
+    if (t == "matrix") {
+      auto values = s.find("values");
+      if (values == s.end() || !values->is_array()) return "a series without \"values\"";
+      for (const auto& p : *values)
+        if (!IsPoint(p)) return "a point that is not a [time, \"value\"] pair";
+    }
+  }
+  return "";
+}
+
 std::string LabelsText(const nlohmann::json& metric) {
   std::string name = metric.value("__name__", "");
   std::string inner;
@@ -151,7 +201,7 @@ std::string ValueText(const nlohmann::json& pair) {
 
 void PrintResult(const nlohmann::json& data) {
   std::string type = data.value("resultType", "");
-  const nlohmann::json& result = data["result"];
+  const nlohmann::json& result = data.at("result");  // ShapeError checked every access
   if (type == "scalar" || type == "string") {
     std::cout << ValueText(result) << "\n";
     return;
@@ -160,7 +210,7 @@ void PrintResult(const nlohmann::json& data) {
     std::vector<std::vector<std::string>> rows = {{"SERIES", "VALUE"}};
     for (const auto& s : result)
       rows.push_back(
-          {LabelsText(s.value("metric", nlohmann::json::object())), ValueText(s["value"])});
+          {LabelsText(s.value("metric", nlohmann::json::object())), ValueText(s.at("value"))});
     PrintTable(rows);
     if (result.empty()) std::cerr << "no data: the query returned an empty vector\n";
     return;
@@ -172,7 +222,7 @@ void PrintResult(const nlohmann::json& data) {
     first = false;
     std::cout << LabelsText(s.value("metric", nlohmann::json::object())) << "\n";
     std::vector<std::vector<std::string>> rows;
-    for (const auto& p : s["values"]) rows.push_back({"  " + TimeText(p[0]), ValueText(p)});
+    for (const auto& p : s.at("values")) rows.push_back({"  " + TimeText(p[0]), ValueText(p)});
     PrintTable(rows);
   }
   if (result.empty()) std::cerr << "no data: the query returned no series\n";
@@ -209,14 +259,24 @@ int RunQuery(Context& ctx, const QueryFlags& f) {
   if (!ep.ok()) return Fail(ep.status());
   auto answer = PostForm(*ep, path, params);
   if (!answer.ok()) return Fail(answer.status());
-  if (answer->value("status", "") != "success") {
-    std::cerr << "error: " << answer->value("errorType", "error") << ": "
-              << answer->value("error", answer->dump()) << "\n";
+  auto text = [&](const char* key, const std::string& dflt) {
+    auto it = answer->find(key);
+    return it != answer->end() && it->is_string() ? it->get<std::string>() : dflt;
+  };
+  if (text("status", "") != "success") {
+    std::cerr << "error: " << text("errorType", "error") << ": "
+              << text("error", answer->dump().substr(0, 200)) << "\n";
     return kExitError;
   }
-  for (const auto& w : answer->value("warnings", nlohmann::json::array()))
-    if (w.is_string()) std::cerr << "warning: " << w.get<std::string>() << "\n";
-  const nlohmann::json& data = (*answer)["data"];
+  auto warnings = answer->find("warnings");
+  if (warnings != answer->end() && warnings->is_array())
+    for (const auto& w : *warnings)
+      if (w.is_string()) std::cerr << "warning: " << w.get<std::string>() << "\n";
+  auto data_it = answer->find("data");
+  const nlohmann::json data = data_it == answer->end() ? nlohmann::json() : *data_it;
+  if (std::string why = ShapeError(data); !why.empty())
+    return Fail(Internal("unexpected answer from " + ep->host + ":" + std::to_string(ep->port) +
+                         ": " + why));
   if (ctx.g.json) {
     std::cout << data.dump(2) << "\n";
     return kExitOk;

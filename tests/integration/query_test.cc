@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -602,6 +603,69 @@ TEST(QueryApi, AMetricsStoreThatCannotOpenIsNamedInTheApiError) {
   EXPECT_NE(msg.find("could not start"), std::string::npos) << msg;
   EXPECT_NE(msg.find("is locked"), std::string::npos) << msg;
   close(fd);
+}
+
+TEST(QueryApi, StewardQueryRejectsServersItCannotTalkTo) {
+  Project p;
+  auto query = [&](const std::string& server) {
+    return p.Steward({"query", "--server", server, "1"}, 10000);
+  };
+  RunResult tls = query("https://127.0.0.1:7420");
+  EXPECT_EQ(tls.exit_code, 1);
+  EXPECT_NE(tls.err.find("--server 'https://127.0.0.1:7420': TLS is not supported; use http://"),
+            std::string::npos)
+      << tls.err;
+  for (const char* bad : {"http://127.0.0.1:abc", "127.0.0.1:0", "http://h:70000", "h:12x"}) {
+    RunResult r = query(bad);
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_NE(r.err.find("is not a number from 1 to 65535"), std::string::npos) << r.err;
+  }
+  RunResult scheme = query("ftp://h:21");
+  EXPECT_NE(scheme.err.find("expected http://HOST:PORT"), std::string::npos) << scheme.err;
+}
+
+// A server that answers 200 with JSON of the wrong shape: steward query says so, never crashes.
+TEST(QueryApi, StewardQueryReportsAnswersOfTheWrongShape) {
+  const std::vector<std::string> answers = {
+      R"({"status":"success"})",
+      R"({"status":"success","data":[]})",
+      R"({"status":"success","data":{"resultType":"vector"}})",
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"2"]}]}})",
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}})",
+      R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1]]}]}})",
+      R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{}}]}})",
+      R"({"status":"success","data":{"resultType":"scalar","result":{}}})",
+      R"({"status":"success","data":{"resultType":"table","result":[]}})",
+      R"({"status":5,"errorType":[],"error":{}})",
+      R"({"status":"success","warnings":"x","data":{"resultType":"scalar","result":[1,"2"]}})",
+  };
+  httplib::Server svr;
+  std::atomic<size_t> next{0};
+  svr.Post("/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(answers[next++ % answers.size()], "application/json");
+  });
+  int port = svr.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { svr.listen_after_bind(); });
+  Project p;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    RunResult r =
+        p.Steward({"query", "--server", "http://127.0.0.1:" + std::to_string(port), "up"}, 10000);
+    if (i + 1 == answers.size()) {  // a well-formed scalar; the odd "warnings" is ignored
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(r.out, "2\n");
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, 1) << answers[i] << "\n" << r.err;
+    if (i == answers.size() - 2) {
+      EXPECT_NE(r.err.find("error: error:"), std::string::npos) << r.err;
+      continue;
+    }
+    EXPECT_NE(r.err.find("unexpected answer from 127.0.0.1:" + std::to_string(port)),
+              std::string::npos)
+        << answers[i] << "\n" << r.err;
+  }
+  svr.stop();
+  serving.join();
 }
 
 }  // namespace
