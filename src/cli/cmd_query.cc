@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "promql/lexer.h"
+#include "promql/parser.h"
 #include "server/client.h"
 
 namespace steward::cli {

@@ -1,8 +1,9 @@
 // The expression lexer: a transcription of Prometheus 2.42's lexer states (lexStatements,
 // lexInsideBraces, lexDuration, lexString, ...) so that tokens, errors and error positions are
-// the ones Prometheus produces. See parser_internal.h.
+// the ones Prometheus produces, lazily, one item at a time. See parser_internal.h.
 #include <cctype>
 #include <string>
+#include <utility>
 
 #include "promql/parser_internal.h"
 
@@ -83,24 +84,30 @@ std::string SharpU(int32_t r) {
   return out;
 }
 
+std::string QuoteRuneOrEof(int32_t r) {
+  return GoQuoteRune(r == kEofRune ? 0xFFFD : static_cast<uint32_t>(r));
+}
+
+}  // namespace
+
 class ExprLexer {
  public:
   explicit ExprLexer(std::string_view in) : in_(in) {}
 
-  std::vector<Item> Run() {
-    std::vector<Item> out;
-    while (true) {
-      Item it = NextItem();
-      bool stop = it.kind == Tok::kEof || it.kind == Tok::kError;
-      out.push_back(std::move(it));
-      if (stop) return out;
+  // The next item; after the kEof or kError item, kEof items at the end.
+  Item Next() {
+    if (!done_ && ++count_ > kMaxItems) {
+      return Error("query has more than " + std::to_string(kMaxItems) +
+                   " tokens, the most this parser reads");
     }
+    return NextItem();
   }
+  const std::string& error() const { return error_; }
 
  private:
   enum class State { kStatements, kInsideBraces, kDuration };
 
-  int32_t Next() {
+  int32_t NextRune() {
     if (pos_ >= in_.size()) {
       width_ = 0;
       return kEofRune;
@@ -110,13 +117,13 @@ class ExprLexer {
     return r;
   }
   int32_t Peek() {
-    int32_t r = Next();
+    int32_t r = NextRune();
     Backup();
     return r;
   }
   void Backup() { pos_ -= width_; }
   bool Accept(std::string_view valid) {
-    int32_t r = Next();
+    int32_t r = NextRune();
     if (r >= 0 && r < 0x80 && valid.find(static_cast<char>(r)) != std::string_view::npos)
       return true;
     Backup();
@@ -140,7 +147,7 @@ class ExprLexer {
     it.kind = Tok::kError;
     it.pos = start_;
     it.text = in_.substr(start_, 0);
-    it.error = std::move(message);
+    error_ = std::move(message);
     done_ = true;
     return it;
   }
@@ -174,87 +181,19 @@ class ExprLexer {
   }
 
   void SkipSpaces() {
-    while (IsSpace(Peek())) Next();
+    while (IsSpace(Peek())) NextRune();
     start_ = pos_;
   }
 
   Item Statements(bool* skipped) {
-    int32_t r = Next();
-    switch (r) {
-      case kEofRune:
-        if (paren_depth_ != 0) return Error("unclosed left parenthesis");
-        if (bracket_open_) return Error("unclosed left bracket");
-        done_ = true;
-        return Emit(Tok::kEof);
-      case ',':
-        return Emit(Tok::kComma);
-      case '*':
-        return Emit(Tok::kMul);
-      case '/':
-        return Emit(Tok::kDiv);
-      case '%':
-        return Emit(Tok::kMod);
-      case '+':
-        return Emit(Tok::kAdd);
-      case '-':
-        return Emit(Tok::kSub);
-      case '^':
-        return Emit(Tok::kPow);
-      case '@':
-        return Emit(Tok::kAt);
-      case '=': {
-        int32_t t = Peek();
-        if (t == '=') {
-          Next();
-          return Emit(Tok::kEqlc);
-        }
-        if (t == '~') return Error("unexpected character after '=': " + GoQuoteRune('~'));
-        return Emit(Tok::kEql);
-      }
-      case '!': {
-        int32_t t = Next();
-        if (t != '=') return Error("unexpected character after '!': " + QuoteRuneOrEof(t));
-        return Emit(Tok::kNeq);
-      }
-      case '<':
-      case '>': {
-        bool eq = Peek() == '=';
-        if (eq) Next();
-        return Emit(r == '<' ? (eq ? Tok::kLte : Tok::kLss) : (eq ? Tok::kGte : Tok::kGtr));
-      }
-      case '"':
-      case '\'':
-        return LexString(static_cast<char>(r));
-      case '`':
-        return LexRawString();
-      case '(':
-        ++paren_depth_;
-        return Emit(Tok::kLeftParen);
-      case ')': {
-        Item it = Emit(Tok::kRightParen);
-        if (--paren_depth_ < 0) return Error("unexpected right parenthesis " + GoQuoteRune(')'));
-        return it;
-      }
-      case '{':
-        state_ = State::kInsideBraces;
-        return Emit(Tok::kLeftBrace);
-      case '[': {
-        if (bracket_open_) return Error("unexpected left bracket " + GoQuoteRune('['));
-        got_colon_ = false;
-        Item it = Emit(Tok::kLeftBracket);
-        if (IsSpace(Peek())) SkipSpaces();
-        bracket_open_ = true;
-        state_ = State::kDuration;
-        return it;
-      }
-      case ']': {
-        if (!bracket_open_) return Error("unexpected right bracket " + GoQuoteRune(']'));
-        bracket_open_ = false;
-        return Emit(Tok::kRightBracket);
-      }
-      default:
-        break;
+    int32_t r = NextRune();
+    if (r == kEofRune) {
+      if (paren_depth_ != 0) return Error("unclosed left parenthesis");
+      if (bracket_open_) return Error("unclosed left bracket");
+      done_ = true;
+      return Emit(Tok::kEof);
     }
+    if (Item it; Punctuation(r, &it)) return it;
     if (IsSpace(r)) {
       SkipSpaces();
       *skipped = true;
@@ -276,12 +215,96 @@ class ExprLexer {
     return Error("unexpected character: " + GoQuoteRune(static_cast<uint32_t>(r)));
   }
 
-  std::string QuoteRuneOrEof(int32_t r) {
-    return GoQuoteRune(r == kEofRune ? 0xFFFD : static_cast<uint32_t>(r));
+  // Operators, strings, parentheses, braces and brackets outside braces; false for other runes.
+  bool Punctuation(int32_t r, Item* out) {
+    static constexpr std::pair<char, Tok> kSingle[] = {
+        {',', Tok::kComma}, {'*', Tok::kMul}, {'/', Tok::kDiv}, {'%', Tok::kMod},
+        {'+', Tok::kAdd},   {'-', Tok::kSub}, {'^', Tok::kPow}, {'@', Tok::kAt}};
+    for (const auto& [c, tok] : kSingle) {
+      if (r == c) {
+        *out = Emit(tok);
+        return true;
+      }
+    }
+    switch (r) {
+      case '=':
+      case '!':
+      case '<':
+      case '>':
+        *out = Comparison(r);
+        return true;
+      case '"':
+      case '\'':
+        *out = LexString(static_cast<char>(r));
+        return true;
+      case '`':
+        *out = LexRawString();
+        return true;
+      case '(':
+      case ')':
+      case '{':
+      case '[':
+      case ']':
+        *out = Bracket(r);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // = == != < <= > >= outside braces (=~ and a lone ! are errors there).
+  Item Comparison(int32_t r) {
+    if (r == '=') {
+      int32_t t = Peek();
+      if (t == '=') {
+        NextRune();
+        return Emit(Tok::kEqlc);
+      }
+      if (t == '~') return Error("unexpected character after '=': " + GoQuoteRune('~'));
+      return Emit(Tok::kEql);
+    }
+    if (r == '!') {
+      int32_t t = NextRune();
+      if (t != '=') return Error("unexpected character after '!': " + QuoteRuneOrEof(t));
+      return Emit(Tok::kNeq);
+    }
+    bool eq = Peek() == '=';
+    if (eq) NextRune();
+    return Emit(r == '<' ? (eq ? Tok::kLte : Tok::kLss) : (eq ? Tok::kGte : Tok::kGtr));
+  }
+
+  // ( ) { [ ]: the parenthesis depth, braces and the bracket state they switch to.
+  Item Bracket(int32_t r) {
+    switch (r) {
+      case '(':
+        ++paren_depth_;
+        return Emit(Tok::kLeftParen);
+      case ')': {
+        Item it = Emit(Tok::kRightParen);
+        if (--paren_depth_ < 0) return Error("unexpected right parenthesis " + GoQuoteRune(')'));
+        return it;
+      }
+      case '{':
+        state_ = State::kInsideBraces;
+        return Emit(Tok::kLeftBrace);
+      case '[': {
+        if (bracket_open_) return Error("unexpected left bracket " + GoQuoteRune('['));
+        got_colon_ = false;
+        Item it = Emit(Tok::kLeftBracket);
+        if (IsSpace(Peek())) SkipSpaces();
+        bracket_open_ = true;
+        state_ = State::kDuration;
+        return it;
+      }
+      default:  // ']'
+        if (!bracket_open_) return Error("unexpected right bracket " + GoQuoteRune(']'));
+        bracket_open_ = false;
+        return Emit(Tok::kRightBracket);
+    }
   }
 
   Item InsideBraces(bool* skipped) {
-    int32_t r = Next();
+    int32_t r = NextRune();
     if (r == kEofRune) return Error("unexpected end of input inside braces");
     if (IsSpace(r)) {
       SkipSpaces();
@@ -289,7 +312,7 @@ class ExprLexer {
       return Item();
     }
     if (IsAlpha(r)) {
-      while (IsAlnum(Next())) {
+      while (IsAlnum(NextRune())) {
       }
       Backup();
       return Emit(Tok::kIdentifier);
@@ -303,11 +326,11 @@ class ExprLexer {
       case '`':
         return LexRawString();
       case '=':
-        if (Next() == '~') return Emit(Tok::kEqlRegex);
+        if (NextRune() == '~') return Emit(Tok::kEqlRegex);
         Backup();
         return Emit(Tok::kEql);
       case '!': {
-        int32_t nr = Next();
+        int32_t nr = NextRune();
         if (nr == '~') return Emit(Tok::kNeqRegex);
         if (nr == '=') return Emit(Tok::kNeq);
         return Error("unexpected character after '!' inside braces: " + QuoteRuneOrEof(nr));
@@ -346,7 +369,7 @@ class ExprLexer {
       if (!Accept("smhdw")) return false;
       Accept("s");
     }
-    return !IsAlnum(Next());
+    return !IsAlnum(NextRune());
   }
 
   Item NumberOrDuration() {
@@ -368,7 +391,7 @@ class ExprLexer {
 
   Item KeywordOrIdentifier() {
     while (true) {
-      int32_t r = Next();
+      int32_t r = NextRune();
       if (IsAlnum(r) || r == ':') continue;
       Backup();
       break;
@@ -384,7 +407,7 @@ class ExprLexer {
 
   // lexEscape: validates one escape after a backslash; returns an error message or "".
   std::string Escape(char quote) {
-    int32_t ch = Next();
+    int32_t ch = NextRune();
     int n = 0;
     uint32_t base = 0, max = 0;
     switch (ch) {
@@ -408,13 +431,13 @@ class ExprLexer {
         n = 3, base = 8, max = 255;
         break;
       case 'x':
-        ch = Next(), n = 2, base = 16, max = 255;
+        ch = NextRune(), n = 2, base = 16, max = 255;
         break;
       case 'u':
-        ch = Next(), n = 4, base = 16, max = 0x10FFFF;
+        ch = NextRune(), n = 4, base = 16, max = 0x10FFFF;
         break;
       case 'U':
-        ch = Next(), n = 8, base = 16, max = 0x10FFFF;
+        ch = NextRune(), n = 8, base = 16, max = 0x10FFFF;
         break;
       case kEofRune:
         return "escape sequence not terminated";
@@ -433,7 +456,7 @@ class ExprLexer {
         return "illegal character " + SharpU(ch) + " in escape sequence";
       }
       x = x * base + d;
-      if (--n > 0) ch = Next();
+      if (--n > 0) ch = NextRune();
     }
     if (x > max || (x >= 0xD800 && x < 0xE000))
       return "escape sequence is an invalid Unicode code point";
@@ -442,7 +465,7 @@ class ExprLexer {
 
   Item LexString(char quote) {
     while (true) {
-      int32_t r = Next();
+      int32_t r = NextRune();
       if (r == '\\') {
         std::string err = Escape(quote);
         if (!err.empty()) return Error(err);
@@ -458,7 +481,7 @@ class ExprLexer {
 
   Item LexRawString() {
     while (true) {
-      int32_t r = Next();
+      int32_t r = NextRune();
       // Go's lexer sees utf8.RuneError, so a literal U+FFFD is rejected too.
       if (r == kRuneError) return Error("invalid UTF-8 rune");
       if (r == kEofRune) return Error("unterminated raw string");
@@ -472,22 +495,50 @@ class ExprLexer {
   State state_ = State::kStatements;
   int paren_depth_ = 0;
   bool bracket_open_ = false, got_colon_ = false, done_ = false;
+  size_t count_ = 0;   // items produced
+  std::string error_;  // the kError item's message
 };
-
-}  // namespace
 
 bool IsOperatorTok(Tok t) { return t >= Tok::kAdd && t <= Tok::kAtan2; }
 bool IsAggregatorTok(Tok t) { return t >= Tok::kAvg && t <= Tok::kTopk; }
 bool IsKeywordTok(Tok t) { return t >= Tok::kBool && t <= Tok::kWithout; }
 
-std::vector<Item> LexExpr(std::string_view input) { return ExprLexer(input).Run(); }
+ItemStream::ItemStream(std::string_view query) : lexer_(std::make_unique<ExprLexer>(query)) {}
+ItemStream::~ItemStream() = default;
+
+const Item& ItemStream::Peek(size_t ahead) {
+  while (items_.size() <= at_ + ahead) {
+    if (!items_.empty() && (items_.back().kind == Tok::kEof || items_.back().kind == Tok::kError))
+      return items_.back();
+    items_.push_back(lexer_->Next());
+  }
+  return items_[at_ + ahead];
+}
+
+const Item& ItemStream::Take() {
+  const Item& it = Peek();
+  if (it.kind != Tok::kEof && it.kind != Tok::kError) ++at_;  // the last item stays current
+  return it;
+}
+
+const std::string& ItemStream::error() const { return lexer_->error(); }
+
+Lexed LexExpr(std::string_view input) {
+  ExprLexer lexer(input);
+  Lexed out;
+  while (out.items.empty() ||
+         (out.items.back().kind != Tok::kEof && out.items.back().kind != Tok::kError))
+    out.items.push_back(lexer.Next());
+  out.error = lexer.error();
+  return out;
+}
 
 std::string DescribeItem(const Item& item) {
   // Item.desc(): Item.String() alone for the types in Prometheus' ItemTypeStr (punctuation,
   // operators, keywords), "<type> <String()>" for the others.
   std::string text(item.text);
   if (item.kind == Tok::kEof) return "end of input";
-  if (item.kind == Tok::kError) return item.error;
+  if (item.kind == Tok::kError) return "error";
   if (item.kind == Tok::kIdentifier) return "identifier " + GoQuote(text);
   if (item.kind == Tok::kMetricIdentifier) return "metric identifier " + GoQuote(text);
   // 2.42 lacks AT in ItemTypeStr, so "@" shows as its numeric item type, then as an operator.

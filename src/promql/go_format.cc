@@ -1,12 +1,14 @@
-// Go's formatting and number parsing as Prometheus' parser and printer use them (strconv.Quote,
-// %q of a rune, fmt.Sprint of a float64, model.Duration.String, strconv.ParseInt/ParseFloat), so
-// that printed expressions and error messages match Prometheus byte for byte.
+// Go's formatting and parsing as Prometheus' parser, printer and API use them (strconv.Quote,
+// %q of a rune, fmt.Sprint of a float64, model.Duration.String, strconv.ParseInt/ParseFloat,
+// strutil.Unquote), so that printed expressions and error messages match Prometheus byte for
+// byte, and the API reads numbers as Prometheus does.
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "promql/parser.h"
 #include "promql/parser_internal.h"
 
 namespace steward::promql::internal {
@@ -238,13 +240,6 @@ bool ParseGoInt(std::string_view s, int64_t* out) {
   return true;
 }
 
-bool EqualFold(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
-  return true;
-}
-
 }  // namespace
 
 bool ParseGoNumber(std::string_view text, double* out, std::string* error) {
@@ -253,49 +248,178 @@ bool ParseGoNumber(std::string_view text, double* out, std::string* error) {
     *out = static_cast<double>(n);
     return true;
   }
-  std::string_view s = text;
-  bool neg = false;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (EqualFold(s, "inf") || EqualFold(s, "infinity")) {
-    *out = neg ? -HUGE_VAL : HUGE_VAL;
-    return true;
-  }
-  if (EqualFold(s, "nan")) {
-    *out = std::nan("");
-    return true;
-  }
-  // Decimal: digits [. digits] [e [+-] digits], at least one mantissa digit. (Hex floats need a
-  // 'p' exponent, which the lexer never produces, so every other form is a syntax error.)
-  size_t i = 0, mantissa = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++mantissa;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++mantissa;
-  }
-  bool ok = mantissa > 0;
-  if (ok && i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    size_t exp_start = i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    ok = i > exp_start;
-  }
-  ok = ok && i == s.size();
-  if (!ok) {
-    *error = "strconv.ParseFloat: parsing " + GoQuote(text) + ": invalid syntax";
+  auto v = ParseGoFloat(text);
+  if (!v.ok()) {
+    *error = v.status().message();
     return false;
   }
-  std::string copy(text);
-  double v = std::strtod(copy.c_str(), nullptr);
-  if (std::isinf(v)) {
-    *error = "strconv.ParseFloat: parsing " + GoQuote(text) + ": value out of range";
-    return false;
-  }
-  *out = v;
+  *out = *v;
   return true;
 }
 
+namespace {
+
+// UnquoteChar's escapes after a backslash at s[*i]; appends the value, advances *i past it.
+bool UnescapeOne(std::string_view s, size_t* i, char quote, std::string* out) {
+  static constexpr std::string_view kSimple = "abfnrtv\\", kValues = "\a\b\f\n\r\t\v\\";
+  if (*i + 1 >= s.size()) return false;
+  char c = s[*i + 1];
+  *i += 2;
+  if (size_t k = kSimple.find(c); k != std::string_view::npos) {
+    out->push_back(kValues[k]);
+    return true;
+  }
+  if (c == quote) {
+    out->push_back(c);
+    return true;
+  }
+  int digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : c >= '0' && c <= '7' ? 3 : 0;
+  if (digits == 0) return false;
+  uint32_t base = digits == 3 ? 8 : 16, v = 0;
+  if (base == 8) --*i;  // the first octal digit is c itself
+  for (int k = 0; k < digits; ++k, ++*i) {
+    char d = *i < s.size() ? s[*i] : '\0';
+    uint32_t dv = d >= '0' && d <= '9'   ? d - '0'
+                  : d >= 'a' && d <= 'f' ? d - 'a' + 10
+                  : d >= 'A' && d <= 'F' ? d - 'A' + 10
+                                         : 99;
+    if (dv >= base) return false;
+    v = v * base + dv;
+  }
+  if (c == 'x' || base == 8) {
+    if (v > 255) return false;
+    out->push_back(static_cast<char>(v));  // a byte escape may build any byte
+    return true;
+  }
+  if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return false;
+  AppendUtf8(out, v);
+  return true;
+}
+
+}  // namespace
+
+StatusOr<std::string> Unquote(std::string_view q) {
+  const auto syntax = [] { return InvalidArgument("invalid syntax"); };
+  if (q.size() < 2 || q.front() != q.back() ||
+      (q.front() != '"' && q.front() != '\'' && q.front() != '`'))
+    return syntax();
+  char quote = q.front();
+  std::string_view body = q.substr(1, q.size() - 2);
+  if (FirstInvalidUtf8(body) != body.size()) return syntax();
+  if (quote == '`') {
+    if (body.find('`') != std::string_view::npos) return syntax();
+    return std::string(body);
+  }
+  std::string out;
+  out.reserve(body.size());
+  for (size_t i = 0; i < body.size();) {
+    char c = body[i];
+    if (c == quote || c == '\n') return syntax();
+    if (c != '\\') {
+      out.push_back(c);
+      ++i;
+    } else if (!UnescapeOne(body, &i, quote, &out)) {
+      return syntax();
+    }
+  }
+  return out;
+}
+
 }  // namespace steward::promql::internal
+
+namespace steward::promql {
+namespace {
+
+char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// strconv's underscoreOK: `_` only between digits (a base prefix counts as one).
+bool UnderscoresOk(std::string_view s) {
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  char saw = '^';
+  size_t i = 0;
+  bool hex = s.size() >= 2 && s[0] == '0' && Lower(s[1]) == 'x';
+  if (hex) i = 2, saw = '0';
+  for (; i < s.size(); ++i) {
+    char c = Lower(s[i]);
+    if ((c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f')) {
+      saw = '0';
+    } else if (c == '_') {
+      if (saw != '0') return false;
+      saw = '_';
+    } else {
+      if (saw == '_') return false;
+      saw = '!';
+    }
+  }
+  return saw != '_';
+}
+
+// strconv's special(): [+-]inf, [+-]infinity, nan (any case), the whole of s.
+bool GoSpecialFloat(std::string_view s, double* out) {
+  double sign = 1;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    sign = s[0] == '-' ? -1 : 1;
+    s.remove_prefix(1);
+    if (!s.empty() && Lower(s[0]) == 'n') return false;
+  }
+  std::string lower(s);
+  for (char& c : lower) c = Lower(c);
+  if (lower == "inf" || lower == "infinity") {
+    *out = sign * HUGE_VAL;
+    return true;
+  }
+  if (lower != "nan") return false;
+  *out = std::nan("");
+  return true;
+}
+
+// strconv's readFloat syntax: [+-] (digits [. digits] [e [+-] digits] | 0x hexdigits
+// [. hexdigits] p [+-] digits), at least one mantissa digit, `_` between digits.
+bool GoFloatSyntax(std::string_view s) {
+  size_t i = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+  bool hex = s.size() >= i + 2 && s[i] == '0' && Lower(s[i + 1]) == 'x';
+  if (hex) i += 2;
+  bool digits = false, dot = false, underscores = false;
+  for (; i < s.size(); ++i) {
+    char c = Lower(s[i]);
+    if (c == '_') {
+      underscores = true;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else if ((c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f')) {
+      digits = true;
+    } else {
+      break;
+    }
+  }
+  if (!digits) return false;
+  if (i < s.size() && Lower(s[i]) == (hex ? 'p' : 'e')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    for (; i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '_'); ++i)
+      underscores = underscores || s[i] == '_';
+  } else if (hex) {
+    return false;  // a hex float needs its exponent
+  }
+  return i == s.size() && (!underscores || UnderscoresOk(s));
+}
+
+}  // namespace
+
+StatusOr<double> ParseGoFloat(std::string_view text) {
+  double v = 0;
+  if (GoSpecialFloat(text, &v)) return v;
+  const auto fail = [text](const char* why) {
+    return InvalidArgument("strconv.ParseFloat: parsing " + internal::GoQuote(text) + ": " + why);
+  };
+  if (!GoFloatSyntax(text)) return fail("invalid syntax");
+  std::string digits;
+  for (char c : text)
+    if (c != '_') digits.push_back(c);
+  v = std::strtod(digits.c_str(), nullptr);  // C reads both forms, rounding as Go does
+  if (std::isinf(v)) return fail("value out of range");
+  return v;
+}
+
+}  // namespace steward::promql

@@ -1,12 +1,13 @@
 // Series selectors: `http_requests_total{job="api", code=~"5.."}`, `{__name__=~"up|scrape_.*"}`
-// — what /api/v1/series match[], /api/v1/labels match[] and `steward series` accept. The grammar
-// and errors are those of PromQL's vector selector (no range, offset or @ here), so the same
-// strings work against Prometheus.
+// — what /api/v1/series match[], /api/v1/labels match[] and `steward series` accept. This is
+// Prometheus' ParseMetricSelector over the expression parser (parser.h): the same lexer, the
+// same vector-selector rules, so the same strings work, and fail, as against Prometheus.
 //
 // Contract: returns the matchers (the metric name becomes __name__="..."), or InvalidArgument
-// "1:COL: parse error: unexpected <token>, expected <what>" in Prometheus' wording, plus
-// Prometheus' rule that a selector needs at least one matcher that does not match "".
-// Thread safety: stateless.
+// with Prometheus' message: "1:COL: parse error: ..." as for an expression, where anything but
+// a bare selector (`up + 1`, `up[5m]`, `up offset 1m`, `(up)`) is "unexpected <token>"; and, as
+// Prometheus' API checks each match[], "match[] must contain at least one non-empty matcher"
+// when every matcher matches "". Thread safety: stateless.
 #pragma once
 
 #include <string_view>

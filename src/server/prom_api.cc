@@ -14,7 +14,7 @@
 #include <httplib.h>
 
 #include "monitor/discovery.h"
-#include "promql/lexer.h"
+#include "promql/parser.h"
 #include "promql/selector.h"
 #include "server/http_internal.h"
 #include "server/daemon.h"
@@ -91,16 +91,9 @@ StatusOr<int64_t> ParsePromTime(const std::string& s) {
     return InvalidArgument("cannot parse \"" + shown + "\" to a valid timestamp");
   };
   if (s.empty()) return bad("empty");
-  // Unix seconds: [-]digits[.digits]
-  size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
-  size_t digits = 0, dots = 0;
-  for (size_t k = i; k < s.size(); ++k) {
-    if (std::isdigit(static_cast<unsigned char>(s[k]))) ++digits;
-    else if (s[k] == '.') ++dots;
-    else { digits = 0; break; }
-  }
-  if (digits > 0 && dots <= 1) {
-    double secs = std::strtod(s.c_str(), nullptr);
+  // Unix seconds as Go's ParseFloat reads them ("1.5", "1e3", "0x1p3", "1_000").
+  if (auto parsed = promql::ParseGoFloat(s); parsed.ok()) {
+    double secs = *parsed;
     if (!std::isfinite(secs) || std::fabs(secs) > 9.2e12) return bad("out of range");
     return static_cast<int64_t>(std::floor(secs * 1000.0 + 0.5));
   }
@@ -184,7 +177,7 @@ StatusOr<std::vector<std::vector<tsdb::Matcher>>> ParseMatches(const httplib::Re
   for (size_t i = 0; i < n; ++i) {
     std::string sel = req.get_param_value("match[]", i);
     auto ms = promql::ParseSeriesSelector(sel);
-    if (!ms.ok()) return InvalidArgument("invalid parameter \"match[]\": " + ms.status().message());
+    if (!ms.ok()) return ms.status();  // Prometheus' series endpoint adds the parameter's name
     out.push_back(std::move(*ms));
   }
   return out;
@@ -222,7 +215,9 @@ void HandleSeries(Monitoring* mon, const httplib::Request& req, httplib::Respons
   auto range = ParseRange(req);
   if (!range.ok()) return PromError(res, 400, "bad_data", range.status().message());
   auto matches = ParseMatches(req);
-  if (!matches.ok()) return PromError(res, 400, "bad_data", matches.status().message());
+  if (!matches.ok())
+    return PromError(res, 400, "bad_data", "invalid parameter \"match[]\": " +
+                                               matches.status().message());
   if (matches->empty()) return PromError(res, 400, "bad_data", "no match[] parameter provided");
   auto q = mon->db()->NewQuerier();
   std::vector<tsdb::Labels> all;

@@ -16,7 +16,6 @@
 #include <string>
 
 #include "promql/engine.h"
-#include "promql/lexer.h"
 #include "promql/parser.h"
 #include "server/http_internal.h"
 #include "server/prom_internal.h"
@@ -36,13 +35,11 @@ std::string InvalidParam(const char* name, const std::string& why) {
   return "invalid parameter \"" + std::string(name) + "\": " + why;
 }
 
-// Prometheus' parseDuration: float seconds ("15", "0.5") or a duration ("1m30s"), in ns.
+// Prometheus' parseDuration: float seconds ("15", "0.5", "1e3") or a duration ("1m30s"), in ns.
 StatusOr<int64_t> ParseDurationNs(const std::string& s) {
   if (!s.empty()) {
-    char* end = nullptr;
-    double secs = std::strtod(s.c_str(), &end);
-    if (end && *end == '\0' && end != s.c_str()) {
-      double ns = secs * 1e9;
+    if (auto secs = promql::ParseGoFloat(s); secs.ok()) {
+      double ns = *secs * 1e9;
       if (std::isnan(ns)) return std::numeric_limits<int64_t>::min();  // as Go converts NaN
       if (ns > 9.2e18 || ns < -9.2e18)
         return InvalidArgument("cannot parse \"" + s +

@@ -582,6 +582,27 @@ TEST(ParseExpr, HostileNestingIsRejectedNotCrashing) {
   EXPECT_TRUE(ParseExpr(std::string(5000, '-') + "1").ok());  // signs fold into the literal
 }
 
+// A 16 MiB query (what the API accepts) fails as soon as the parser gives up, without lexing or
+// keeping the rest of it: `1+1+...` at the height limit, flat lists at the token limit.
+TEST(ParseExpr, HugeQueriesFailWithAClearError) {
+  constexpr size_t kSize = size_t{16} << 20;
+  std::string chain = "1";
+  chain.reserve(kSize);
+  while (chain.size() < kSize) chain += "+1";
+  EXPECT_EQ(ErrorOf(chain), "1:1: parse error: expression nesting exceeds 1000 levels");
+  std::string matchers = "{";
+  matchers.reserve(kSize);
+  while (matchers.size() < kSize) matchers += "a=\"1\",";
+  matchers += "}";
+  // Item 100,001 is the comma after the 25,000th matcher, at byte 25,000 * 6.
+  EXPECT_EQ(ErrorOf(matchers),
+            "1:150001: parse error: query has more than 100000 tokens, the most this parser "
+            "reads");
+  std::string args = "max(vector(1)";
+  while (args.size() < kSize) args += ", 1";
+  EXPECT_NE(ErrorOf(args + ")").find("more than 100000 tokens"), std::string::npos);
+}
+
 // The tree's shape, for what printing cannot show.
 TEST(ParseExpr, UnaryMinusBindsLooserThanPower) {
   auto e = ParseExpr("-2 ^ 2");
