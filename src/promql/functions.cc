@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "promql/functions_internal.h"
+#include "promql/go_math.h"
 
 namespace steward::promql {
 namespace internal {
@@ -31,7 +32,7 @@ StatusOr<Vector> Simple(const FunctionContext& ctx, const std::vector<Value>& ar
 double Abs(double v) { return std::fabs(v); }
 double Ceil(double v) { return std::ceil(v); }
 double Floor(double v) { return std::floor(v); }
-double Exp(double v) { return std::exp(v); }
+double Exp(double v) { return GoExp(v); }
 double Sqrt(double v) { return std::sqrt(v); }
 double Ln(double v) { return GoLog(v); }
 // Go's math.Log2 (frexp, then Log of the fraction) and Log10 (Log times the correctly rounded
@@ -44,18 +45,18 @@ double Log2(double v) {
   return GoLog(frac) * std::numbers::log2e + exp;
 }
 double Log10(double v) { return GoLog(v) * std::numbers::log10e; }
-double Sin(double v) { return std::sin(v); }
-double Cos(double v) { return std::cos(v); }
-double Tan(double v) { return std::tan(v); }
-double Asin(double v) { return std::asin(v); }
-double Acos(double v) { return std::acos(v); }
-double Atan(double v) { return std::atan(v); }
-double Sinh(double v) { return std::sinh(v); }
-double Cosh(double v) { return std::cosh(v); }
-double Tanh(double v) { return std::tanh(v); }
-double Asinh(double v) { return std::asinh(v); }
-double Acosh(double v) { return std::acosh(v); }
-double Atanh(double v) { return std::atanh(v); }
+double Sin(double v) { return GoSin(v); }
+double Cos(double v) { return GoCos(v); }
+double Tan(double v) { return GoTan(v); }
+double Asin(double v) { return GoAsin(v); }
+double Acos(double v) { return GoAcos(v); }
+double Atan(double v) { return GoAtan(v); }
+double Sinh(double v) { return GoSinh(v); }
+double Cosh(double v) { return GoCosh(v); }
+double Tanh(double v) { return GoTanh(v); }
+double Asinh(double v) { return GoAsinh(v); }
+double Acosh(double v) { return GoAcosh(v); }
+double Atanh(double v) { return GoAtanh(v); }
 double Deg(double v) { return v * 180 / std::numbers::pi; }
 double Rad(double v) { return v * std::numbers::pi / 180; }
 double Sgn(double v) { return v < 0 ? -1 : (v > 0 ? 1 : v); }  // keeps ±0 and NaN
