@@ -5,9 +5,13 @@
 // language provider in Grafana 9/10).
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -666,6 +670,66 @@ TEST(QueryApi, StewardQueryReportsAnswersOfTheWrongShape) {
   }
   svr.stop();
   serving.join();
+}
+
+// Sends `head` (request line and headers) and `body` on a fresh connection, without closing it,
+// and returns what arrives within 5 s.
+std::string RawExchange(int port, const std::string& head, const std::string& body) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string out = head + body;
+    if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size())) {
+      char buf[4096];
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n > 0) got.assign(buf, n);
+    }
+  }
+  close(fd);
+  return got;
+}
+
+TEST(QueryApi, EveryQueryRouteWantsTheTokenForGetAndPost) {
+  Project p;
+  DataServer s(p, ImportData(p));
+  ASSERT_GT(s.port(), 0) << s.Log();
+  const std::string form = "query=up&match%5B%5D=up&start=1&end=2&step=1";
+  for (const char* route : {"/api/v1/query", "/api/v1/query_range", "/api/v1/format_query",
+                            "/api/v1/query_exemplars", "/api/v1/series", "/api/v1/labels",
+                            "/api/v1/label/__name__/values"}) {
+    httplib::Client cli("127.0.0.1", s.port());
+    auto get = cli.Get((std::string(route) + "?" + form).c_str());
+    ASSERT_TRUE(get) << route;
+    EXPECT_EQ(get->status, 401) << route;
+    auto post = cli.Post(route, form, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(post) << route;
+    EXPECT_EQ(post->status, 401) << route;
+    EXPECT_EQ(post->body.find(route), std::string::npos) << "the path is not echoed";
+    cli.set_bearer_token_auth("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    auto wrong = cli.Post(route, form, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(wrong) << route;
+    EXPECT_EQ(wrong->status, 401) << route;
+    bool get_only = std::string(route).find("/label/") != std::string::npos;  // as Prometheus
+    Reply ok = get_only ? s.Get(std::string(route) + "?" + form) : s.Post(route, form);
+    EXPECT_EQ(ok.status, 200) << route << " with the token";
+  }
+  // A 1 MiB form without a token: refused from its headers, before the body arrives.
+  std::string head =
+      "POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\n\r\n";
+  std::string answer = RawExchange(s.port(), head, "query=" + std::string(1000, '1'));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << answer;
+  httplib::Client cli("127.0.0.1", s.port());
+  auto big = cli.Post("/api/v1/query", "query=" + std::string(1 << 20, '1'),
+                      "application/x-www-form-urlencoded");
+  if (big) EXPECT_EQ(big->status, 401);  // or the connection closed before the whole body went
+  EXPECT_EQ(s.Get("/api/v1/query?query=1&time=1").status, 200) << "the daemon is still there";
 }
 
 }  // namespace
