@@ -66,9 +66,13 @@ class DbQuerier : public Querier {
     auto add = [&](const Labels& labels, std::string_view chunk) -> Status {
       if (last == found.end() || last->first != labels) {
         auto next = last == found.end() ? found.end() : std::next(last);
-        last = next != found.end() && next->first == labels
-                   ? next
-                   : found.try_emplace(labels).first;
+        if (next != found.end() && next->first == labels) {
+          last = next;
+        } else if (found.empty() || std::prev(found.end())->first < labels) {
+          last = found.try_emplace(found.end(), labels);  // the first source: in order
+        } else {
+          last = found.try_emplace(labels).first;
+        }
       }
       std::vector<Sample>& samples = last->second;
       size_t before = samples.size();
