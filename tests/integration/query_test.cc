@@ -320,7 +320,8 @@ TEST(QueryApi, ErrorsCarryPrometheusTypesMessagesAndCodes) {
             "invalid parameter \"step\": cannot parse \"x\" to a valid duration");
   Reply bad_time = s.Get("/api/v1/query?query=up&time=yesterday");
   EXPECT_EQ(bad_time.body.value("error", ""),
-            "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp");
+            "invalid parameter \"time\": Invalid time value for 'time': cannot parse "
+            "\"yesterday\" to a valid timestamp");
 
   // Too many samples for --query-max-samples 100: execution, 422, Prometheus' words.
   Reply big =
@@ -685,11 +686,17 @@ std::string RawExchange(int port, const std::string& head, const std::string& bo
   std::string got;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     std::string out = head + body;
-    if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size())) {
-      char buf[4096];
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n > 0) got.assign(buf, n);
+    // The server may answer and close before taking all of it: no SIGPIPE, read what came.
+    timeval send_tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_tv, sizeof send_tv);
+    for (size_t sent = 0; sent < out.size();) {
+      ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
     }
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) got.assign(buf, n);
   }
   close(fd);
   return got;
@@ -725,10 +732,8 @@ TEST(QueryApi, EveryQueryRouteWantsTheTokenForGetAndPost) {
       "application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\n\r\n";
   std::string answer = RawExchange(s.port(), head, "query=" + std::string(1000, '1'));
   EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << answer;
-  httplib::Client cli("127.0.0.1", s.port());
-  auto big = cli.Post("/api/v1/query", "query=" + std::string(1 << 20, '1'),
-                      "application/x-www-form-urlencoded");
-  if (big) EXPECT_EQ(big->status, 401);  // or the connection closed before the whole body went
+  std::string whole = RawExchange(s.port(), head, "query=" + std::string((1 << 20) - 6, '1'));
+  EXPECT_EQ(whole.rfind("HTTP/1.1 401", 0), 0u) << whole.substr(0, 200);
   EXPECT_EQ(s.Get("/api/v1/query?query=1&time=1").status, 200) << "the daemon is still there";
 }
 
