@@ -204,23 +204,31 @@ std::string LabelsKey(const tsdb::Labels& l) {
   return key;
 }
 
-bool ContainsSameLabelset(const Matrix& m) {
-  if (m.size() < 2) return false;
-  std::unordered_map<std::string, int> seen;
-  for (const auto& s : m) {
-    if (!seen.emplace(LabelsKey(s.metric), 0).second) return true;
+namespace {
+
+struct LabelsPtrHash {
+  size_t operator()(const tsdb::Labels* l) const { return l->Hash(); }
+};
+struct LabelsPtrEq {
+  bool operator()(const tsdb::Labels* a, const tsdb::Labels* b) const { return *a == *b; }
+};
+
+// By address and hash: no key strings built for every series of a large result.
+template <typename Elems>
+bool HasSameLabelset(const Elems& elems) {
+  if (elems.size() < 2) return false;
+  std::unordered_set<const tsdb::Labels*, LabelsPtrHash, LabelsPtrEq> seen;
+  seen.reserve(elems.size());
+  for (const auto& e : elems) {
+    if (!seen.insert(&e.metric).second) return true;
   }
   return false;
 }
 
-bool ContainsSameLabelset(const Vector& v) {
-  if (v.size() < 2) return false;
-  std::unordered_map<std::string, int> seen;
-  for (const auto& s : v) {
-    if (!seen.emplace(LabelsKey(s.metric), 0).second) return true;
-  }
-  return false;
-}
+}  // namespace
+
+bool ContainsSameLabelset(const Matrix& m) { return HasSameLabelset(m); }
+bool ContainsSameLabelset(const Vector& v) { return HasSameLabelset(v); }
 
 const Expr* UnwrapParens(const Expr* e) {
   while (e != nullptr && e->kind == NodeKind::kParen)
@@ -310,13 +318,6 @@ Vector StepVector::Materialize(int64_t t) const {
 }
 
 namespace {
-
-struct LabelsPtrHash {
-  size_t operator()(const tsdb::Labels* l) const { return l->Hash(); }
-};
-struct LabelsPtrEq {
-  bool operator()(const tsdb::Labels* a, const tsdb::Labels* b) const { return *a == *b; }
-};
 
 // Collects the per-step outputs of RangeEval into series (Prometheus' rangeEval): an instant
 // evaluation keeps the output's order; a range evaluation keys series by labels (and stable

@@ -211,9 +211,11 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   const bool keep_name = c.func->name == "last_over_time";
   args[matrix_arg] = Matrix{Series{}};
   Matrix out;
-  for (const auto& s : series) {
+  out.reserve(series.size());
+  for (auto& s : series) {
     RETURN_IF_ERROR(ctx_->CheckDeadline());
-    Series ss{keep_name ? s.labels : DropMetricName(s.labels), {}};
+    Series ss{keep_name ? std::move(s.labels) : DropMetricName(s.labels), {}};
+    ss.points.reserve(static_cast<size_t>(std::min<int64_t>(steps_.Count(), 4096)));
     // Range functions compute from the points only; the engine labels their result.
     Series& in = std::get<Matrix>(args[matrix_arg])[0];
     Window window(&s.samples);
@@ -242,6 +244,8 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
       RETURN_IF_ERROR(ctx_->Charge(1));
       ss.points.push_back({ts, r[0].v});
     }
+    // Done with the raw samples: free them now rather than hold every series' twice.
+    std::vector<tsdb::Sample>().swap(s.samples);
     if (!ss.points.empty()) out.push_back(std::move(ss));
   }
   ctx_->Release(held);
