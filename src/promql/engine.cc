@@ -4,6 +4,10 @@
 // aggregation.cc.
 #include "promql/engine.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <limits>
 #include <unordered_map>
@@ -457,6 +461,18 @@ StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& exprs,
   return collector.Take();
 }
 
+// A large query frees tens of MB of raw samples and per-series points, and glibc keeps freed
+// memory in its arenas (each thread that served a query has one): a daemon that answered one
+// big query would hold that RSS for good. Hand it back after queries that read a lot; small
+// ones (most dashboard and alert queries) do not pay for the trim.
+static void ReturnFreedMemory(const QueryContext& ctx) {
+  constexpr int64_t kTrimAfterSamples = 200'000;
+  if (ctx.loaded() < kTrimAfterSamples) return;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 static void SortByLabels(Matrix* m) {
   std::sort(m->begin(), m->end(),
             [](const Series& a, const Series& b) { return a.metric < b.metric; });
@@ -470,6 +486,7 @@ StatusOr<Value> Engine::Instant(tsdb::Querier* querier, const Expr& expr, int64_
   eval::Evaluator ev(&ctx, eval::Steps{t_ms, t_ms, 1});
   auto v = ev.Eval(expr);
   ctx.FillStats(stats);
+  eval::ReturnFreedMemory(ctx);
   if (!v.ok()) return v.status();
   switch (expr.Type()) {
     case ValueType::kVector: {
@@ -506,6 +523,7 @@ StatusOr<Matrix> Engine::Range(tsdb::Querier* querier, const Expr& expr, int64_t
   eval::Evaluator ev(&ctx, eval::Steps{start_ms, end_ms, step_ms});
   auto m = ev.Eval(expr);
   ctx.FillStats(stats);
+  eval::ReturnFreedMemory(ctx);
   if (!m.ok()) return m.status();
   Matrix out = std::move(std::get<Matrix>(*m));
   eval::SortByLabels(&out);

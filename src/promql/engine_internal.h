@@ -72,6 +72,7 @@ class QueryContext {
   void ReleaseRaw(int64_t n) { raw_held_ -= n; }
   static constexpr int64_t kRawFactor = 2;
   void FillStats(QueryStats* stats) const;
+  int64_t loaded() const { return loaded_; }  // samples read from the store so far
 
  private:
   tsdb::Querier* querier_;
