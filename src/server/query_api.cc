@@ -71,11 +71,16 @@ StatusOr<Clock::time_point> Deadline(Daemon* daemon, const httplib::Request& req
   return t0 + std::chrono::milliseconds(ms);
 }
 
+// Prometheus' parseTimeParam (query's time, exemplars' start and end): its error names the
+// parameter once more inside the message.
 StatusOr<int64_t> TimeParam(const httplib::Request& req, const char* name, int64_t dflt) {
   std::string v = Param(req, name);
   if (v.empty()) return dflt;
   auto t = ParsePromTime(v);
-  if (!t.ok()) return InvalidArgument(InvalidParam(name, t.status().message()));
+  if (!t.ok()) {
+    return InvalidArgument(InvalidParam(
+        name, "Invalid time value for '" + std::string(name) + "': " + t.status().message()));
+  }
   return *t;
 }
 
