@@ -30,6 +30,8 @@ struct QueryCase {
   bool msg_differs = false;  // allowlisted: error messages may differ
   bool post = false;         // sent as a POST form instead of GET
   bool raw = false;          // expr is the whole query string (API parameter checks)
+  bool known_diff = false;   // a documented Prometheus 2.42 quirk: reported, not a failure
+  std::string why;           // the comment lines right above the query (known_diff's reason)
   std::string expr;
 };
 
@@ -64,10 +66,25 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
   std::vector<QueryCase> out;
-  std::string text;
+  // The comment above a group of queries (up to a blank line) applies to each of them.
+  std::string text, comment;
+  bool after_query = false;
   for (int line = 1; std::getline(in, text); ++line) {
     size_t first = text.find_first_not_of(" \t");
-    if (first == std::string::npos || text[first] == '#') continue;
+    if (first == std::string::npos) {
+      comment.clear();
+      after_query = false;
+      continue;
+    }
+    if (text[first] == '#') {
+      if (after_query) comment.clear();
+      after_query = false;
+      size_t body = text.find_first_not_of("# ", first);
+      if (body != std::string::npos) comment += (comment.empty() ? "" : " ") + text.substr(body);
+      continue;
+    }
+    after_query = true;
+    const std::string& above = comment;
     size_t colon = text.find(':');
     if (colon == std::string::npos) {
       ADD_FAILURE() << path << ":" << line << ": no ':' between header and query";
@@ -86,7 +103,8 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
     if (ok && !q.range && k < words.size() && words[k] == "at")
       ok = k + 1 < words.size() && ParseOffset(words[k + 1], &q.at_ms), k += 2;
     auto is_flag = [](const std::string& w) {
-      return w == "ordered" || w == "msg-differs" || w == "post" || w == "raw";
+      return w == "ordered" || w == "msg-differs" || w == "post" || w == "raw" ||
+             w == "known-diff";
     };
     if (ok && q.range && k + 2 < words.size() && !is_flag(words[k])) {
       ok = ParseOffset(words[k], &q.start_ms) && ParseOffset(words[k + 1], &q.end_ms) &&
@@ -102,11 +120,18 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
         q.post = true;
       else if (words[k] == "raw")
         q.raw = true;
+      else if (words[k] == "known-diff")
+        q.known_diff = true;
       else
         ok = false;
     }
     if (!ok || q.expr.empty()) {
       ADD_FAILURE() << path << ":" << line << ": bad header or empty query: " << text;
+      continue;
+    }
+    q.why = above;
+    if (q.known_diff && q.why.empty()) {
+      ADD_FAILURE() << path << ":" << line << ": known-diff needs a comment right above it";
       continue;
     }
     // sort() and sort_desc() at the top of an instant query define the order.
