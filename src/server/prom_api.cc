@@ -313,15 +313,34 @@ void HandleMonitors(Monitoring* mon, httplib::Response& res) {
 
 }  // namespace
 
+char* FormatFiniteValue(char* first, char* last, double v) {
+  double a = std::fabs(v);
+  if (a != 0 && (a < 1e-6 || a >= 1e21))
+    return std::to_chars(first, last, v, std::chars_format::scientific).ptr;
+  if (a < 0x1p53) return std::to_chars(first, last, v, std::chars_format::fixed).ptr;
+  // An integer above 2^53: C++'s fixed form writes its exact digits; Go's 'f' with precision
+  // -1 writes the shortest round-trip digits, then zeros (2^63 is "9223372036854776000").
+  char sci[32];
+  char* end = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific).ptr;
+  char* e = std::find(sci, end, 'e');
+  int exp = 0;
+  std::from_chars(e + (e[1] == '+' ? 2 : 1), end, exp);  // not NUL-terminated
+  char* out = first;
+  int digits = 0;
+  for (char* c = sci; c < e; ++c) {
+    if (*c == '.') continue;
+    *out++ = *c;
+    if (*c != '-') ++digits;
+  }
+  for (; digits <= exp && out < last; ++digits) *out++ = '0';
+  return out;
+}
+
 std::string PromValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  double a = std::fabs(v);
-  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
-                                                   : std::chars_format::fixed;
-  auto r = std::to_chars(buf, buf + sizeof buf, v, fmt);
-  return std::string(buf, r.ptr);
+  return std::string(buf, FormatFiniteValue(buf, buf + sizeof buf, v));
 }
 
 void InstallPrometheusRoutes(httplib::Server& svr, Daemon* daemon) {

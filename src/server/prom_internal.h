@@ -37,5 +37,7 @@ void InstallQueryRoutes(httplib::Server& svr, Daemon* daemon);
 // A value as Prometheus' API writes it (Go's strconv.FormatFloat with 'f', or 'e' below 1e-6 and
 // from 1e21; "NaN", "+Inf", "-Inf").
 std::string PromValue(double v);
+// The same for a finite v, written to [first, last) (40 bytes are enough); returns the end.
+char* FormatFiniteValue(char* first, char* last, double v);
 
 }  // namespace steward::server

@@ -113,14 +113,11 @@ void AppendValue(std::string* o, double v) {
     o->append(std::isnan(v) ? "\"NaN\"" : v > 0 ? "\"+Inf\"" : "\"-Inf\"");
     return;
   }
-  char buf[40];
+  char buf[48];
   buf[0] = '"';
-  double a = std::fabs(v);
-  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
-                                                 : std::chars_format::fixed;
-  auto r = std::to_chars(buf + 1, buf + sizeof buf - 1, v, fmt);
-  *r.ptr = '"';
-  o->append(buf, r.ptr + 1);
+  char* end = FormatFiniteValue(buf + 1, buf + sizeof buf - 1, v);
+  *end = '"';
+  o->append(buf, end + 1);
 }
 
 // A JSON string; control characters escaped, invalid UTF-8 replaced by U+FFFD.
