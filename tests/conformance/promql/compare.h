@@ -103,8 +103,7 @@ inline std::vector<QueryCase> LoadQueries(const std::string& path) {
     if (ok && !q.range && k < words.size() && words[k] == "at")
       ok = k + 1 < words.size() && ParseOffset(words[k + 1], &q.at_ms), k += 2;
     auto is_flag = [](const std::string& w) {
-      return w == "ordered" || w == "msg-differs" || w == "post" || w == "raw" ||
-             w == "known-diff";
+      return w == "ordered" || w == "msg-differs" || w == "post" || w == "raw" || w == "known-diff";
     };
     if (ok && q.range && k + 2 < words.size() && !is_flag(words[k])) {
       ok = ParseOffset(words[k], &q.start_ms) && ParseOffset(words[k + 1], &q.end_ms) &&
