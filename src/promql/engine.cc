@@ -38,7 +38,7 @@ std::optional<int64_t> QueryContext::AtTime(AtModifier at, int64_t at_ms) const 
     case AtModifier::kNone:
       return std::nullopt;
     case AtModifier::kTimestamp:
-      return at_ms;
+      return ClampTime(at_ms);
     case AtModifier::kStart:
       return start_;
     case AtModifier::kEnd:
@@ -375,8 +375,9 @@ class SeriesCollector {
     if (it != by_labels_.end()) return it->second;
     const size_t idx = out_.size();
     out_.push_back(Series{std::move(l), {}});
-    // Bounded: a subquery may have more steps than memory (the sample limit stops it first).
-    out_.back().points.reserve(static_cast<size_t>(std::min<int64_t>(steps_, 4096)));
+    // Small: only points added are charged to the sample limit, and a query can make many
+    // series that each appear at a single step.
+    out_.back().points.reserve(static_cast<size_t>(std::min<int64_t>(steps_, 16)));
     labels_.push_back(out_.back().metric);
     by_labels_.emplace(&labels_.back(), idx);
     return idx;
@@ -466,7 +467,7 @@ StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& exprs,
 // big query would hold that RSS for good. Hand it back after queries that read a lot; small
 // ones (most dashboard and alert queries) do not pay for the trim.
 static void ReturnFreedMemory(const QueryContext& ctx) {
-  constexpr int64_t kTrimAfterSamples = 200'000;
+  constexpr int64_t kTrimAfterSamples = 50'000;
   if (ctx.loaded() < kTrimAfterSamples) return;
 #if defined(__GLIBC__)
   malloc_trim(0);
@@ -482,8 +483,9 @@ static void SortByLabels(Matrix* m) {
 
 StatusOr<Value> Engine::Instant(tsdb::Querier* querier, const Expr& expr, int64_t t_ms,
                                 const QueryLimits& limits, QueryStats* stats) const {
-  eval::QueryContext ctx(querier, options_, limits, t_ms, t_ms);
-  eval::Evaluator ev(&ctx, eval::Steps{t_ms, t_ms, 1});
+  const int64_t t = eval::ClampTime(t_ms);  // the answer still carries t_ms
+  eval::QueryContext ctx(querier, options_, limits, t, t);
+  eval::Evaluator ev(&ctx, eval::Steps{t, t, 1});
   auto v = ev.Eval(expr);
   ctx.FillStats(stats);
   eval::ReturnFreedMemory(ctx);
@@ -519,6 +521,9 @@ StatusOr<Matrix> Engine::Range(tsdb::Querier* querier, const Expr& expr, int64_t
   }
   if (step_ms <= 0)
     return InvalidArgument("zero or negative query resolution step widths are not accepted");
+  start_ms = eval::ClampTime(start_ms);
+  end_ms = eval::ClampTime(end_ms);
+  step_ms = std::min(step_ms, eval::kMaxEvalTime);
   eval::QueryContext ctx(querier, options_, limits, start_ms, end_ms);
   eval::Evaluator ev(&ctx, eval::Steps{start_ms, end_ms, step_ms});
   auto m = ev.Eval(expr);

@@ -13,6 +13,7 @@
 // Thread safety: one query, one thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -31,6 +32,13 @@
 namespace steward::promql::eval {
 
 // The evaluation times start, start+interval, ..., ≤ end.
+// Every time the engine computes with stays within ±kMaxEvalTime (about 73 million years in
+// ms): query times, steps and `@` times are clamped to it, and offsets, ranges, lookback and
+// subquery steps are parser durations below 2^44 ms, so no sum or difference of them can
+// overflow int64. No sample can exist beyond it; Prometheus' own int64 arithmetic wraps there.
+inline constexpr int64_t kMaxEvalTime = int64_t{1} << 61;
+inline int64_t ClampTime(int64_t t) { return std::clamp(t, -kMaxEvalTime, kMaxEvalTime); }
+
 struct Steps {
   int64_t start = 0;
   int64_t end = 0;

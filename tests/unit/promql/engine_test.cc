@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "promql/parser.h"
@@ -527,6 +528,19 @@ TEST_F(EngineTest, HugeSubqueryStopsAtTheSampleLimitInsteadOfAllocating) {
   auto v = Instant(R"(count_over_time(http_requests{job="db"}[1d:1ms]))", 10 * kMin, limits);
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.status().code(), StatusCode::kFailedPrecondition);
+}
+
+// @ times near the ends of int64 (the parser turns seconds beyond ±9.2e15 into INT64_MIN, as
+// Go does) and query times and steps near them must not overflow the time arithmetic.
+TEST_F(EngineTest, ExtremeTimesAreClampedInsteadOfOverflowing) {
+  EXPECT_EQ(Vec("http_requests @ 9223372036854774", 0), "");
+  EXPECT_EQ(Vec("http_requests @ 9e18", 0), "");
+  EXPECT_EQ(Vec("http_requests @ -9223372036854775 offset -1y", 0), "");
+  EXPECT_EQ(Vec("max_over_time(vector(1)[5m:1m] @ 9223372036854774)", 0), "{} 1\n");
+  EXPECT_EQ(Vec("sum_over_time(http_requests[5m] @ 9223372036854773 offset -1y)", 0), "");
+  const int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(RangeText("vector(1)", kMax - 10, kMax, kMax), "{}: 1@2305843009213693\n");
+  EXPECT_EQ(RangeText("http_requests", -kMax, -kMax + 10, 1), "");
 }
 
 TEST_F(EngineTest, DeadlineInThePastTimesOut) {
