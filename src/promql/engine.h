@@ -9,16 +9,21 @@
 // - Instant(): the value at time t. Range(): the expression at start, start+step, ... ≤ end,
 //   always a Matrix (a scalar result becomes one series without labels), series sorted by labels.
 // - Errors carry the Prometheus API error type in their code:
-//     InvalidArgument    → "bad_data"  (e.g. a bad regex in label_replace, step too small)
-//     FailedPrecondition → "execution" (many-to-many matching, duplicate series, too many samples:
-//                          "query processing would load too many samples into memory in query
-//                          execution", the same words as Prometheus)
-//     DeadlineExceeded   → "timeout"   ("query timed out in <stage>")
+//     InvalidArgument    → "bad_data"  (an expression type a range query cannot return, step ≤ 0)
+//     FailedPrecondition → "execution" (many-to-many matching, duplicate series, a bad regex or
+//                          label name in label_replace, a bad holt_winters factor, too many
+//                          samples: "query processing would load too many samples into memory
+//                          in query execution", the same words as Prometheus)
+//     DeadlineExceeded   → "timeout"   ("query timed out in expression evaluation")
+//     Aborted            → "canceled"  (QueryLimits::cancel was set)
 //   and the message is Prometheus' message for the same failure, so the conformance suite can
 //   compare errors.
-// - Limits: at most QueryLimits::max_samples samples held at once (loaded points plus result
-//   points), and the deadline checked between steps and series, so a query that would load too
-//   much or run too long stops with an error and never takes the daemon down.
+// - Limits: at most QueryLimits::max_samples samples held at once (step and window points plus
+//   result points, counted as Prometheus counts them; reads from the store are bounded apart),
+//   and the deadline and cancel flag checked between steps and series, so a query that would
+//   load too much or run too long stops with an error. Times are clamped to ±2^61 ms, so no
+//   `@`, offset or step overflows. How many queries run at once is the caller's to bound (the
+//   daemon's query gate).
 // Thread safety: an Engine is immutable after construction; concurrent queries are fine, each
 // with its own Querier.
 #pragma once
