@@ -173,6 +173,7 @@ class Evaluator {
   StatusOr<Matrix> EvalAggregate(const AggregateExpr& a);
   StatusOr<Matrix> EvalCall(const Call& c);
   StatusOr<Matrix> EvalRangeCall(const Call& c, size_t matrix_arg);
+  size_t PointsBound(size_t n, int64_t range, bool pinned) const;
   StatusOr<Matrix> EvalTimestampOfSelector(const Call& c, const VectorSelector& vs);
   StatusOr<Matrix> AbsentOverTime(const Expr* arg, const std::vector<tsdb::Series>& series,
                                   int64_t range, int64_t offset, std::optional<int64_t> at);

@@ -162,6 +162,20 @@ StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const Call& c, const VectorS
   return out;
 }
 
+// What to reserve for a range function's result over a series of n samples: each sample lies
+// in the windows of at most range / interval + 1 steps (of every step with an `@`). Only points
+// added are charged to the sample limit, so the reservation stays small where that is loose.
+size_t Evaluator::PointsBound(size_t n, int64_t range, bool pinned) const {
+  constexpr int64_t kMaxReserve = 4096;
+  int64_t bound = std::min(steps_.Count(), kMaxReserve);
+  if (pinned) return static_cast<size_t>(std::min<int64_t>(bound, 16));
+  const int64_t per_sample = range / steps_.interval + 1;
+  if (per_sample <= bound / static_cast<int64_t>(std::max<size_t>(n, 1))) {
+    bound = static_cast<int64_t>(n) * per_sample;
+  }
+  return static_cast<size_t>(bound);
+}
+
 StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   // The other arguments (scalars such as quantile_over_time's φ, strings) first, as Prometheus.
   std::vector<Value> args(c.args.size());
@@ -215,7 +229,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   for (auto& s : series) {
     RETURN_IF_ERROR(ctx_->CheckDeadline());
     Series ss{keep_name ? std::move(s.labels) : DropMetricName(s.labels), {}};
-    ss.points.reserve(static_cast<size_t>(std::min<int64_t>(steps_.Count(), 4096)));
+    ss.points.reserve(PointsBound(s.samples.size(), range, at.has_value()));
     // Range functions compute from the points only; the engine labels their result.
     Series& in = std::get<Matrix>(args[matrix_arg])[0];
     Window window(&s.samples);
