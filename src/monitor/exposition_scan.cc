@@ -1,10 +1,6 @@
 #include "monitor/exposition_scan.h"
 
-#include <bit>
-#include <charconv>
 #include <cstring>
-#include <limits>
-#include <system_error>
 
 namespace steward::monitor::scan {
 namespace {
@@ -20,66 +16,6 @@ CharClass MakeChars() {
     t.label_char[c] = alpha || digit;
   }
   return t;
-}
-
-bool EqualsIgnoreCase(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((s[i] | 0x20) != lower[i]) return false;
-  }
-  return true;
-}
-
-// Checks the decimal grammar digits [. digits] [(e|E) [+-] digits] with at least one mantissa
-// digit, so that from_chars (which accepts prefixes and other spellings) sees only Go's syntax.
-bool IsDecimalFloat(std::string_view s) {
-  size_t i = 0, digits = 0;
-  while (i < s.size() && IsDigit(s[i])) ++i, ++digits;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && IsDigit(s[i])) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    size_t exp_digits = 0;
-    while (i < s.size() && IsDigit(s[i])) ++i, ++exp_digits;
-    if (exp_digits == 0) return false;
-  }
-  return i == s.size();
-}
-
-// For a decimal that from_chars found out of range: true when it is too large (Go: ErrRange),
-// false when it is too small (Go: rounds to zero, no error). Compares the position of the first
-// significant digit plus the exponent with zero; the exponent saturates.
-bool IsHuge(std::string_view s) {
-  size_t i = 0;
-  int64_t magnitude = 0;
-  bool found = false;
-  while (i < s.size() && s[i] == '0') ++i;
-  size_t int_start = i;
-  while (i < s.size() && IsDigit(s[i])) ++i;
-  if (i > int_start) {
-    magnitude = static_cast<int64_t>(i - int_start) - 1;
-    found = true;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int64_t zeros = 0;
-    while (!found && i < s.size() && s[i] == '0') ++i, ++zeros;
-    if (!found && i < s.size() && IsDigit(s[i])) magnitude = -(zeros + 1);
-    while (i < s.size() && IsDigit(s[i])) ++i;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    bool neg = false;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
-    int64_t e = 0;
-    for (; i < s.size(); ++i) e = std::min<int64_t>(e * 10 + (s[i] - '0'), 1'000'000'000);
-    magnitude += neg ? -e : e;
-  }
-  return magnitude >= 0;
 }
 
 void AppendEscapedByte(std::string* out, char c) {
@@ -118,42 +54,6 @@ void AppendEscapedByte(std::string* out, char c) {
 const CharClass& Chars() {
   static const CharClass chars = MakeChars();
   return chars;
-}
-
-std::optional<double> ParseGoFloat(std::string_view s) {
-  bool neg = false, signed_ = false;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    signed_ = true;
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s.empty()) return std::nullopt;
-  const char first = static_cast<char>(s[0] | 0x20);
-  if (first == 'i') {
-    if (!EqualsIgnoreCase(s, "inf") && !EqualsIgnoreCase(s, "infinity")) return std::nullopt;
-    return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-  }
-  if (first == 'n') {
-    if (signed_ || !EqualsIgnoreCase(s, "nan")) return std::nullopt;
-    return std::bit_cast<double>(kNormalNaNBits);
-  }
-  // Fast path: small integers (counters, gauges of counts) are exact in a double.
-  if (s.size() <= 15) {
-    uint64_t v = 0;
-    size_t i = 0;
-    while (i < s.size() && IsDigit(s[i])) v = v * 10 + static_cast<uint64_t>(s[i++] - '0');
-    if (i == s.size()) return neg ? -static_cast<double>(v) : static_cast<double>(v);
-  }
-  if (!IsDecimalFloat(s)) return std::nullopt;
-  double v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
-  if (ec == std::errc::result_out_of_range) {
-    if (IsHuge(s)) return std::nullopt;
-    v = 0;
-  } else if (ec != std::errc() || ptr != s.data() + s.size()) {
-    return std::nullopt;
-  }
-  return neg ? -v : v;
 }
 
 std::optional<int64_t> ParseDecimalInt64(std::string_view s) {

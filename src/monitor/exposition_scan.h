@@ -1,7 +1,8 @@
 // Byte-level helpers of the exposition parser (exposition.cc): character classes, Go-compatible
 // float parsing, label-value unescaping, UTF-8 validation and the quoting used in error
 // messages. Internal to src/monitor; exposed in a header so that unit tests can pin the number
-// grammar, which must match Prometheus' (Go's strconv.ParseFloat without hex, '_' or 'p').
+// grammar, which must match Prometheus' (Go's strconv.ParseFloat without hex, '_' or 'p'; the
+// one implementation is base/go_float.h).
 // Thread safety: pure functions.
 #pragma once
 
@@ -10,11 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/go_float.h"
+
 namespace steward::monitor::scan {
 
 // The NaN Prometheus stores for a "NaN" sample (value.NormalNaN), so our values and
 // Prometheus' agree bit for bit; the stale marker is a different NaN (tsdb::StaleNaN).
-inline constexpr uint64_t kNormalNaNBits = 0x7ff8000000000001ull;
+inline constexpr uint64_t kNormalNaNBits = kGoNaNBits;
 
 struct CharClass {
   bool metric_start[256];  // [a-zA-Z_:]
@@ -44,7 +47,10 @@ inline const char* ScanLabelName(const char* p, const char* end) {
 // and exponent; "Inf"/"Infinity" with optional sign and "NaN" without, case-insensitive; no
 // hex, '_' or 'p'. Overflow is an error (Go's ErrRange); underflow rounds to (signed) zero or a
 // subnormal, as in Go. NaN comes back as kNormalNaNBits.
-std::optional<double> ParseGoFloat(std::string_view s);
+inline std::optional<double> ParseGoFloat(std::string_view s) {
+  const GoFloatResult r = GoParseFloat(s, GoFloatSyntax::kPre113);
+  return r.ok() ? std::optional<double>(r.value) : std::nullopt;
+}
 
 // Decimal digits only (the text format's timestamp); nullopt on overflow or a non-digit.
 std::optional<int64_t> ParseDecimalInt64(std::string_view s);

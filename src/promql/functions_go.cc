@@ -1,8 +1,8 @@
 // The parts of Go's standard library that decide Prometheus' exact results (see
-// functions_internal.h): math.Max/Min, strconv.ParseFloat, fmt's %f, sort.Sort and the time
-// package's calendar. Written from their documented and observable behaviour.
+// functions_internal.h): math.Max/Min, fmt's %f, sort.Sort and the time package's calendar.
+// Written from their documented and observable behaviour. (strconv.ParseFloat is
+// base/go_float.h, shared with the exposition parser and the PromQL parser.)
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -63,85 +63,6 @@ double GoLog(double x) {
   const double r = t1 + t2;
   const double hfsq = 0.5 * f * f;
   return k * kLn2Hi - ((hfsq - (s * (hfsq + r) + k * kLn2Lo)) - f);
-}
-
-namespace {
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualFold(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool IsDigit(char c, bool hex) {
-  return (c >= '0' && c <= '9') || (hex && Lower(c) >= 'a' && Lower(c) <= 'f');
-}
-
-// The syntax strconv.ParseFloat accepts for finite numbers: [sign] mantissa [exponent], where a
-// 0x mantissa needs a 'p' exponent; underscores only between digits of a 0x number.
-bool ValidNumberSyntax(std::string_view s, std::string& cleaned) {
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  bool hex = s.size() >= i + 2 && s[i] == '0' && Lower(s[i + 1]) == 'x';
-  if (hex) i += 2;
-  bool digits = false, dot = false;
-  for (; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '_' && hex) continue;
-    if (c == '.' && !dot) {
-      dot = true;
-    } else if (IsDigit(c, hex)) {
-      digits = true;
-    } else {
-      break;
-    }
-  }
-  if (!digits) return false;
-  if (i < s.size() && Lower(s[i]) == (hex ? 'p' : 'e')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (i >= s.size() || !IsDigit(s[i], false)) return false;
-    while (i < s.size() && (IsDigit(s[i], false) || (hex && s[i] == '_'))) ++i;
-  } else if (hex) {
-    return false;
-  }
-  if (i != s.size()) return false;
-  for (char c : s) {
-    if (c != '_') cleaned.push_back(c);
-  }
-  return true;
-}
-
-}  // namespace
-
-std::optional<double> GoParseFloat(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  // Specials: [sign] "inf" | "infinity", or "nan" without a sign, any case.
-  std::string_view body = s;
-  double sign = 1;
-  if (body[0] == '+' || body[0] == '-') {
-    if (body[0] == '-') sign = -1;
-    body.remove_prefix(1);
-    if (EqualFold(body, "inf") || EqualFold(body, "infinity")) {
-      return sign * std::numeric_limits<double>::infinity();
-    }
-  } else if (EqualFold(body, "inf") || EqualFold(body, "infinity")) {
-    return std::numeric_limits<double>::infinity();
-  } else if (EqualFold(body, "nan")) {
-    return std::nan("");
-  }
-  std::string cleaned;
-  if (!ValidNumberSyntax(s, cleaned)) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  double v = std::strtod(cleaned.c_str(), &end);
-  if (end != cleaned.c_str() + cleaned.size()) return std::nullopt;
-  if (std::isinf(v)) return std::nullopt;  // overflow is an error in Go; underflow is not
-  return v;
 }
 
 std::string GoFormatF(double v) {

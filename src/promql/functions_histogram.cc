@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "base/go_float.h"
 #include "promql/functions_internal.h"
 
 namespace steward::promql::internal {
@@ -105,12 +106,13 @@ StatusOr<Vector> HistogramQuantile(const FunctionContext& ctx, const std::vector
   std::vector<Group> groups;
   std::map<tsdb::Labels, size_t> index;
   for (const Sample& s : VectorArg(args, 1)) {
-    std::optional<double> upper = GoParseFloat(s.metric.Get(kBucketLabel));
-    if (!upper) continue;
+    // Go's strconv.ParseFloat, as Prometheus reads le; a syntax or range error skips the sample.
+    const GoFloatResult upper = GoParseFloat(s.metric.Get(kBucketLabel));
+    if (!upper.ok()) continue;
     tsdb::Labels key = s.metric.Without(kBucketLabel);
     auto [it, inserted] = index.try_emplace(key, groups.size());
     if (inserted) groups.push_back({key.Without(tsdb::kMetricName), {}});
-    groups[it->second].buckets.push_back({*upper, s.v});
+    groups[it->second].buckets.push_back({upper.value, s.v});
   }
   Vector out;
   for (Group& g : groups) {

@@ -1,7 +1,7 @@
 // Internals of PromQL's functions (functions.h), shared by the functions_*.cc files: the
 // registry each file adds its functions to, argument accessors, and the pieces of Go's standard
 // library whose exact behaviour Prometheus' results depend on (math.Max/Min, Neumaier-Kahan
-// summation, strconv.ParseFloat, sort.Sort's pdqsort, time's calendar, fmt's %f).
+// summation, sort.Sort's pdqsort, time's calendar, fmt's %f).
 //
 // Contract: functions receive arguments already checked against their signature (count and
 // kind), so they may std::get<> them directly. Thread safety: the registry is built once, on
@@ -79,9 +79,6 @@ inline void KahanSumInc(double inc, double& sum, double& c) {
   }
   sum = t;
 }
-
-// strconv.ParseFloat(s, 64): nullopt where Go returns an error (syntax, or out of range).
-std::optional<double> GoParseFloat(std::string_view s);
 
 // fmt.Sprintf("%f", v): six decimals; "NaN", "+Inf", "-Inf".
 std::string GoFormatF(double v);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/go_float.h"
 #include "promql/parser.h"
 #include "promql/parser_internal.h"
 
@@ -328,98 +329,13 @@ StatusOr<std::string> Unquote(std::string_view q) {
 }  // namespace steward::promql::internal
 
 namespace steward::promql {
-namespace {
-
-char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-// strconv's underscoreOK: `_` only between digits (a base prefix counts as one).
-bool UnderscoresOk(std::string_view s) {
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
-  char saw = '^';
-  size_t i = 0;
-  bool hex = s.size() >= 2 && s[0] == '0' && Lower(s[1]) == 'x';
-  if (hex) i = 2, saw = '0';
-  for (; i < s.size(); ++i) {
-    char c = Lower(s[i]);
-    if ((c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f')) {
-      saw = '0';
-    } else if (c == '_') {
-      if (saw != '0') return false;
-      saw = '_';
-    } else {
-      if (saw == '_') return false;
-      saw = '!';
-    }
-  }
-  return saw != '_';
-}
-
-// strconv's special(): [+-]inf, [+-]infinity, nan (any case), the whole of s.
-bool GoSpecialFloat(std::string_view s, double* out) {
-  double sign = 1;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    sign = s[0] == '-' ? -1 : 1;
-    s.remove_prefix(1);
-    if (!s.empty() && Lower(s[0]) == 'n') return false;
-  }
-  std::string lower(s);
-  for (char& c : lower) c = Lower(c);
-  if (lower == "inf" || lower == "infinity") {
-    *out = sign * HUGE_VAL;
-    return true;
-  }
-  if (lower != "nan") return false;
-  *out = std::nan("");
-  return true;
-}
-
-// strconv's readFloat syntax: [+-] (digits [. digits] [e [+-] digits] | 0x hexdigits
-// [. hexdigits] p [+-] digits), at least one mantissa digit, `_` between digits.
-bool GoFloatSyntax(std::string_view s) {
-  size_t i = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
-  bool hex = s.size() >= i + 2 && s[i] == '0' && Lower(s[i + 1]) == 'x';
-  if (hex) i += 2;
-  bool digits = false, dot = false, underscores = false;
-  for (; i < s.size(); ++i) {
-    char c = Lower(s[i]);
-    if (c == '_') {
-      underscores = true;
-    } else if (c == '.' && !dot) {
-      dot = true;
-    } else if ((c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f')) {
-      digits = true;
-    } else {
-      break;
-    }
-  }
-  if (!digits) return false;
-  if (i < s.size() && Lower(s[i]) == (hex ? 'p' : 'e')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
-    for (; i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '_'); ++i)
-      underscores = underscores || s[i] == '_';
-  } else if (hex) {
-    return false;  // a hex float needs its exponent
-  }
-  return i == s.size() && (!underscores || UnderscoresOk(s));
-}
-
-}  // namespace
 
 StatusOr<double> ParseGoFloat(std::string_view text) {
-  double v = 0;
-  if (GoSpecialFloat(text, &v)) return v;
-  const auto fail = [text](const char* why) {
-    return InvalidArgument("strconv.ParseFloat: parsing " + internal::GoQuote(text) + ": " + why);
-  };
-  if (!GoFloatSyntax(text)) return fail("invalid syntax");
-  std::string digits;
-  for (char c : text)
-    if (c != '_') digits.push_back(c);
-  v = std::strtod(digits.c_str(), nullptr);  // C reads both forms, rounding as Go does
-  if (std::isinf(v)) return fail("value out of range");
-  return v;
+  const GoFloatResult r = GoParseFloat(text);
+  if (r.ok()) return r.value;
+  const char* why =
+      r.error == GoFloatResult::Error::kRange ? "value out of range" : "invalid syntax";
+  return InvalidArgument("strconv.ParseFloat: parsing " + internal::GoQuote(text) + ": " + why);
 }
 
 }  // namespace steward::promql

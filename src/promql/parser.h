@@ -36,8 +36,8 @@ StatusOr<ExprPtr> ParseExpr(std::string_view query);
 // relative times all read durations with it.
 StatusOr<int64_t> ParseDurationMillis(std::string_view text);
 
-// Go's strconv.ParseFloat(text, 64): decimal and hex (0x1p-3) floats with an optional sign and
-// `_` between digits, inf/infinity/nan in any case, nothing else (no spaces). It is how
+// Go's strconv.ParseFloat(text, 64) (base/go_float.h): decimal and hex (0x1p-3) floats with an
+// optional sign and `_` between digits, inf/infinity/nan in any case, nothing else. It is how
 // Prometheus' API reads Unix-second times, steps and timeouts, and how PromQL reads numbers
 // that are not integers. Errors carry Go's message: `strconv.ParseFloat: parsing "x": invalid
 // syntax` or `...: value out of range`.
