@@ -25,6 +25,7 @@
 #include "base/status.h"
 #include "promql/ast.h"
 #include "promql/engine.h"
+#include "promql/functions.h"
 #include "promql/value.h"
 #include "tsdb/labels.h"
 #include "tsdb/tsdb.h"
@@ -173,6 +174,18 @@ class Evaluator {
   StatusOr<Matrix> EvalAggregate(const AggregateExpr& a);
   StatusOr<Matrix> EvalCall(const Call& c);
   StatusOr<Matrix> EvalRangeCall(const Call& c, size_t matrix_arg);
+  // One series' samples and how EvalRangeCall's windows sit on them.
+  struct RangeWindows {
+    const std::vector<tsdb::Sample>* samples;
+    int64_t range;
+    int64_t offset;
+    std::optional<int64_t> at;
+  };
+  Status RangeSeriesFast(RangeFunction fn, const Call& c, size_t matrix_arg,
+                         const std::vector<Matrix>& others, const RangeWindows& w,
+                         std::vector<Point>* result);
+  Status RangeSeries(const Call& c, size_t matrix_arg, const std::vector<Matrix>& others,
+                     const RangeWindows& w, std::vector<Value>* args, std::vector<Point>* result);
   size_t PointsBound(size_t n, int64_t range, bool pinned) const;
   StatusOr<Matrix> EvalTimestampOfSelector(const Call& c, const VectorSelector& vs);
   StatusOr<Matrix> AbsentOverTime(const Expr* arg, const std::vector<tsdb::Series>& series,

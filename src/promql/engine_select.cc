@@ -3,6 +3,7 @@
 // [t - offset - lookback, t - offset] unless it is a staleness marker; a range selector takes
 // the samples in [t - offset - range, t - offset] without staleness markers; `@` pins t.
 #include <algorithm>
+#include <span>
 #include <utility>
 
 #include "promql/engine_internal.h"
@@ -30,20 +31,32 @@ class Window {
     for (const auto& s : *samples) has_stale_ = has_stale_ || tsdb::IsStaleNaN(s.v);
   }
   void Fill(int64_t mint, int64_t maxt, std::vector<Point>* out) {
-    const auto& s = *samples_;
-    while (hi_ < s.size() && s[hi_].t <= maxt) ++hi_;
-    while (lo_ < hi_ && s[lo_].t < mint) ++lo_;
+    std::span<const Point> in = Slide(mint, maxt);
     if (!has_stale_) {
-      out->assign(s.begin() + static_cast<ptrdiff_t>(lo_), s.begin() + static_cast<ptrdiff_t>(hi_));
+      out->assign(in.begin(), in.end());
       return;
     }
     out->clear();
-    for (size_t i = lo_; i < hi_; ++i) {
-      if (!tsdb::IsStaleNaN(s[i].v)) out->push_back(s[i]);
+    for (const Point& p : in) {
+      if (!tsdb::IsStaleNaN(p.v)) out->push_back(p);
     }
+  }
+  // The window's points without copying them when the series has no staleness markers;
+  // otherwise copied into *scratch without them.
+  std::span<const Point> Points(int64_t mint, int64_t maxt, std::vector<Point>* scratch) {
+    if (!has_stale_) return Slide(mint, maxt);
+    Fill(mint, maxt, scratch);
+    return *scratch;
   }
 
  private:
+  std::span<const Point> Slide(int64_t mint, int64_t maxt) {
+    const auto& s = *samples_;
+    while (hi_ < s.size() && s[hi_].t <= maxt) ++hi_;
+    while (lo_ < hi_ && s[lo_].t < mint) ++lo_;
+    return std::span<const Point>(s.data() + lo_, hi_ - lo_);
+  }
+
   const std::vector<tsdb::Sample>* samples_;
   size_t lo_ = 0, hi_ = 0;
   bool has_stale_ = false;
@@ -222,41 +235,23 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     ctx_->ReleaseRaw(raw);
     return AbsentOverTime(arg, series, range, offset, at);
   }
+  const RangeFunction fast = FindRangeFunction(c.func->name);
+  bool fast_args = fast != nullptr;
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (i != matrix_arg && others[i].empty()) fast_args = false;  // the general path's checks
+  }
   const bool keep_name = c.func->name == "last_over_time";
-  args[matrix_arg] = Matrix{Series{}};
   Matrix out;
   out.reserve(series.size());
   for (auto& s : series) {
     RETURN_IF_ERROR(ctx_->CheckDeadline());
     Series ss{keep_name ? std::move(s.labels) : DropMetricName(s.labels), {}};
     ss.points.reserve(PointsBound(s.samples.size(), range, at.has_value()));
-    // Range functions compute from the points only; the engine labels their result.
-    Series& in = std::get<Matrix>(args[matrix_arg])[0];
-    Window window(&s.samples);
-    int64_t step = 0;
-    for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval, ++step) {
-      RETURN_IF_ERROR(ctx_->CheckDeadline());
-      for (size_t i = 0; i < c.args.size(); ++i) {
-        if (i == matrix_arg || others[i].empty()) continue;
-        const auto& pts = others[i][0].points;
-        args[i] = Scalar{ts, step < static_cast<int64_t>(pts.size()) ? pts[step].v : 0.0};
-      }
-      const int64_t maxt = (at ? *at : ts) - offset;
-      const int64_t mint = maxt - range;
-      window.Fill(mint, maxt, &in.points);
-      if (in.points.empty()) continue;
-      const auto n = static_cast<int64_t>(in.points.size());
-      RETURN_IF_ERROR(ctx_->Charge(n));
-      FunctionContext fc;
-      fc.call = &c;
-      fc.t = ts;
-      fc.range_start = mint;
-      fc.range_end = maxt;
-      ASSIGN_OR_RETURN(Vector r, CallFunction(fc, args));
-      ctx_->Release(n);
-      if (r.empty()) continue;
-      RETURN_IF_ERROR(ctx_->Charge(1));
-      ss.points.push_back({ts, r[0].v});
+    RangeWindows windows{&s.samples, range, offset, at};
+    if (fast_args) {
+      RETURN_IF_ERROR(RangeSeriesFast(fast, c, matrix_arg, others, windows, &ss.points));
+    } else {
+      RETURN_IF_ERROR(RangeSeries(c, matrix_arg, others, windows, &args, &ss.points));
     }
     // Done with the raw samples: free them now rather than hold every series' twice.
     std::vector<tsdb::Sample>().swap(s.samples);
@@ -266,6 +261,81 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   ctx_->ReleaseRaw(raw);
   if (ContainsSameLabelset(out)) return DuplicateLabelset();
   return out;
+}
+
+// A range function over one series at every step, through RangeFunction: the window's points
+// as a span, the other (scalar) arguments as doubles, no Values built.
+Status Evaluator::RangeSeriesFast(RangeFunction fn, const Call& c, size_t matrix_arg,
+                                  const std::vector<Matrix>& others, const RangeWindows& w,
+                                  std::vector<Point>* result) {
+  std::vector<double> scalars;
+  scalars.reserve(c.args.size());
+  std::vector<Point> scratch;
+  Window window(w.samples);
+  FunctionContext fc;
+  fc.call = &c;
+  int64_t step = 0;
+  for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval, ++step) {
+    RETURN_IF_ERROR(ctx_->CheckDeadline());
+    scalars.clear();
+    for (size_t i = 0; i < c.args.size(); ++i) {
+      if (i == matrix_arg) continue;
+      const auto& pts = others[i][0].points;
+      scalars.push_back(step < static_cast<int64_t>(pts.size()) ? pts[step].v : 0.0);
+    }
+    const int64_t maxt = (w.at ? *w.at : ts) - w.offset;
+    const int64_t mint = maxt - w.range;
+    std::span<const Point> points = window.Points(mint, maxt, &scratch);
+    if (points.empty()) continue;
+    const auto n = static_cast<int64_t>(points.size());
+    RETURN_IF_ERROR(ctx_->Charge(n));
+    fc.t = ts;
+    fc.range_start = mint;
+    fc.range_end = maxt;
+    ASSIGN_OR_RETURN(std::optional<double> v, fn(fc, points, scalars));
+    ctx_->Release(n);
+    if (!v.has_value()) continue;
+    RETURN_IF_ERROR(ctx_->Charge(1));
+    result->push_back({ts, *v});
+  }
+  return Status::OK();
+}
+
+// A range function over one series at every step, through CallFunction (*args holds the
+// evaluated string arguments; the others are filled in per step).
+Status Evaluator::RangeSeries(const Call& c, size_t matrix_arg, const std::vector<Matrix>& others,
+                              const RangeWindows& w, std::vector<Value>* args,
+                              std::vector<Point>* result) {
+  (*args)[matrix_arg] = Matrix{Series{}};
+  // Range functions compute from the points only; the engine labels their result.
+  Series& in = std::get<Matrix>((*args)[matrix_arg])[0];
+  Window window(w.samples);
+  int64_t step = 0;
+  for (int64_t ts = steps_.start; ts <= steps_.end; ts += steps_.interval, ++step) {
+    RETURN_IF_ERROR(ctx_->CheckDeadline());
+    for (size_t i = 0; i < c.args.size(); ++i) {
+      if (i == matrix_arg || others[i].empty()) continue;
+      const auto& pts = others[i][0].points;
+      (*args)[i] = Scalar{ts, step < static_cast<int64_t>(pts.size()) ? pts[step].v : 0.0};
+    }
+    const int64_t maxt = (w.at ? *w.at : ts) - w.offset;
+    const int64_t mint = maxt - w.range;
+    window.Fill(mint, maxt, &in.points);
+    if (in.points.empty()) continue;
+    const auto n = static_cast<int64_t>(in.points.size());
+    RETURN_IF_ERROR(ctx_->Charge(n));
+    FunctionContext fc;
+    fc.call = &c;
+    fc.t = ts;
+    fc.range_start = mint;
+    fc.range_end = maxt;
+    ASSIGN_OR_RETURN(Vector r, CallFunction(fc, *args));
+    ctx_->Release(n);
+    if (r.empty()) continue;
+    RETURN_IF_ERROR(ctx_->Charge(1));
+    result->push_back({ts, r[0].v});
+  }
+  return Status::OK();
 }
 
 // absent_over_time: one series, 1 at the steps where no series has a sample in its window

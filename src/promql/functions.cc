@@ -297,6 +297,12 @@ tsdb::Labels AbsentLabels(const Expr* arg) {
   return out;
 }
 
+RangeFunction FindRangeFunction(std::string_view name) {
+  const auto& registry = internal::Registry();
+  auto it = registry.find(name);
+  return it == registry.end() ? nullptr : it->second.range;
+}
+
 StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Value>& args) {
   if (ctx.call == nullptr || ctx.call->func == nullptr) {
     return Internal("CallFunction without a function");

@@ -30,6 +30,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -48,6 +51,21 @@ struct FunctionContext {
 };
 
 StatusOr<Vector> CallFunction(const FunctionContext& ctx, const std::vector<Value>& args);
+
+// The range functions' fast path, for the engine's per-series, per-step loop: the same
+// arithmetic as CallFunction without building argument Values or a result Vector.
+// `points` are one series' points in the window [ctx.range_start, ctx.range_end] (oldest first,
+// no staleness markers; may be empty); `scalars` are the call's scalar arguments at this step,
+// in argument order (quantile_over_time's φ, predict_linear's duration, holt_winters' factors).
+// Returns the value, nullopt where CallFunction would return no sample, or the error it would
+// return. Arguments are not checked: the caller passes what the signature asks for.
+using RangeFunction = StatusOr<std::optional<double>> (*)(const FunctionContext& ctx,
+                                                          std::span<const Point> points,
+                                                          std::span<const double> scalars);
+
+// The fast path of the named function; nullptr for functions that have none (instant-vector
+// functions, absent_over_time, unknown names). Resolve it once per Call, not per step.
+RangeFunction FindRangeFunction(std::string_view name);
 
 // Notes on individual functions (details of the contract above):
 // - absent_over_time(m): answers for the whole window. Pass a Matrix holding every selected

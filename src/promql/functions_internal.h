@@ -32,12 +32,13 @@ struct FunctionEntry {
   std::string_view required;
   std::string_view optional;
   bool repeat_last = false;
+  RangeFunction range = nullptr;  // the fast path of a range function (functions.h)
 };
 using FunctionRegistry = std::unordered_map<std::string_view, FunctionEntry>;
 
 inline FunctionEntry Entry(FunctionImpl impl, std::string_view required,
                            std::string_view optional = "", bool repeat_last = false) {
-  return FunctionEntry{impl, required, optional, repeat_last};
+  return FunctionEntry{impl, required, optional, repeat_last, nullptr};
 }
 
 void AddMathFunctions(FunctionRegistry& r);       // functions.cc

@@ -1,8 +1,11 @@
 // The range-vector functions: rate/increase/delta with Prometheus' extrapolation, irate/idelta,
 // changes, resets, deriv/predict_linear (least squares), holt_winters, every <agg>_over_time
 // and absent_over_time — Prometheus 2.42's arithmetic, step for step, so results agree to the
-// last bit where the operations allow.
+// last bit where the operations allow. Each is written once, over a span of points (the
+// engine's fast path, functions.h RangeFunction); CallFunction reaches it through ViaValues.
 #include <cmath>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "promql/functions_internal.h"
@@ -10,15 +13,30 @@
 namespace steward::promql::internal {
 namespace {
 
-// One series' points in the window; nullptr when the argument holds no series or no points.
-const Series* OneSeries(const std::vector<Value>& args, size_t i) {
-  const Matrix& m = MatrixArg(args, i);
-  if (m.empty() || m[0].points.empty()) return nullptr;
-  return &m[0];
-}
+using Points = std::span<const Point>;
+using Scalars = std::span<const double>;
+using Result = std::optional<double>;  // nullopt: no sample
+constexpr std::nullopt_t kNone = std::nullopt;
 
-Vector One(const FunctionContext& ctx, const Series& s, double v) {
-  return Vector{{s.metric, ctx.t, v}};
+// CallFunction's form of a RangeFunction: the window's series is the Matrix argument (its
+// labels go on the result), the Scalar arguments are passed in order.
+template <RangeFunction F>
+StatusOr<Vector> ViaValues(const FunctionContext& ctx, const std::vector<Value>& args) {
+  const Series* series = nullptr;
+  double scalars[2] = {0, 0};
+  size_t n = 0;
+  for (const Value& a : args) {
+    if (const Matrix* m = std::get_if<Matrix>(&a)) {
+      if (!m->empty()) series = &(*m)[0];
+    } else if (const Scalar* s = std::get_if<Scalar>(&a); s != nullptr && n < 2) {
+      scalars[n++] = s->v;
+    }
+  }
+  Points points;
+  if (series != nullptr) points = series->points;
+  ASSIGN_OR_RETURN(std::optional<double> v, F(ctx, points, Scalars(scalars, n)));
+  if (!v.has_value() || series == nullptr) return Vector{};
+  return Vector{{series->metric, ctx.t, *v}};
 }
 
 // time.Duration.Seconds() of a millisecond duration, computed as Go does (whole seconds plus
@@ -31,11 +49,9 @@ double DurationSeconds(int64_t ms) {
 // extrapolatedRate: the increase between the first and last point (plus counter resets),
 // extrapolated towards the window's ends when the points come close enough to them (within
 // 1.1 average intervals), else by half an interval; never to below zero for counters.
-StatusOr<Vector> ExtrapolatedRate(const FunctionContext& ctx, const std::vector<Value>& args,
-                                  bool is_counter, bool is_rate) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr || s->points.size() < 2) return Vector{};
-  const std::vector<Point>& p = s->points;
+Result ExtrapolatedRate(const FunctionContext& ctx, Points p, bool is_counter,
+                                       bool is_rate) {
+  if (p.size() < 2) return kNone;
   const Point& first = p.front();
   const Point& last = p.back();
   double result = last.v - first.v;
@@ -61,63 +77,55 @@ StatusOr<Vector> ExtrapolatedRate(const FunctionContext& ctx, const std::vector<
   // The factor first, then one multiplication: the same rounding as Prometheus 2.42.
   double factor = interval / sampled;
   if (is_rate) factor /= DurationSeconds(ctx.range_end - ctx.range_start);
-  return One(ctx, *s, result * factor);
+  return result * factor;
 }
 
-StatusOr<Vector> Rate(const FunctionContext& ctx, const std::vector<Value>& args) {
-  return ExtrapolatedRate(ctx, args, true, true);
+Result Rate(const FunctionContext& ctx, Points p, Scalars) {
+  return ExtrapolatedRate(ctx, p, true, true);
 }
-StatusOr<Vector> Increase(const FunctionContext& ctx, const std::vector<Value>& args) {
-  return ExtrapolatedRate(ctx, args, true, false);
+Result Increase(const FunctionContext& ctx, Points p, Scalars) {
+  return ExtrapolatedRate(ctx, p, true, false);
 }
-StatusOr<Vector> Delta(const FunctionContext& ctx, const std::vector<Value>& args) {
-  return ExtrapolatedRate(ctx, args, false, false);
+Result Delta(const FunctionContext& ctx, Points p, Scalars) {
+  return ExtrapolatedRate(ctx, p, false, false);
 }
 
 // instantValue: the last two points only.
-StatusOr<Vector> InstantValue(const FunctionContext& ctx, const std::vector<Value>& args,
-                              bool is_rate) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr || s->points.size() < 2) return Vector{};
-  const Point& last = s->points.back();
-  const Point& prev = s->points[s->points.size() - 2];
+Result InstantValue(Points p, bool is_rate) {
+  if (p.size() < 2) return kNone;
+  const Point& last = p.back();
+  const Point& prev = p[p.size() - 2];
   double result = is_rate && last.v < prev.v ? last.v : last.v - prev.v;  // counter reset
   int64_t interval = last.t - prev.t;
-  if (interval == 0) return Vector{};
+  if (interval == 0) return kNone;
   if (is_rate) result /= static_cast<double>(interval) / 1000;
-  return One(ctx, *s, result);
+  return result;
 }
 
-StatusOr<Vector> Irate(const FunctionContext& ctx, const std::vector<Value>& args) {
-  return InstantValue(ctx, args, true);
-}
-StatusOr<Vector> Idelta(const FunctionContext& ctx, const std::vector<Value>& args) {
-  return InstantValue(ctx, args, false);
-}
+Result Irate(const FunctionContext&, Points p, Scalars) { return InstantValue(p, true); }
+Result Idelta(const FunctionContext&, Points p, Scalars) { return InstantValue(p, false); }
 
-StatusOr<Vector> Changes(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
+Result Changes(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
   int changes = 0;
-  double prev = s->points[0].v;
-  for (size_t i = 1; i < s->points.size(); ++i) {
-    double cur = s->points[i].v;
+  double prev = p[0].v;
+  for (size_t i = 1; i < p.size(); ++i) {
+    double cur = p[i].v;
     if (cur != prev && !(std::isnan(cur) && std::isnan(prev))) ++changes;
     prev = cur;
   }
-  return One(ctx, *s, changes);
+  return static_cast<double>(changes);
 }
 
-StatusOr<Vector> Resets(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
+Result Resets(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
   int resets = 0;
-  double prev = s->points[0].v;
-  for (size_t i = 1; i < s->points.size(); ++i) {
-    if (s->points[i].v < prev) ++resets;
-    prev = s->points[i].v;
+  double prev = p[0].v;
+  for (size_t i = 1; i < p.size(); ++i) {
+    if (p[i].v < prev) ++resets;
+    prev = p[i].v;
   }
-  return One(ctx, *s, resets);
+  return static_cast<double>(resets);
 }
 
 struct Regression {
@@ -127,7 +135,7 @@ struct Regression {
 
 // linearRegression: least squares over (seconds since intercept_time, value), Kahan-summed;
 // a constant series has slope 0 (NaN when the constant is ±Inf).
-Regression LinearRegression(const std::vector<Point>& points, int64_t intercept_time) {
+Regression LinearRegression(Points points, int64_t intercept_time) {
   double n = 0, sum_x = 0, c_x = 0, sum_y = 0, c_y = 0, sum_xy = 0, c_xy = 0, sum_x2 = 0, c_x2 = 0;
   double init_y = points[0].v;
   bool const_y = true;
@@ -155,33 +163,29 @@ Regression LinearRegression(const std::vector<Point>& points, int64_t intercept_
   return {slope, sum_y / n - slope * sum_x / n};
 }
 
-StatusOr<Vector> Deriv(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr || s->points.size() < 2) return Vector{};
+Result Deriv(const FunctionContext&, Points p, Scalars) {
+  if (p.size() < 2) return kNone;
   // Intercept at the first point's time keeps x small (Prometheus issue 2674).
-  return One(ctx, *s, LinearRegression(s->points, s->points[0].t).slope);
+  return LinearRegression(p, p[0].t).slope;
 }
 
-StatusOr<Vector> PredictLinear(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  double duration = ScalarArg(args, 1);
-  if (s == nullptr || s->points.size() < 2) return Vector{};
-  Regression r = LinearRegression(s->points, ctx.t);
-  return One(ctx, *s, r.slope * duration + r.intercept);
+Result PredictLinear(const FunctionContext& ctx, Points p, Scalars scalars) {
+  const double duration = scalars[0];
+  if (p.size() < 2) return kNone;
+  Regression r = LinearRegression(p, ctx.t);
+  return r.slope * duration + r.intercept;
 }
 
 // Double exponential smoothing; factors are checked before the points, as in Prometheus.
-StatusOr<Vector> HoltWinters(const FunctionContext& ctx, const std::vector<Value>& args) {
-  double sf = ScalarArg(args, 1), tf = ScalarArg(args, 2);
+StatusOr<Result> HoltWinters(const FunctionContext&, Points p, Scalars scalars) {
+  const double sf = scalars[0], tf = scalars[1];
   if (sf <= 0 || sf >= 1) {
     return ExecutionError("invalid smoothing factor. Expected: 0 < sf < 1, got: " + GoFormatF(sf));
   }
   if (tf <= 0 || tf >= 1) {
     return ExecutionError("invalid trend factor. Expected: 0 < tf < 1, got: " + GoFormatF(tf));
   }
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr || s->points.size() < 2) return Vector{};
-  const std::vector<Point>& p = s->points;
+  if (p.size() < 2) return Result();
   double s0 = 0, s1 = p[0].v, b = p[1].v - p[0].v;
   for (size_t i = 1; i < p.size(); ++i) {
     double x = sf * p[i].v;
@@ -191,85 +195,77 @@ StatusOr<Vector> HoltWinters(const FunctionContext& ctx, const std::vector<Value
     s0 = s1;
     s1 = x + y;
   }
-  return One(ctx, *s, s1);
+  return Result(s1);
 }
 
 // avg_over_time: an incremental, Kahan-compensated mean that survives ±Inf.
-StatusOr<Vector> AvgOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
+Result AvgOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
   double mean = 0, count = 0, c = 0;
-  for (const Point& p : s->points) {
+  for (const Point& pt : p) {
     count++;
     if (std::isinf(mean)) {
       // Inf - Inf would turn the mean into NaN; same-signed Inf and finite values keep it.
-      if (std::isinf(p.v) && (mean > 0) == (p.v > 0)) continue;
-      if (!std::isinf(p.v) && !std::isnan(p.v)) continue;
+      if (std::isinf(pt.v) && (mean > 0) == (pt.v > 0)) continue;
+      if (!std::isinf(pt.v) && !std::isnan(pt.v)) continue;
     }
-    KahanSumInc(p.v / count - mean / count, mean, c);
+    KahanSumInc(pt.v / count - mean / count, mean, c);
   }
-  return One(ctx, *s, std::isinf(mean) ? mean : mean + c);
+  return std::isinf(mean) ? mean : mean + c;
 }
 
-StatusOr<Vector> CountOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  return One(ctx, *s, static_cast<double>(s->points.size()));
+Result CountOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  return static_cast<double>(p.size());
 }
 
-StatusOr<Vector> LastOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  return One(ctx, *s, s->points.back().v);
+Result LastOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  return p.back().v;
 }
 
-StatusOr<Vector> PresentOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  return One(ctx, *s, 1);
+Result PresentOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  return 1;
 }
 
 // NaN is replaced by any later value; a later NaN never replaces a number.
-StatusOr<Vector> MaxOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  double max = s->points[0].v;
-  for (const Point& p : s->points) {
-    if (p.v > max || std::isnan(max)) max = p.v;
+Result MaxOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  double max = p[0].v;
+  for (const Point& pt : p) {
+    if (pt.v > max || std::isnan(max)) max = pt.v;
   }
-  return One(ctx, *s, max);
+  return max;
 }
 
-StatusOr<Vector> MinOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  double min = s->points[0].v;
-  for (const Point& p : s->points) {
-    if (p.v < min || std::isnan(min)) min = p.v;
+Result MinOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  double min = p[0].v;
+  for (const Point& pt : p) {
+    if (pt.v < min || std::isnan(min)) min = pt.v;
   }
-  return One(ctx, *s, min);
+  return min;
 }
 
-StatusOr<Vector> SumOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
+Result SumOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
   double sum = 0, c = 0;
-  for (const Point& p : s->points) KahanSumInc(p.v, sum, c);
-  return One(ctx, *s, std::isinf(sum) ? sum : sum + c);
+  for (const Point& pt : p) KahanSumInc(pt.v, sum, c);
+  return std::isinf(sum) ? sum : sum + c;
 }
 
-StatusOr<Vector> QuantileOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  double q = ScalarArg(args, 0);
-  const Series* s = OneSeries(args, 1);
-  if (s == nullptr) return Vector{};
+Result QuantileOverTime(const FunctionContext&, Points p, Scalars scalars) {
+  const double q = scalars[0];
+  if (p.empty()) return kNone;
   std::vector<double> values;
-  values.reserve(s->points.size());
-  for (const Point& p : s->points) values.push_back(p.v);
-  return One(ctx, *s, Quantile(q, values));
+  values.reserve(p.size());
+  for (const Point& pt : p) values.push_back(pt.v);
+  return Quantile(q, values);
 }
 
 // Welford's algorithm with Kahan-compensated mean and sum of squares.
-double StdVar(const std::vector<Point>& points) {
+double StdVar(Points points) {
   double count = 0, mean = 0, c_mean = 0, aux = 0, c_aux = 0;
   for (const Point& p : points) {
     count++;
@@ -280,16 +276,14 @@ double StdVar(const std::vector<Point>& points) {
   return (aux + c_aux) / count;
 }
 
-StatusOr<Vector> StddevOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  return One(ctx, *s, std::sqrt(StdVar(s->points)));
+Result StddevOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  return std::sqrt(StdVar(p));
 }
 
-StatusOr<Vector> StdvarOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
-  const Series* s = OneSeries(args, 0);
-  if (s == nullptr) return Vector{};
-  return One(ctx, *s, StdVar(s->points));
+Result StdvarOverTime(const FunctionContext&, Points p, Scalars) {
+  if (p.empty()) return kNone;
+  return StdVar(p);
 }
 
 StatusOr<Vector> AbsentOverTime(const FunctionContext& ctx, const std::vector<Value>& args) {
@@ -300,29 +294,43 @@ StatusOr<Vector> AbsentOverTime(const FunctionContext& ctx, const std::vector<Va
   return Vector{{AbsentLabels(arg), ctx.t, 1}};
 }
 
+// A range function that cannot fail, in RangeFunction's form.
+template <Result (*F)(const FunctionContext&, Points, Scalars)>
+StatusOr<Result> NoError(const FunctionContext& ctx, Points p, Scalars scalars) {
+  return F(ctx, p, scalars);
+}
+
+// A range function's registry entry: CallFunction's form and the fast path.
+template <RangeFunction F>
+FunctionEntry Range(std::string_view required) {
+  FunctionEntry e = Entry(ViaValues<F>, required);
+  e.range = F;
+  return e;
+}
+
 }  // namespace
 
 void AddRangeFunctions(FunctionRegistry& r) {
-  r["rate"] = Entry(Rate, "m");
-  r["increase"] = Entry(Increase, "m");
-  r["delta"] = Entry(Delta, "m");
-  r["irate"] = Entry(Irate, "m");
-  r["idelta"] = Entry(Idelta, "m");
-  r["changes"] = Entry(Changes, "m");
-  r["resets"] = Entry(Resets, "m");
-  r["deriv"] = Entry(Deriv, "m");
-  r["predict_linear"] = Entry(PredictLinear, "ms");
-  r["holt_winters"] = Entry(HoltWinters, "mss");
-  r["avg_over_time"] = Entry(AvgOverTime, "m");
-  r["count_over_time"] = Entry(CountOverTime, "m");
-  r["last_over_time"] = Entry(LastOverTime, "m");
-  r["present_over_time"] = Entry(PresentOverTime, "m");
-  r["max_over_time"] = Entry(MaxOverTime, "m");
-  r["min_over_time"] = Entry(MinOverTime, "m");
-  r["sum_over_time"] = Entry(SumOverTime, "m");
-  r["quantile_over_time"] = Entry(QuantileOverTime, "sm");
-  r["stddev_over_time"] = Entry(StddevOverTime, "m");
-  r["stdvar_over_time"] = Entry(StdvarOverTime, "m");
+  r["rate"] = Range<NoError<Rate>>("m");
+  r["increase"] = Range<NoError<Increase>>("m");
+  r["delta"] = Range<NoError<Delta>>("m");
+  r["irate"] = Range<NoError<Irate>>("m");
+  r["idelta"] = Range<NoError<Idelta>>("m");
+  r["changes"] = Range<NoError<Changes>>("m");
+  r["resets"] = Range<NoError<Resets>>("m");
+  r["deriv"] = Range<NoError<Deriv>>("m");
+  r["predict_linear"] = Range<NoError<PredictLinear>>("ms");
+  r["holt_winters"] = Range<HoltWinters>("mss");
+  r["avg_over_time"] = Range<NoError<AvgOverTime>>("m");
+  r["count_over_time"] = Range<NoError<CountOverTime>>("m");
+  r["last_over_time"] = Range<NoError<LastOverTime>>("m");
+  r["present_over_time"] = Range<NoError<PresentOverTime>>("m");
+  r["max_over_time"] = Range<NoError<MaxOverTime>>("m");
+  r["min_over_time"] = Range<NoError<MinOverTime>>("m");
+  r["sum_over_time"] = Range<NoError<SumOverTime>>("m");
+  r["quantile_over_time"] = Range<NoError<QuantileOverTime>>("sm");
+  r["stddev_over_time"] = Range<NoError<StddevOverTime>>("m");
+  r["stdvar_over_time"] = Range<NoError<StdvarOverTime>>("m");
   r["absent_over_time"] = Entry(AbsentOverTime, "m");
 }
 

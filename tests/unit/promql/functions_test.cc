@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -294,6 +295,73 @@ TEST(OverTime, RangeFunctionsKeepTheSeriesLabelsForTheEngine) {
   ASSERT_EQ(out->size(), 1u);
   EXPECT_EQ((*out)[0].metric, L({{"__name__", "m"}, {"a", "b"}}));
   EXPECT_EQ((*out)[0].t, 10);
+}
+
+// ---- the range functions' fast path (functions.h RangeFunction) ----
+
+// The same bits as CallFunction, or no value where it returns no sample.
+void ExpectFastPathMatches(std::string_view name, const std::vector<Point>& points,
+                           std::vector<double> scalars) {
+  RangeFunction fast = FindRangeFunction(name);
+  ASSERT_NE(fast, nullptr) << name;
+  std::vector<Value> args;
+  if (name == "quantile_over_time") args.push_back(Scalar{0, scalars[0]});
+  args.push_back(Window(points));
+  for (size_t i = name == "quantile_over_time" ? 1 : 0; i < scalars.size(); ++i) {
+    args.push_back(Scalar{0, scalars[i]});
+  }
+  auto general = Fn(name).Run(args, 120000, 5000, 120000);
+  FunctionContext ctx;
+  ctx.t = 120000;
+  ctx.range_start = 5000;
+  ctx.range_end = 120000;
+  auto v = fast(ctx, points, scalars);
+  ASSERT_TRUE(general.ok() && v.ok()) << name;
+  ASSERT_EQ(general->size(), v->has_value() ? 1u : 0u) << name << " over " << points.size();
+  if (v->has_value()) {
+    EXPECT_EQ(std::bit_cast<uint64_t>((*general)[0].v), std::bit_cast<uint64_t>(**v))
+        << name << ": " << (*general)[0].v << " vs " << **v;
+  }
+}
+
+TEST(RangeFastPath, GivesCallFunctionsValueForEveryRangeFunction) {
+  const std::vector<std::vector<Point>> inputs = {
+      {},
+      {{10000, 3}},
+      {{10000, 3}, {40000, 7}, {70000, 2}, {100000, 9}},
+      {{6000, 1.5}, {36000, kNaN}, {66000, -4}, {96000, kInf}, {119000, 0.25}},
+      {{20000, 5}, {50000, 5}, {80000, 5}},
+  };
+  for (std::string_view name :
+       {"rate", "increase", "delta", "irate", "idelta", "changes", "resets", "deriv",
+        "avg_over_time", "count_over_time", "last_over_time", "present_over_time",
+        "max_over_time", "min_over_time", "sum_over_time", "stddev_over_time",
+        "stdvar_over_time"}) {
+    for (const auto& points : inputs) ExpectFastPathMatches(name, points, {});
+  }
+  for (const auto& points : inputs) {
+    ExpectFastPathMatches("predict_linear", points, {600});
+    ExpectFastPathMatches("holt_winters", points, {0.3, 0.6});
+    ExpectFastPathMatches("quantile_over_time", points, {0.9});
+    ExpectFastPathMatches("quantile_over_time", points, {-1});
+  }
+}
+
+TEST(RangeFastPath, ReportsHoltWintersFactorErrorsLikeCallFunction) {
+  FunctionContext ctx;
+  const std::vector<Point> points = {{0, 1}, {1000, 2}};
+  const std::vector<double> scalars = {1, 0.5};
+  auto v = FindRangeFunction("holt_winters")(ctx, points, scalars);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(v.status().message(), "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000");
+}
+
+TEST(RangeFastPath, OnlyRangeFunctionsOfOneSeriesHaveOne) {
+  EXPECT_EQ(FindRangeFunction("absent_over_time"), nullptr);  // answers for every series
+  EXPECT_EQ(FindRangeFunction("abs"), nullptr);
+  EXPECT_EQ(FindRangeFunction("histogram_quantile"), nullptr);
+  EXPECT_EQ(FindRangeFunction("no_such_function"), nullptr);
 }
 
 // ---- absent, absent_over_time ----
