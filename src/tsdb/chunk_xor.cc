@@ -36,9 +36,11 @@ bool ReadUvarintBits(BitReader& r, uint64_t* out) {
   return false;
 }
 
-// Sign-extends the low n bits of v.
+// The delta-of-delta in the low n bits of v. The writer stores -(2^(n-1) - 1) .. 2^(n-1) in n
+// bits (FitsBits, Prometheus' bitRange), so, as Prometheus' decoder does, only values above
+// 2^(n-1) are negative: plain sign extension would turn +2^(n-1) into -2^(n-1).
 int64_t SignExtend(uint64_t v, int n) {
-  if (n < 64 && (v >> (n - 1)) & 1) v |= ~uint64_t{0} << n;
+  if (n < 64 && v > (uint64_t{1} << (n - 1))) v -= uint64_t{1} << n;  // wraps to the negative
   return static_cast<int64_t>(v);
 }
 

@@ -44,6 +44,45 @@ TEST(XorChunk, RoundTripsRandomSeries) {
   }
 }
 
+// Values whose XOR with the previous one has every width and position (repeats, counters,
+// flipped low bits, masks anywhere, whole new doubles) and timestamps in every delta-of-delta
+// bucket: the decoder's single-load path and its fallbacks must agree on every sample.
+TEST(XorChunk, RoundTripsEveryXorWindowAndTimestampBucket) {
+  std::mt19937_64 rng(7);
+  const int64_t jitters[] = {0, 0, 1, 5000, 60000, 500000, int64_t{1} << 35};
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Sample> in;
+    int64_t t = static_cast<int64_t>(rng() % 1000000);
+    int64_t delta = 15000;
+    double v = static_cast<double>(rng() % 1000);
+    for (int i = 0; i < kMaxChunkSamples; ++i) {
+      delta += static_cast<int64_t>(rng() % (2 * jitters[rng() % 7] + 1)) - jitters[rng() % 1];
+      if (delta < 1) delta = 1;
+      t += delta;
+      uint64_t bits = std::bit_cast<uint64_t>(v);
+      const int width = 1 + static_cast<int>(rng() % 64);
+      const int shift = static_cast<int>(rng() % (65 - width));
+      const uint64_t mask = (width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1) << shift;
+      switch (rng() % 5) {
+        case 0: break;
+        case 1: v += static_cast<double>(rng() % 100); bits = std::bit_cast<uint64_t>(v); break;
+        case 2: bits ^= rng() & 0xff; break;
+        case 3: bits ^= rng() & mask; break;
+        default: bits = rng(); break;
+      }
+      v = std::bit_cast<double>(bits);
+      in.push_back({t, v});
+    }
+    std::vector<Sample> out = RoundTrip(in);
+    ASSERT_EQ(out.size(), in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      ASSERT_EQ(out[i].t, in[i].t) << "round " << round << " sample " << i;
+      ASSERT_EQ(std::bit_cast<uint64_t>(out[i].v), std::bit_cast<uint64_t>(in[i].v))
+          << "round " << round << " sample " << i;
+    }
+  }
+}
+
 TEST(XorChunk, RealLookingSeriesCompressWell) {
   // A counter scraped every 15 s with a little jitter, and a gauge with two decimals.
   std::mt19937 rng(7);
@@ -111,6 +150,16 @@ TEST(XorChunk, BigTimestampGapsUseEveryBucket) {
     in.push_back({t, static_cast<double>(g)});
   }
   EXPECT_EQ(RoundTrip(in), in);
+}
+
+// Each bucket holds -(2^(n-1) - 1) .. +2^(n-1), as in Prometheus: the top value is positive.
+TEST(XorChunk, DeltaOfDeltaAtEachBucketsEdgeKeepsItsSign) {
+  for (int64_t edge : {int64_t{1} << 13, int64_t{1} << 16, int64_t{1} << 19}) {
+    for (int64_t dod : {edge, edge + 1, -(edge - 1), -edge}) {
+      std::vector<Sample> in = {{0, 1}, {1000000, 2}, {2000000 + dod, 3}, {3000000 + dod, 4}};
+      EXPECT_EQ(RoundTrip(in), in) << "delta of delta " << dod;
+    }
+  }
 }
 
 TEST(XorChunk, RejectsNonIncreasingTimestamps) {
