@@ -241,11 +241,17 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     if (i != matrix_arg && others[i].empty()) fast_args = false;  // the general path's checks
   }
   const bool keep_name = c.func->name == "last_over_time";
+  // The store's series are distinct label sets; with one metric name among them they stay
+  // distinct without it, and the duplicate check below has nothing to find.
+  bool distinct = arg->kind == NodeKind::kMatrixSelector;
+  const std::string first_name(series.empty() ? "" : series[0].labels.MetricName());
   Matrix out;
   out.reserve(series.size());
   for (auto& s : series) {
     RETURN_IF_ERROR(ctx_->CheckDeadline());
-    Series ss{keep_name ? std::move(s.labels) : DropMetricName(s.labels), {}};
+    if (!keep_name && distinct && s.labels.MetricName() != first_name) distinct = false;
+    Series ss{keep_name ? std::move(s.labels) : std::move(s.labels).Without(tsdb::kMetricName),
+              {}};
     ss.points.reserve(PointsBound(s.samples.size(), range, at.has_value()));
     RangeWindows windows{&s.samples, range, offset, at};
     if (fast_args) {
@@ -259,7 +265,7 @@ StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   }
   ctx_->Release(held);
   ctx_->ReleaseRaw(raw);
-  if (ContainsSameLabelset(out)) return DuplicateLabelset();
+  if (!distinct && ContainsSameLabelset(out)) return DuplicateLabelset();
   return out;
 }
 

@@ -173,12 +173,18 @@ Status IndexReader::Series(uint64_t id, Labels* labels, std::vector<ChunkMeta>* 
   RETURN_IF_ERROR(ReadSection(file_->data(), id, &body, "series entry"));
   Decoder d(body);
   uint64_t n = d.Uvarint();
-  std::vector<Label> items;
-  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+  // Into the previous series' strings: a querier reads series after series, and assigning
+  // into an existing string of enough capacity allocates nothing.
+  std::vector<Label> items = std::move(*labels).ReleaseItems();
+  size_t used = 0;
+  for (; used < n && d.ok(); ++used) {
     uint64_t name = d.Uvarint(), value = d.Uvarint();
     if (name >= symbols_.size() || value >= symbols_.size()) return Corruption("symbol reference");
-    items.push_back({std::string(symbols_[name]), std::string(symbols_[value])});
+    if (used == items.size()) items.emplace_back();
+    items[used].name.assign(symbols_[name]);
+    items[used].value.assign(symbols_[value]);
   }
+  items.resize(used);
   *labels = Labels::FromSorted(std::move(items));
   chunks->clear();
   uint64_t nc = d.Uvarint();

@@ -98,13 +98,18 @@ Labels Labels::With(std::string_view name, std::string_view value) const {
   return Labels(std::move(out));
 }
 
-Labels Labels::Without(std::string_view name) const {
+Labels Labels::Without(std::string_view name) const& {
   std::vector<Label> out;
   out.reserve(items_.size());
   for (const Label& l : items_) {
     if (l.name != name) out.push_back(l);
   }
   return Labels(std::move(out));
+}
+
+Labels Labels::Without(std::string_view name) && {
+  std::erase_if(items_, [&](const Label& l) { return l.name == name; });
+  return Labels(std::move(items_));
 }
 
 uint64_t Labels::Hash() const {

@@ -44,7 +44,11 @@ class Labels {
 
   // Returns a copy with name set to value (removed when value is empty).
   Labels With(std::string_view name, std::string_view value) const;
-  Labels Without(std::string_view name) const;
+  Labels Without(std::string_view name) const&;
+  // The same, reusing this one's storage (no copies of the other labels' strings).
+  Labels Without(std::string_view name) &&;
+  // Gives up the sorted items, leaving this empty: a reader reuses their strings' storage.
+  std::vector<Label> ReleaseItems() && { return std::move(items_); }
 
   // A stable 64-bit hash of the sorted pairs (xxhash-quality mixing; same on every platform).
   uint64_t Hash() const;

@@ -562,5 +562,14 @@ TEST_F(EngineTest, FunctionThatDropsNamesRejectsCollisions) {
   EXPECT_EQ(Vec(R"(rate({x="1"}[5m]))", 0), "");  // one point each: no rate, no collision
 }
 
+TEST_F(EngineTest, RangeFunctionRejectsCollisionsOnlyAcrossMetricNames) {
+  q.Add(L({{"__name__", "a"}, {"x", "1"}}), "0+1x10");
+  q.Add(L({{"__name__", "b"}, {"x", "1"}}), "0+2x10");
+  q.Add(L({{"__name__", "a"}, {"x", "2"}}), "0+3x10");
+  EXPECT_EQ(Vec(R"(rate({x="1"}[5m]))", 5 * kMin),
+            "error: vector cannot contain metrics with the same labelset");
+  EXPECT_EQ(Vec(R"(delta(a[5m]))", 5 * kMin), "{x=\"1\"} 5\n{x=\"2\"} 15\n");
+}
+
 }  // namespace
 }  // namespace steward::promql

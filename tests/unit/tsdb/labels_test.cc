@@ -37,6 +37,21 @@ TEST(Labels, WithAndWithoutKeepOrder) {
   EXPECT_EQ(l.Without("d"), L({{"b", "2"}}));
 }
 
+TEST(Labels, WithoutOnATemporaryMatchesTheCopyingForm) {
+  Labels l = L({{"__name__", "up"}, {"b", "2"}, {"d", "4"}});
+  EXPECT_EQ(Labels(l).Without("__name__"), l.Without("__name__"));
+  EXPECT_EQ(Labels(l).Without("d"), L({{"__name__", "up"}, {"b", "2"}}));
+  EXPECT_EQ(Labels(l).Without("absent"), l);
+}
+
+TEST(Labels, ReleaseItemsHandsOverTheSortedPairs) {
+  Labels l = L({{"b", "2"}, {"a", "1"}});
+  std::vector<Label> items = std::move(l).ReleaseItems();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].name, "a");
+  EXPECT_EQ(Labels::FromSorted(std::move(items)), L({{"a", "1"}, {"b", "2"}}));
+}
+
 TEST(Labels, HashIsStableAndDistinguishesBoundaries) {
   // The hash is persisted nowhere but must not depend on the platform; pin one value.
   EXPECT_EQ(L({{"__name__", "up"}, {"job", "api"}}).Hash(), 0xfdecf87d97deff5dull);
