@@ -304,12 +304,14 @@ void ExpectFastPathMatches(std::string_view name, const std::vector<Point>& poin
                            std::vector<double> scalars) {
   RangeFunction fast = FindRangeFunction(name);
   ASSERT_NE(fast, nullptr) << name;
-  std::vector<Value> args;
-  if (name == "quantile_over_time") args.push_back(Scalar{0, scalars[0]});
-  args.push_back(Window(points));
-  for (size_t i = name == "quantile_over_time" ? 1 : 0; i < scalars.size(); ++i) {
-    args.push_back(Scalar{0, scalars[i]});
-  }
+  // Sized up front and assigned: GCC 12 -O2 warns (maybe-uninitialized, a false positive) on
+  // the reallocation path of push_back into a vector of variants.
+  const bool phi_first = name == "quantile_over_time";
+  std::vector<Value> args(scalars.size() + 1);
+  size_t k = 0;
+  if (phi_first) args[k++] = Scalar{0, scalars[0]};
+  args[k++] = Window(points);
+  for (size_t i = phi_first ? 1 : 0; i < scalars.size(); ++i) args[k++] = Scalar{0, scalars[i]};
   auto general = Fn(name).Run(args, 120000, 5000, 120000);
   FunctionContext ctx;
   ctx.t = 120000;
