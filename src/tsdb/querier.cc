@@ -58,23 +58,18 @@ class DbQuerier : public Querier {
   StatusOr<std::vector<Series>> Select(const std::vector<Matcher>& matchers, int64_t mint,
                                        int64_t maxt, int64_t max_samples) override {
     RETURN_IF_ERROR(CheckSelector(matchers));
-    std::map<Labels, std::vector<Sample>> found;
     // Chunks come series by series, and every block (and the head) lists its series in label
-    // order: the series after the previous one, or the previous one, is almost always it.
-    auto last = found.end();
+    // order: each source gives an ascending run, most often the only one. A series that is not
+    // the current run's last, nor after it, starts another run; runs are merged at the end.
+    std::vector<std::vector<Series>> runs(1);
     int64_t loaded = 0;
     auto add = [&](const Labels& labels, std::string_view chunk) -> Status {
-      if (last == found.end() || last->first != labels) {
-        auto next = last == found.end() ? found.end() : std::next(last);
-        if (next != found.end() && next->first == labels) {
-          last = next;
-        } else if (found.empty() || std::prev(found.end())->first < labels) {
-          last = found.try_emplace(found.end(), labels);  // the first source: in order
-        } else {
-          last = found.try_emplace(labels).first;
-        }
+      std::vector<Series>* run = &runs.back();
+      if (run->empty() || run->back().labels != labels) {
+        if (!run->empty() && !(run->back().labels < labels)) run = &runs.emplace_back();
+        run->push_back({labels, {}});
       }
-      std::vector<Sample>& samples = last->second;
+      std::vector<Sample>& samples = run->back().samples;
       size_t before = samples.size();
       // Room for the whole chunk at once instead of growing by doubling (the excess over
       // [mint, maxt] is at most one chunk per series).
@@ -89,13 +84,9 @@ class DbQuerier : public Querier {
       return Status::OK();
     };
     RETURN_IF_ERROR(Visit(matchers, mint, maxt, true, add));
-    std::vector<Series> out;
-    out.reserve(found.size());
-    while (!found.empty()) {
-      auto node = found.extract(found.begin());
-      SortAndDedupe(&node.mapped());
-      if (!node.mapped().empty()) out.push_back({std::move(node.key()), std::move(node.mapped())});
-    }
+    std::vector<Series> out = runs.size() == 1 ? std::move(runs[0]) : MergeRuns(&runs);
+    for (Series& s : out) SortAndDedupe(&s.samples);
+    std::erase_if(out, [](const Series& s) { return s.samples.empty(); });
     return out;
   }
 
@@ -182,6 +173,29 @@ class DbQuerier : public Querier {
       for (const ChunkSnapshot& c : data.chunks) RETURN_IF_ERROR(fn(data.labels, c.bytes()));
     }
     return Status::OK();
+  }
+
+  // One ascending series list from several: the samples of equal label sets concatenated.
+  static std::vector<Series> MergeRuns(std::vector<std::vector<Series>>* runs) {
+    std::map<Labels, std::vector<Sample>> found;
+    for (std::vector<Series>& run : *runs) {
+      for (Series& s : run) {
+        auto [it, fresh] = found.try_emplace(std::move(s.labels));
+        if (fresh) {
+          it->second = std::move(s.samples);
+        } else {
+          it->second.insert(it->second.end(), s.samples.begin(), s.samples.end());
+        }
+      }
+      std::vector<Series>().swap(run);
+    }
+    std::vector<Series> out;
+    out.reserve(found.size());
+    while (!found.empty()) {
+      auto node = found.extract(found.begin());
+      out.push_back({std::move(node.key()), std::move(node.mapped())});
+    }
+    return out;
   }
 
   StatusOr<std::vector<Labels>> MatchingLabels(const std::vector<Matcher>& matchers, int64_t mint,

@@ -138,6 +138,29 @@ TEST(Querier, HeadAndBlockDataAreMergedPerSeries) {
   for (size_t i = 0; i < 90; ++i) EXPECT_EQ(got[0].samples[i].t, static_cast<int64_t>(i) * 10);
 }
 
+TEST(Querier, SeriesOfSeveralSourcesComeOutSortedAndMerged) {
+  TempDir dir;
+  Options o = TestOptions(dir.path());
+  o.block_duration = Duration(1000);
+  auto db = OpenDb(o);
+  auto app = db->NewAppender();
+  auto add = [&](const char* name, int t) {
+    ASSERT_TRUE(app->Append(0, L({{"__name__", "m"}, {"s", name}}), t, t).ok());
+  };
+  for (const char* name : {"c", "a"}) add(name, 100);
+  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_TRUE(db->FlushHead().ok());
+  for (const char* name : {"d", "c", "b"}) add(name, 600);
+  ASSERT_TRUE(app->Commit().ok());
+  auto got = testing::SelectAll(*db, {Eq("__name__", "m")});
+  ASSERT_EQ(got.size(), 4u);
+  const char* want[] = {"a", "b", "c", "d"};
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(got[i].labels.Get("s"), want[i]);
+  ASSERT_EQ(got[2].samples.size(), 2u);
+  EXPECT_EQ(got[2].samples[0].t, 100);
+  EXPECT_EQ(got[2].samples[1].t, 600);
+}
+
 TEST(Postings, SetOperations) {
   EXPECT_EQ(Intersect({1, 3, 5, 7}, {3, 4, 5}), (Postings{3, 5}));
   EXPECT_EQ(Subtract({1, 3, 5, 7}, {3, 4, 5}), (Postings{1, 7}));
