@@ -74,5 +74,6 @@ void AddSeries(CLI::App& app, Context& ctx, int& rc);
 void AddMonitors(CLI::App& app, Context& ctx, int& rc);
 void AddQuery(CLI::App& app, Context& ctx, int& rc);
 void AddTsdb(CLI::App& app, Context& ctx, int& rc);
+void AddRules(CLI::App& app, Context& ctx, int& rc);
 
 }  // namespace steward::cli

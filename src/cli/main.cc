@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   AddMonitors(app, ctx, rc);
   AddQuery(app, ctx, rc);
   AddTsdb(app, ctx, rc);
+  AddRules(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
