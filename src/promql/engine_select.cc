@@ -275,7 +275,7 @@ Status Evaluator::RangeSeriesFast(RangeFunction fn, const Call& c, size_t matrix
                                   const std::vector<Matrix>& others, const RangeWindows& w,
                                   std::vector<Point>* result) {
   std::vector<double> scalars;
-  scalars.reserve(c.args.size());
+  scalars.reserve(c.args.size() - 1);  // none for rate and most others: no allocation
   std::vector<Point> scratch;
   Window window(w.samples);
   FunctionContext fc;

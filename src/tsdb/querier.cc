@@ -155,15 +155,20 @@ class DbQuerier : public Querier {
     std::vector<ChunkMeta> metas;
     for (const auto& b : db_->BlocksFor(mint, maxt)) {
       for (uint64_t id : SelectPostings(b->index(), matchers)) {
-        RETURN_IF_ERROR(b->index().Series(id, &labels, &metas).Annotate("block " + b->meta().ulid));
-        for (const ChunkMeta& c : metas) {
+        // The block's name joins the message on failure only: not a string per series.
+        Status st = b->index().Series(id, &labels, &metas);
+        for (size_t i = 0; st.ok() && i < metas.size(); ++i) {
+          const ChunkMeta& c = metas[i];
           if (c.maxt < mint || c.mint > maxt) continue;
           std::string_view bytes;
           if (load) {
-            ASSIGN_OR_RETURN(bytes, b->Chunk(c.ref));
+            StatusOr<std::string_view> chunk = b->Chunk(c.ref);
+            if (!chunk.ok()) return chunk.status();
+            bytes = *chunk;
           }
-          RETURN_IF_ERROR(fn(labels, bytes).Annotate("block " + b->meta().ulid));
+          st = fn(labels, bytes);
         }
+        if (!st.ok()) return st.Annotate("block " + b->meta().ulid);
       }
     }
     if (!HeadOverlaps(mint, maxt)) return Status::OK();
