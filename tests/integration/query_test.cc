@@ -455,8 +455,11 @@ TEST(QueryApi, AnswersTheRequestsOfGrafanasPrometheusDataSource) {
   EXPECT_EQ(HttpGet(s.port(), "/api/v1/query?query=1", &body), 401);
 }
 
-// A query that runs until its timeout with little memory: nested subqueries of 86,400 steps.
-const char* const kSlowQuery = "count_over_time(count_over_time(vector(1)[1d:1s])[1d:1s])";
+// A query that runs until its timeout with little memory: 86,401 steps that each take the
+// median of a 86,400-point window (~10^11 operations). count_over_time of count_over_time is no
+// longer slow: the range-function fast path slides its window over one shared evaluation.
+const char* const kSlowQuery =
+    "count_over_time(quantile_over_time(0.5, vector(time())[1d:1s])[1d:1s])";
 
 // A gauge of the daemon's /metrics, or -1.
 double MetricValue(int port, const std::string& name) {
