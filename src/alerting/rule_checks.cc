@@ -37,13 +37,14 @@ std::pair<int, int> MapLiteral(const std::vector<std::string_view>& lines, int l
 
 // Plain, quoted and folded scalars fold their lines into one, joined by single spaces: walk the
 // file's lines from the value's start until `offset` (0-based in the folded text) is covered.
-std::pair<int, int> MapFolded(const std::vector<std::string_view>& lines, int line0,
-                              size_t start, size_t offset) {
+std::pair<int, int> MapFolded(const std::vector<std::string_view>& lines, int line0, size_t start,
+                              size_t offset) {
   std::string_view first = lines[static_cast<size_t>(line0)];
   std::string_view seg = TrimRight(first.substr(std::min(start, first.size())));
   size_t seg_col = start;  // 0-based file column where seg begins
   for (size_t i = static_cast<size_t>(line0);;) {
-    if (offset <= seg.size()) return {static_cast<int>(i) + 1, static_cast<int>(seg_col + offset) + 1};
+    if (offset <= seg.size())
+      return {static_cast<int>(i) + 1, static_cast<int>(seg_col + offset) + 1};
     offset -= seg.size() + 1;
     if (++i >= lines.size()) return {line0 + 1, static_cast<int>(start) + 1};
     std::string_view l = TrimRight(lines[i]);
@@ -107,8 +108,7 @@ size_t FindUnclosedAction(std::string_view text) {
 std::pair<int, int> MapValuePosition(const std::vector<std::string_view>& lines, int line0,
                                      int col0, int line, int col) {
   const std::pair<int, int> own{line0 + 1, col0 + 1};
-  if (line0 < 0 || col0 < 0 || static_cast<size_t>(line0) >= lines.size() || line < 1 ||
-      col < 1) {
+  if (line0 < 0 || col0 < 0 || static_cast<size_t>(line0) >= lines.size() || line < 1 || col < 1) {
     return own;
   }
   std::string_view l = lines[static_cast<size_t>(line0)];

@@ -18,7 +18,9 @@ bool IsValidMetricName(std::string_view name);
 bool IsValidLabelName(std::string_view name);
 // The offset of the first byte that is not part of valid UTF-8, or npos.
 size_t FirstInvalidUtf8(std::string_view text);
-inline bool IsValidUtf8(std::string_view text) { return FirstInvalidUtf8(text) == std::string_view::npos; }
+inline bool IsValidUtf8(std::string_view text) {
+  return FirstInvalidUtf8(text) == std::string_view::npos;
+}
 // Finds a template action "{{" that is never closed by "}}"; returns its byte offset or npos.
 size_t FindUnclosedAction(std::string_view text);
 

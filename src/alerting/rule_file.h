@@ -70,7 +70,7 @@ struct RuleError {
 };
 
 struct RuleFileResult {
-  RuleFile file;                 // meaningful only when errors is empty
+  RuleFile file;                  // meaningful only when errors is empty
   std::vector<RuleError> errors;  // in file order
   bool ok() const { return errors.empty(); }
 };

@@ -25,9 +25,8 @@ using config::internal::YamlPair;
 
 constexpr std::string_view kTopKeys[] = {"groups"};
 constexpr std::string_view kGroupKeys[] = {"name", "interval", "limit", "rules"};
-constexpr std::string_view kRuleKeys[] = {"record", "alert",       "expr",       "for",
-                                          "keep_firing_for", "labels", "annotations",
-                                          "resolve_after"};
+constexpr std::string_view kRuleKeys[] = {
+    "record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations", "resolve_after"};
 
 std::string AllowedList(std::span<const std::string_view> allowed) {
   std::string out;
@@ -149,8 +148,9 @@ RuleFileResult Reader::Run() {
     if (root.IsMap()) {
       for (const YamlPair& p : Keys(root, kTopKeys, "")) ReadGroups(p.value);
     } else if (!root.IsNull()) {
-      Error(root, "a rule file is a map with a 'groups:' list; write e.g. "
-                  "'groups: [{name: example, rules: [...]}]'");
+      Error(root,
+            "a rule file is a map with a 'groups:' list; write e.g. "
+            "'groups: [{name: example, rules: [...]}]'");
     }
   } catch (const YAML::Exception& e) {
     // Nothing past a syntax error can be trusted; report it alone.
@@ -255,7 +255,7 @@ void Reader::ReadRule(YamlNode node, const std::string& where, RuleGroup* group)
     } else if (key == "expr") {
       expr_pair = &p;
     } else if (key == "for" || key == "keep_firing_for" || key == "resolve_after") {
-      int64_t* out = key == "for" ? &rule.for_ms
+      int64_t* out = key == "for"               ? &rule.for_ms
                      : key == "keep_firing_for" ? &rule.keep_firing_for_ms
                                                 : &rule.resolve_after_ms;
       if (Duration(p, where, out) && *out != 0) alert_only.push_back(&p);
@@ -267,15 +267,18 @@ void Reader::ReadRule(YamlNode node, const std::string& where, RuleGroup* group)
     }
   }
   if (!alert.empty() && !record.empty()) {
-    ErrorOn(*record_pair, where + "only one of 'record' and 'alert' may be set; a rule records a "
-                                  "series or raises an alert, so split it into two rules");
+    ErrorOn(*record_pair, where +
+                              "only one of 'record' and 'alert' may be set; a rule records a "
+                              "series or raises an alert, so split it into two rules");
   } else if (alert.empty() && record.empty()) {
-    Error(node, where + "one of 'record' or 'alert' must be set; add 'alert: <AlertName>' or "
-                        "'record: <metric name>'");
+    Error(node, where +
+                    "one of 'record' or 'alert' must be set; add 'alert: <AlertName>' or "
+                    "'record: <metric name>'");
   }
   if (expr_pair == nullptr) {
-    Error(node, where + "field 'expr' must be set; give the PromQL to evaluate, e.g. "
-                        "'expr: up == 0'");
+    Error(node, where +
+                    "field 'expr' must be set; give the PromQL to evaluate, e.g. "
+                    "'expr: up == 0'");
   } else {
     ReadExpr(*expr_pair, where, &rule);
   }
@@ -299,8 +302,9 @@ void Reader::ReadRule(YamlNode node, const std::string& where, RuleGroup* group)
 void Reader::ReadExpr(const YamlPair& p, const std::string& where, Rule* rule) {
   if (!Scalar(p, where, &rule->expr)) return;
   if (rule->expr.empty()) {
-    ErrorOn(p, where + "field 'expr' must be set; give the PromQL to evaluate, e.g. "
-                       "'expr: up == 0'");
+    ErrorOn(p, where +
+                   "field 'expr' must be set; give the PromQL to evaluate, e.g. "
+                   "'expr: up == 0'");
     return;
   }
   auto parsed = promql::ParseExpr(rule->expr);
@@ -309,8 +313,8 @@ void Reader::ReadExpr(const YamlPair& p, const std::string& where, Rule* rule) {
     return;
   }
   internal::PositionedMessage m = internal::SplitParseError(parsed.status().message());
-  auto [line, col] = internal::MapValuePosition(lines_, p.value.line(), p.value.column(),
-                                                m.line, m.column);
+  auto [line, col] =
+      internal::MapValuePosition(lines_, p.value.line(), p.value.column(), m.line, m.column);
   ErrorAt(line, col, where + "could not parse expression: " + m.text);
 }
 
@@ -319,15 +323,14 @@ void Reader::ReadMap(const YamlPair& p, const std::string& where, bool labels,
   const std::string_view what = labels ? "label" : "annotation";
   if (p.value.IsNull()) return;
   if (!p.value.IsMap()) {
-    ErrorOn(p, fmt::format("{}'{}' must be a map of {} names to strings", where, p.key.Scalar(),
-                           what));
+    ErrorOn(
+        p, fmt::format("{}'{}' must be a map of {} names to strings", where, p.key.Scalar(), what));
     return;
   }
   std::set<std::string_view> seen;
   for (const YamlPair& kv : p.value.Pairs()) {
     std::string_view name = kv.key.Scalar();
-    if (!kv.key.IsScalar() || !internal::IsValidLabelName(name) ||
-        (labels && name == "__name__")) {
+    if (!kv.key.IsScalar() || !internal::IsValidLabelName(name) || (labels && name == "__name__")) {
       Error(kv.key, fmt::format("{}invalid {} name: {}; names match [a-zA-Z_][a-zA-Z0-9_]*{}",
                                 where, what, name, labels ? " and are not __name__" : ""));
       continue;
@@ -350,11 +353,12 @@ void Reader::CheckTemplate(YamlNode value, const std::string& where, std::string
   std::string_view text = value.Scalar();
   size_t at = internal::FindUnclosedAction(text);
   if (at == std::string_view::npos) return;
-  auto [line, col] = internal::MapValuePosition(lines_, value.line(), value.column(), 1,
-                                                static_cast<int>(at) + 1);
-  ErrorAt(line, col, fmt::format("{}{}: template action \"{{{{\" is never closed; end it with "
-                                 "\"}}}}\", e.g. {{{{ $labels.instance }}}}",
-                                 where, what));
+  auto [line, col] =
+      internal::MapValuePosition(lines_, value.line(), value.column(), 1, static_cast<int>(at) + 1);
+  ErrorAt(line, col,
+          fmt::format("{}{}: template action \"{{{{\" is never closed; end it with "
+                      "\"}}}}\", e.g. {{{{ $labels.instance }}}}",
+                      where, what));
 }
 
 }  // namespace

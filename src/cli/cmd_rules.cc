@@ -15,8 +15,8 @@ namespace {
 nlohmann::json FileJson(const std::string& path, const alerting::RuleFileResult& r) {
   nlohmann::json errors = nlohmann::json::array();
   for (const alerting::RuleError& e : r.errors) {
-    errors.push_back({{"line", e.line}, {"column", e.column}, {"message", e.message},
-                      {"text", e.ToString()}});
+    errors.push_back(
+        {{"line", e.line}, {"column", e.column}, {"message", e.message}, {"text", e.ToString()}});
   }
   return {{"file", path},
           {"ok", r.ok()},

@@ -1,7 +1,7 @@
 // The value rules of rule files, one at a time.
-#include <gtest/gtest.h>
-
 #include "alerting/rule_checks.h"
+
+#include <gtest/gtest.h>
 
 namespace steward::alerting::internal {
 namespace {
@@ -21,8 +21,8 @@ TEST(RuleChecks, Utf8RejectsBrokenAndOverlongSequences) {
   EXPECT_TRUE(IsValidUtf8("plain"));
   EXPECT_TRUE(IsValidUtf8("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5"));
   EXPECT_FALSE(IsValidUtf8("\xc3"));
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
   EXPECT_FALSE(IsValidUtf8("\xff"));
 }
 
@@ -49,13 +49,13 @@ TEST(RuleChecks, MapsValuePositionsOfEveryScalarStyle) {
     std::pair<int, int> want;
   };
   const Case cases[] = {
-      {{"    expr: rate(x"}, 0, 10, 1, 6, {1, 16}},                      // plain
-      {{"    expr: \"rate(x\""}, 0, 10, 1, 6, {1, 17}},                  // double-quoted
-      {{"    expr: 'rate(x'"}, 0, 10, 1, 1, {1, 12}},                    // single-quoted
+      {{"    expr: rate(x"}, 0, 10, 1, 6, {1, 16}},      // plain
+      {{"    expr: \"rate(x\""}, 0, 10, 1, 6, {1, 17}},  // double-quoted
+      {{"    expr: 'rate(x'"}, 0, 10, 1, 1, {1, 12}},    // single-quoted
       {{"    expr: |", "      sum(x)", "        by (a) +"}, 0, 10, 2, 12, {3, 18}},  // literal
       {{"    expr: >", "      sum(x)", "      + y"}, 0, 10, 1, 10, {3, 9}},          // folded
-      {{"    expr: sum(x)", "      + y"}, 0, 10, 1, 8, {2, 7}},        // plain, two lines
-      {{"    expr: x"}, 0, 10, 3, 1, {1, 11}},                           // unsure: the value
+      {{"    expr: sum(x)", "      + y"}, 0, 10, 1, 8, {2, 7}},  // plain, two lines
+      {{"    expr: x"}, 0, 10, 3, 1, {1, 11}},                   // unsure: the value
   };
   for (const Case& c : cases) {
     EXPECT_EQ(MapValuePosition(c.lines, c.line0, c.col0, c.line, c.col), c.want)

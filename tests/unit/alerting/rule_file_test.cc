@@ -1,11 +1,11 @@
 // Rule files that Prometheus accepts come out as the model: groups, rules and their fields.
+#include "alerting/rule_file.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include "alerting/rule_file.h"
 
 namespace steward::alerting {
 namespace {
@@ -69,7 +69,8 @@ TEST(RuleFile, EmptyFileHasNoRules) {
 
 TEST(RuleFile, BlockScalarExpressionIsKeptWhole) {
   RuleFileResult r = ParseRuleText(
-      "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: |\n      sum(up)\n        by (job) == 0\n",
+      "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: |\n      sum(up)\n        by (job) == "
+      "0\n",
       "b.yml");
   ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
   EXPECT_EQ(r.file.groups[0].rules[0].expr, "sum(up)\n  by (job) == 0\n");
