@@ -15,38 +15,16 @@ scrape all of them every --interval seconds. After a warm-up of 3 intervals it m
 Prints each run, then the medians and the ratios as a Markdown table (stdout).
 Nothing here is a test; numbers depend on the machine.
 """
-import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, statistics, subprocess, tempfile, time
 import urllib.parse, urllib.request
 
-
-def log(*a):
-    print("bench:", *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from benchlib import free_port, log, wait_for
 
 
 def http(url, data=None, headers=None, timeout=30):
     req = urllib.request.Request(url, data=data, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.read().decode()
-
-
-def wait_for(cond, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if cond():
-                return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("bench: timed out waiting for " + what)
 
 
 def cpu_seconds(pid):

@@ -21,8 +21,10 @@ servers' RSS before the queries, after them (anonymous and file-backed apart: bo
 servers mmap their blocks) and at peak (VmHWM). Prints a Markdown table on
 stdout. Nothing here is a test; numbers depend on the machine.
 """
-import argparse, http.client, json, math, os, shutil, signal, socket, subprocess, sys, tempfile
+import argparse, http.client, json, math, os, shutil, signal, subprocess, tempfile
 import time, urllib.parse
+
+from benchlib import free_port, log, wait_for
 
 STEP = 60
 CPU_SPAN = 3 * 3600
@@ -49,10 +51,6 @@ QUERIES = [
     ("24 h range: histogram_quantile", "range",
      "histogram_quantile(0.95, sum by (le) (rate(bench_latency_seconds_bucket[5m])))", LONG_SPAN),
 ]
-
-
-def log(*a):
-    print("bench:", *a, file=sys.stderr, flush=True)
 
 
 def noise(a, b):
@@ -115,14 +113,6 @@ def write_data(path, end, cpu_instances):
         w("# EOF\n")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 class Server:
     def __init__(self, name, proc, port, headers):
         self.name, self.proc, self.port, self.headers = name, proc, port, headers
@@ -152,18 +142,6 @@ class Server:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
         return 0
-
-
-def wait_for(cond, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if cond():
-                return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("bench: timed out waiting for " + what)
 
 
 def run(cmd, log_path, **kw):
