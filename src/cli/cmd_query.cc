@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -88,9 +87,7 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
       return InvalidArgument("--server '" + f.server + "': the port '" + port +
                              "' is not a number from 1 to 65535");
     if (!f.token_file.empty()) {
-      std::ifstream in(f.token_file);
-      if (!in || !std::getline(in, ep.token))
-        return FailedPrecondition("cannot read the token file " + f.token_file);
+      ASSIGN_OR_RETURN(ep.token, server::ReadApiToken(f.token_file));
     } else if (const char* t = getenv("STEWARD_TOKEN")) {
       ep.token = t;
     }
@@ -106,10 +103,8 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
                               "and query with --data-dir DIR; or give --server URL)");
   ep.host = info->host;
   ep.port = info->port;
-  std::string token_path = f.token_file.empty() ? dir + "/api.token" : f.token_file;
-  std::ifstream in(token_path);
-  if (!in || !std::getline(in, ep.token))
-    return FailedPrecondition("cannot read the API token " + token_path);
+  ASSIGN_OR_RETURN(ep.token,
+                   server::ReadApiToken(f.token_file.empty() ? dir + "/api.token" : f.token_file));
   return ep;
 }
 

@@ -89,11 +89,16 @@ DaemonClient::DaemonClient(DaemonInfo info, std::string token)
 StatusOr<DaemonClient> DaemonClient::Connect(const std::string& state_dir) {
   auto info = FindDaemon(state_dir);
   if (!info) return Unavailable("no steward daemon is running for " + state_dir);
-  std::ifstream in(state_dir + "/api.token");
+  auto token = ReadApiToken(state_dir + "/api.token");
+  if (!token.ok()) return token.status();
+  return DaemonClient(*info, *token);
+}
+
+StatusOr<std::string> ReadApiToken(const std::string& path) {
+  std::ifstream in(path);
   std::string token;
-  if (!in || !std::getline(in, token))
-    return FailedPrecondition("cannot read the API token " + state_dir + "/api.token");
-  return DaemonClient(*info, token);
+  if (!in || !std::getline(in, token)) return FailedPrecondition("cannot read the API token " + path);
+  return token;
 }
 
 StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {

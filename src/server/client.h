@@ -22,6 +22,9 @@ struct DaemonInfo {
   int port = 0;
 };
 
+// The API token in `path` (its first line): what <state>/api.token or a --token-file holds.
+StatusOr<std::string> ReadApiToken(const std::string& path);
+
 // The daemon of `state_dir` if one is running and answering; nullopt otherwise.
 std::optional<DaemonInfo> FindDaemon(const std::string& state_dir);
 
