@@ -56,8 +56,15 @@ class ScrapeManagerTest : public ::testing::Test {
     all.insert(all.end(), extra.begin(), extra.end());
     return db_.Samples(L(all));
   }
+  // The scrape loop commits `up` before the manager records the scrape's health (which depends
+  // on the commit's outcome), so wait for both.
   bool WaitScrapes(const TargetSpec& t, size_t n) {
-    return WaitFor([&] { return Report(t, "up").size() >= n; });
+    return WaitFor([&] {
+      if (Report(t, "up").size() < n) return false;
+      for (const TargetHealth& h : manager_->Targets())
+        if (h.spec.url == t.url) return h.health != "unknown";
+      return false;
+    });
   }
   TargetHealth Health(size_t i = 0) { return manager_->Targets().at(i); }
 
@@ -182,6 +189,8 @@ TEST_F(ScrapeManagerTest, ServerErrorIsDownAndMarksSeriesStale) {
   server.SetStatus(500);
   ASSERT_TRUE(WaitFor([&] { return Report(t, "up").back().v == 0; }));
   EXPECT_TRUE(WaitFor([&] { return tsdb::IsStaleNaN(Series(t, {{"__name__", "a"}}).back().v); }));
+  // Health is recorded just after the commit that made up 0 visible.
+  EXPECT_TRUE(WaitFor([&] { return Health().health == "down"; }));
   TargetHealth h = Health();
   EXPECT_EQ(h.health, "down");
   EXPECT_EQ(h.last_error.rfind("server returned HTTP status 500", 0), 0u) << h.last_error;
