@@ -43,6 +43,35 @@ CREATE TABLE history (
 CREATE INDEX history_by_result ON history (result);
 )sql";
 
+// Version 2: incidents and their timelines. No CHECK constraints on status or kind, so a later
+// kind needs no table rebuild; the store validates them instead.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE incidents (
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  title              TEXT NOT NULL,
+  service            TEXT NOT NULL,
+  severity           TEXT NOT NULL,
+  status             TEXT NOT NULL,
+  opened_at_ms       INTEGER NOT NULL,
+  acknowledged_at_ms INTEGER NOT NULL,
+  resolved_at_ms     INTEGER NOT NULL,
+  key                TEXT NOT NULL
+);
+CREATE INDEX incidents_by_status ON incidents (status, id);
+CREATE INDEX incidents_by_key ON incidents (key, id);
+CREATE INDEX incidents_by_opened ON incidents (opened_at_ms);
+CREATE TABLE incident_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id INTEGER NOT NULL REFERENCES incidents (id),
+  at_ms       INTEGER NOT NULL,
+  kind        TEXT NOT NULL,
+  actor       TEXT NOT NULL,
+  text        TEXT NOT NULL,
+  data_json   TEXT NOT NULL
+);
+CREATE INDEX incident_events_by_incident ON incident_events (incident_id, id);
+)sql";
+
 Status WriteSchemaVersion(SqliteDb* db, int version) {
   ASSIGN_OR_RETURN(Statement stmt,
                    Statement::Prepare(db, "write schema version",
@@ -77,6 +106,7 @@ StatusOr<int> ApplyOne(SqliteDb* db, const std::vector<Migration>& migrations, s
 const std::vector<Migration>& StateMigrations() {
   static const std::vector<Migration> kMigrations = {
       {"services, replicas, history", kSchemaV1},
+      {"incidents, incident_events", kSchemaV2},
   };
   return kMigrations;
 }

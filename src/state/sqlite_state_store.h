@@ -56,6 +56,16 @@ class SqliteStateStore : public StateStore {
 
   StatusOr<std::optional<std::string>> GetDocument(const std::string& key) override;
   Status PutDocument(const std::string& key, const std::string& value) override;
+  // Times of 0 (opened_at_ms, event at_ms) are replaced by the clock's wall time.
+  StatusOr<int64_t> CreateIncident(const IncidentRecord& record,
+                                   const std::vector<IncidentEvent>& events) override;
+  Status UpdateIncident(const IncidentRecord& record,
+                        const std::vector<IncidentEvent>& events) override;
+  StatusOr<IncidentRecord> GetIncident(int64_t id) override;
+  StatusOr<std::vector<IncidentRecord>> ListIncidents(const IncidentFilter& filter) override;
+  StatusOr<int64_t> AddIncidentEvent(const IncidentEvent& event) override;
+  StatusOr<std::vector<IncidentEvent>> ListIncidentEvents(int64_t incident_id) override;
+
   int SchemaVersion() const override { return schema_version_; }
 
   const std::string& dir() const { return dir_; }
@@ -66,6 +76,8 @@ class SqliteStateStore : public StateStore {
   template <typename F>
   auto Durably(F write) -> decltype(write());
   int64_t NowMs() const;
+  // sqlite_incidents.cc; called with mu_ held.
+  StatusOr<int64_t> InsertIncidentEvent(int64_t incident_id, const IncidentEvent& event);
 
   const std::string dir_;
   Clock* const clock_;

@@ -34,4 +34,16 @@ std::string CurrentHost() {
   return name;
 }
 
+bool IsIncidentStatus(const std::string& status) {
+  return status == "open" || status == "acknowledged" || status == "resolved";
+}
+
+bool IsIncidentEventKind(const std::string& kind) {
+  static const char* kKinds[] = {"fired",       "joined",   "notified", "acknowledged",
+                                 "remediation", "resolved", "note",     "reopened"};
+  for (const char* k : kKinds)
+    if (kind == k) return true;
+  return false;
+}
+
 }  // namespace steward::state

@@ -1,5 +1,6 @@
 // StateStore: what Steward has recorded about the world — the spec each service was last
-// applied with, the replicas it started (pid, port, generation), and the history of applies.
+// applied with, the replicas it started (pid, port, generation), the history of applies, and
+// incidents with their timelines (alerting::IncidentManager decides what goes in them).
 //
 // The planner compares the stack (desired) with this (recorded) and with what the driver sees
 // (observed). Implementations: SqliteStateStore (.steward/state.db, the default); PostgreSQL
@@ -49,6 +50,40 @@ struct HistoryEntry {
   std::string changes_json;  // the plan's summary: [{"action":"+","resource":"service.web",...}]
   std::string result;        // "running", "success", "failed", "interrupted"
   std::string error;
+};
+
+// An incident: alerts grouped under one key, and what people did about them.
+struct IncidentRecord {
+  int64_t id = 0;
+  std::string title;
+  std::string service;
+  std::string severity;
+  std::string status = "open";  // "open", "acknowledged" or "resolved"
+  int64_t opened_at_ms = 0;
+  int64_t acknowledged_at_ms = 0;  // the first acknowledgement; 0: never acknowledged
+  int64_t resolved_at_ms = 0;      // 0 while not resolved
+  std::string key;                 // the grouping key, e.g. "service=web,alertname=Down"
+};
+
+// One line of an incident's timeline.
+struct IncidentEvent {
+  int64_t id = 0;
+  int64_t incident_id = 0;
+  int64_t at_ms = 0;
+  // "fired", "joined", "notified", "acknowledged", "remediation", "resolved", "note", "reopened"
+  std::string kind;
+  std::string actor;  // a user name, or "steward"
+  std::string text;
+  std::string data_json = "{}";  // kind-specific details (alert labels, remediation result, ...)
+};
+
+// Which incidents ListIncidents returns; empty fields match everything.
+struct IncidentFilter {
+  std::string status;  // one status, or "unresolved" for open and acknowledged
+  std::string service;
+  std::string key;
+  int64_t opened_since_ms = 0;  // opened at or after
+  int limit = 0;                // <= 0: all
 };
 
 // Who holds the state lock; shown when another command cannot take it.
@@ -103,6 +138,23 @@ class StateStore {
   virtual StatusOr<std::optional<std::string>> GetDocument(const std::string& key) = 0;
   virtual Status PutDocument(const std::string& key, const std::string& value) = 0;
 
+  // Incidents. Each call is one transaction: an incident and the events that explain its change
+  // are written together or not at all. CreateIncident assigns the id (record.id is ignored)
+  // and returns it; UpdateIncident rewrites every field of the incident with record.id (kNotFound
+  // if there is none). Events get their incident_id from the incident. An unknown status or
+  // event kind is kInvalidArgument.
+  virtual StatusOr<int64_t> CreateIncident(const IncidentRecord& record,
+                                           const std::vector<IncidentEvent>& events) = 0;
+  virtual Status UpdateIncident(const IncidentRecord& record,
+                                const std::vector<IncidentEvent>& events) = 0;
+  virtual StatusOr<IncidentRecord> GetIncident(int64_t id) = 0;  // kNotFound if unknown
+  // Newest (highest id) first.
+  virtual StatusOr<std::vector<IncidentRecord>> ListIncidents(const IncidentFilter& filter) = 0;
+  // Returns the event's id; kNotFound if the incident does not exist.
+  virtual StatusOr<int64_t> AddIncidentEvent(const IncidentEvent& event) = 0;
+  // Oldest first (by time, then id).
+  virtual StatusOr<std::vector<IncidentEvent>> ListIncidentEvents(int64_t incident_id) = 0;
+
   virtual int SchemaVersion() const = 0;
 };
 
@@ -110,6 +162,10 @@ class StateStore {
 // host name, for HistoryEntry.user/host and the lock holder.
 std::string CurrentUser();
 std::string CurrentHost();
+
+// The values IncidentRecord::status and IncidentEvent::kind may take.
+bool IsIncidentStatus(const std::string& status);
+bool IsIncidentEventKind(const std::string& kind);
 
 // Opens (creating if needed) <dir>/state.db with WAL and runs pending migrations; the lock is
 // an flock on <dir>/state.lock, so a killed holder releases it. A database written by a newer

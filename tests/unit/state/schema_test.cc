@@ -48,7 +48,43 @@ TEST(StateSchema, FreshDatabaseGetsEveryTableAndTheLatestVersion) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->SchemaVersion(), static_cast<int>(StateMigrations().size()));
   EXPECT_EQ(RawTables(dir.Sub(".steward/state.db")),
+            (std::vector<std::string>{"history", "incident_events", "incidents", "meta",
+                                      "replicas", "services"}));
+}
+
+TEST(StateSchema, VersionOneDatabaseMigratesToIncidentsAndKeepsItsRows) {
+  TempDir dir;
+  FakeClock clock;
+  const std::vector<Migration> v1(StateMigrations().begin(), StateMigrations().begin() + 1);
+  {
+    auto old = SqliteStateStore::Open(dir.path(), &clock, v1);  // as steward with schema 1 made it
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    ASSERT_EQ((*old)->SchemaVersion(), 1);
+    ASSERT_TRUE((*old)->PutService(ServiceRecord{"web", "{}", "h", 3, 5}).ok());
+  }
+  ASSERT_EQ(RawTables(dir.Sub("state.db")),
             (std::vector<std::string>{"history", "meta", "replicas", "services"}));
+
+  auto store = OpenSqliteStateStore(dir.path(), &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  auto services = (*store)->ListServices();
+  ASSERT_TRUE(services.ok());
+  ASSERT_EQ(services->size(), 1u);
+  EXPECT_EQ(services->at(0).generation, 3);
+  IncidentRecord incident;
+  incident.title = "web down";
+  incident.service = "web";
+  auto id = (*store)->CreateIncident(incident, {});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  store->reset();
+  // Reopened at version 2: nothing to apply, the incident is still there.
+  store = OpenSqliteStateStore(dir.path(), &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  auto got = (*store)->GetIncident(*id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->title, "web down");
 }
 
 TEST(StateSchema, CreatesMissingDirectoriesPrivate) {
@@ -106,7 +142,9 @@ TEST(StateSchema, FailedMigrationLeavesThePreviousVersionIntact) {
   broken.push_back({"broken", "CREATE TABLE half (x); THIS IS NOT SQL"});
   auto store = SqliteStateStore::Open(dir.path(), &clock, broken);
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.status().message().find("migrate to schema version 2 (broken)"),
+  const std::string version_after = std::to_string(StateMigrations().size() + 1);
+  EXPECT_NE(store.status().message().find("migrate to schema version " + version_after +
+                                          " (broken)"),
             std::string::npos)
       << store.status().message();
 
@@ -114,8 +152,8 @@ TEST(StateSchema, FailedMigrationLeavesThePreviousVersionIntact) {
   ASSERT_TRUE(db.ok());
   auto version = ReadSchemaVersion(db->get());
   ASSERT_TRUE(version.ok());
-  EXPECT_EQ(*version, 1);
-  EXPECT_EQ(RawTables(dir.Sub("state.db")).size(), 4u);  // "half" was rolled back
+  EXPECT_EQ(*version, static_cast<int>(StateMigrations().size()));
+  EXPECT_EQ(RawTables(dir.Sub("state.db")).size(), 6u);  // "half" was rolled back
 }
 
 TEST(StateSchema, NewerSchemaIsRefusedWithUpgradeAdvice) {
