@@ -200,13 +200,13 @@ Status GroupEvaluator::Impl::Write(RuleState* st, tsdb::Db* db, promql::Vector o
     }
     if (c->out_of_order > 0) MarkBad(st, FailedPrecondition("out of order sample"));
   }
-  std::unique_ptr<tsdb::Appender> stale = db->NewAppender();
-  bool any_stale = false;
+  std::unique_ptr<tsdb::Appender> stale;
   for (const tsdb::Labels& l : st->previous_series) {
     if (returned.contains(l)) continue;
-    any_stale = stale->Append(0, l, t_ms, tsdb::StaleNaN()).ok() || any_stale;
+    if (!stale) stale = db->NewAppender();
+    stale->Append(0, l, t_ms, tsdb::StaleNaN()).status().IgnoreError();  // labels were valid
   }
-  if (any_stale) {
+  if (stale) {
     StatusOr<tsdb::Appender::CommitResult> c = stale->Commit();
     if (!c.ok()) {
       MarkBad(st, c.status());
