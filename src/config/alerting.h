@@ -2,15 +2,21 @@
 // evaluation settings plus Alertmanager's configuration shape — route tree, receivers,
 // inhibit_rules, time_intervals — so a team can paste its alertmanager.yml body under it).
 //
-// Plain data filled by alerting_parser.cc; durations in ms; paths absolute after parsing.
-// Thread safety: immutable after parsing.
+// Plain data filled by alerting_parser.cc; durations in ms; paths absolute after parsing. Route
+// values are as written (-1 / empty: inherit); alerting/route.h resolves the inheritance.
+// Names referenced by routes (receivers, time intervals) are checked to exist when parsed.
+// Thread safety: immutable after parsing; ParseLabelMatchers is stateless.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include "base/status.h"
 
 namespace steward::config {
 
@@ -21,13 +27,21 @@ struct LabelMatcher {
   std::string name;
   Op op = Op::kEqual;
   std::string value;
-  std::string ToString() const;  // name="value" with the operator
+  std::string ToString() const;  // name="value" with the operator, value escaped as Go's %q-ish
+  bool operator==(const LabelMatcher&) const = default;
 };
+
+// Alertmanager's matcher syntax (pkg/labels ParseMatchers): one or more comma-separated
+// matchers, optionally in braces: `severity=~"crit|page"`, `{a="b", c!=d}`. Values may be
+// quoted (with \" \\ \n escapes) or bare. Regexes are checked to compile (anchored, Go's
+// dialect). InvalidArgument says what is wrong.
+StatusOr<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text);
 
 struct Route {
   std::string receiver;                    // inherited from the parent when empty
   std::vector<std::string> group_by;       // "..." alone: group by all labels
   bool group_by_all = false;
+  bool group_by_set = false;               // group_by written (even []); else inherited
   std::vector<LabelMatcher> matchers;
   bool continue_matching = false;          // `continue:`
   std::chrono::milliseconds group_wait{-1};      // -1: inherit (root default 30s)
@@ -53,7 +67,8 @@ struct WebhookConfig : HttpReceiverBase {
 // Forwards to a real Alertmanager's POST /api/v2/alerts (url is its base URL).
 struct AlertmanagerConfig : HttpReceiverBase {};
 
-// Slack- or Mattermost-compatible incoming webhook.
+// Slack- or Mattermost-compatible incoming webhook (`api_url` or `url`). The parser sets
+// send_resolved to false unless written, as Alertmanager's slack_configs default.
 struct SlackConfig : HttpReceiverBase {
   std::string channel;
   std::string username;
@@ -82,6 +97,7 @@ struct InhibitRule {
   std::vector<LabelMatcher> source_matchers;
   std::vector<LabelMatcher> target_matchers;
   std::vector<std::string> equal;
+  int line = 0;
 };
 
 // Alertmanager's time_intervals entry: a named list of periods; a time matches when any period
@@ -98,12 +114,16 @@ struct TimePeriod {
 struct TimeInterval {
   std::string name;
   std::vector<TimePeriod> periods;
+  int line = 0;
 };
 
 struct Alerting {
   std::chrono::milliseconds evaluation_interval{30000};
   std::map<std::string, std::string> external_labels;
   std::string external_url;                // default: the daemon's own URL
+  // An alert received without an end (ends_at 0) counts as resolved this long after its last
+  // update (Alertmanager's global.resolve_timeout).
+  std::chrono::milliseconds resolve_timeout{300000};
   Route route;                             // root; receiver required when receivers exist
   std::vector<ReceiverConfig> receivers;
   std::vector<InhibitRule> inhibit_rules;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "config/alerting.h"
+
 namespace steward::config {
 
 using Duration = std::chrono::milliseconds;
@@ -161,6 +163,8 @@ struct Stack {
   std::vector<ScrapeConfig> scrape_configs;
   std::vector<Monitor> monitors;        // in file order
   Monitoring monitoring;
+  std::vector<std::string> rule_files;  // absolute paths or globs (relative to dir when written)
+  Alerting alerting;
 
   const Service* FindService(const std::string& name) const;
 };

@@ -17,6 +17,10 @@
 #include "config/yaml_tree.h"
 
 namespace steward::config {
+namespace internal {
+// alerting_parser.cc: `rule_files:` and `alerting:` of the top level.
+void ParseAlertingSections(ParseContext& ctx, const std::vector<Entry>& top, Stack* stack);
+}  // namespace internal
 
 std::string Diagnostic::ToString() const {
   return fmt::format("{}: error: {}", location.ToString(), message);
@@ -32,8 +36,8 @@ using internal::YamlDoc;
 using internal::YamlNode;
 using internal::YamlPair;
 
-constexpr std::string_view kTopKeys[] = {"project",        "environments", "services",
-                                         "scrape_configs", "monitors",     "monitoring"};
+constexpr std::string_view kTopKeys[] = {"project",    "environments", "services",   "scrape_configs",
+                                         "monitors",   "monitoring",   "rule_files", "alerting"};
 constexpr std::string_view kEnvironmentKeys[] = {"vars", "services"};
 constexpr std::string_view kHealthKinds[] = {"http", "tcp", "exec"};
 
@@ -228,6 +232,7 @@ void StackReader::ReadRoot(YamlNode root) {
                       "(or scrape_configs:/monitors: to only watch what others run)");
   }
   internal::ParseMonitoringSections(ctx_, top, marks_, &stack_);
+  internal::ParseAlertingSections(ctx_, top, &stack_);
 }
 
 void StackReader::ReadEnvironments(const Entry& e) {
