@@ -9,8 +9,9 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
-#include "config/stack.h"
+#include "config/source_location.h"
 
 namespace steward::config {
 

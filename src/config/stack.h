@@ -12,18 +12,14 @@
 #include <vector>
 
 #include "config/alerting.h"
+#include "config/runbook.h"
+#include "config/slo.h"
+#include "config/source_location.h"
 
 namespace steward::config {
 
 using Duration = std::chrono::milliseconds;
 
-// Where something was written: for error messages ("steward.yaml:12:5").
-struct SourceLocation {
-  std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
-  std::string ToString() const;  // "file:line:col", or "file" when line is 0
-};
 
 enum class HealthCheckKind { kNone, kHttp, kTcp, kExec };
 
@@ -165,6 +161,8 @@ struct Stack {
   Monitoring monitoring;
   std::vector<std::string> rule_files;  // absolute paths or globs (relative to dir when written)
   Alerting alerting;
+  std::vector<Slo> slos;                // in file order
+  std::vector<Runbook> runbooks;        // in file order
 
   const Service* FindService(const std::string& name) const;
 };

@@ -315,76 +315,6 @@ Service ServiceFromJsonOrThrow(const json& j) {
 }
 
 // nlohmann reports wrong types by throwing; keep that inside this room.
-// alerting, for display only (plan, validate): receiver URLs, header values and routing keys may
-// hold secrets and are shown as "<secret>"; StackFromJson does not read it back, so the daemon
-// takes alerting from the stack file itself.
-json MatchersToJson(const std::vector<LabelMatcher>& ms) {
-  json out = json::array();
-  for (const LabelMatcher& m : ms) out.push_back(m.ToString());
-  return out;
-}
-
-json RouteToJson(const Route& r) {
-  json routes = json::array();
-  for (const Route& c : r.routes) routes.push_back(RouteToJson(c));
-  return json{{"receiver", r.receiver},
-              {"group_by", r.group_by_all ? json::array({"..."}) : json(r.group_by)},
-              {"matchers", MatchersToJson(r.matchers)},
-              {"continue", r.continue_matching},
-              {"group_wait_ms", r.group_wait.count()},
-              {"group_interval_ms", r.group_interval.count()},
-              {"repeat_interval_ms", r.repeat_interval.count()},
-              {"mute_time_intervals", r.mute_time_intervals},
-              {"active_time_intervals", r.active_time_intervals},
-              {"routes", std::move(routes)}};
-}
-
-json MaskedHttp(const HttpReceiverBase& h) {
-  json headers = json::object();
-  for (const auto& [k, v] : h.headers) headers[k] = "<secret>";
-  return json{{"url", "<secret>"},
-              {"send_resolved", h.send_resolved},
-              {"timeout_ms", h.timeout.count()},
-              {"headers", std::move(headers)}};
-}
-
-json ReceiverToJson(const ReceiverConfig& r) {
-  json out{{"name", r.name}};
-  auto list = [&](const char* key, const auto& configs) {
-    json items = json::array();
-    for (const auto& c : configs) items.push_back(MaskedHttp(c));
-    out[key] = std::move(items);
-  };
-  list("webhook_configs", r.webhook_configs);
-  list("alertmanager_configs", r.alertmanager_configs);
-  list("slack_configs", r.slack_configs);
-  list("pagerduty_configs", r.pagerduty_configs);
-  for (size_t i = 0; i < r.pagerduty_configs.size(); ++i) {
-    out["pagerduty_configs"][i]["routing_key"] = "<secret>";
-  }
-  return out;
-}
-
-json AlertingToJson(const Alerting& a) {
-  json receivers = json::array();
-  for (const ReceiverConfig& r : a.receivers) receivers.push_back(ReceiverToJson(r));
-  json inhibit = json::array();
-  for (const InhibitRule& r : a.inhibit_rules) {
-    inhibit.push_back(json{{"source_matchers", MatchersToJson(r.source_matchers)},
-                           {"target_matchers", MatchersToJson(r.target_matchers)},
-                           {"equal", r.equal}});
-  }
-  json intervals = json::array();
-  for (const TimeInterval& t : a.time_intervals) intervals.push_back(t.name);
-  return json{{"evaluation_interval_ms", a.evaluation_interval.count()},
-              {"external_labels", a.external_labels},
-              {"external_url", a.external_url},
-              {"route", RouteToJson(a.route)},
-              {"receivers", std::move(receivers)},
-              {"inhibit_rules", std::move(inhibit)},
-              {"time_intervals", std::move(intervals)}};
-}
-
 template <typename F>
 auto Guard(const char* what, F&& f) -> StatusOr<decltype(f())> {
   try {
@@ -442,7 +372,9 @@ json StackToJson(const Stack& stack) {
               {"monitors", std::move(monitors)},
               {"monitoring", MonitoringToJson(stack.monitoring)},
               {"rule_files", stack.rule_files},
-              {"alerting", stack.alerting.declared ? AlertingToJson(stack.alerting) : json()}};
+              {"alerting", internal::AlertingToJson(stack.alerting)},
+              {"slos", internal::SlosToJson(stack.slos)},
+              {"runbooks", RunbooksToJson(stack.runbooks)}};
 }
 
 StatusOr<Stack> StackFromJson(const json& j) {
@@ -467,6 +399,12 @@ StatusOr<Stack> StackFromJson(const json& j) {
     }
     for (const json& m : Array(j, "monitors")) stack.monitors.push_back(MonitorFromJson(m));
     stack.monitoring = MonitoringFromJson(Object(j, "monitoring"));
+    Read(j, "rule_files", &stack.rule_files);
+    if (j.contains("alerting")) stack.alerting = internal::AlertingFromJson(j["alerting"]);
+    if (j.contains("slos")) stack.slos = internal::SlosFromJson(j["slos"]);
+    auto runbooks = RunbooksFromJson(Array(j, "runbooks"));
+    if (!runbooks.ok()) throw std::invalid_argument(runbooks.status().message());
+    stack.runbooks = *std::move(runbooks);
     return stack;
   });
 }

@@ -28,6 +28,16 @@ StatusOr<Service> ServiceFromJson(const nlohmann::json& json);
 nlohmann::json StackToJson(const Stack& stack);
 StatusOr<Stack> StackFromJson(const nlohmann::json& json);
 
+namespace internal {
+// alerting_json.cc: the alerting: and slos: sections, every field (receiver URLs and routing keys
+// too: this JSON is transport and state, never shown). The readers throw nlohmann's exceptions on
+// wrong types; StackFromJson reports them as a Status.
+nlohmann::json AlertingToJson(const Alerting& alerting);
+Alerting AlertingFromJson(const nlohmann::json& json);
+nlohmann::json SlosToJson(const std::vector<Slo>& slos);
+std::vector<Slo> SlosFromJson(const nlohmann::json& json);
+}  // namespace internal
+
 // 16 hex digits: FNV-1a 64 of the canonical JSON of the replace fields. Stable across runs,
 // builds and machines (unlike std::hash), so it can be stored.
 std::string ReplaceHash(const Service& service);

@@ -20,6 +20,10 @@ namespace steward::config {
 namespace internal {
 // alerting_parser.cc: `rule_files:` and `alerting:` of the top level.
 void ParseAlertingSections(ParseContext& ctx, const std::vector<Entry>& top, Stack* stack);
+// slo_parser.cc: `slos:` (after monitors, which probe SLIs name).
+void ParseSlos(ParseContext& ctx, const Entry& e, Stack* stack);
+// runbook_parser.cc: `runbooks:` (after services, which runbooks name).
+void ParseRunbooks(ParseContext& ctx, const std::vector<Entry>& top, Stack* stack);
 }  // namespace internal
 
 std::string Diagnostic::ToString() const {
@@ -37,7 +41,8 @@ using internal::YamlNode;
 using internal::YamlPair;
 
 constexpr std::string_view kTopKeys[] = {"project",    "environments", "services",   "scrape_configs",
-                                         "monitors",   "monitoring",   "rule_files", "alerting"};
+                                         "monitors",   "monitoring",   "rule_files", "alerting",
+                                         "slos",       "runbooks"};
 constexpr std::string_view kEnvironmentKeys[] = {"vars", "services"};
 constexpr std::string_view kHealthKinds[] = {"http", "tcp", "exec"};
 
@@ -233,6 +238,8 @@ void StackReader::ReadRoot(YamlNode root) {
   }
   internal::ParseMonitoringSections(ctx_, top, marks_, &stack_);
   internal::ParseAlertingSections(ctx_, top, &stack_);
+  if (const Entry* slos = Find(top, "slos")) internal::ParseSlos(ctx_, *slos, &stack_);
+  internal::ParseRunbooks(ctx_, top, &stack_);
 }
 
 void StackReader::ReadEnvironments(const Entry& e) {
