@@ -95,16 +95,6 @@ size_t FirstInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
-size_t FindUnclosedAction(std::string_view text) {
-  size_t pos = 0;
-  while ((pos = text.find("{{", pos)) != std::string_view::npos) {
-    size_t close = text.find("}}", pos + 2);
-    if (close == std::string_view::npos) return pos;
-    pos = close + 2;
-  }
-  return std::string_view::npos;
-}
-
 std::pair<int, int> MapValuePosition(const std::vector<std::string_view>& lines, int line0,
                                      int col0, int line, int col) {
   const std::pair<int, int> own{line0 + 1, col0 + 1};

@@ -21,8 +21,6 @@ size_t FirstInvalidUtf8(std::string_view text);
 inline bool IsValidUtf8(std::string_view text) {
   return FirstInvalidUtf8(text) == std::string_view::npos;
 }
-// Finds a template action "{{" that is never closed by "}}"; returns its byte offset or npos.
-size_t FindUnclosedAction(std::string_view text);
 
 // Where a position inside a YAML scalar's value lies in the file. `lines` is the file split at
 // '\n'; (line0, col0) the scalar's 0-based mark; (line, col) 1-based inside the value, as the

@@ -7,7 +7,8 @@
 // follows Prometheus' rulefmt.Validate: unique non-empty group names, exactly one of alert and
 // record, expr required and valid PromQL, record names valid metric names, `for`,
 // `keep_firing_for` and annotations only on alerting rules, valid label and annotation names,
-// label values valid UTF-8, and templates of labels and annotations with closed `{{ }}` actions.
+// label values valid UTF-8, and alerting rules' labels and annotations that parse as templates
+// (template.h, with Go's error text).
 // Like Prometheus' strict YAML decoding, unknown and repeated keys are errors too.
 //
 // Contract: every problem of a file is reported, not just the first, each with its place in the

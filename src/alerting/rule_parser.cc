@@ -13,6 +13,7 @@
 
 #include "alerting/rule_checks.h"
 #include "alerting/rule_file.h"
+#include "alerting/template.h"
 #include "config/yaml_tree.h"
 #include "promql/parser.h"
 
@@ -76,13 +77,17 @@ class Reader {
   void ReadExpr(const YamlPair& p, const std::string& where, Rule* rule);
   void ReadMap(const YamlPair& p, const std::string& where, bool labels,
                std::vector<std::pair<std::string, std::string>>* out);
-  void CheckTemplate(YamlNode value, const std::string& where, std::string_view what);
+  void CheckTemplate(YamlNode value, const std::string& where, std::string_view what,
+                     std::string_view alert);
 
   const std::string& text_;
   std::string path_;
   std::vector<std::string_view> lines_;
   std::vector<RuleError> errors_;
   RuleFile file_;
+  // The current rule's label and annotation values, checked as templates once the rule is
+  // known to be an alert (Prometheus checks only alerting rules' templates).
+  std::vector<std::pair<YamlNode, std::string>> templates_;
 };
 
 std::vector<YamlPair> Reader::Keys(YamlNode map, std::span<const std::string_view> allowed,
@@ -240,6 +245,7 @@ void Reader::ReadRule(YamlNode node, const std::string& where, RuleGroup* group)
   }
   Rule rule;
   rule.line = node.line() + 1;
+  templates_.clear();
   std::string alert, record;
   const YamlPair* record_pair = nullptr;
   const YamlPair* expr_pair = nullptr;
@@ -294,6 +300,9 @@ void Reader::ReadRule(YamlNode node, const std::string& where, RuleGroup* group)
                                         where, record));
     }
   }
+  if (!alert.empty()) {
+    for (const auto& [value, what] : templates_) CheckTemplate(value, where, what, alert);
+  }
   rule.kind = record.empty() ? RuleKind::kAlert : RuleKind::kRecord;
   rule.name = record.empty() ? alert : record;
   group->rules.push_back(std::move(rule));
@@ -344,21 +353,26 @@ void Reader::ReadMap(const YamlPair& p, const std::string& where, bool labels,
       continue;
     }
     std::string value(kv.value.Scalar());
-    CheckTemplate(kv.value, where, fmt::format("{} \"{}\"", what, name));
+    templates_.emplace_back(kv.value, fmt::format("{} \"{}\"", what, name));
     out->emplace_back(std::string(name), std::move(value));
   }
 }
 
-void Reader::CheckTemplate(YamlNode value, const std::string& where, std::string_view what) {
+// Prometheus' rulefmt parses every label and annotation of an alerting rule as a template, named
+// "__alert_" + the alert's name, and reports Go's parse error; it is placed at the action the
+// error is in.
+void Reader::CheckTemplate(YamlNode value, const std::string& where, std::string_view what,
+                           std::string_view alert) {
   std::string_view text = value.Scalar();
-  size_t at = internal::FindUnclosedAction(text);
-  if (at == std::string_view::npos) return;
-  auto [line, col] =
-      internal::MapValuePosition(lines_, value.line(), value.column(), 1, static_cast<int>(at) + 1);
-  ErrorAt(line, col,
-          fmt::format("{}{}: template action \"{{{{\" is never closed; end it with "
-                      "\"}}}}\", e.g. {{{{ $labels.instance }}}}",
-                      where, what));
+  internal::TemplateCheck check = internal::CheckTemplateAt("__alert_" + std::string(alert), text);
+  if (check.error.empty()) return;
+  std::string_view before = text.substr(0, std::min(check.offset, text.size()));
+  size_t nl = before.rfind('\n');
+  int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  int col = static_cast<int>(nl == std::string_view::npos ? before.size() : before.size() - nl - 1);
+  auto [file_line, file_col] =
+      internal::MapValuePosition(lines_, value.line(), value.column(), line, col + 1);
+  ErrorAt(file_line, file_col, fmt::format("{}{}: {}", where, what, check.error));
 }
 
 }  // namespace

@@ -42,8 +42,27 @@ struct TemplateData {
 // (Prometheus uses "__alert_" + alert name).
 std::string CheckTemplate(std::string_view name, std::string_view text);
 
-// Expands `text` as an alert label or annotation template.
+// Expands `text` as an alert label or annotation template. On failure the Status message is
+// Prometheus' error text, "error expanding template: error executing template NAME: template:
+// NAME:1:115: executing \"NAME\" at <humanize \"x\">: error calling humanize: ...". Prometheus
+// does not drop the label or annotation then: it logs the error and uses
+// "<" + message + ">" as the value; ExpandTemplateOrError does exactly that.
 StatusOr<std::string> ExpandTemplate(std::string_view name, std::string_view text,
                                      const TemplateData& data);
+
+// The value Prometheus gives a label or annotation: the expansion, or
+// "<error expanding template: ...>" when it fails.
+std::string ExpandTemplateOrError(std::string_view name, std::string_view text,
+                                  const TemplateData& data);
+
+namespace internal {
+// CheckTemplate with a place for rule files: `offset` is the byte offset in `text` of the action
+// the error is in (0 when the error has no better place). `error` is "" when `text` parses.
+struct TemplateCheck {
+  std::string error;
+  size_t offset = 0;
+};
+TemplateCheck CheckTemplateAt(std::string_view name, std::string_view text);
+}  // namespace internal
 
 }  // namespace steward::alerting

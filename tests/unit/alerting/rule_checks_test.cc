@@ -26,12 +26,6 @@ TEST(RuleChecks, Utf8RejectsBrokenAndOverlongSequences) {
   EXPECT_FALSE(IsValidUtf8("\xff"));
 }
 
-TEST(RuleChecks, FindsTemplateActionsLeftOpen) {
-  EXPECT_EQ(FindUnclosedAction("{{ $value }} ok {{ $labels.x }}"), std::string_view::npos);
-  EXPECT_EQ(FindUnclosedAction("stray }} is text"), std::string_view::npos);
-  EXPECT_EQ(FindUnclosedAction("a {{ $value }} b {{ $value"), 17u);
-}
-
 TEST(RuleChecks, SplitsParserPositionFromMessage) {
   PositionedMessage m = SplitParseError("1:12: parse error: unclosed left parenthesis");
   EXPECT_EQ(m.line, 1);

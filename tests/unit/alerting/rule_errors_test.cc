@@ -154,12 +154,12 @@ std::vector<Case> Cases() {
         "[a-zA-Z_][a-zA-Z0-9_]*"}},
       {"AnnotationTemplateUnclosed",
        Rules("  - alert: A\n    expr: up\n    annotations:\n      summary: \"x {{ $value \"\n"),
-       {"t.yml:7:19: group \"g\", rule 1 (\"A\"): annotation \"summary\": template action "
-        "\"{{\" is never closed; end it with \"}}\", e.g. {{ $labels.instance }}"}},
+       {"t.yml:7:19: group \"g\", rule 1 (\"A\"): annotation \"summary\": template: "
+        "__alert_A:1: unclosed action"}},
       {"LabelTemplateUnclosed",
        Rules("  - alert: A\n    expr: up\n    labels:\n      sev: \"{{ $labels.x\"\n"),
-       {"t.yml:7:13: group \"g\", rule 1 (\"A\"): label \"sev\": template action \"{{\" is "
-        "never closed; end it with \"}}\", e.g. {{ $labels.instance }}"}},
+       {"t.yml:7:13: group \"g\", rule 1 (\"A\"): label \"sev\": template: __alert_A:1: "
+        "unclosed action"}},
   };
 }
 
