@@ -156,8 +156,9 @@ Status GroupEvaluator::Eval(tsdb::Db* db, int64_t t_ms) {
 Status GroupEvaluator::Impl::EvalRule(RuleState* st, tsdb::Db* db, int64_t t_ms) {
   const Rule& rule = *st->rule;
   st->evaluated_ok = false;
-  if (!rule.parsed) {
-    MarkBad(st, FailedPrecondition("rule has no parsed expression"));
+  if (!rule.parsed || options.engine == nullptr) {
+    MarkBad(st,
+            FailedPrecondition(rule.parsed ? "no query engine" : "rule has no parsed expression"));
     return Status::OK();
   }
   StatusOr<promql::Vector> out =
