@@ -89,6 +89,7 @@ struct GroupEvaluator::Impl {
   std::vector<tsdb::Labels> stale_series;
   int64_t last_eval_ms = 0;
   double last_eval_seconds = 0;
+  std::optional<int64_t> first_eval_ms;  // of this evaluator (not carried)
 
   Status EvalRule(RuleState* st, tsdb::Db* db, int64_t t_ms);
   Status Write(RuleState* st, tsdb::Db* db, promql::Vector out, int64_t t_ms);
@@ -149,6 +150,7 @@ Status GroupEvaluator::Eval(tsdb::Db* db, int64_t t_ms) {
   if (!s.ok() && first_error.ok()) first_error = s;
   impl_->last_eval_ms = t_ms;
   impl_->last_eval_seconds = SecondsSince(start);
+  if (!impl_->first_eval_ms) impl_->first_eval_ms = t_ms;
   return first_error;
 }
 
@@ -331,6 +333,10 @@ void GroupEvaluator::RestoreForState(tsdb::Db* db, int64_t t_ms) {
   const EvalOptions& o = impl_->options;
   std::unique_ptr<tsdb::Querier> q = db->NewQuerier();
   const int64_t mint = t_ms - o.outage_tolerance_ms;
+  // Without restore_pending this evaluator's own Evals already wrote ALERTS_FOR_STATE: only
+  // what came before them is the state to restore.
+  int64_t maxt = t_ms;
+  if (!o.restore_pending && impl_->first_eval_ms) maxt = std::min(t_ms, *impl_->first_eval_ms - 1);
   for (RuleState& st : impl_->rules) {
     const Rule& rule = *st.rule;
     if (rule.kind != RuleKind::kAlert) continue;
@@ -339,7 +345,7 @@ void GroupEvaluator::RestoreForState(tsdb::Db* db, int64_t t_ms) {
     if (rule.for_ms < o.for_grace_period_ms) continue;
     for (auto& [labels, e] : st.alerts) {
       std::optional<tsdb::Sample> last =
-          LastForState(q.get(), internal::ForStateLabels(rule, labels), mint, t_ms);
+          LastForState(q.get(), internal::ForStateLabels(rule, labels), mint, maxt);
       if (!last || tsdb::IsStaleNaN(last->v) || !std::isfinite(last->v)) continue;
       e.alert.active_at_ms = RestoredActiveAt(static_cast<int64_t>(last->v), last->t, t_ms,
                                               rule.for_ms, o.for_grace_period_ms);

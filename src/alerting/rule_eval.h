@@ -30,7 +30,8 @@
 //   generator_url as Prometheus builds it. Sorted by labels.
 // - RestoreForState(db, t): after a restart (call it after the first evaluations, as Prometheus
 //   does), pending/firing alerts of rules with for >= for_grace_period get their active_at back
-//   from ALERTS_FOR_STATE within [t - outage_tolerance, t] as Prometheus' restore does.
+//   from ALERTS_FOR_STATE within [t - outage_tolerance, t] as Prometheus' restore does
+//   (without restore_pending, only samples older than this evaluator's first Eval count).
 // - Carry(old): on a reload, alerts and last-written series of rules with the same kind, name,
 //   query and labels carry over; series of old rules without a match are marked stale at the next
 //   Eval.

@@ -363,8 +363,7 @@ TEST_F(RuleEvalTest, LabelsAndAnnotationsAreExpandedTemplates) {
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->labels.Get("severity"), "api-page");
   const std::string_view broken = a->labels.Get("broken");
-  EXPECT_TRUE(broken.starts_with("<error expanding template: ") && broken.ends_with(">"))
-      << broken;
+  EXPECT_TRUE(broken.starts_with("<error expanding template: ") && broken.ends_with(">")) << broken;
   EXPECT_EQ(broken.find("error expanding template", 2), std::string_view::npos) << broken;
   EXPECT_FALSE(a->labels.Has("__name__"));
   EXPECT_EQ(a->annotations.at("summary"), "api at 0.5 in eu1");
@@ -565,6 +564,24 @@ TEST_F(RuleEvalTest, RestoreMovesActiveAtForwardByTheOutage) {
     EXPECT_EQ(OnlyAlert(*ev)->state, i < 45 ? AlertState::kPending : AlertState::kFiring) << i;
   }
   EXPECT_EQ(ValueAt("ALERTS_FOR_STATE", kT0 + 21 * kMin), (kT0 + 15 * kMin) / 1000);
+}
+
+TEST_F(RuleEvalTest, RestoreAfterAnEvalThatWroteAlertSeriesReadsOnlyTheEarlierState) {
+  {
+    auto ev = Evaluator(kForThirty);
+    for (int i = 0; i <= 5; ++i) {
+      Put("x", {}, kT0 + i * kMin, 1);
+      EvalAt(*ev, kT0 + i * kMin);
+    }
+  }
+  // Without restore_pending the first Eval writes ALERTS_FOR_STATE = now; restore skips it.
+  auto ev = Evaluator(kForThirty);
+  const int64_t restart = kT0 + 20 * kMin;
+  Put("x", {}, restart, 1);
+  EvalAt(*ev, restart);
+  EXPECT_EQ(Samples("ALERTS_FOR_STATE").back().v, restart / 1000);
+  ev->RestoreForState(db_.get(), restart);
+  EXPECT_EQ(OnlyAlert(*ev)->active_at_ms, kT0 + 15 * kMin);
 }
 
 TEST_F(RuleEvalTest, RestoreGivesAnAlertNearlyDueTheGracePeriod) {
