@@ -67,7 +67,8 @@ struct EvalOptions {
   int64_t for_grace_period_ms = 600'000;
   int64_t resolved_retention_ms = 15 * 60'000;
   // Prometheus' start after a restart: Evals write no ALERTS/ALERTS_FOR_STATE until
-  // RestoreForState has run (else the first Eval would overwrite the state to restore).
+  // RestoreForState has run (else the first Eval would overwrite the state to restore). Set and
+  // never restored, it is promtool's `test rules`, whose fresh rule manager writes neither.
   bool restore_pending = false;
 };
 
