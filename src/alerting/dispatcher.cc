@@ -122,8 +122,8 @@ void Dispatcher::StoreLocked(Alert a, int64_t now_ms) {
                     (a.starts_at_ms > old.starts_at_ms && a.starts_at_ms < old.ends_at_ms);
     if (overlaps) {
       // The old explicit end outranks a resolve_timeout end; the result is then explicit too.
-      bool old_end_wins = !a.ResolvedAt(now_ms) && old.ends_at_ms > a.ends_at_ms &&
-                          !it->second.timeout;
+      bool old_end_wins =
+          !a.ResolvedAt(now_ms) && old.ends_at_ms > a.ends_at_ms && !it->second.timeout;
       a = Merge(old, it->second.timeout, a, now_ms);
       timeout = timeout && !old_end_wins;
     }
@@ -227,12 +227,12 @@ void Dispatcher::FlushLocked(Group& g, int64_t now_ms, std::vector<Notification>
       for (uint64_t fp : muted) entry->second.firing.erase(fp);
     }
     std::set<uint64_t> firing, resolved;
-    for (const Alert& a : alerts) (a.ResolvedAt(now_ms) ? resolved : firing).insert(a.Fingerprint());
+    for (const Alert& a : alerts)
+      (a.ResolvedAt(now_ms) ? resolved : firing).insert(a.Fingerprint());
     bool send_resolved = receiver->second;
     // As Alertmanager's pipeline, nothing left after muting ends the flush.
-    if (!alerts.empty() &&
-        NeedsUpdate(entry == log_.end() ? nullptr : &entry->second, firing, resolved,
-                    send_resolved, o.repeat_interval_ms, now_ms)) {
+    if (!alerts.empty() && NeedsUpdate(entry == log_.end() ? nullptr : &entry->second, firing,
+                                       resolved, send_resolved, o.repeat_interval_ms, now_ms)) {
       if (!firing.empty() || send_resolved) {
         std::sort(alerts.begin(), alerts.end(),
                   [](const Alert& a, const Alert& b) { return a.labels < b.labels; });
@@ -260,7 +260,8 @@ void Dispatcher::CollectGarbageLocked(int64_t now_ms) {
   std::erase_if(alerts_, [&](const auto& kv) {
     return kv.second.alert.ResolvedAt(now_ms) && grouped.count(kv.first) == 0;
   });
-  std::erase_if(log_, [&](const auto& kv) { return kv.second.sent_at_ms + kLogRetentionMs < now_ms; });
+  std::erase_if(log_,
+                [&](const auto& kv) { return kv.second.sent_at_ms + kLogRetentionMs < now_ms; });
 }
 
 std::optional<int64_t> Dispatcher::NextDeadline() const {
@@ -299,8 +300,9 @@ std::vector<AlertStatus> Dispatcher::Alerts(int64_t now_ms) const {
     s.receivers.erase(std::unique(s.receivers.begin(), s.receivers.end()), s.receivers.end());
     out.push_back(std::move(s));
   }
-  std::sort(out.begin(), out.end(),
-            [](const AlertStatus& a, const AlertStatus& b) { return a.alert.labels < b.alert.labels; });
+  std::sort(out.begin(), out.end(), [](const AlertStatus& a, const AlertStatus& b) {
+    return a.alert.labels < b.alert.labels;
+  });
   return out;
 }
 

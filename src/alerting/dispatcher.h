@@ -53,12 +53,12 @@ namespace steward::alerting {
 
 // One alert as GET /api/v2/alerts shows it.
 struct AlertStatus {
-  Alert alert;                             // ends_at as stored (resolve_timeout applied)
-  std::string fingerprint;                 // 16 hex digits
-  std::string state;                       // "active" or "suppressed"
-  std::vector<std::string> silenced_by;    // silence ids
-  std::vector<std::string> inhibited_by;   // fingerprints of the inhibiting alerts
-  std::vector<std::string> receivers;      // of the routes it matches, sorted
+  Alert alert;                            // ends_at as stored (resolve_timeout applied)
+  std::string fingerprint;                // 16 hex digits
+  std::string state;                      // "active" or "suppressed"
+  std::vector<std::string> silenced_by;   // silence ids
+  std::vector<std::string> inhibited_by;  // fingerprints of the inhibiting alerts
+  std::vector<std::string> receivers;     // of the routes it matches, sorted
 };
 
 std::string FingerprintString(uint64_t fp);

@@ -94,8 +94,8 @@ std::string NewUuid() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   uint64_t hi = rng();
   uint64_t lo = rng();
-  hi = (hi & ~0xF000ull) | 0x4000ull;                 // version 4
-  lo = (lo & ~(3ull << 62)) | (2ull << 62);           // RFC 4122 variant
+  hi = (hi & ~0xF000ull) | 0x4000ull;        // version 4
+  lo = (lo & ~(3ull << 62)) | (2ull << 62);  // RFC 4122 variant
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
                      hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);
 }
@@ -109,8 +109,9 @@ StatusOr<Silences::Entry> Silences::Validate(const Silence& s) {
   bool selective = std::any_of(ms->items().begin(), ms->items().end(),
                                [](const tsdb::Matcher& m) { return !m.Matches(""); });
   if (!selective) {
-    return InvalidArgument("at least one matcher of a silence must not match the empty string, "
-                           "else it would silence every alert");
+    return InvalidArgument(
+        "at least one matcher of a silence must not match the empty string, "
+        "else it would silence every alert");
   }
   if (s.ends_at_ms <= s.starts_at_ms) {
     return InvalidArgument("a silence must end after it starts");
@@ -129,16 +130,17 @@ Status Silences::Load() {
     json doc = json::parse(*text);
     int version = doc.at("version").get<int>();
     if (version != kFormatVersion) {
-      return Corruption(fmt::format("{}: silences format version {} is not supported (this "
-                                    "Steward reads version {})",
-                                    options_.path, version, kFormatVersion));
+      return Corruption(
+          fmt::format("{}: silences format version {} is not supported (this "
+                      "Steward reads version {})",
+                      options_.path, version, kFormatVersion));
     }
     for (const json& j : doc.at("silences")) {
       Silence s = SilenceFromJson(j);
       StatusOr<Matchers> ms = Matchers::Compile(s.matchers);
       if (!ms.ok()) {
-        return Corruption(fmt::format("{}: silence {}: {}", options_.path, s.id,
-                                      ms.status().message()));
+        return Corruption(
+            fmt::format("{}: silence {}: {}", options_.path, s.id, ms.status().message()));
       }
       std::string id = s.id;
       loaded.emplace(std::move(id), Entry{std::move(s), *std::move(ms)});
@@ -249,12 +251,11 @@ std::vector<std::string> Silences::Mutes(const tsdb::Labels& labels, int64_t now
 StatusOr<size_t> Silences::GarbageCollect(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   size_t gone = 0;
-  auto old = [&](const Entry& e) {
-    return e.silence.ends_at_ms + options_.retention_ms <= now_ms;
-  };
+  auto old = [&](const Entry& e) { return e.silence.ends_at_ms + options_.retention_ms <= now_ms; };
   for (const auto& [id, e] : by_id_) gone += old(e) ? 1 : 0;
   if (gone == 0) return size_t{0};
-  Status st = Change([&](auto& m) { std::erase_if(m, [&](const auto& kv) { return old(kv.second); }); });
+  Status st =
+      Change([&](auto& m) { std::erase_if(m, [&](const auto& kv) { return old(kv.second); }); });
   if (!st.ok()) return st;
   return gone;
 }

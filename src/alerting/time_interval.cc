@@ -117,8 +117,7 @@ int64_t RuleInstant(int year, const TimeZone::Rule::Date& d, int32_t offset) {
   sys_days first = sys_days(std::chrono::year(year) / d.month / 1);
   int first_wd = static_cast<int>(weekday(first).c_encoding());
   int day = 1 + (d.weekday - first_wd + 7) % 7 + (d.week - 1) * 7;
-  int month_days = static_cast<int>(
-      unsigned((std::chrono::year(year) / d.month / last).day()));
+  int month_days = static_cast<int>(unsigned((std::chrono::year(year) / d.month / last).day()));
   while (day > month_days) day -= 7;
   int64_t local = (first.time_since_epoch().count() + day - 1) * 86400LL + d.seconds;
   return local - offset;
@@ -126,8 +125,8 @@ int64_t RuleInstant(int year, const TimeZone::Rule::Date& d, int32_t offset) {
 
 int32_t RuleOffset(const TimeZone::Rule& rule, int64_t t) {
   if (!rule.has_dst) return rule.std_offset;
-  int year = static_cast<int>(year_month_day(sys_days(days(FloorDiv(t + rule.std_offset, 86400))))
-                                  .year());
+  int year =
+      static_cast<int>(year_month_day(sys_days(days(FloorDiv(t + rule.std_offset, 86400)))).year());
   int64_t start = RuleInstant(year, rule.start, rule.std_offset);
   int64_t end = RuleInstant(year, rule.end, rule.dst_offset);
   bool dst = start < end ? (t >= start && t < end) : !(t >= end && t < start);

@@ -39,10 +39,10 @@ class TimeZone {
 
  private:
   std::string name_;
-  std::vector<int64_t> transitions_;   // ascending unix seconds
-  std::vector<int32_t> offsets_;       // offset after each transition
-  int32_t initial_offset_ = 0;         // before the first transition
-  std::shared_ptr<const Rule> rule_;   // after the last transition; may be null
+  std::vector<int64_t> transitions_;  // ascending unix seconds
+  std::vector<int32_t> offsets_;      // offset after each transition
+  int32_t initial_offset_ = 0;        // before the first transition
+  std::shared_ptr<const Rule> rule_;  // after the last transition; may be null
 };
 
 // One config::TimeInterval, its zones loaded.

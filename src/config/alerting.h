@@ -38,15 +38,15 @@ struct LabelMatcher {
 StatusOr<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text);
 
 struct Route {
-  std::string receiver;                    // inherited from the parent when empty
-  std::vector<std::string> group_by;       // "..." alone: group by all labels
+  std::string receiver;               // inherited from the parent when empty
+  std::vector<std::string> group_by;  // "..." alone: group by all labels
   bool group_by_all = false;
-  bool group_by_set = false;               // group_by written (even []); else inherited
+  bool group_by_set = false;  // group_by written (even []); else inherited
   std::vector<LabelMatcher> matchers;
-  bool continue_matching = false;          // `continue:`
-  std::chrono::milliseconds group_wait{-1};      // -1: inherit (root default 30s)
-  std::chrono::milliseconds group_interval{-1};  // -1: inherit (root default 5m)
-  std::chrono::milliseconds repeat_interval{-1}; // -1: inherit (root default 4h)
+  bool continue_matching = false;                 // `continue:`
+  std::chrono::milliseconds group_wait{-1};       // -1: inherit (root default 30s)
+  std::chrono::milliseconds group_interval{-1};   // -1: inherit (root default 5m)
+  std::chrono::milliseconds repeat_interval{-1};  // -1: inherit (root default 4h)
   std::vector<std::string> mute_time_intervals;
   std::vector<std::string> active_time_intervals;
   std::vector<Route> routes;
@@ -78,7 +78,7 @@ struct SlackConfig : HttpReceiverBase {
 
 // PagerDuty Events API v2 (url defaults to https://events.pagerduty.com/v2/enqueue).
 struct PagerDutyConfig : HttpReceiverBase {
-  std::string routing_key;  // may be ${secret:NAME}
+  std::string routing_key;         // may be ${secret:NAME}
   std::string severity = "error";  // template; critical|error|warning|info
   std::string description;         // template; default: Alertmanager's default
   std::string client = "Steward";
@@ -120,11 +120,11 @@ struct TimeInterval {
 struct Alerting {
   std::chrono::milliseconds evaluation_interval{30000};
   std::map<std::string, std::string> external_labels;
-  std::string external_url;                // default: the daemon's own URL
+  std::string external_url;  // default: the daemon's own URL
   // An alert received without an end (ends_at 0) counts as resolved this long after its last
   // update (Alertmanager's global.resolve_timeout).
   std::chrono::milliseconds resolve_timeout{300000};
-  Route route;                             // root; receiver required when receivers exist
+  Route route;  // root; receiver required when receivers exist
   std::vector<ReceiverConfig> receivers;
   std::vector<InhibitRule> inhibit_rules;
   std::vector<TimeInterval> time_intervals;
@@ -133,7 +133,7 @@ struct Alerting {
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{60000};
   std::chrono::milliseconds give_up_after{3600000};
-  bool declared = false;                   // the stack has an alerting: section
+  bool declared = false;  // the stack has an alerting: section
 };
 
 }  // namespace steward::config

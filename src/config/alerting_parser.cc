@@ -5,7 +5,6 @@
 // read here too, in Alertmanager's format (times, weekdays, days_of_month, months, years,
 // location). Every error goes through the ParseContext with the file:line:col of its value.
 #include <fmt/format.h>
-#include <re2/re2.h>
 
 #include <algorithm>
 #include <cctype>
@@ -20,14 +19,8 @@
 #include "config/parse_context.h"
 #include "config/stack_parser.h"
 
-namespace steward::config {
+namespace steward::config::internal {
 namespace {
-
-// Alertmanager's matcher label names: [a-zA-Z_:][a-zA-Z0-9_:]*.
-bool IsLabelNameStart(char c) {
-  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':';
-}
-bool IsLabelNameChar(char c) { return IsLabelNameStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -35,178 +28,64 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Splits at commas outside double quotes.
-std::vector<std::string_view> SplitMatchers(std::string_view s) {
-  std::vector<std::string_view> parts;
-  bool quoted = false;
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (quoted && s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      quoted = !quoted;
-    } else if (s[i] == ',' && !quoted) {
-      parts.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  parts.push_back(s.substr(start));
-  return parts;
-}
-
-StatusOr<std::string> Unquote(std::string_view v, std::string_view whole) {
-  std::string out;
-  size_t i = 1;
-  for (; i < v.size() && v[i] != '"'; ++i) {
-    if (v[i] != '\\') {
-      out += v[i];
-      continue;
-    }
-    if (++i == v.size()) break;
-    switch (v[i]) {
-      case 'n': out += '\n'; break;
-      case '\\': out += '\\'; break;
-      case '"': out += '"'; break;
-      default:
-        return InvalidArgument(
-            fmt::format("bad matcher '{}': invalid escape '\\{}' in the value", whole, v[i]));
-    }
-  }
-  if (i >= v.size() || !Trim(v.substr(i + 1)).empty()) {
-    return InvalidArgument(
-        fmt::format("bad matcher '{}': the quoted value is not closed by one '\"' at its end",
-                    whole));
-  }
-  return out;
-}
-
-StatusOr<LabelMatcher> ParseOne(std::string_view text) {
-  std::string_view s = Trim(text);
-  size_t i = 0;
-  if (s.empty() || !IsLabelNameStart(s[0])) {
-    return InvalidArgument(fmt::format(
-        "bad matcher '{}': expected a label name, an operator (=, !=, =~, !~) and a value, "
-        "e.g. severity=\"critical\"",
-        text));
-  }
-  while (i < s.size() && IsLabelNameChar(s[i])) ++i;
-  LabelMatcher m;
-  m.name = std::string(s.substr(0, i));
-  std::string_view rest = Trim(s.substr(i));
-  if (rest.starts_with("=~")) {
-    m.op = LabelMatcher::Op::kRegex;
-  } else if (rest.starts_with("!~")) {
-    m.op = LabelMatcher::Op::kNotRegex;
-  } else if (rest.starts_with("!=")) {
-    m.op = LabelMatcher::Op::kNotEqual;
-  } else if (rest.starts_with("=")) {
-    m.op = LabelMatcher::Op::kEqual;
-  } else {
-    return InvalidArgument(fmt::format(
-        "bad matcher '{}': after the label name '{}' comes one of =, !=, =~, !~", text, m.name));
-  }
-  rest = Trim(rest.substr(m.op == LabelMatcher::Op::kEqual ? 1 : 2));
-  if (rest.starts_with('"')) {
-    StatusOr<std::string> v = Unquote(rest, text);
-    if (!v.ok()) return v.status();
-    m.value = *std::move(v);
-  } else {
-    m.value = std::string(rest);
-  }
-  if (m.op == LabelMatcher::Op::kRegex || m.op == LabelMatcher::Op::kNotRegex) {
-    RE2::Options options;
-    options.set_log_errors(false);
-    options.set_dot_nl(false);
-    RE2 re("^(?:" + m.value + ")$", options);
-    if (!re.ok()) {
-      return InvalidArgument(
-          fmt::format("bad matcher '{}': regex '{}' does not compile: {}", text, m.value,
-                      re.error()));
-    }
-  }
-  return m;
-}
-
-}  // namespace
-
-std::string LabelMatcher::ToString() const {
-  static constexpr std::string_view kOps[] = {"=", "!=", "=~", "!~"};
-  std::string escaped;
-  for (char c : value) {
-    if (c == '\\' || c == '"') escaped += '\\';
-    if (c == '\n') {
-      escaped += "\\n";
-      continue;
-    }
-    escaped += c;
-  }
-  return fmt::format("{}{}\"{}\"", name, kOps[static_cast<int>(op)], escaped);
-}
-
-StatusOr<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text) {
-  std::string_view s = Trim(text);
-  if (s.starts_with('{')) {
-    if (!s.ends_with('}')) {
-      return InvalidArgument(fmt::format("bad matchers '{}': '{{' without a closing '}}'",
-                                              text));
-    }
-    s = Trim(s.substr(1, s.size() - 2));
-  }
-  std::vector<LabelMatcher> out;
-  if (s.empty()) return out;
-  for (std::string_view part : SplitMatchers(s)) {
-    if (Trim(part).empty()) continue;  // a trailing comma, as Alertmanager allows
-    StatusOr<LabelMatcher> m = ParseOne(part);
-    if (!m.ok()) return m.status();
-    out.push_back(*std::move(m));
-  }
-  return out;
-}
-
-}  // namespace steward::config
-
-namespace steward::config::internal {
-namespace {
-
 constexpr std::string_view kAlertingKeys[] = {
-    "evaluation_interval", "external_labels", "external_url",  "resolve_timeout",
-    "route",               "receivers",       "inhibit_rules", "time_intervals",
-    "mute_time_intervals", "retry_initial",   "retry_max",     "give_up_after"};
-constexpr std::string_view kRouteKeys[] = {
-    "receiver",       "group_by",        "matchers", "match",  "match_re",
-    "continue",       "group_wait",      "group_interval",     "repeat_interval",
-    "routes",         "mute_time_intervals",         "active_time_intervals"};
+    "evaluation_interval", "external_labels", "external_url",
+    "resolve_timeout",     "route",           "receivers",
+    "inhibit_rules",       "time_intervals",  "mute_time_intervals",
+    "retry_initial",       "retry_max",       "give_up_after"};
+constexpr std::string_view kRouteKeys[] = {"receiver",
+                                           "group_by",
+                                           "matchers",
+                                           "match",
+                                           "match_re",
+                                           "continue",
+                                           "group_wait",
+                                           "group_interval",
+                                           "repeat_interval",
+                                           "routes",
+                                           "mute_time_intervals",
+                                           "active_time_intervals"};
 // Alertmanager's integrations Steward does not deliver to: named in the error, never ignored.
 constexpr std::string_view kUnsupportedIntegrations[] = {
-    "email_configs",    "opsgenie_configs", "pushover_configs", "sns_configs",
-    "telegram_configs", "victorops_configs", "webex_configs",   "wechat_configs",
+    "email_configs",    "opsgenie_configs",  "pushover_configs", "sns_configs",
+    "telegram_configs", "victorops_configs", "webex_configs",    "wechat_configs",
     "discord_configs",  "msteams_configs"};
-constexpr std::string_view kReceiverKeys[] = {
-    "name",          "webhook_configs",  "alertmanager_configs", "slack_configs",
-    "pagerduty_configs", "email_configs", "opsgenie_configs", "pushover_configs",
-    "sns_configs",   "telegram_configs", "victorops_configs",   "webex_configs",
-    "wechat_configs", "discord_configs", "msteams_configs"};
+constexpr std::string_view kReceiverKeys[] = {"name",
+                                              "webhook_configs",
+                                              "alertmanager_configs",
+                                              "slack_configs",
+                                              "pagerduty_configs",
+                                              "email_configs",
+                                              "opsgenie_configs",
+                                              "pushover_configs",
+                                              "sns_configs",
+                                              "telegram_configs",
+                                              "victorops_configs",
+                                              "webex_configs",
+                                              "wechat_configs",
+                                              "discord_configs",
+                                              "msteams_configs"};
 constexpr std::string_view kWebhookKeys[] = {"url", "send_resolved", "max_alerts", "timeout",
                                              "headers"};
 constexpr std::string_view kAlertmanagerKeys[] = {"url", "send_resolved", "timeout", "headers"};
-constexpr std::string_view kSlackKeys[] = {"api_url", "url",     "send_resolved", "timeout",
-                                           "headers", "channel", "username",      "title",
-                                           "text"};
-constexpr std::string_view kPagerDutyKeys[] = {"routing_key", "url",      "send_resolved",
-                                               "timeout",     "headers",  "severity",
+constexpr std::string_view kSlackKeys[] = {"api_url",  "url",     "send_resolved",
+                                           "timeout",  "headers", "channel",
+                                           "username", "title",   "text"};
+constexpr std::string_view kPagerDutyKeys[] = {"routing_key", "url",     "send_resolved",
+                                               "timeout",     "headers", "severity",
                                                "description", "client"};
-constexpr std::string_view kInhibitKeys[] = {"source_matchers", "target_matchers", "source_match",
-                                             "source_match_re", "target_match",
-                                             "target_match_re", "equal"};
+constexpr std::string_view kInhibitKeys[] = {
+    "source_matchers", "target_matchers", "source_match", "source_match_re",
+    "target_match",    "target_match_re", "equal"};
 constexpr std::string_view kIntervalKeys[] = {"name", "time_intervals"};
 constexpr std::string_view kPeriodKeys[] = {"times",  "weekdays", "days_of_month",
                                             "months", "years",    "location"};
 constexpr std::string_view kTimeRangeKeys[] = {"start_time", "end_time"};
 constexpr std::string_view kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
                                           "thursday", "friday", "saturday"};
-constexpr std::string_view kMonths[] = {"january", "february", "march",     "april",
-                                        "may",     "june",     "july",      "august",
-                                        "september", "october", "november", "december"};
+constexpr std::string_view kMonths[] = {"january",   "february", "march",    "april",
+                                        "may",       "june",     "july",     "august",
+                                        "september", "october",  "november", "december"};
 
 // A name someone wrote and where, checked once everything it may refer to is read.
 struct Ref {
@@ -216,9 +95,13 @@ struct Ref {
 
 // Prometheus' model.ParseDuration: integer amounts of y, w, d, h, m, s, ms in that order, or "0".
 std::optional<Duration> ParsePromDuration(std::string_view s) {
-  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
-      {"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000}, {"h", 3600000},
-      {"ms", 1},               {"m", 60000},          {"s", 1000}};
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {{"y", 365LL * 86400000},
+                                                                    {"w", 7LL * 86400000},
+                                                                    {"d", 86400000},
+                                                                    {"h", 3600000},
+                                                                    {"ms", 1},
+                                                                    {"m", 60000},
+                                                                    {"s", 1000}};
   static constexpr int kOrder[] = {0, 1, 2, 3, 6, 4, 5};  // ms comes after m and s
   if (s == "0") return Duration(0);
   if (s.empty()) return std::nullopt;
@@ -323,10 +206,10 @@ std::optional<Duration> AlertingReader::Dur(const Entry& e, std::string_view who
 void AlertingReader::Matchers(const Entry& e, std::string_view who,
                               std::vector<LabelMatcher>* out) {
   if (!e.value.IsSequence()) {
-    ctx_.Error(ctx_.Loc(e), fmt::format("{} must be a list of matchers, e.g. "
-                                        "['severity=~\"critical|page\"'], got {}",
-                                        ParseContext::Subject(who, e.path),
-                                        ParseContext::Describe(e.value)));
+    ctx_.Error(ctx_.Loc(e),
+               fmt::format("{} must be a list of matchers, e.g. "
+                           "['severity=~\"critical|page\"'], got {}",
+                           ParseContext::Subject(who, e.path), ParseContext::Describe(e.value)));
     return;
   }
   for (YamlNode item : e.value.Items()) {
@@ -334,8 +217,8 @@ void AlertingReader::Matchers(const Entry& e, std::string_view who,
     if (!text) continue;
     StatusOr<std::vector<LabelMatcher>> ms = ParseLabelMatchers(*text);
     if (!ms.ok()) {
-      ctx_.Error(ctx_.Loc(item), fmt::format("{}: {}", ParseContext::Subject(who, e.path),
-                                             ms.status().message()));
+      ctx_.Error(ctx_.Loc(item),
+                 fmt::format("{}: {}", ParseContext::Subject(who, e.path), ms.status().message()));
       continue;
     }
     out->insert(out->end(), ms->begin(), ms->end());
@@ -345,8 +228,8 @@ void AlertingReader::Matchers(const Entry& e, std::string_view who,
 void AlertingReader::MatchMap(const Entry& e, std::string_view who, bool regex,
                               std::vector<LabelMatcher>* out) {
   if (!ctx_.ExpectMap(e, who)) return;
-  for (const Entry& l : ctx_.Entries(e.value, {}, fmt::format("in {} of {}", e.path, who),
-                                     e.path + ".")) {
+  for (const Entry& l :
+       ctx_.Entries(e.value, {}, fmt::format("in {} of {}", e.path, who), e.path + ".")) {
     if (std::string why = CheckLabelName(l.key, {}); !why.empty()) {
       ctx_.Error(ctx_.Loc(l.key_node), fmt::format("{}: label '{}' {}", who, l.key, why));
       continue;
@@ -376,11 +259,11 @@ void AlertingReader::GroupBy(const Entry& e, std::string_view who, Route* r) {
     if (n == "...") {
       r->group_by_all = true;
     } else if (std::string why = CheckLabelName(n, {}); !why.empty()) {
-      ctx_.Error(ctx_.Loc(e), fmt::format("{}: label '{}' {}", ParseContext::Subject(who, e.path),
-                                          n, why));
+      ctx_.Error(ctx_.Loc(e),
+                 fmt::format("{}: label '{}' {}", ParseContext::Subject(who, e.path), n, why));
     } else if (!seen.insert(n).second) {
-      ctx_.Error(ctx_.Loc(e), fmt::format("{}: duplicated label '{}'",
-                                          ParseContext::Subject(who, e.path), n));
+      ctx_.Error(ctx_.Loc(e),
+                 fmt::format("{}: duplicated label '{}'", ParseContext::Subject(who, e.path), n));
     } else {
       r->group_by.push_back(n);
     }
@@ -392,8 +275,7 @@ void AlertingReader::GroupBy(const Entry& e, std::string_view who, Route* r) {
   }
 }
 
-void AlertingReader::NameList(const Entry& e, std::string_view who,
-                              std::vector<std::string>* out) {
+void AlertingReader::NameList(const Entry& e, std::string_view who, std::vector<std::string>* out) {
   std::optional<std::vector<std::string>> names = ctx_.StringList(e, who);
   if (!names) return;
   for (const std::string& n : *names) interval_refs_.push_back(Ref{n, ctx_.Loc(e)});
@@ -445,16 +327,19 @@ void AlertingReader::ReadRoute(const Entry& e, std::string_view who, bool root, 
   if (!root) return;
   SourceLocation at = ctx_.Loc(e);
   if (r->receiver.empty()) {
-    ctx_.Error(at, "'alerting.route' must name a default 'receiver' (the root route catches "
-                   "every alert no child route takes)");
+    ctx_.Error(at,
+               "'alerting.route' must name a default 'receiver' (the root route catches "
+               "every alert no child route takes)");
   }
   if (!r->matchers.empty()) {
-    ctx_.Error(at, "'alerting.route' is the root route and must not have matchers (it matches "
-                   "every alert); put them on a child route under 'routes'");
+    ctx_.Error(at,
+               "'alerting.route' is the root route and must not have matchers (it matches "
+               "every alert); put them on a child route under 'routes'");
   }
   if (!r->mute_time_intervals.empty() || !r->active_time_intervals.empty()) {
-    ctx_.Error(at, "'alerting.route' is the root route and must not have mute_time_intervals or "
-                   "active_time_intervals; put them on a child route");
+    ctx_.Error(at,
+               "'alerting.route' is the root route and must not have mute_time_intervals or "
+               "active_time_intervals; put them on a child route");
   }
 }
 
@@ -480,8 +365,8 @@ bool AlertingReader::HttpBase(const Entry& f, std::string_view who, HttpReceiver
     if (std::optional<Duration> d = Dur(f, who, true)) base->timeout = *d;
   } else if (f.key == "headers") {
     if (!ctx_.ExpectMap(f, who)) return true;
-    for (const Entry& h : ctx_.Entries(f.value, {}, "in headers of " + std::string(who),
-                                       f.path + ".")) {
+    for (const Entry& h :
+         ctx_.Entries(f.value, {}, "in headers of " + std::string(who), f.path + ".")) {
       if (std::optional<std::string> v = ctx_.String(h, who)) base->headers[h.key] = *v;
     }
   } else {
@@ -493,7 +378,8 @@ bool AlertingReader::HttpBase(const Entry& f, std::string_view who, HttpReceiver
 void AlertingReader::Integration(const Entry& f, std::string_view who, WebhookConfig* c) {
   if (HttpBase(f, who, c)) return;
   if (f.key == "max_alerts") {
-    if (std::optional<int64_t> n = ctx_.Int(f, who, 0, 1 << 30)) c->max_alerts = static_cast<int>(*n);
+    if (std::optional<int64_t> n = ctx_.Int(f, who, 0, 1 << 30))
+      c->max_alerts = static_cast<int>(*n);
   }
 }
 
@@ -528,10 +414,10 @@ template <typename T>
 void AlertingReader::Integrations(const Entry& e, std::string_view who,
                                   std::span<const std::string_view> keys, std::vector<T>* out) {
   if (!e.value.IsSequence()) {
-    ctx_.Error(ctx_.Loc(e), fmt::format("{} must be a list of settings, e.g. [{{url: "
-                                        "http://localhost:5001/}}], got {}",
-                                        ParseContext::Subject(who, e.path),
-                                        ParseContext::Describe(e.value)));
+    ctx_.Error(ctx_.Loc(e),
+               fmt::format("{} must be a list of settings, e.g. [{{url: "
+                           "http://localhost:5001/}}], got {}",
+                           ParseContext::Subject(who, e.path), ParseContext::Describe(e.value)));
     return;
   }
   for (size_t i = 0; i < e.value.Items().size(); ++i) {
@@ -540,9 +426,10 @@ void AlertingReader::Integrations(const Entry& e, std::string_view who,
     T c;
     if constexpr (std::is_same_v<T, SlackConfig>) c.send_resolved = false;
     std::vector<Entry> fields = ctx_.Entries(item.value, keys, "in " + item.path, item.path + ".");
-    if (std::is_same_v<T, SlackConfig> && FindEntry(fields, "api_url") && FindEntry(fields, "url")) {
-      ctx_.Error(ctx_.Loc(item), fmt::format("{}: {} has both 'api_url' and 'url'; keep one", who,
-                                             item.path));
+    if (std::is_same_v<T, SlackConfig> && FindEntry(fields, "api_url") &&
+        FindEntry(fields, "url")) {
+      ctx_.Error(ctx_.Loc(item),
+                 fmt::format("{}: {} has both 'api_url' and 'url'; keep one", who, item.path));
     }
     for (const Entry& f : fields) Integration(f, who, &c);
     if constexpr (std::is_same_v<T, PagerDutyConfig>) {
@@ -568,15 +455,16 @@ void AlertingReader::ReadReceivers(const Entry& e) {
                                         ParseContext::Describe(e.value)));
     return;
   }
-  for (size_t i = 0; i < e.value.Items().size(); ++i) ReadReceiver(Item(e, e.value.Items()[i], i), i);
+  for (size_t i = 0; i < e.value.Items().size(); ++i)
+    ReadReceiver(Item(e, e.value.Items()[i], i), i);
 }
 
 void AlertingReader::ReadReceiver(const Entry& item, size_t index) {
   if (!ctx_.ExpectMap(item, "")) return;
   ReceiverConfig rc;
   rc.line = ctx_.Loc(item).line;
-  std::vector<Entry> fields = ctx_.Entries(item.value, kReceiverKeys, "in " + item.path,
-                                           item.path + ".");
+  std::vector<Entry> fields =
+      ctx_.Entries(item.value, kReceiverKeys, "in " + item.path, item.path + ".");
   const Entry* name = FindEntry(fields, "name");
   std::optional<std::string> n = name ? ctx_.String(*name, "") : std::nullopt;
   if (!name) {
@@ -655,8 +543,7 @@ void AlertingReader::Ranges(const Entry& e, std::string_view who, std::string_vi
     size_t colon = text.find(':');
     std::string_view s = text;
     std::optional<int> begin = value(Trim(s.substr(0, colon)));
-    std::optional<int> end =
-        colon == std::string::npos ? begin : value(Trim(s.substr(colon + 1)));
+    std::optional<int> end = colon == std::string::npos ? begin : value(Trim(s.substr(colon + 1)));
     if (!begin || !end) {
       ctx_.Error(ctx_.Loc(e), fmt::format("{}: '{}' is not a valid range, e.g. {}",
                                           ParseContext::Subject(who, e.path), text, example));
@@ -714,21 +601,28 @@ void AlertingReader::ReadPeriod(const Entry& item, std::string_view who, TimePer
   if (!ctx_.ExpectMap(item, who)) return;
   for (const Entry& f : ctx_.Entries(item.value, kPeriodKeys, "in " + item.path, "")) {
     if (f.key == "weekdays") {
-      Ranges(f, who, "monday:friday or saturday",
-             [](std::string_view s) { return NameIndex(s, kWeekdays); }, &p->weekdays);
+      Ranges(
+          f, who, "monday:friday or saturday",
+          [](std::string_view s) { return NameIndex(s, kWeekdays); }, &p->weekdays);
     } else if (f.key == "days_of_month") {
-      Ranges(f, who, "1:5 or -3:-1", [](std::string_view s) -> std::optional<int> {
-        std::optional<int> d = ParseInt(s, -31, 31);
-        return d == 0 ? std::nullopt : d;
-      }, &p->days_of_month);
+      Ranges(
+          f, who, "1:5 or -3:-1",
+          [](std::string_view s) -> std::optional<int> {
+            std::optional<int> d = ParseInt(s, -31, 31);
+            return d == 0 ? std::nullopt : d;
+          },
+          &p->days_of_month);
     } else if (f.key == "months") {
-      Ranges(f, who, "january:march or 1:3", [](std::string_view s) -> std::optional<int> {
-        std::optional<int> m = NameIndex(s, kMonths);
-        return m ? std::optional<int>(*m + 1) : ParseInt(s, 1, 12);
-      }, &p->months);
+      Ranges(
+          f, who, "january:march or 1:3",
+          [](std::string_view s) -> std::optional<int> {
+            std::optional<int> m = NameIndex(s, kMonths);
+            return m ? std::optional<int>(*m + 1) : ParseInt(s, 1, 12);
+          },
+          &p->months);
     } else if (f.key == "years") {
-      Ranges(f, who, "2020:2022", [](std::string_view s) { return ParseInt(s, 1, 9999); },
-             &p->years);
+      Ranges(
+          f, who, "2020:2022", [](std::string_view s) { return ParseInt(s, 1, 9999); }, &p->years);
     } else if (f.key == "location") {
       std::optional<std::string> loc = ctx_.String(f, who);
       if (!loc) continue;
@@ -881,13 +775,15 @@ void AlertingReader::Read(const Entry& e) {
     }
   }
   if (a_.retry_max < a_.retry_initial) {
-    ctx_.Error(ctx_.Loc(e), "'alerting.retry_max' must not be shorter than "
-                            "'alerting.retry_initial'");
+    ctx_.Error(ctx_.Loc(e),
+               "'alerting.retry_max' must not be shorter than "
+               "'alerting.retry_initial'");
   }
   const Entry* route = FindEntry(fields, "route");
   if (route == nullptr && !a_.receivers.empty()) {
-    ctx_.Error(ctx_.Loc(e.key_node), "'alerting' has receivers but no 'route'; add route: "
-                                     "{receiver: <name>}");
+    ctx_.Error(ctx_.Loc(e.key_node),
+               "'alerting' has receivers but no 'route'; add route: "
+               "{receiver: <name>}");
   }
   CheckRefs();
 }

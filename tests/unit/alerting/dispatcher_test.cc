@@ -178,7 +178,8 @@ TEST_F(DispatcherTest, UpdatesKeepAnAlertFiringAndItsFirstStart) {
 }
 
 TEST_F(DispatcherTest, WithoutSendResolvedOnlyFiringChangesAreSent) {
-  Start(R"yaml(  route: {receiver: quiet, group_by: [alertname], group_wait: 30s, group_interval: 5m}
+  Start(
+      R"yaml(  route: {receiver: quiet, group_by: [alertname], group_wait: 30s, group_interval: 5m}
   receivers:
     - name: quiet
       webhook_configs: [{url: 'http://localhost:5001/', send_resolved: false}]
@@ -248,8 +249,8 @@ TEST_F(DispatcherTest, InhibitedAlertsAreNotSentAndShowTheirInhibitor) {
       equal: [instance]
 )yaml");
   int64_t t0 = Now();
-  Alert critical = Firing(L({{"alertname", "Down"}, {"instance", "a"}, {"severity", "critical"}}),
-                          t0 + kHour);
+  Alert critical =
+      Firing(L({{"alertname", "Down"}, {"instance", "a"}, {"severity", "critical"}}), t0 + kHour);
   Put({critical,
        Firing(L({{"alertname", "Slow"}, {"instance", "a"}, {"severity", "warning"}}), t0 + kHour),
        Firing(L({{"alertname", "Slow"}, {"instance", "b"}, {"severity", "warning"}}), t0 + kHour)});

@@ -35,7 +35,8 @@ TEST(Inhibitor, FiringSourceMutesTargetsWithEqualLabels) {
   Inhibitor in = Build(kCriticalOverWarning, {source});
   EXPECT_EQ(in.InhibitedBy(L({{"alertname", "Slow"}, {"severity", "warning"}, {"cluster", "eu"}})),
             source.Fingerprint());
-  EXPECT_FALSE(in.InhibitedBy(L({{"alertname", "Slow"}, {"severity", "warning"}, {"cluster", "us"}})));
+  EXPECT_FALSE(
+      in.InhibitedBy(L({{"alertname", "Slow"}, {"severity", "warning"}, {"cluster", "us"}})));
   EXPECT_FALSE(in.InhibitedBy(L({{"alertname", "Slow"}, {"severity", "info"}, {"cluster", "eu"}})));
   // A label both lack is equal ("" == "").
   Inhibitor no_cluster = Build(kCriticalOverWarning, {Firing(L({{"severity", "critical"}}))});

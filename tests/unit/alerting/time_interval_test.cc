@@ -21,8 +21,8 @@ int64_t Utc(int y, int mo, int d, int h = 0, int mi = 0) {
 }
 
 TimeInterval Interval(const std::string& period_yaml) {
-  config::Alerting a = ParseAlerting("  time_intervals:\n    - name: t\n      time_intervals:\n" +
-                                     period_yaml);
+  config::Alerting a =
+      ParseAlerting("  time_intervals:\n    - name: t\n      time_intervals:\n" + period_yaml);
   EXPECT_EQ(a.time_intervals.size(), 1u);
   StatusOr<TimeInterval> ti = TimeInterval::Compile(a.time_intervals.at(0));
   EXPECT_TRUE(ti.ok()) << ti.status().message();
@@ -55,7 +55,7 @@ TEST(TimeInterval, AnyPeriodMatchesAndEmptyFieldsMatchEverything) {
 
 TEST(TimeInterval, NegativeDaysCountFromTheEndOfTheMonth) {
   TimeInterval last = Interval("        - days_of_month: ['-1']\n");
-  EXPECT_TRUE(last.Contains(Utc(2024, 2, 29, 12)));   // leap year
+  EXPECT_TRUE(last.Contains(Utc(2024, 2, 29, 12)));  // leap year
   EXPECT_FALSE(last.Contains(Utc(2024, 2, 28, 12)));
   EXPECT_TRUE(last.Contains(Utc(2023, 2, 28, 12)));
   EXPECT_TRUE(last.Contains(Utc(2023, 4, 30, 12)));
@@ -78,7 +78,8 @@ TEST(TimeInterval, DayRangesAreClampedToTheMonthAndSkippedPastItsEnd) {
 }
 
 TEST(TimeInterval, MonthsAndYearsAreInclusive) {
-  TimeInterval t = Interval("        - months: ['march:may', '11']\n          years: ['2021:2022']\n");
+  TimeInterval t =
+      Interval("        - months: ['march:may', '11']\n          years: ['2021:2022']\n");
   EXPECT_FALSE(t.Contains(Utc(2021, 2, 28, 23, 59)));
   EXPECT_TRUE(t.Contains(Utc(2021, 3, 1)));
   EXPECT_TRUE(t.Contains(Utc(2022, 5, 31, 23, 59)));
@@ -98,7 +99,8 @@ TEST(TimeInterval, TimesAreReadInThePeriodsLocation) {
   EXPECT_TRUE(t.Contains(Utc(2024, 7, 8, 7, 30)));
   EXPECT_FALSE(t.Contains(Utc(2024, 7, 8, 8, 30)));
   // Sunday 23:30 UTC is Monday 00:30 in Berlin: outside 09-10 either way, but the weekday moved.
-  TimeInterval monday = Interval("        - weekdays: [monday]\n          location: Europe/Berlin\n");
+  TimeInterval monday =
+      Interval("        - weekdays: [monday]\n          location: Europe/Berlin\n");
   EXPECT_TRUE(monday.Contains(Utc(2024, 1, 7, 23, 30)));
   EXPECT_FALSE(monday.Contains(Utc(2024, 1, 8, 23, 30)));
 }

@@ -220,8 +220,11 @@ TEST(AlertingParser, BadMatchersAndRegexesArePlaced) {
       "      - match_re: {sev: '[z-a]'}\n"
       "  receivers: [{name: a}]\n"
       "  inhibit_rules: [{source_matchers: ['bad matcher'], equal: ['1x']}]\n");
-  EXPECT_NE(e.find(":7:20: error: 'alerting.route.routes[0].matchers': bad matcher"), std::string::npos) << e;
-  EXPECT_NE(e.find(":8:25: error: 'alerting.route.routes[1].match_re.sev'"), std::string::npos) << e;
+  EXPECT_NE(e.find(":7:20: error: 'alerting.route.routes[0].matchers': bad matcher"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find(":8:25: error: 'alerting.route.routes[1].match_re.sev'"), std::string::npos)
+      << e;
   EXPECT_NE(e.find(":10:38: error: inhibit rule 1: 'source_matchers': bad matcher"),
             std::string::npos)
       << e;
