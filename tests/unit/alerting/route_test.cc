@@ -146,6 +146,28 @@ TEST(Route, GroupKeysHaveAlertmanagersForm) {
   EXPECT_EQ(routes[0]->id(), R"({}/{service=~"mysql|cassandra"}/0)");
 }
 
+TEST(Route, NestedRouteKeysMatchAlertmanagers) {
+  // The groupKey prometheus-alertmanager 0.25.0 sent for this tree and alert.
+  auto root = Build(R"yaml(  route:
+    receiver: r
+    group_by: [alertname, cluster]
+    routes:
+      - matchers: ['service=~"mysql|cassandra"', 'team="db"']
+        routes: [{matchers: [sev="x"]}]
+  receivers: [{name: r}]
+)yaml");
+  tsdb::Labels alert = L({{"alertname", "Down"},
+                          {"cluster", "eu\"1"},
+                          {"service", "mysql"},
+                          {"sev", "x"},
+                          {"team", "db"}});
+  std::vector<const Route*> routes = root->Match(alert);
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(
+      routes[0]->GroupKey(routes[0]->GroupLabels(alert)),
+      R"({}/{service=~"mysql|cassandra",team="db"}/{sev="x"}:{alertname="Down", cluster="eu\"1"})");
+}
+
 TEST(Route, MatchersInKeysAreSortedByNameValueAndOperator) {
   auto root = Build(R"yaml(  route:
     receiver: r
