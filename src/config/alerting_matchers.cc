@@ -62,9 +62,9 @@ StatusOr<std::string> Unquote(std::string_view v, std::string_view whole) {
       case '"':
         out += '"';
         break;
-      default:
-        return InvalidArgument(
-            fmt::format("bad matcher '{}': invalid escape '\\{}' in the value", whole, v[i]));
+      default:  // a spurious escape stays literal, as in Alertmanager
+        out += '\\';
+        out += v[i];
     }
   }
   if (i >= v.size() || !Trim(v.substr(i + 1)).empty()) {

@@ -336,6 +336,11 @@ void AlertingReader::ReadRoute(const Entry& e, std::string_view who, bool root, 
                "'alerting.route' is the root route and must not have matchers (it matches "
                "every alert); put them on a child route under 'routes'");
   }
+  if (r->continue_matching) {
+    ctx_.Error(at,
+               "'alerting.route' is the root route and cannot have 'continue' (it has no "
+               "siblings)");
+  }
   if (!r->mute_time_intervals.empty() || !r->active_time_intervals.empty()) {
     ctx_.Error(at,
                "'alerting.route' is the root route and must not have mute_time_intervals or "
@@ -622,7 +627,7 @@ void AlertingReader::ReadPeriod(const Entry& item, std::string_view who, TimePer
           &p->months);
     } else if (f.key == "years") {
       Ranges(
-          f, who, "2020:2022", [](std::string_view s) { return ParseInt(s, 1, 9999); }, &p->years);
+          f, who, "2020:2022", [](std::string_view s) { return ParseInt(s, 0, 9999); }, &p->years);
     } else if (f.key == "location") {
       std::optional<std::string> loc = ctx_.String(f, who);
       if (!loc) continue;

@@ -159,6 +159,9 @@ TEST(LabelMatchers, ParsesAlertmanagerSyntax) {
   EXPECT_EQ((*ms)[3], (LabelMatcher{"f", Op::kNotRegex, ""}));
   EXPECT_EQ((*ms)[4], (LabelMatcher{"g:h", Op::kEqual, ""}));
   EXPECT_EQ((*ms)[2].ToString(), R"(e=~"x\"y|z")");
+  auto spurious = ParseLabelMatchers(R"(a="\q")");  // kept literally, as Alertmanager does
+  ASSERT_TRUE(spurious.ok());
+  EXPECT_EQ(spurious->at(0).value, "\\q");
   auto commas = ParseLabelMatchers(R"(a="x,y")");
   ASSERT_TRUE(commas.ok());
   EXPECT_EQ(commas->at(0).value, "x,y");
@@ -180,11 +183,12 @@ std::string ErrorsOf(const std::string& alerting) {
 }
 
 TEST(AlertingParser, RootRouteNeedsReceiverAndNoMatchers) {
-  std::string e = ErrorsOf("  route: {matchers: [a=b], group_wait: 1s}\n");
+  std::string e = ErrorsOf("  route: {matchers: [a=b], group_wait: 1s, continue: true}\n");
   EXPECT_NE(e.find("steward.yaml:4:10: error: 'alerting.route' must name a default 'receiver'"),
             std::string::npos)
       << e;
   EXPECT_NE(e.find("must not have matchers"), std::string::npos) << e;
+  EXPECT_NE(e.find("cannot have 'continue'"), std::string::npos) << e;
 }
 
 TEST(AlertingParser, UnknownReceiverAndTimeIntervalAreReportedWhereUsed) {
