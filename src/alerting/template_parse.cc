@@ -86,7 +86,12 @@ class Parser {
       : lex_(text), name_(name), set_(set) {}
 
   void ParseAll();
-  size_t error_pos() const { return action_pos_ != SIZE_MAX ? action_pos_ : token_[0].pos; }
+  // Where an error is: the action it is in, else the innermost control left open (for
+  // "unexpected EOF"), else the token.
+  size_t error_pos() const {
+    if (action_pos_ != SIZE_MAX) return action_pos_;
+    return open_.empty() ? token_[0].pos : open_.back();
+  }
 
  private:
   [[noreturn]] void Errorf(const std::string& message) {
@@ -141,6 +146,7 @@ class Parser {
   int depth_ = 0;
   size_t action_pos_ = SIZE_MAX;
   int action_line_ = 0;
+  std::vector<size_t> open_;  // the actions of the controls being parsed
 };
 
 void Parser::Unexpected(const Item& token, std::string_view context) {
@@ -390,6 +396,7 @@ void Parser::CheckPipeline(const Node& pipe, std::string_view context) {
 std::unique_ptr<Node> Parser::Control(NodeType type, bool allow_else_if,
                                       std::string_view context) {
   Deeper();
+  open_.push_back(action_pos_ != SIZE_MAX ? action_pos_ : token_[0].pos);
   const size_t vars_mark = vars_.size();
   auto pipe = Pipeline(context, ItemType::kRightDelim);
   auto n = MakeNode(type, pipe->pos, pipe->line);
@@ -410,6 +417,7 @@ std::unique_ptr<Node> Parser::Control(NodeType type, bool allow_else_if,
   }
   n->pipe = std::move(pipe);
   vars_.resize(vars_mark);
+  open_.pop_back();
   --depth_;
   return n;
 }

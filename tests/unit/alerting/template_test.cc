@@ -579,6 +579,14 @@ TEST(TemplateRules, AlertTemplatesAreParsedWithGoErrorsAtTheAction) {
                 "__alert_B:2: missing value for if"});
 }
 
+TEST(TemplateRules, UnexpectedEofPointsAtTheControlLeftOpen) {
+  EXPECT_EQ(RuleErrors("      - alert: C\n        expr: up\n        annotations:\n"
+                       "          d: |\n            {{ if gt $value 1.0 }}\n            high\n"),
+            std::vector<std::string>{
+                "t.yml:8:13: group \"g\", rule 1 (\"C\"): annotation \"d\": template: "
+                "__alert_C:3: unexpected EOF"});
+}
+
 TEST(TemplateRules, RecordingRuleLabelsAreNotTemplates) {
   // Like promtool: only alerting rules' labels and annotations are parsed as templates.
   EXPECT_EQ(RuleErrors("      - record: r\n        expr: up\n        labels:\n"
