@@ -75,5 +75,6 @@ void AddMonitors(CLI::App& app, Context& ctx, int& rc);
 void AddQuery(CLI::App& app, Context& ctx, int& rc);
 void AddTsdb(CLI::App& app, Context& ctx, int& rc);
 void AddRules(CLI::App& app, Context& ctx, int& rc);
+void AddTest(CLI::App& app, Context& ctx, int& rc);
 
 }  // namespace steward::cli
