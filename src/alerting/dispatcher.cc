@@ -174,7 +174,7 @@ void Dispatcher::Tick(int64_t now_ms) {
   for (Notification& n : out) sink_(std::move(n));
 }
 
-void Dispatcher::RefreshSourcesLocked(int64_t now_ms) {
+void Dispatcher::RefreshSourcesLocked(int64_t now_ms) const {
   std::vector<const Alert*> all;
   all.reserve(alerts_.size());
   for (const auto& [fp, stored] : alerts_) all.push_back(&stored.alert);
@@ -278,30 +278,51 @@ size_t Dispatcher::GroupCount() const {
   return groups_.size();
 }
 
+AlertStatus Dispatcher::StatusLocked(const Alert& a, int64_t now_ms) const {
+  AlertStatus s;
+  s.alert = a;
+  s.fingerprint = FingerprintString(a.Fingerprint());
+  if (silences_ != nullptr) s.silenced_by = silences_->Mutes(a.labels, now_ms);
+  if (std::optional<uint64_t> by = inhibitor_.InhibitedBy(a.labels)) {
+    s.inhibited_by.push_back(FingerprintString(*by));
+  }
+  s.state = s.silenced_by.empty() && s.inhibited_by.empty() ? "active" : "suppressed";
+  for (const Route* r : config_->root->Match(a.labels)) s.receivers.push_back(r->opts().receiver);
+  std::sort(s.receivers.begin(), s.receivers.end());
+  s.receivers.erase(std::unique(s.receivers.begin(), s.receivers.end()), s.receivers.end());
+  return s;
+}
+
 std::vector<AlertStatus> Dispatcher::Alerts(int64_t now_ms) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<const Alert*> all;
-  for (const auto& [fp, stored] : alerts_) all.push_back(&stored.alert);
-  inhibitor_.SetSources(all, now_ms);
+  RefreshSourcesLocked(now_ms);
   std::vector<AlertStatus> out;
-  for (const auto& [fp, stored] : alerts_) {
-    const Alert& a = stored.alert;
-    if (a.ResolvedAt(now_ms)) continue;
-    AlertStatus s;
-    s.alert = a;
-    s.fingerprint = FingerprintString(fp);
-    if (silences_ != nullptr) s.silenced_by = silences_->Mutes(a.labels, now_ms);
-    if (std::optional<uint64_t> by = inhibitor_.InhibitedBy(a.labels)) {
-      s.inhibited_by.push_back(FingerprintString(*by));
-    }
-    s.state = s.silenced_by.empty() && s.inhibited_by.empty() ? "active" : "suppressed";
-    for (const Route* r : config_->root->Match(a.labels)) s.receivers.push_back(r->opts().receiver);
-    std::sort(s.receivers.begin(), s.receivers.end());
-    s.receivers.erase(std::unique(s.receivers.begin(), s.receivers.end()), s.receivers.end());
-    out.push_back(std::move(s));
+  for (const auto& [fp, stored] : alerts_) {  // ordered by fingerprint; sorted below
+    if (!stored.alert.ResolvedAt(now_ms)) out.push_back(StatusLocked(stored.alert, now_ms));
   }
   std::sort(out.begin(), out.end(), [](const AlertStatus& a, const AlertStatus& b) {
     return a.alert.labels < b.alert.labels;
+  });
+  return out;
+}
+
+std::vector<GroupStatus> Dispatcher::Groups(int64_t now_ms) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshSourcesLocked(now_ms);
+  std::vector<GroupStatus> out;
+  for (const auto& [key, g] : groups_) {
+    GroupStatus gs{g.labels, g.route->opts().receiver, g.key, {}};
+    for (const auto& [fp, a] : g.alerts) {  // the group's copy: what its next flush will see
+      if (!a.ResolvedAt(now_ms)) gs.alerts.push_back(StatusLocked(a, now_ms));
+    }
+    if (gs.alerts.empty()) continue;
+    std::sort(gs.alerts.begin(), gs.alerts.end(), [](const AlertStatus& a, const AlertStatus& b) {
+      return a.alert.labels < b.alert.labels;
+    });
+    out.push_back(std::move(gs));
+  }
+  std::sort(out.begin(), out.end(), [](const GroupStatus& a, const GroupStatus& b) {
+    return std::tie(a.receiver, a.group_key) < std::tie(b.receiver, b.group_key);
   });
   return out;
 }

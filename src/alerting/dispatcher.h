@@ -61,6 +61,14 @@ struct AlertStatus {
   std::vector<std::string> receivers;     // of the routes it matches, sorted
 };
 
+// One aggregation group as GET /api/v2/alerts/groups shows it.
+struct GroupStatus {
+  tsdb::Labels labels;
+  std::string receiver;
+  std::string group_key;
+  std::vector<AlertStatus> alerts;  // not resolved at now, sorted by labels
+};
+
 std::string FingerprintString(uint64_t fp);
 
 class Dispatcher {
@@ -84,6 +92,8 @@ class Dispatcher {
 
   // The alerts not resolved at now, sorted by labels.
   std::vector<AlertStatus> Alerts(int64_t now_ms) const;
+  // The groups with at least one alert not resolved at now, by receiver then group key.
+  std::vector<GroupStatus> Groups(int64_t now_ms) const;
   size_t GroupCount() const;
 
  private:
@@ -117,7 +127,8 @@ class Dispatcher {
   bool NeedsUpdate(const LogEntry* entry, const std::set<uint64_t>& firing,
                    const std::set<uint64_t>& resolved, bool send_resolved, int64_t repeat_ms,
                    int64_t now_ms) const;
-  void RefreshSourcesLocked(int64_t now_ms);
+  void RefreshSourcesLocked(int64_t now_ms) const;
+  AlertStatus StatusLocked(const Alert& a, int64_t now_ms) const;
   void CollectGarbageLocked(int64_t now_ms);
 
   const Silences* silences_;

@@ -340,6 +340,24 @@ TEST_F(DispatcherTest, ContinueSendsToEveryMatchingRoute) {
   EXPECT_EQ(receivers, (std::vector<std::string>{"db", "pager"}));
 }
 
+TEST_F(DispatcherTest, GroupsListEveryGroupWithItsUnresolvedAlerts) {
+  Start(kTeam);
+  int64_t t0 = Now();
+  Put({Firing(L({{"alertname", "Slow"}, {"instance", "b"}}), t0 + kHour),
+       Firing(L({{"alertname", "Down"}, {"instance", "b"}}), t0 + kHour),
+       Firing(L({{"alertname", "Down"}, {"instance", "a"}}), t0 + kHour),
+       Alert{L({{"alertname", "Gone"}}), {}, t0 - kHour, t0 - 1, 0, ""}});
+  std::vector<GroupStatus> groups = dispatcher_->Groups(Now());
+  ASSERT_EQ(groups.size(), 2u);  // Gone is resolved: its group is not shown
+  EXPECT_EQ(groups[0].group_key, R"({}:{alertname="Down"})");
+  EXPECT_EQ(groups[0].receiver, "team");
+  EXPECT_EQ(groups[0].labels, L({{"alertname", "Down"}}));
+  ASSERT_EQ(groups[0].alerts.size(), 2u);
+  EXPECT_EQ(groups[0].alerts[0].alert.labels.Get("instance"), "a");
+  EXPECT_EQ(groups[0].alerts[0].state, "active");
+  EXPECT_EQ(groups[1].group_key, R"({}:{alertname="Slow"})");
+}
+
 TEST_F(DispatcherTest, AReceiverWithoutIntegrationsReceivesNothing) {
   Start("  route: {receiver: blackhole, group_wait: 1s}\n  receivers: [{name: blackhole}]\n");
   Put({Firing(L({{"alertname", "X"}}))});
