@@ -41,7 +41,7 @@ struct Route {
   std::string receiver;               // inherited from the parent when empty
   std::vector<std::string> group_by;  // "..." alone: group by all labels
   bool group_by_all = false;
-  bool group_by_set = false;  // group_by written (even []); else inherited
+  bool group_by_set = false;  // group_by written; an empty list still inherits, as in Alertmanager
   std::vector<LabelMatcher> matchers;
   bool continue_matching = false;                 // `continue:`
   std::chrono::milliseconds group_wait{-1};       // -1: inherit (root default 30s)
