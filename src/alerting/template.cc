@@ -35,8 +35,8 @@ StatusOr<std::string> ExpandTemplate(std::string_view name, std::string_view tex
   std::string full = std::string(kDefs) + std::string(text);
   auto set = tmpl::Parse(name, full);
   if (!set.ok()) {
-    return InvalidArgument("error expanding template: error parsing template " +
-                           std::string(name) + ": " + set.status().message());
+    return InvalidArgument("error expanding template: error parsing template " + std::string(name) +
+                           ": " + set.status().message());
   }
   tmpl::Value dot;
   dot.type = tmpl::Value::Type::kData;

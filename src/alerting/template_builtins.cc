@@ -15,11 +15,10 @@ struct Sig {
 
 // 'r': reflect.Value (any value, no conversion); 'a': interface{}; 's': string.
 constexpr Sig kBuiltins[] = {
-    {"and", "rr*"},   {"or", "rr*"},       {"not", "r"},      {"len", "r"},
-    {"index", "rr*"}, {"slice", "rr*"},    {"print", "a*"},   {"printf", "sa*"},
-    {"println", "a*"}, {"html", "a*"},     {"js", "a*"},      {"urlquery", "a*"},
-    {"call", "rr*"},  {"eq", "rr*"},       {"ne", "rr"},      {"lt", "rr"},
-    {"le", "rr"},     {"gt", "rr"},        {"ge", "rr"},
+    {"and", "rr*"},   {"or", "rr*"},      {"not", "r"},      {"len", "r"},      {"index", "rr*"},
+    {"slice", "rr*"}, {"print", "a*"},    {"printf", "sa*"}, {"println", "a*"}, {"html", "a*"},
+    {"js", "a*"},     {"urlquery", "a*"}, {"call", "rr*"},   {"eq", "rr*"},     {"ne", "rr"},
+    {"lt", "rr"},     {"le", "rr"},       {"gt", "rr"},      {"ge", "rr"},
 };
 
 [[noreturn]] void Fail(const std::string& why) { throw TemplateError(why); }
@@ -29,12 +28,20 @@ enum class Kind { kInvalid, kBool, kInt, kFloat, kString, kOther };
 Kind BasicKind(const Value& v) {
   using T = Value::Type;
   switch (v.type) {
-    case T::kInvalid: case T::kNil: return Kind::kInvalid;
-    case T::kBool: return Kind::kBool;
-    case T::kInt: return Kind::kInt;
-    case T::kFloat: return Kind::kFloat;
-    case T::kString: case T::kHTML: return Kind::kString;
-    default: return Kind::kOther;
+    case T::kInvalid:
+    case T::kNil:
+      return Kind::kInvalid;
+    case T::kBool:
+      return Kind::kBool;
+    case T::kInt:
+      return Kind::kInt;
+    case T::kFloat:
+      return Kind::kFloat;
+    case T::kString:
+    case T::kHTML:
+      return Kind::kString;
+    default:
+      return Kind::kOther;
   }
 }
 
@@ -50,11 +57,21 @@ bool Eq(const Value& a, const std::vector<Value>& rest) {
       }
     } else {
       switch (k1) {
-        case Kind::kBool: truth = a.b == b.b; break;
-        case Kind::kInt: truth = a.i == b.i; break;
-        case Kind::kFloat: truth = a.f == b.f; break;
-        case Kind::kString: truth = a.s == b.s; break;
-        case Kind::kInvalid: truth = true; break;
+        case Kind::kBool:
+          truth = a.b == b.b;
+          break;
+        case Kind::kInt:
+          truth = a.i == b.i;
+          break;
+        case Kind::kFloat:
+          truth = a.f == b.f;
+          break;
+        case Kind::kString:
+          truth = a.s == b.s;
+          break;
+        case Kind::kInvalid:
+          truth = true;
+          break;
         default:
           if (a.type != b.type || a.type == Value::Type::kLabels ||
               a.type == Value::Type::kAnyMap || a.type == Value::Type::kSamples) {
@@ -77,10 +94,14 @@ bool Lt(const Value& a, const Value& b) {
   }
   if (k1 != k2) Fail("incompatible types for comparison");
   switch (k1) {
-    case Kind::kFloat: return a.f < b.f;
-    case Kind::kInt: return a.i < b.i;
-    case Kind::kString: return a.s < b.s;
-    default: Fail("invalid type for comparison");
+    case Kind::kFloat:
+      return a.f < b.f;
+    case Kind::kInt:
+      return a.i < b.i;
+    case Kind::kString:
+      return a.s < b.s;
+    default:
+      Fail("invalid type for comparison");
   }
 }
 
@@ -88,7 +109,8 @@ int64_t IndexArg(const Value& index, size_t cap) {
   if (index.type == Value::Type::kInvalid || index.type == Value::Type::kNil) {
     Fail("cannot index slice/array with nil");
   }
-  if (index.type != Value::Type::kInt) Fail("cannot index slice/array with type " + TypeName(index));
+  if (index.type != Value::Type::kInt)
+    Fail("cannot index slice/array with type " + TypeName(index));
   if (index.i < 0 || static_cast<uint64_t>(index.i) > cap) {
     Fail(fmt::format("index out of range: {}", index.i));
   }
@@ -108,7 +130,8 @@ Value Index(const std::vector<Value>& args) {
   for (size_t k = 1; k < args.size(); ++k) {
     const Value& index = args[k];
     switch (item.type) {
-      case Value::Type::kString: case Value::Type::kHTML: {
+      case Value::Type::kString:
+      case Value::Type::kHTML: {
         int64_t x = IndexArg(index, item.s.size());
         if (static_cast<size_t>(x) == item.s.size()) Fail("reflect: string index out of range");
         item = Value::Int(static_cast<unsigned char>(item.s[static_cast<size_t>(x)]));
@@ -121,7 +144,8 @@ Value Index(const std::vector<Value>& args) {
         item = SampleValue((*item.samples)[static_cast<size_t>(x)]);
         break;
       }
-      case Value::Type::kLabels: case Value::Type::kAnyMap: {
+      case Value::Type::kLabels:
+      case Value::Type::kAnyMap: {
         std::string key;
         if (index.type == Value::Type::kString) {
           key = index.s;
@@ -177,7 +201,9 @@ Value Slice(const std::vector<Value>& args) {
   Value out;
   out.type = Value::Type::kSamples;
   auto s = std::make_shared<Samples>();
-  if (item.samples) s->assign(item.samples->begin() + static_cast<long>(b), item.samples->begin() + static_cast<long>(e));
+  if (item.samples)
+    s->assign(item.samples->begin() + static_cast<long>(b),
+              item.samples->begin() + static_cast<long>(e));
   out.samples = std::move(s);
   return out;
 }
@@ -185,35 +211,61 @@ Value Slice(const std::vector<Value>& args) {
 Value Len(const Value& v) {
   using T = Value::Type;
   switch (v.type) {
-    case T::kString: case T::kHTML: return Value::Int(static_cast<int64_t>(v.s.size()));
-    case T::kLabels: return Value::Int(static_cast<int64_t>(v.labels->size()));
-    case T::kAnyMap: return Value::Int(static_cast<int64_t>(v.any->size()));
-    case T::kSamples: return Value::Int(v.samples ? static_cast<int64_t>(v.samples->size()) : 0);
+    case T::kString:
+    case T::kHTML:
+      return Value::Int(static_cast<int64_t>(v.s.size()));
+    case T::kLabels:
+      return Value::Int(static_cast<int64_t>(v.labels->size()));
+    case T::kAnyMap:
+      return Value::Int(static_cast<int64_t>(v.any->size()));
+    case T::kSamples:
+      return Value::Int(v.samples ? static_cast<int64_t>(v.samples->size()) : 0);
     case T::kSample:
       if (!v.sample) Fail("len of nil pointer");
       Fail("len of type template.sample");
-    case T::kInvalid: case T::kNil: Fail("len of untyped nil");
-    default: Fail("len of type " + TypeName(v));
+    case T::kInvalid:
+    case T::kNil:
+      Fail("len of untyped nil");
+    default:
+      Fail("len of type " + TypeName(v));
   }
 }
 
-// evalArgs: the one string argument as is, else fmt.Sprint of all.
+// evalArgs: the one string argument as is, else fmt.Sprint of all, with nothing printed as
+// "<no value>".
 std::string ArgsText(const std::vector<Value>& args) {
   if (args.size() == 1 && args[0].type == Value::Type::kString) return args[0].s;
-  return Sprint(args);
+  std::vector<Value> printable = args;
+  for (Value& v : printable) {
+    if (!v.valid() || v.type == Value::Type::kNil) v = Value::String("<no value>");
+  }
+  return Sprint(printable);
 }
 
 std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\0': out += "\xEF\xBF\xBD"; break;
-      default: out += c;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\0':
+        out += "\xEF\xBF\xBD";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -238,13 +290,27 @@ std::string JsEscape(std::string_view s) {
       continue;
     }
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\'': out += "\\'"; break;
-      case '"': out += "\\\""; break;
-      case '<': out += "\\u003C"; break;
-      case '>': out += "\\u003E"; break;
-      case '&': out += "\\u0026"; break;
-      case '=': out += "\\u003D"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\'':
+        out += "\\'";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '<':
+        out += "\\u003C";
+        break;
+      case '>':
+        out += "\\u003E";
+        break;
+      case '&':
+        out += "\\u0026";
+        break;
+      case '=':
+        out += "\\u003D";
+        break;
       default:
         if (c < ' ') {
           out += "\\u00";

@@ -16,18 +16,27 @@ using Args = std::span<const std::unique_ptr<Node>>;
 
 std::string KindTypeName(char kind) {
   switch (kind) {
-    case 's': return "string";
-    case 'q': return "template.queryResult";
-    case 'p': return "*template.sample";
-    case 'r': return "reflect.Value";
-    default: return "interface {}";
+    case 's':
+      return "string";
+    case 'q':
+      return "template.queryResult";
+    case 'p':
+      return "*template.sample";
+    case 'r':
+      return "reflect.Value";
+    default:
+      return "interface {}";
   }
 }
 
 class Executor {
  public:
-  Executor(const TemplateSet& set, const TemplateData& data) : set_(set), data_(data) {
+  Executor(const TemplateSet& set, const TemplateData& data) : set_(set) {
     ctx_.data = &data;
+    labels_.type = external_labels_.type = Value::Type::kLabels;
+    labels_.labels = std::make_shared<const std::map<std::string, std::string>>(data.labels);
+    external_labels_.labels =
+        std::make_shared<const std::map<std::string, std::string>>(data.external_labels);
   }
   std::string Run(const Value& dot);
 
@@ -74,7 +83,7 @@ class Executor {
   void PrintValue(const Node& n, const Value& v);
 
   const TemplateSet& set_;
-  const TemplateData& data_;
+  Value labels_, external_labels_;  // .Labels and .ExternalLabels of the data, made once
   CallContext ctx_;
   std::string name_;  // the template being executed
   const Node* node_ = nullptr;
@@ -175,7 +184,6 @@ Executor::Flow Executor::WalkRange(const Value& dot, const Node& n) {
   At(&n);
   size_t outer = Mark();
   Value val = EvalPipeline(dot, n.pipe.get());
-  if (val.type == Value::Type::kSample && val.sample) Errorf("range can't iterate over " + FormatValue(val));
   size_t mark = Mark();
   const Node& pipe = *n.pipe;
   bool stop = false;
@@ -347,8 +355,7 @@ Value Executor::EvalVariableNode(const Value& dot, const Node& var, Args args, c
 }
 
 Value Executor::EvalFieldChain(const Value& dot, Value receiver, const Node& node,
-                               std::span<const std::string> ident, Args args,
-                               const Value* final) {
+                               std::span<const std::string> ident, Args args, const Value* final) {
   for (size_t i = 0; i + 1 < ident.size(); ++i) {
     receiver = EvalField(dot, ident[i], node, {}, nullptr, receiver);
   }
@@ -366,15 +373,11 @@ Value Executor::EvalField(const Value& dot, const std::string& name, const Node&
   };
   switch (receiver.type) {
     case T::kNil:
-      Errorf(fmt::format("nil pointer evaluating {}.{}", type, name));
+      Errorf(fmt::format("nil pointer evaluating interface {{}}.{}", name));
     case T::kData:
       if (name == "Labels" || name == "ExternalLabels") {
         no_args();
-        Value v;
-        v.type = T::kLabels;
-        v.labels = std::make_shared<const std::map<std::string, std::string>>(
-            name == "Labels" ? receiver.data->labels : receiver.data->external_labels);
-        return v;
+        return name == "Labels" ? labels_ : external_labels_;
       }
       if (name == "ExternalURL") return no_args(), Value::String(receiver.data->external_url);
       if (name == "Value") return no_args(), Value::Float(receiver.data->value);
@@ -399,7 +402,8 @@ Value Executor::EvalField(const Value& dot, const std::string& name, const Node&
         if (name == "Value") return Value::Float(receiver.sample->value);
         Value v;
         v.type = T::kLabels;
-        v.labels = std::make_shared<const std::map<std::string, std::string>>(receiver.sample->labels);
+        v.labels =
+            std::make_shared<const std::map<std::string, std::string>>(receiver.sample->labels);
         return v;
       }
       break;
@@ -458,10 +462,11 @@ Value Executor::EvalCall(const Value& dot, const std::string& name, const char* 
     Value result;
     if (method) {
       int64_t ns = receiver.i;
-      result = name == "Unix"        ? Value::Int(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000))
-               : name == "UnixMilli" ? Value::Int(ns >= 0 ? ns / 1000000 : -((-ns + 999999) / 1000000))
-               : name == "UnixNano"  ? Value::Int(ns)
-                                     : Value::String(GoTimeString(ns));
+      result =
+          name == "Unix" ? Value::Int(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000))
+          : name == "UnixMilli" ? Value::Int(ns >= 0 ? ns / 1000000 : -((-ns + 999999) / 1000000))
+          : name == "UnixNano"  ? Value::Int(ns)
+                                : Value::String(GoTimeString(ns));
     } else if (IsBuiltin(name)) {
       result = CallBuiltin(name, argv, ctx_);
     } else {
@@ -537,8 +542,8 @@ Value Executor::Validate(const Value& v, char kind) {
   bool ok = kind == 'a' || (kind == 's' && v.type == T::kString) ||
             (kind == 'q' && v.type == T::kSamples) || (kind == 'p' && v.type == T::kSample);
   if (!ok) {
-    Errorf(fmt::format("wrong type for value; expected {}; got {}", KindTypeName(kind),
-                       TypeName(v)));
+    Errorf(
+        fmt::format("wrong type for value; expected {}; got {}", KindTypeName(kind), TypeName(v)));
   }
   return v;
 }

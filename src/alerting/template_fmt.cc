@@ -39,17 +39,29 @@ Value Value::String(std::string v, Type t) {
 std::string TypeName(const Value& v) {
   using T = Value::Type;
   switch (v.type) {
-    case T::kInvalid: case T::kNil: return "<nil>";
-    case T::kBool: return "bool";
-    case T::kInt: return "int";
-    case T::kFloat: return "float64";
-    case T::kString: return "string";
-    case T::kHTML: return "template.HTML";
-    case T::kLabels: return "map[string]string";
-    case T::kAnyMap: return "map[string]interface {}";
-    case T::kSamples: return "template.queryResult";
-    case T::kSample: return "*template.sample";
-    case T::kTime: return "*time.Time";
+    case T::kInvalid:
+    case T::kNil:
+      return "<nil>";
+    case T::kBool:
+      return "bool";
+    case T::kInt:
+      return "int";
+    case T::kFloat:
+      return "float64";
+    case T::kString:
+      return "string";
+    case T::kHTML:
+      return "template.HTML";
+    case T::kLabels:
+      return "map[string]string";
+    case T::kAnyMap:
+      return "map[string]interface {}";
+    case T::kSamples:
+      return "template.queryResult";
+    case T::kSample:
+      return "*template.sample";
+    case T::kTime:
+      return "*time.Time";
     case T::kData:
       return "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL "
              "string; Value float64 }";
@@ -60,16 +72,29 @@ std::string TypeName(const Value& v) {
 bool IsTrue(const Value& v) {
   using T = Value::Type;
   switch (v.type) {
-    case T::kInvalid: case T::kNil: return false;
-    case T::kBool: return v.b;
-    case T::kInt: return v.i != 0;
-    case T::kFloat: return v.f != 0;
-    case T::kString: case T::kHTML: return !v.s.empty();
-    case T::kLabels: return v.labels && !v.labels->empty();
-    case T::kAnyMap: return v.any && !v.any->empty();
-    case T::kSamples: return v.samples && !v.samples->empty();
-    case T::kSample: return v.sample != nullptr;
-    case T::kTime: case T::kData: return true;
+    case T::kInvalid:
+    case T::kNil:
+      return false;
+    case T::kBool:
+      return v.b;
+    case T::kInt:
+      return v.i != 0;
+    case T::kFloat:
+      return v.f != 0;
+    case T::kString:
+    case T::kHTML:
+      return !v.s.empty();
+    case T::kLabels:
+      return v.labels && !v.labels->empty();
+    case T::kAnyMap:
+      return v.any && !v.any->empty();
+    case T::kSamples:
+      return v.samples && !v.samples->empty();
+    case T::kSample:
+      return v.sample != nullptr;
+    case T::kTime:
+    case T::kData:
+      return true;
   }
   return false;
 }
@@ -237,6 +262,12 @@ class Printer {
     wid_ = prec_ = 0;
   }
   void DoPrintf(std::string_view format, const std::vector<Value>& args);
+  // Go has no bound; a template's output has one, and widths of 10^6 add up.
+  void CheckSize() const {
+    if (out.size() > kMaxOutputBytes) {
+      throw TemplateError(fmt::format("result exceeds {} bytes", kMaxOutputBytes));
+    }
+  }
   void DoPrint(const std::vector<Value>& args, bool ln);
   void PrintArg(const Value& v, uint32_t verb, int depth = 0);
 
@@ -356,11 +387,23 @@ void Printer::FmtInteger(int64_t v, uint32_t verb, const Value& arg) {
   bool neg = v < 0;
   uint64_t u = neg ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
   switch (verb) {
-    case 'v': case 'd': IntegerDigits(u, neg, 10, false, verb); return;
-    case 'b': IntegerDigits(u, neg, 2, false, verb); return;
-    case 'o': case 'O': IntegerDigits(u, neg, 8, false, verb); return;
-    case 'x': IntegerDigits(u, neg, 16, false, verb); return;
-    case 'X': IntegerDigits(u, neg, 16, true, verb); return;
+    case 'v':
+    case 'd':
+      IntegerDigits(u, neg, 10, false, verb);
+      return;
+    case 'b':
+      IntegerDigits(u, neg, 2, false, verb);
+      return;
+    case 'o':
+    case 'O':
+      IntegerDigits(u, neg, 8, false, verb);
+      return;
+    case 'x':
+      IntegerDigits(u, neg, 16, false, verb);
+      return;
+    case 'X':
+      IntegerDigits(u, neg, 16, true, verb);
+      return;
     case 'c': {
       std::string s;
       AppendRune(&s, v < 0 || v > 0x10FFFF ? 0xFFFD : static_cast<uint32_t>(v));
@@ -413,11 +456,20 @@ void Printer::FloatString(double v, char verb, int prec) {
 
 void Printer::FmtFloat(double v, uint32_t verb, const Value& arg) {
   switch (verb) {
-    case 'v': FloatString(v, 'g', -1); return;
-    case 'g': case 'G': case 'x': case 'X': case 'b':
+    case 'v':
+      FloatString(v, 'g', -1);
+      return;
+    case 'g':
+    case 'G':
+    case 'x':
+    case 'X':
+    case 'b':
       FloatString(v, verb == 'G' ? 'G' : 'g', -1);
       return;
-    case 'f': case 'F': case 'e': case 'E':
+    case 'f':
+    case 'F':
+    case 'e':
+    case 'E':
       FloatString(v, static_cast<char>(verb), 6);
       return;
     default:
@@ -447,7 +499,8 @@ void Printer::FmtString(std::string_view s, uint32_t verb, const Value& arg) {
       }
       return;
     }
-    case 'x': case 'X': {
+    case 'x':
+    case 'X': {
       const char* digits = verb == 'x' ? "0123456789abcdef" : "0123456789ABCDEF";
       size_t n = prec_present_ ? std::min(s.size(), static_cast<size_t>(prec_)) : s.size();
       std::string h;
@@ -552,10 +605,19 @@ void Printer::PrintArg(const Value& v, uint32_t verb, int depth) {
     return;
   }
   switch (v.type) {
-    case T::kBool: FmtBool(v.b, verb, v); return;
-    case T::kInt: FmtInteger(v.i, verb, v); return;
-    case T::kFloat: FmtFloat(v.f, verb, v); return;
-    case T::kString: case T::kHTML: FmtString(v.s, verb, v); return;
+    case T::kBool:
+      FmtBool(v.b, verb, v);
+      return;
+    case T::kInt:
+      FmtInteger(v.i, verb, v);
+      return;
+    case T::kFloat:
+      FmtFloat(v.f, verb, v);
+      return;
+    case T::kString:
+    case T::kHTML:
+      FmtString(v.s, verb, v);
+      return;
     case T::kTime:
       if (verb == 'v' || verb == 's' || verb == 'q' || verb == 'x' || verb == 'X') {
         FmtString(GoTimeString(v.i), verb, v);
@@ -597,12 +659,18 @@ void Printer::DoPrintf(std::string_view format, const std::vector<Value>& args) 
     ClearFlags();
     for (; i < end; ++i) {
       char c = format[i];
-      if (c == '#') sharp_ = true;
-      else if (c == '0') zero_ = !minus_;
-      else if (c == '+') plus_ = true;
-      else if (c == '-') minus_ = true, zero_ = false;
-      else if (c == ' ') space_ = true;
-      else break;
+      if (c == '#')
+        sharp_ = true;
+      else if (c == '0')
+        zero_ = !minus_;
+      else if (c == '+')
+        plus_ = true;
+      else if (c == '-')
+        minus_ = true, zero_ = false;
+      else if (c == ' ')
+        space_ = true;
+      else
+        break;
     }
     auto int_from_arg = [&](int* out_num) {
       bool ok = arg < args.size() && args[arg].type == Value::Type::kInt &&
@@ -663,6 +731,7 @@ void Printer::DoPrintf(std::string_view format, const std::vector<Value>& args) 
       }
       PrintArg(args[arg++], verb);
     }
+    CheckSize();
   }
   if (arg < args.size()) {
     ClearFlags();
@@ -687,6 +756,7 @@ void Printer::DoPrint(const std::vector<Value>& args, bool ln) {
     if (k > 0 && (ln || (!is_string && !prev_string))) out += ' ';
     ClearFlags();
     PrintArg(args[k], 'v');
+    CheckSize();
     prev_string = is_string;
   }
   if (ln) out += '\n';

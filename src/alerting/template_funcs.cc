@@ -24,32 +24,52 @@ struct Sig {
 
 // 's' string, 'a' interface{}, 'q' queryResult, 'p' *sample; '*' variadic.
 constexpr Sig kFunctions[] = {
-    {"query", "s"},          {"first", "q"},          {"label", "sp"},
-    {"value", "p"},          {"strvalue", "p"},       {"args", "a*"},
-    {"reReplaceAll", "sss"}, {"safeHtml", "s"},       {"match", "ss"},
-    {"title", "s"},          {"toUpper", "s"},        {"toLower", "s"},
-    {"graphLink", "s"},      {"tableLink", "s"},      {"sortByLabel", "sq"},
-    {"stripPort", "s"},      {"stripDomain", "s"},    {"humanize", "a"},
-    {"humanize1024", "a"},   {"humanizeDuration", "a"}, {"humanizePercentage", "a"},
-    {"humanizeTimestamp", "a"}, {"toTime", "a"},      {"pathPrefix", ""},
-    {"externalURL", ""},     {"parseDuration", "s"},
+    {"query", "s"},
+    {"first", "q"},
+    {"label", "sp"},
+    {"value", "p"},
+    {"strvalue", "p"},
+    {"args", "a*"},
+    {"reReplaceAll", "sss"},
+    {"safeHtml", "s"},
+    {"match", "ss"},
+    {"title", "s"},
+    {"toUpper", "s"},
+    {"toLower", "s"},
+    {"graphLink", "s"},
+    {"tableLink", "s"},
+    {"sortByLabel", "sq"},
+    {"stripPort", "s"},
+    {"stripDomain", "s"},
+    {"humanize", "a"},
+    {"humanize1024", "a"},
+    {"humanizeDuration", "a"},
+    {"humanizePercentage", "a"},
+    {"humanizeTimestamp", "a"},
+    {"toTime", "a"},
+    {"pathPrefix", ""},
+    {"externalURL", ""},
+    {"parseDuration", "s"},
 };
 
 [[noreturn]] void Fail(const std::string& why) { throw TemplateError(why); }
 
-constexpr const char* kNilDeref = "runtime error: invalid memory address or nil pointer dereference";
+constexpr const char* kNilDeref =
+    "runtime error: invalid memory address or nil pointer dereference";
 
 // Prometheus' convertToFloat.
 double ToFloat(const Value& v) {
   switch (v.type) {
-    case Value::Type::kFloat: return v.f;
-    case Value::Type::kInt: return static_cast<double>(v.i);
+    case Value::Type::kFloat:
+      return v.f;
+    case Value::Type::kInt:
+      return static_cast<double>(v.i);
     case Value::Type::kString: {
       GoFloatResult r = GoParseFloat(v.s);
       if (r.ok()) return r.value;
-      Fail(fmt::format("strconv.ParseFloat: parsing {}: {}", Quote(v.s),
-                       r.error == GoFloatResult::Error::kRange ? "value out of range"
-                                                               : "invalid syntax"));
+      Fail(fmt::format(
+          "strconv.ParseFloat: parsing {}: {}", Quote(v.s),
+          r.error == GoFloatResult::Error::kRange ? "value out of range" : "invalid syntax"));
     }
     default:
       Fail(fmt::format("can't convert {} to float", TypeName(v)));
@@ -145,19 +165,44 @@ const QSample& Deref(const Value& v) {
 std::string RegexpError(const RE2& re) {
   const char* code = "invalid regexp";
   switch (re.error_code()) {
-    case RE2::ErrorMissingParen: code = "missing closing )"; break;
-    case RE2::ErrorMissingBracket: code = "missing closing ]"; break;
-    case RE2::ErrorBadEscape: code = "invalid escape sequence"; break;
-    case RE2::ErrorBadCharRange: code = "invalid character class range"; break;
-    case RE2::ErrorBadCharClass: code = "invalid character class"; break;
-    case RE2::ErrorRepeatArgument: code = "missing argument to repetition operator"; break;
-    case RE2::ErrorRepeatSize: code = "invalid repeat count"; break;
-    case RE2::ErrorRepeatOp: code = "invalid nested repetition operator"; break;
-    case RE2::ErrorBadPerlOp: code = "invalid or unsupported Perl syntax"; break;
-    case RE2::ErrorBadNamedCapture: code = "invalid named capture"; break;
-    case RE2::ErrorTrailingBackslash: code = "trailing backslash at end of expression"; break;
-    case RE2::ErrorBadUTF8: code = "invalid UTF-8"; break;
-    default: break;
+    case RE2::ErrorMissingParen:
+      code = "missing closing )";
+      break;
+    case RE2::ErrorMissingBracket:
+      code = "missing closing ]";
+      break;
+    case RE2::ErrorBadEscape:
+      code = "invalid escape sequence";
+      break;
+    case RE2::ErrorBadCharRange:
+      code = "invalid character class range";
+      break;
+    case RE2::ErrorBadCharClass:
+      code = "invalid character class";
+      break;
+    case RE2::ErrorRepeatArgument:
+      code = "missing argument to repetition operator";
+      break;
+    case RE2::ErrorRepeatSize:
+      code = "invalid repeat count";
+      break;
+    case RE2::ErrorRepeatOp:
+      code = "invalid nested repetition operator";
+      break;
+    case RE2::ErrorBadPerlOp:
+      code = "invalid or unsupported Perl syntax";
+      break;
+    case RE2::ErrorBadNamedCapture:
+      code = "invalid named capture";
+      break;
+    case RE2::ErrorTrailingBackslash:
+      code = "trailing backslash at end of expression";
+      break;
+    case RE2::ErrorBadUTF8:
+      code = "invalid UTF-8";
+      break;
+    default:
+      break;
   }
   return fmt::format("error parsing regexp: {}: `{}`", code, re.error_arg());
 }
@@ -165,9 +210,11 @@ std::string RegexpError(const RE2& re) {
 std::unique_ptr<RE2> Compile(const std::string& pattern, bool must) {
   auto re = std::make_unique<RE2>(pattern, tsdb::GoRegexpOptions());
   if (re->ok() && pattern.find("\\C") == std::string::npos) return re;
-  std::string err = re->ok() ? "error parsing regexp: invalid escape sequence: `\\C`" : RegexpError(*re);
+  std::string err =
+      re->ok() ? "error parsing regexp: invalid escape sequence: `\\C`" : RegexpError(*re);
   if (!must) Fail(err);
-  std::string quoted = pattern.find('`') == std::string::npos ? "`" + pattern + "`" : Quote(pattern);
+  std::string quoted =
+      pattern.find('`') == std::string::npos ? "`" + pattern + "`" : Quote(pattern);
   Fail(fmt::format("regexp: Compile({}): {}", quoted, err));
 }
 
@@ -316,11 +363,11 @@ std::string Title(std::string_view s) {
     size_t w = 1;
     uint32_t r = DecodeRune(s, i, &w);
     bool invalid = r == 0xFFFD && w == 1;
-    bool sep = r < 0x80 ? !(std::isalnum(static_cast<int>(r)) != 0 || r == '_')
-                        : !IsLetterOrDigit(r) && (r == 0x85 || r == 0xA0 || r == 0x1680 ||
-                                                  (r >= 0x2000 && r <= 0x200A) || r == 0x2028 ||
-                                                  r == 0x2029 || r == 0x202F || r == 0x205F ||
-                                                  r == 0x3000);
+    bool sep = r < 0x80
+                   ? !(std::isalnum(static_cast<int>(r)) != 0 || r == '_')
+                   : !IsLetterOrDigit(r) &&
+                         (r == 0x85 || r == 0xA0 || r == 0x1680 || (r >= 0x2000 && r <= 0x200A) ||
+                          r == 0x2028 || r == 0x2029 || r == 0x202F || r == 0x205F || r == 0x3000);
     AppendRune(&out, prev_sep && !invalid ? ToUpperRune(r) : r);
     prev_sep = sep;
     i += w;

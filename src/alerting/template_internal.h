@@ -32,7 +32,8 @@ inline constexpr size_t kMaxTextBytes = 1 << 20;      // template source
 inline constexpr int kMaxParseDepth = 100;            // nested control structures / parens
 inline constexpr size_t kMaxOutputBytes = 256 << 10;  // expanded text
 inline constexpr int64_t kMaxSteps = 1000000;         // evaluated nodes and range iterations
-inline constexpr int kMaxTemplateDepth = 100;         // nested {{template}} calls
+inline constexpr int kMaxTemplateDepth = 10;          // nested {{template}} calls
+inline constexpr size_t kMaxVariables = 1000;         // variables in scope
 
 class TemplateError : public std::runtime_error {
  public:
@@ -92,18 +93,37 @@ bool IsTrue(const Value& v);
 // ---- Nodes -----------------------------------------------------------------------------------
 
 enum class NodeType : uint8_t {
-  kList, kText, kAction, kIf, kRange, kWith, kTemplate, kBreak, kContinue,
-  kPipe, kCommand, kIdentifier, kVariable, kField, kChain, kDot, kNil, kBool, kNumber, kString,
-  kEnd, kElse,  // parser-internal
+  kList,
+  kText,
+  kAction,
+  kIf,
+  kRange,
+  kWith,
+  kTemplate,
+  kBreak,
+  kContinue,
+  kPipe,
+  kCommand,
+  kIdentifier,
+  kVariable,
+  kField,
+  kChain,
+  kDot,
+  kNil,
+  kBool,
+  kNumber,
+  kString,
+  kEnd,
+  kElse,  // parser-internal
 };
 
 struct Node {
   NodeType type = NodeType::kList;
   size_t pos = 0;  // byte offset in the parsed text
   int line = 1;
-  std::string text;                // kText bytes; identifier; string value; template name
-  std::string raw;                 // number or string literal as written
-  std::vector<std::string> ident;  // variable ("$x","a") / field ("a","b") / chain fields
+  std::string text;                          // kText bytes; identifier; string value; template name
+  std::string raw;                           // number or string literal as written
+  std::vector<std::string> ident;            // variable ("$x","a") / field ("a","b") / chain fields
   std::vector<std::unique_ptr<Node>> nodes;  // list items; command args; pipe commands
   std::vector<std::unique_ptr<Node>> decl;   // pipe declarations (variables)
   bool is_assign = false;                    // pipe: "=" rather than ":="
@@ -166,8 +186,7 @@ struct CallContext {
   const TemplateData* data = nullptr;
 };
 Value CallBuiltin(std::string_view name, const std::vector<Value>& args, const CallContext& ctx);
-Value CallPrometheus(std::string_view name, const std::vector<Value>& args,
-                     const CallContext& ctx);
+Value CallPrometheus(std::string_view name, const std::vector<Value>& args, const CallContext& ctx);
 bool IsBuiltin(std::string_view name);
 bool IsPrometheusFunction(std::string_view name);
 // Argument kinds of a function, for Go's argument checking before the call: one letter per

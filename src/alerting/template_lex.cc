@@ -20,7 +20,8 @@ bool IsSpace(uint32_t r) { return r == ' ' || r == '\t' || r == '\r' || r == '\n
 // punctuation and symbol blocks are not letters, everything else is.
 bool IsAlphaNumeric(uint32_t r) {
   if (r == kEofRune) return false;
-  if (r < 0x80) return r == '_' || (r >= '0' && r <= '9') || ((r | 0x20) >= 'a' && (r | 0x20) <= 'z');
+  if (r < 0x80)
+    return r == '_' || (r >= '0' && r <= '9') || ((r | 0x20) >= 'a' && (r | 0x20) <= 'z');
   if (r < 0xC0) return r == 0xAA || r == 0xB5 || r == 0xBA || r == 0xB2 || r == 0xB3 || r == 0xB9;
   if (r == 0xD7 || r == 0xF7 || r == 0xFFFD) return false;
   if (r >= 0x2000 && r <= 0x2BFF) return false;
@@ -56,12 +57,18 @@ std::string RuneU(uint32_t r) {
 }
 
 ItemType Keyword(std::string_view word) {
-  static const std::pair<std::string_view, ItemType> kKeys[] = {
-      {".", ItemType::kDot},         {"block", ItemType::kBlock}, {"break", ItemType::kBreak},
-      {"continue", ItemType::kContinue}, {"define", ItemType::kDefine},
-      {"else", ItemType::kElse},     {"end", ItemType::kEnd},     {"if", ItemType::kIf},
-      {"range", ItemType::kRange},   {"nil", ItemType::kNil},     {"template", ItemType::kTemplate},
-      {"with", ItemType::kWith}};
+  static const std::pair<std::string_view, ItemType> kKeys[] = {{".", ItemType::kDot},
+                                                                {"block", ItemType::kBlock},
+                                                                {"break", ItemType::kBreak},
+                                                                {"continue", ItemType::kContinue},
+                                                                {"define", ItemType::kDefine},
+                                                                {"else", ItemType::kElse},
+                                                                {"end", ItemType::kEnd},
+                                                                {"if", ItemType::kIf},
+                                                                {"range", ItemType::kRange},
+                                                                {"nil", ItemType::kNil},
+                                                                {"template", ItemType::kTemplate},
+                                                                {"with", ItemType::kWith}};
   for (const auto& [k, t] : kKeys) {
     if (k == word) return t;
   }
@@ -145,7 +152,12 @@ bool Lexer::AtTerminator() const {
   uint32_t r = PeekRune();
   if (IsSpace(r) || r == kEofRune) return true;
   switch (r) {
-    case '.': case ',': case '|': case ':': case ')': case '(':
+    case '.':
+    case ',':
+    case '|':
+    case ':':
+    case ')':
+    case '(':
       return true;
     default:
       return in_.substr(pos_).starts_with(kRightDelim);
@@ -337,7 +349,8 @@ Item Lexer::LexIdentifier() {
 }
 
 Item Lexer::LexFieldOrVariable(ItemType type) {
-  if (AtTerminator()) return Emit(type == ItemType::kVariable ? ItemType::kVariable : ItemType::kDot);
+  if (AtTerminator())
+    return Emit(type == ItemType::kVariable ? ItemType::kVariable : ItemType::kDot);
   uint32_t r = 0;
   while (IsAlphaNumeric(r = NextRune())) {
   }

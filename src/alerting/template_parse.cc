@@ -62,9 +62,9 @@ bool ParseGoInteger(std::string_view s, bool is_signed, int64_t* i, uint64_t* u)
       after_digit = false;
       continue;
     }
-    int d = c >= '0' && c <= '9'                           ? c - '0'
+    int d = c >= '0' && c <= '9'                     ? c - '0'
             : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
-                                                           : 99;
+                                                     : 99;
     if (d >= base) return false;
     if (v > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base)) return false;
     v = v * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
@@ -210,7 +210,8 @@ void Parser::AddTree(const std::string& name, std::unique_ptr<Node> root) {
     set_->trees[name] = std::move(root);
     return;
   }
-  if (!empty(*root)) Errorf(fmt::format("template: multiple definition of template {}", Quote(name)));
+  if (!empty(*root))
+    Errorf(fmt::format("template: multiple definition of template {}", Quote(name)));
 }
 
 void Parser::ParseAll() {
@@ -246,7 +247,8 @@ void Parser::ParseDefinition() {
   saved_vars.swap(vars_);
   std::unique_ptr<Node> end;
   auto root = ItemList(&end);
-  if (end->type != NodeType::kEnd) Errorf(fmt::format("unexpected {} in {}", end->String(), kContext));
+  if (end->type != NodeType::kEnd)
+    Errorf(fmt::format("unexpected {} in {}", end->String(), kContext));
   vars_.swap(saved_vars);
   AddTree(*unquoted, std::move(root));
 }
@@ -336,6 +338,8 @@ std::unique_ptr<Node> Parser::Pipeline(std::string_view context, ItemType end) {
       auto var = MakeNode(NodeType::kVariable, v.pos, v.line);
       var->ident = SplitDots(v.val);
       pipe->decl.push_back(std::move(var));
+      if (vars_.size() >= kMaxVariables)
+        Errorf(fmt::format("more than {} variables", kMaxVariables));
       vars_.push_back(v.val);
     };
     if (next.type == ItemType::kAssign || next.type == ItemType::kDeclare) {
@@ -367,10 +371,18 @@ std::unique_ptr<Node> Parser::Pipeline(std::string_view context, ItemType end) {
       return pipe;
     }
     switch (token.type) {
-      case ItemType::kBool: case ItemType::kCharConstant: case ItemType::kComplex:
-      case ItemType::kDot: case ItemType::kField: case ItemType::kIdentifier:
-      case ItemType::kNumber: case ItemType::kNil: case ItemType::kRawString:
-      case ItemType::kString: case ItemType::kVariable: case ItemType::kLeftParen:
+      case ItemType::kBool:
+      case ItemType::kCharConstant:
+      case ItemType::kComplex:
+      case ItemType::kDot:
+      case ItemType::kField:
+      case ItemType::kIdentifier:
+      case ItemType::kNumber:
+      case ItemType::kNil:
+      case ItemType::kRawString:
+      case ItemType::kString:
+      case ItemType::kVariable:
+      case ItemType::kLeftParen:
         Backup();
         pipe->nodes.push_back(Command());
         break;
@@ -384,7 +396,10 @@ void Parser::CheckPipeline(const Node& pipe, std::string_view context) {
   if (pipe.nodes.empty()) Errorf(fmt::format("missing value for {}", context));
   for (size_t i = 1; i < pipe.nodes.size(); ++i) {
     switch (pipe.nodes[i]->nodes[0]->type) {
-      case NodeType::kBool: case NodeType::kDot: case NodeType::kNil: case NodeType::kNumber:
+      case NodeType::kBool:
+      case NodeType::kDot:
+      case NodeType::kNil:
+      case NodeType::kNumber:
       case NodeType::kString:
         Errorf(fmt::format("non executable command in pipeline stage {}", i + 1));
       default:
@@ -393,8 +408,7 @@ void Parser::CheckPipeline(const Node& pipe, std::string_view context) {
   }
 }
 
-std::unique_ptr<Node> Parser::Control(NodeType type, bool allow_else_if,
-                                      std::string_view context) {
+std::unique_ptr<Node> Parser::Control(NodeType type, bool allow_else_if, std::string_view context) {
   Deeper();
   open_.push_back(action_pos_ != SIZE_MAX ? action_pos_ : token_[0].pos);
   const size_t vars_mark = vars_.size();
@@ -450,7 +464,8 @@ std::unique_ptr<Node> Parser::BlockControl() {
   range_depth_ = 0;
   std::unique_ptr<Node> end;
   auto root = ItemList(&end);
-  if (end->type != NodeType::kEnd) Errorf(fmt::format("unexpected {} in {}", end->String(), kContext));
+  if (end->type != NodeType::kEnd)
+    Errorf(fmt::format("unexpected {} in {}", end->String(), kContext));
   vars_.swap(saved_vars);
   range_depth_ = saved_range;
   AddTree(name, std::move(root));
@@ -505,7 +520,10 @@ std::unique_ptr<Node> Parser::Operand() {
       node->pos = chain->pos;
       return node;
     }
-    case NodeType::kBool: case NodeType::kString: case NodeType::kNumber: case NodeType::kNil:
+    case NodeType::kBool:
+    case NodeType::kString:
+    case NodeType::kNumber:
+    case NodeType::kNil:
     case NodeType::kDot:
       Errorf(fmt::format("unexpected . after term {}", Quote(node->String())));
     default:
@@ -539,7 +557,9 @@ std::unique_ptr<Node> Parser::Term() {
       n->b = token.val == "true";
       return n;
     }
-    case ItemType::kCharConstant: case ItemType::kComplex: case ItemType::kNumber:
+    case ItemType::kCharConstant:
+    case ItemType::kComplex:
+    case ItemType::kNumber:
       return Number(token);
     case ItemType::kLeftParen: {
       Deeper();
@@ -547,7 +567,8 @@ std::unique_ptr<Node> Parser::Term() {
       --depth_;
       return p;
     }
-    case ItemType::kString: case ItemType::kRawString: {
+    case ItemType::kString:
+    case ItemType::kRawString: {
       auto s = UnquoteLiteral(token.val);
       if (!s.ok()) Errorf(std::string(s.status().message()));
       auto n = MakeNode(NodeType::kString, token.pos, token.line);
@@ -575,10 +596,14 @@ std::unique_ptr<Node> Parser::Number(const Item& token) {
   const std::string& text = token.val;
   n->raw = text;
   if (token.type == ItemType::kCharConstant) {
+    // strconv.UnquoteChar with quote '\'': \' is an escape, \" is not, a bare " is a rune.
     std::string body = text.substr(1, text.size() - 2);
+    if (body == "\\\"") Errorf("invalid syntax");
+    if (body == "\\'") body = "'";
     auto s = UnquoteLiteral("\"" + (body == "\"" ? std::string("\\\"") : body) + "\"");
     size_t w = 1;
-    if (!s.ok() || s->empty()) Errorf(s.ok() ? "invalid syntax" : std::string(s.status().message()));
+    if (!s.ok() || s->empty())
+      Errorf(s.ok() ? "invalid syntax" : std::string(s.status().message()));
     uint32_t r = DecodeRune(*s, 0, &w);
     if (w != s->size()) Errorf("malformed character constant: " + text);
     n->is_int = n->is_uint = n->is_float = true;
@@ -610,7 +635,8 @@ std::unique_ptr<Node> Parser::Number(const Item& token) {
       }
       n->is_float = true;
       n->f = f.value;
-      if (f.value >= -9.2e18 && f.value <= 9.2e18 && static_cast<double>(static_cast<int64_t>(f.value)) == f.value) {
+      if (f.value >= -9.2e18 && f.value <= 9.2e18 &&
+          static_cast<double>(static_cast<int64_t>(f.value)) == f.value) {
         n->is_int = true;
         n->i = static_cast<int64_t>(f.value);
       }
@@ -622,101 +648,7 @@ std::unique_ptr<Node> Parser::Number(const Item& token) {
   return n;
 }
 
-void WriteNode(const Node& n, std::string* out);
-
-void WriteArg(const Node& n, std::string* out) {
-  if (n.type == NodeType::kPipe) {
-    *out += '(';
-    WriteNode(n, out);
-    *out += ')';
-  } else {
-    WriteNode(n, out);
-  }
-}
-
-void WriteControl(const Node& n, const char* keyword, std::string* out) {
-  *out += fmt::format("{{{{{} ", keyword);
-  WriteNode(*n.pipe, out);
-  *out += "}}";
-  WriteNode(*n.list, out);
-  if (n.else_list) {
-    *out += "{{else}}";
-    WriteNode(*n.else_list, out);
-  }
-  *out += "{{end}}";
-}
-
-void Join(const std::vector<std::string>& parts, const char* lead, std::string* out) {
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0 || *lead != '\0') *out += '.';
-    *out += parts[i];
-  }
-}
-
-void WriteNode(const Node& n, std::string* out) {
-  switch (n.type) {
-    case NodeType::kList:
-      for (const auto& c : n.nodes) WriteNode(*c, out);
-      return;
-    case NodeType::kText: *out += n.text; return;
-    case NodeType::kAction:
-      *out += "{{";
-      WriteNode(*n.pipe, out);
-      *out += "}}";
-      return;
-    case NodeType::kIf: WriteControl(n, "if", out); return;
-    case NodeType::kRange: WriteControl(n, "range", out); return;
-    case NodeType::kWith: WriteControl(n, "with", out); return;
-    case NodeType::kTemplate:
-      *out += "{{template " + Quote(n.text);
-      if (n.pipe) {
-        *out += ' ';
-        WriteNode(*n.pipe, out);
-      }
-      *out += "}}";
-      return;
-    case NodeType::kBreak: *out += "{{break}}"; return;
-    case NodeType::kContinue: *out += "{{continue}}"; return;
-    case NodeType::kPipe:
-      for (size_t i = 0; i < n.decl.size(); ++i) {
-        if (i > 0) *out += ", ";
-        WriteNode(*n.decl[i], out);
-      }
-      if (!n.decl.empty()) *out += " := ";
-      for (size_t i = 0; i < n.nodes.size(); ++i) {
-        if (i > 0) *out += " | ";
-        WriteNode(*n.nodes[i], out);
-      }
-      return;
-    case NodeType::kCommand:
-      for (size_t i = 0; i < n.nodes.size(); ++i) {
-        if (i > 0) *out += ' ';
-        WriteArg(*n.nodes[i], out);
-      }
-      return;
-    case NodeType::kIdentifier: *out += n.text; return;
-    case NodeType::kVariable: Join(n.ident, "", out); return;
-    case NodeType::kField: Join(n.ident, ".", out); return;
-    case NodeType::kChain:
-      WriteArg(*n.pipe, out);
-      Join(n.ident, ".", out);
-      return;
-    case NodeType::kDot: *out += '.'; return;
-    case NodeType::kNil: *out += "nil"; return;
-    case NodeType::kBool: *out += n.b ? "true" : "false"; return;
-    case NodeType::kNumber: case NodeType::kString: *out += n.raw; return;
-    case NodeType::kEnd: *out += "{{end}}"; return;
-    case NodeType::kElse: *out += "{{else}}"; return;
-  }
-}
-
 }  // namespace
-
-std::string Node::String() const {
-  std::string out;
-  WriteNode(*this, &out);
-  return out;
-}
 
 StatusOr<std::unique_ptr<TemplateSet>> Parse(std::string_view name, std::string_view text,
                                              size_t* error_pos) {
@@ -725,8 +657,8 @@ StatusOr<std::unique_ptr<TemplateSet>> Parse(std::string_view name, std::string_
   set->text = std::string(text);
   if (text.size() > kMaxTextBytes) {
     if (error_pos != nullptr) *error_pos = 0;
-    return InvalidArgument(fmt::format("template: {}: template is longer than {} bytes",
-                                               name, kMaxTextBytes));
+    return InvalidArgument(
+        fmt::format("template: {}: template is longer than {} bytes", name, kMaxTextBytes));
   }
   Parser parser(name, set->text, set.get());
   try {

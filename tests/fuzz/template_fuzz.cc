@@ -25,7 +25,8 @@ steward::alerting::TemplateData Data() {
     if (expr == "fail") return steward::InvalidArgument("query failed");
     steward::promql::Vector v;
     for (int i = 0; i < 3; ++i) {
-      v.push_back({steward::tsdb::Labels::FromSorted({{"instance", std::to_string(i)}}), 0, i * 1.5});
+      v.push_back(
+          {steward::tsdb::Labels::FromSorted({{"instance", std::to_string(i)}}), 0, i * 1.5});
     }
     return v;
   };
