@@ -19,7 +19,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # target binary : seed corpus directory and dictionary base name
 TARGETS=(stack_parser_fuzz:stack_parser stack_json_fuzz:stack_json exposition_fuzz:exposition
          promql_selector_fuzz:promql_selector promql_expr_fuzz:promql_expr
-         import_fuzz:tsdb_import rules_fuzz:rules template_fuzz:template)
+         import_fuzz:tsdb_import rules_fuzz:rules template_fuzz:template
+         rule_test_fuzz:rule_tests)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")
 keep_work=0
