@@ -66,7 +66,7 @@ struct RunbookIndexEntry {
   bool builtin = false;
 };
 
-// `page_base` is prefixed to each alert name for its link ("/api/v1/runbooks/pages/").
+// `page_base` is prefixed to each alert name for its link ("/runbooks/").
 std::string RenderRunbookIndex(const std::vector<RunbookIndexEntry>& entries,
                                std::string_view page_base);
 

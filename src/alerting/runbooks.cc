@@ -14,6 +14,8 @@ namespace steward::alerting {
 namespace {
 
 constexpr int64_t kHourMs = 3600 * 1000;
+// Alerts remembered for the check before a run; past this, those whose firing lapsed go.
+constexpr size_t kMaxKnown = 10000;
 
 std::string Bounded(std::string s) {
   if (s.size() <= RunbookEngine::kMaxOutput) return s;
@@ -126,6 +128,9 @@ void RunbookEngine::OnAlerts(const std::vector<Alert>& alerts, int64_t now_ms) {
         if (Matches(rb, alert)) DecideLocked(rb, alert, now_ms, &reports);
       }
     }
+    if (known_.size() > kMaxKnown) std::erase_if(known_, [&](const auto& kv) {
+      return kv.second.ends_at_ms != 0 && kv.second.ends_at_ms <= now_ms;
+    });
   }
   cv_.notify_all();
   Report(std::move(reports));
@@ -186,7 +191,7 @@ bool RunbookEngine::SkipOnceLocked(const config::Runbook& rb, uint64_t fingerpri
 }
 
 void RunbookEngine::ResolveLocked(uint64_t fingerprint, std::vector<RunbookRun>* out) {
-  known_[fingerprint] = Known{false, 0};
+  known_.erase(fingerprint);
   for (auto it = skipped_.begin(); it != skipped_.end();) {
     it = std::get<1>(*it) == fingerprint ? skipped_.erase(it) : ++it;
   }

@@ -103,11 +103,11 @@ TEST(RunbookPages, IndexListsBuiltinsRulesAndRunbookAlerts) {
       RunbookIndex(AlertRulesFromJson(RulesData()), {RestartRunbook(), other});
   ASSERT_EQ(index.size(), 8u);  // six built-ins, ApiErrors, CacheFull
   EXPECT_EQ(index[0].alertname, "ApiErrors");
-  std::string text = RenderRunbookIndex(index, "/api/v1/runbooks/pages/");
-  EXPECT_TRUE(Has(text, "| [StewardReplicaDown](/api/v1/runbooks/pages/StewardReplicaDown) | 1 | "
+  std::string text = RenderRunbookIndex(index, "/runbooks/");
+  EXPECT_TRUE(Has(text, "| [StewardReplicaDown](/runbooks/StewardReplicaDown) | 1 | "
                         "1 | yes |"))
       << text;
-  EXPECT_TRUE(Has(text, "| [CacheFull](/api/v1/runbooks/pages/CacheFull) | 0 | 1 |  |")) << text;
+  EXPECT_TRUE(Has(text, "| [CacheFull](/runbooks/CacheFull) | 0 | 1 |  |")) << text;
 }
 
 TEST(RunbookPages, EveryBuiltinAlertHasAnExplanationAndSteps) {
