@@ -35,6 +35,8 @@ class SeriesReader {
 
   Status Metric(LabelPairs* out);
   Status Values(std::vector<SequenceValue>* out);
+  // The lexer's error for a character the series notation never has (`,`, `#`, ...).
+  Status UnknownCharacter() const;
   Status ExpectEnd() {
     SkipSpaces();
     return AtEnd() ? Status::OK() : Error(pos_, "unexpected " + Describe(pos_));
@@ -75,6 +77,9 @@ class SeriesReader {
 std::string SeriesReader::Describe(size_t at) const {
   if (at >= in_.size()) return "end of input";
   char c = in_[at];
+  // BLANK and TIMES of the series lexer.
+  bool times = c == 'x' && (at + 1 >= in_.size() || !IsAlpha(in_[at + 1]));
+  if (c == '_' || times) return fmt::format("\"{}\"", c);
   if (IsAlpha(c)) return fmt::format("identifier {}", pi::GoQuote(Word(at)));
   if (IsDigit(c)) {
     size_t end = at;
@@ -151,11 +156,22 @@ Status SeriesReader::Values(std::vector<SequenceValue>* out) {
     if (spaces == 0) {
       return Error(pos_, fmt::format("unexpected {} in series values", Describe(pos_)));
     }
+    if (Status st = UnknownCharacter(); !st.ok()) return st;
     if (Status st = Item(out); !st.ok()) return st;
-    if (!AtEnd() && !IsSpace(Peek())) {
-      return Error(pos_, fmt::format("unexpected {} in series values", Describe(pos_)));
-    }
+    if (Status st = UnknownCharacter(); !st.ok()) return st;
+    // After a whole item yacc names the token without "in series values".
+    if (!AtEnd() && !IsSpace(Peek())) return Error(pos_, "unexpected " + Describe(pos_));
   }
+}
+
+Status SeriesReader::UnknownCharacter() const {
+  if (AtEnd()) return Status::OK();
+  char c = Peek();
+  if (IsAlnum(c) || IsSpace(c) || c == ':' || c == '+' || c == '-' || c == '.') {
+    return Status::OK();
+  }
+  return Error(pos_, "unexpected character in series sequence: " +
+                         pi::GoQuoteRune(static_cast<unsigned char>(c)));
 }
 
 Status SeriesReader::Number(std::string_view* text) {

@@ -85,6 +85,10 @@ TEST(SeriesNotation, ErrorsAreThePromtoolOnes) {
   EXPECT_EQ(Error(p + "1+Infx2"),
             "1:13: parse error: unexpected identifier \"Infx2\" in series values");
   EXPECT_EQ(Error(p + "1+1 3"), "1:14: parse error: unexpected \" \" in series values");
+  EXPECT_EQ(Error(p + "1,2"), "1:12: parse error: unexpected character in series sequence: ','");
+  EXPECT_EQ(Error(p + "1x3x3"), "1:14: parse error: unexpected \"x\"");
+  EXPECT_EQ(Error(p + "_+1x2"), "1:12: parse error: unexpected <op:+>");
+  EXPECT_EQ(Error(p + "__"), "1:12: parse error: unexpected \"_\"");
 }
 
 TEST(SeriesNotation, BoundsRepetitions) {
