@@ -75,6 +75,7 @@ void AddMonitors(CLI::App& app, Context& ctx, int& rc);
 void AddQuery(CLI::App& app, Context& ctx, int& rc);
 void AddTsdb(CLI::App& app, Context& ctx, int& rc);
 void AddRules(CLI::App& app, Context& ctx, int& rc);
+void AddIncident(CLI::App& app, Context& ctx, int& rc);
 void AddTest(CLI::App& app, Context& ctx, int& rc);
 
 }  // namespace steward::cli

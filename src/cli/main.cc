@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   AddQuery(app, ctx, rc);
   AddTsdb(app, ctx, rc);
   AddRules(app, ctx, rc);
+  AddIncident(app, ctx, rc);
   AddTest(app, ctx, rc);
   try {
     app.parse(argc, argv);

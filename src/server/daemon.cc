@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "alerting/incidents.h"
 #include "base/hash.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
@@ -132,6 +133,8 @@ Status Daemon::Start() {
                               "; stop it with `steward down` or talk to it");
   }
   ASSIGN_OR_RETURN(store_, state::OpenSqliteStateStore(opt_.state_dir, RealClock::Get()));
+  ASSIGN_OR_RETURN(incidents_, alerting::IncidentManager::Open(store_.get(), RealClock::Get(),
+                                                               {}, &metrics_));
   ASSIGN_OR_RETURN(token_, LoadOrCreateToken(opt_.state_dir));
   instance_ = InstanceId(opt_.state_dir);
   std::ifstream(opt_.state_dir + "/project") >> project_;

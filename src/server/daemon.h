@@ -35,6 +35,10 @@
 #include "server/query_gate.h"
 #include "state/state_store.h"
 
+namespace steward::alerting {
+class IncidentManager;
+}  // namespace steward::alerting
+
 namespace steward::server {
 
 class Monitoring;
@@ -102,6 +106,8 @@ class Daemon {
   state::StateStore* store() { return store_.get(); }
   metrics::Registry* metrics() { return &metrics_; }
   Monitoring* monitoring() { return monitoring_.get(); }
+  // Incidents from alerts and people (made in Start, with the state store).
+  alerting::IncidentManager* incidents() { return incidents_.get(); }
   QueryGate* query_gate() { return query_gate_.get(); }
   // Why monitoring() is null: OK with --no-monitoring, else the error that stopped its start.
   const Status& monitoring_error() const { return monitoring_error_; }
@@ -131,6 +137,7 @@ class Daemon {
   DaemonOptions opt_;
   metrics::Registry metrics_;
   std::unique_ptr<state::StateStore> store_;
+  std::unique_ptr<alerting::IncidentManager> incidents_;  // uses store_ and metrics_
   std::unique_ptr<drivers::Driver> driver_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<Monitoring> monitoring_;

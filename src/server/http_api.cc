@@ -52,6 +52,7 @@ std::string RouteLabel(const std::string& path) {
   for (const char* r : kRoutes)
     if (path == r) return r;
   if (path.rfind("/api/v1/label/", 0) == 0) return "/api/v1/label/:name/values";
+  if (path.rfind("/api/v1/incidents", 0) == 0) return "/api/v1/incidents";
   return "other";
 }
 
@@ -190,6 +191,7 @@ void Daemon::StopHttp() {
 void Daemon::InstallRoutes() {
   auto& svr = http_->svr;
   InstallPrometheusRoutes(svr, this);
+  InstallIncidentRoutes(svr, incidents_.get());
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -24,6 +24,8 @@ namespace steward::server {
 
 // prom_api.cc: the Prometheus-compatible read API over the daemon's monitoring.
 void InstallPrometheusRoutes(httplib::Server& svr, Daemon* daemon);
+// incident_api.cc: /api/v1/incidents (the token is checked before routing, as for every /api/).
+void InstallIncidentRoutes(httplib::Server& svr, alerting::IncidentManager* incidents);
 // Unix seconds (with fraction) or RFC 3339, as Prometheus' API accepts times; returns unix ms.
 StatusOr<int64_t> ParsePromTime(const std::string& s);
 
