@@ -156,7 +156,7 @@ void Decoder::Struct(YamlNode n, std::string_view type, const Fields& fields) {
     if (f == fields.end()) {
       Error(p.key, fmt::format("field {} not found in type {}", key, type));
     } else if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-      Error(p.key, fmt::format("key \"{}\" already set in map", key));
+      Error(p.key, fmt::format("field {} already set in type {}", key, type));
     } else {
       seen.push_back(key);
       f->second(p.value);
@@ -199,7 +199,12 @@ void Decoder::Duration(YamlNode n, int64_t* out) {
   std::string text;
   size_t before = errors_.size();
   String(n, &text);
-  if (errors_.size() != before || n.IsNull() || text.empty()) return;
+  double ignored = 0;
+  // A null (`key:`) is zero; an empty quoted string reaches ParseDuration, which rejects it.
+  if (errors_.size() != before || n.IsNull() ||
+      ResolveScalar(n.Scalar(), Quoted(n), &ignored) == "!!null") {
+    return;
+  }
   auto ms = promql::ParseDurationMillis(text);
   if (!ms.ok()) return Error(n, std::string(ms.status().message()));
   *out = *ms;
