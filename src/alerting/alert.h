@@ -8,7 +8,9 @@
 // values; no thread-safety concerns.
 #pragma once
 
+#include <cinttypes>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -30,5 +32,12 @@ struct Alert {
   bool ResolvedAt(int64_t now_ms) const { return ends_at_ms != 0 && ends_at_ms <= now_ms; }
   std::string_view Name() const { return labels.Get(kAlertNameLabel); }
 };
+
+// A fingerprint as the APIs and payloads show it: 16 lowercase hex digits.
+inline std::string FingerprintHex(uint64_t fingerprint) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, fingerprint);
+  return buf;
+}
 
 }  // namespace steward::alerting

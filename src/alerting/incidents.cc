@@ -73,12 +73,6 @@ void AddIncident(ServiceIncidentStats* s, const IncidentRecord& r) {
 
 }  // namespace
 
-std::string FingerprintHex(uint64_t fingerprint) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, fingerprint);
-  return buf;
-}
-
 IncidentStats ComputeIncidentStats(const std::vector<IncidentRecord>& incidents,
                                    int64_t since_ms) {
   IncidentStats out;

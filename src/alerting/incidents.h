@@ -175,7 +175,4 @@ IncidentStats ComputeIncidentStats(const std::vector<state::IncidentRecord>& inc
 std::string RenderPostmortem(const state::IncidentRecord& incident,
                              const std::vector<state::IncidentEvent>& events);
 
-// "fingerprint" as stored in event data: 16 lower-case hex digits.
-std::string FingerprintHex(uint64_t fingerprint);
-
 }  // namespace steward::alerting

@@ -229,11 +229,6 @@ uint64_t AlertmanagerFingerprint(const tsdb::Labels& labels) {
   return h;
 }
 
-std::string FingerprintHex(uint64_t fp) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fp));
-  return buf;
-}
 
 std::string GoTimeJson(int64_t unix_ms) {
   if (unix_ms == 0) return "0001-01-01T00:00:00Z";

@@ -72,8 +72,7 @@ std::unique_ptr<IntegrationReceiver> NewPagerDutyReceiver(std::string receiver, 
 // Alertmanager's alert fingerprint (prometheus/common model.LabelSet.Fingerprint): FNV-1a 64
 // over name, 0xff, value, 0xff for each label in name order.
 uint64_t AlertmanagerFingerprint(const tsdb::Labels& labels);
-// Fingerprint.String(): 16 lower-case hex digits.
-std::string FingerprintHex(uint64_t fp);
+// Fingerprint.String() is FingerprintHex (alert.h).
 // Go's time.Time JSON form in UTC (RFC 3339 with trailing fractional zeros dropped);
 // 0 is Go's zero time "0001-01-01T00:00:00Z".
 std::string GoTimeJson(int64_t unix_ms);
