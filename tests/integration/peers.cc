@@ -126,6 +126,19 @@ nlohmann::json Prometheus::Api(const std::string& path_and_query) {
   return j["data"];
 }
 
+bool Alertmanager::Start(const std::string& dir, const std::string& config_yaml) {
+  port_ = FreePort();
+  std::string config = dir + "/alertmanager.yml";
+  std::ofstream(config) << config_yaml;
+  if (!proc_.Start({"prometheus-alertmanager", "--config.file=" + config,
+                    "--storage.path=" + dir + "/alertmanager-data",
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                    "--cluster.listen-address="},
+                   dir + "/alertmanager.log"))
+    return false;
+  return PollUntil([&] { return HttpGet(port_, "/-/ready") == 200; }, 30000);
+}
+
 std::string UrlEncode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

@@ -1,4 +1,4 @@
-// Real peers for end-to-end tests: Prometheus and node_exporter from Debian, started as
+// Real peers for end-to-end tests: Prometheus, Alertmanager and node_exporter from Debian, started as
 // children on 127.0.0.1 with free ports, killed and reaped when the object goes away.
 #pragma once
 
@@ -63,6 +63,18 @@ class Prometheus {
   int port() const { return port_; }
   // GET /api/v1/<path>; returns "data" or null on any failure.
   nlohmann::json Api(const std::string& path_and_query);
+
+ private:
+  ChildProcess proc_;
+  int port_ = 0;
+};
+
+// Alertmanager (Debian's prometheus-alertmanager) on a free port with `config_yaml` as its
+// configuration, no clustering, its storage under dir.
+class Alertmanager {
+ public:
+  bool Start(const std::string& dir, const std::string& config_yaml);
+  int port() const { return port_; }
 
  private:
   ChildProcess proc_;
