@@ -38,8 +38,8 @@ std::string Cell(std::string_view s) {
   for (char c : s) {
     if (c == '\n' || c == '\r') {
       out += ' ';
-    } else if (c == '|' || c == '*' || c == '_' || c == '[' || c == ']' || c == '<' ||
-               c == '>' || c == '`' || c == '\\') {
+    } else if (c == '|' || c == '*' || c == '_' || c == '[' || c == ']' || c == '<' || c == '>' ||
+               c == '`' || c == '\\') {
       out += '\\';
       out += c;
     } else {
@@ -67,22 +67,24 @@ std::string ActionText(const config::Runbook& rb) {
   switch (rb.action) {
     case config::RunbookAction::kRestart:
       if (rb.replica >= 0) return fmt::format("restart replica {} of {}", rb.replica, service);
-      return fmt::format("restart the alert's `replica` of {} (every replica, one by one, when "
-                         "the alert names none)",
-                         service);
+      return fmt::format(
+          "restart the alert's `replica` of {} (every replica, one by one, when "
+          "the alert names none)",
+          service);
     case config::RunbookAction::kRollback:
       return fmt::format("roll {} back to its previous release", service);
     case config::RunbookAction::kScale:
-      return fmt::format("scale {} {} (at most {} replicas)", service,
-                         rb.replicas_relative ? "by " + config::ScaleText(rb)
-                                              : "to " + config::ScaleText(rb),
-                         rb.max_replicas);
+      return fmt::format(
+          "scale {} {} (at most {} replicas)", service,
+          rb.replicas_relative ? "by " + config::ScaleText(rb) : "to " + config::ScaleText(rb),
+          rb.max_replicas);
     case config::RunbookAction::kCommand: {
       std::string argv;
       for (const std::string& a : rb.command) argv += (argv.empty() ? "" : " ") + a;
-      return fmt::format("run {} in the stack's directory (timeout {}; the alert's labels in "
-                         "`STEWARD_ALERT_<LABEL>`)",
-                         Code(argv), FormatDuration(rb.timeout));
+      return fmt::format(
+          "run {} in the stack's directory (timeout {}; the alert's labels in "
+          "`STEWARD_ALERT_<LABEL>`)",
+          Code(argv), FormatDuration(rb.timeout));
     }
   }
   return "";
@@ -91,8 +93,9 @@ std::string ActionText(const config::Runbook& rb) {
 void RenderRules(const std::vector<AlertRuleInfo>& rules, std::string* out) {
   *out += "## What it checks\n\n";
   if (rules.empty()) {
-    *out += "No loaded rule raises this alert (it may come from another sender through "
-            "`POST /api/v2/alerts`, or its rule file is not loaded).\n\n";
+    *out +=
+        "No loaded rule raises this alert (it may come from another sender through "
+        "`POST /api/v2/alerts`, or its rule file is not loaded).\n\n";
     return;
   }
   for (const AlertRuleInfo& r : rules) {
@@ -133,15 +136,15 @@ void RenderMeaning(const RunbookPageInput& in, std::string* out) {
   }
   *out += said.empty() ? "The rule has no `summary` or `description` annotation; add one to "
                          "say what this alert means and who should act.\n\n"
-                       : "As the rule describes it (templates shown unexpanded):\n\n" + said +
-                             "\n";
+                       : "As the rule describes it (templates shown unexpanded):\n\n" + said + "\n";
 }
 
 void RenderRunbooks(const std::vector<config::Runbook>& runbooks, std::string* out) {
   *out += "## Runbooks\n\n";
   if (runbooks.empty()) {
-    *out += "No runbook is bound to this alert. Add one under `runbooks:` in the stack "
-            "(docs/stack-reference.md) to let Steward fix it.\n\n";
+    *out +=
+        "No runbook is bound to this alert. Add one under `runbooks:` in the stack "
+        "(docs/stack-reference.md) to let Steward fix it.\n\n";
     return;
   }
   for (const config::Runbook& rb : runbooks) {
@@ -149,12 +152,13 @@ void RenderRunbooks(const std::vector<config::Runbook>& runbooks, std::string* o
     if (!rb.description.empty()) *out += Cell(rb.description) + "\n\n";
     *out += fmt::format("- when: {}\n", Code(Matchers(rb)));
     *out += fmt::format("- does: {}\n", ActionText(rb));
-    *out += fmt::format("- guard rails: at most {} run(s) per hour per service; cool-down {}; "
-                        "{}{}\n\n",
-                        rb.max_runs_per_hour, FormatDuration(rb.cooldown),
-                        rb.only_while_firing ? "only while the alert still fires"
-                                             : "runs even if the alert resolved meanwhile",
-                        rb.dry_run ? "; dry run: records what it would do, does nothing" : "");
+    *out += fmt::format(
+        "- guard rails: at most {} run(s) per hour per service; cool-down {}; "
+        "{}{}\n\n",
+        rb.max_runs_per_hour, FormatDuration(rb.cooldown),
+        rb.only_while_firing ? "only while the alert still fires"
+                             : "runs even if the alert resolved meanwhile",
+        rb.dry_run ? "; dry run: records what it would do, does nothing" : "");
   }
 }
 
@@ -164,14 +168,14 @@ void RenderRuns(const std::vector<RunbookRun>& runs, std::string* out) {
     *out += "None since the daemon started.\n";
     return;
   }
-  *out += "| started | runbook | service | result | took | output |\n"
-          "|---|---|---|---|---|---|\n";
+  *out +=
+      "| started | runbook | service | result | took | output |\n"
+      "|---|---|---|---|---|---|\n";
   for (size_t i = 0; i < runs.size() && i < kMaxRunsShown; ++i) {
     const RunbookRun& r = runs[i];
-    *out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", Time(r.started_at_ms),
-                        Cell(r.runbook), Cell(r.service), Cell(r.result),
-                        FormatDuration(Duration(r.ended_at_ms - r.started_at_ms)),
-                        Cell(r.output));
+    *out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", Time(r.started_at_ms), Cell(r.runbook),
+                        Cell(r.service), Cell(r.result),
+                        FormatDuration(Duration(r.ended_at_ms - r.started_at_ms)), Cell(r.output));
   }
 }
 
@@ -205,7 +209,8 @@ const std::vector<BuiltinAlertDoc>& BuiltinAlertDocs() {
        "replica; until then it gets no traffic marked ready.",
        {"`steward status` shows the last health-check detail (HTTP status, connect error, "
         "timeout or command exit).",
-        "Try the check by hand on the replica's port (e.g. `curl -v http://127.0.0.1:PORT/healthz`).",
+        "Try the check by hand on the replica's port (e.g. `curl -v "
+        "http://127.0.0.1:PORT/healthz`).",
         "`steward logs SERVICE -r REPLICA` for errors around the failures.",
         "If the service is only slow, raise `health.timeout` or fix what is slow; if it is "
         "stuck, a `restart` runbook helps."}},
@@ -270,9 +275,11 @@ std::vector<AlertRuleInfo> AlertRulesFromJson(const nlohmann::json& data) {
     if (!g.is_object() || !g.contains("rules") || !g["rules"].is_array()) continue;
     for (const nlohmann::json& r : g["rules"]) {
       if (!r.is_object() || str(r, "type") != "alerting") continue;
-      AlertRuleInfo info{str(r, "name"), str(r, "query"), num(r, "duration"),
-                         num(r, "keepFiringFor"), pairs(r, "labels"), pairs(r, "annotations"),
-                         str(g, "name"), str(g, "file"), str(r, "state"), 0};
+      AlertRuleInfo info{str(r, "name"),     str(r, "query"),
+                         num(r, "duration"), num(r, "keepFiringFor"),
+                         pairs(r, "labels"), pairs(r, "annotations"),
+                         str(g, "name"),     str(g, "file"),
+                         str(r, "state"),    0};
       if (r.contains("alerts") && r["alerts"].is_array()) {
         info.active = static_cast<int>(r["alerts"].size());
       }
@@ -312,8 +319,8 @@ std::string RenderRunbookIndex(const std::vector<RunbookIndexEntry>& entries,
                                std::string_view page_base) {
   std::string out = "# Runbooks\n\n| alert | rules | runbooks | built-in |\n|---|---|---|---|\n";
   for (const RunbookIndexEntry& e : entries) {
-    out += fmt::format("| [{}]({}{}) | {} | {} | {} |\n", Cell(e.alertname), page_base,
-                       e.alertname, e.rules, e.runbooks, e.builtin ? "yes" : "");
+    out += fmt::format("| [{}]({}{}) | {} | {} | {} |\n", Cell(e.alertname), page_base, e.alertname,
+                       e.rules, e.runbooks, e.builtin ? "yes" : "");
   }
   return out;
 }

@@ -11,11 +11,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "alerting/runbooks.h"
 #include "config/runbook.h"
@@ -39,7 +38,7 @@ struct AlertRuleInfo {
 // Steward's explanation of one of its built-in alerts.
 struct BuiltinAlertDoc {
   std::string_view name;
-  std::string_view meaning;  // a paragraph
+  std::string_view meaning;             // a paragraph
   std::vector<std::string_view> steps;  // manual steps, in order
 };
 
@@ -52,9 +51,9 @@ std::vector<AlertRuleInfo> AlertRulesFromJson(const nlohmann::json& data);
 
 struct RunbookPageInput {
   std::string alertname;
-  std::vector<AlertRuleInfo> rules;          // the rules raising it (usually one)
-  std::vector<config::Runbook> runbooks;     // the runbooks bound to it
-  std::vector<RunbookRun> runs;              // their recent runs, newest first
+  std::vector<AlertRuleInfo> rules;       // the rules raising it (usually one)
+  std::vector<config::Runbook> runbooks;  // the runbooks bound to it
+  std::vector<RunbookRun> runs;           // their recent runs, newest first
 };
 
 std::string RenderRunbookPage(const RunbookPageInput& in);

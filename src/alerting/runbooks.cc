@@ -25,10 +25,14 @@ std::string Bounded(std::string s) {
 
 tsdb::Matcher::Type MatcherType(config::LabelMatcher::Op op) {
   switch (op) {
-    case config::LabelMatcher::Op::kEqual: return tsdb::Matcher::Type::kEqual;
-    case config::LabelMatcher::Op::kNotEqual: return tsdb::Matcher::Type::kNotEqual;
-    case config::LabelMatcher::Op::kRegex: return tsdb::Matcher::Type::kRegexMatch;
-    case config::LabelMatcher::Op::kNotRegex: return tsdb::Matcher::Type::kRegexNoMatch;
+    case config::LabelMatcher::Op::kEqual:
+      return tsdb::Matcher::Type::kEqual;
+    case config::LabelMatcher::Op::kNotEqual:
+      return tsdb::Matcher::Type::kNotEqual;
+    case config::LabelMatcher::Op::kRegex:
+      return tsdb::Matcher::Type::kRegexMatch;
+    case config::LabelMatcher::Op::kNotRegex:
+      return tsdb::Matcher::Type::kRegexNoMatch;
   }
   return tsdb::Matcher::Type::kEqual;
 }
@@ -108,9 +112,8 @@ std::vector<config::Runbook> RunbookEngine::Runbooks() const {
 
 bool RunbookEngine::Matches(const Compiled& rb, const Alert& alert) {
   if (alert.Name() != rb.spec.alert) return false;
-  return std::all_of(rb.matchers.begin(), rb.matchers.end(), [&](const tsdb::Matcher& m) {
-    return m.Matches(alert.labels.Get(m.name()));
-  });
+  return std::all_of(rb.matchers.begin(), rb.matchers.end(),
+                     [&](const tsdb::Matcher& m) { return m.Matches(alert.labels.Get(m.name())); });
 }
 
 void RunbookEngine::OnAlerts(const std::vector<Alert>& alerts, int64_t now_ms) {
@@ -128,9 +131,10 @@ void RunbookEngine::OnAlerts(const std::vector<Alert>& alerts, int64_t now_ms) {
         if (Matches(rb, alert)) DecideLocked(rb, alert, now_ms, &reports);
       }
     }
-    if (known_.size() > kMaxKnown) std::erase_if(known_, [&](const auto& kv) {
-      return kv.second.ends_at_ms != 0 && kv.second.ends_at_ms <= now_ms;
-    });
+    if (known_.size() > kMaxKnown)
+      std::erase_if(known_, [&](const auto& kv) {
+        return kv.second.ends_at_ms != 0 && kv.second.ends_at_ms <= now_ms;
+      });
   }
   cv_.notify_all();
   Report(std::move(reports));
@@ -139,8 +143,8 @@ void RunbookEngine::OnAlerts(const std::vector<Alert>& alerts, int64_t now_ms) {
 void RunbookEngine::DecideLocked(const Compiled& rb, const Alert& alert, int64_t now_ms,
                                  std::vector<RunbookRun>* out) {
   const config::Runbook& spec = rb.spec;
-  std::string service = spec.service.empty() ? std::string(alert.labels.Get("service"))
-                                             : spec.service;
+  std::string service =
+      spec.service.empty() ? std::string(alert.labels.Get("service")) : spec.service;
   uint64_t fp = alert.Fingerprint();
   if (service.empty()) {
     if (SkipOnceLocked(spec, fp, "skipped_no_service")) {
@@ -167,12 +171,11 @@ void RunbookEngine::DecideLocked(const Compiled& rb, const Alert& alert, int64_t
   }
   if (!runs.empty() && now_ms - runs.back() < spec.cooldown.count()) {
     if (SkipOnceLocked(spec, fp, "skipped_cooldown")) {
-      out->push_back(NewRun(
-          spec, alert, service, "skipped_cooldown",
-          fmt::format("last run for {} was {} ago (cooldown {})", service,
-                      FormatDuration(Duration(now_ms - runs.back())),
-                      FormatDuration(spec.cooldown)),
-          now_ms));
+      out->push_back(NewRun(spec, alert, service, "skipped_cooldown",
+                            fmt::format("last run for {} was {} ago (cooldown {})", service,
+                                        FormatDuration(Duration(now_ms - runs.back())),
+                                        FormatDuration(spec.cooldown)),
+                            now_ms));
     }
     return;
   }
@@ -223,8 +226,8 @@ bool RunbookEngine::StillFiringLocked(uint64_t fingerprint, int64_t now_ms) cons
 }
 
 RunbookRun RunbookEngine::NewRun(const config::Runbook& rb, const Alert& alert,
-                                 const std::string& service, std::string result,
-                                 std::string output, int64_t now_ms) const {
+                                 const std::string& service, std::string result, std::string output,
+                                 int64_t now_ms) const {
   RunbookRun run;
   run.runbook = rb.name;
   run.action = std::string(config::RunbookActionName(rb.action));
@@ -328,13 +331,14 @@ void RunbookEngine::ExecuteScale(const Job& job, RunbookRun* run) {
   }
   int target = rb.replicas_relative ? *current + rb.replicas : rb.replicas;
   target = std::clamp(target, 1, std::max(1, rb.max_replicas));
-  std::string what = fmt::format("scale {} from {} to {} replica(s)", job.service, *current,
-                                 target);
+  std::string what =
+      fmt::format("scale {} from {} to {} replica(s)", job.service, *current, target);
   if (target == *current) {
     run->result = "skipped_at_limit";
-    run->output = fmt::format("{} already has {} replica(s); {} with max_replicas {} changes "
-                              "nothing",
-                              job.service, *current, config::ScaleText(rb), rb.max_replicas);
+    run->output = fmt::format(
+        "{} already has {} replica(s); {} with max_replicas {} changes "
+        "nothing",
+        job.service, *current, config::ScaleText(rb), rb.max_replicas);
   } else if (rb.dry_run) {
     run->result = "dry_run";
     run->output = "would " + what;
@@ -360,8 +364,7 @@ void RunbookEngine::ExecuteCommand(const Job& job, RunbookRun* run) {
     return;
   }
   StatusOr<CommandResult> r =
-      opt_.actions->RunCommand(rb.command, CommandEnv(rb, job.alert, job.service), dir,
-                               rb.timeout);
+      opt_.actions->RunCommand(rb.command, CommandEnv(rb, job.alert, job.service), dir, rb.timeout);
   if (!r.ok()) {
     run->result = "failed";
     run->output = what + ": " + r.status().message();
@@ -382,7 +385,8 @@ void RunbookEngine::Report(std::vector<RunbookRun> runs) {
     }
   }
   for (const RunbookRun& run : runs) {
-    if (runs_total_ != nullptr) runs_total_->WithLabels({run.runbook, run.action, run.result}).Inc();
+    if (runs_total_ != nullptr)
+      runs_total_->WithLabels({run.runbook, run.action, run.result}).Inc();
     if (opt_.recorder) opt_.recorder(run);
   }
 }

@@ -74,24 +74,24 @@ class RemediationActions {
 
 // One decision of the engine about one runbook and one alert.
 struct RunbookRun {
-  int64_t id = 0;                            // increasing within this process
+  int64_t id = 0;  // increasing within this process
   std::string runbook;
-  std::string action;                        // "restart", "rollback", "scale", "command"
+  std::string action;  // "restart", "rollback", "scale", "command"
   std::string service;
-  uint64_t fingerprint = 0;                  // of the alert
+  uint64_t fingerprint = 0;                   // of the alert
   std::map<std::string, std::string> labels;  // the alert's
-  std::string result;                        // see the contract
-  std::string output;                        // what was done or why not; bounded
+  std::string result;                         // see the contract
+  std::string output;                         // what was done or why not; bounded
   bool dry_run = false;
   int64_t started_at_ms = 0;
   int64_t ended_at_ms = 0;
 };
 
 struct RunbookEngineOptions {
-  Clock* clock = nullptr;                    // required
-  RemediationActions* actions = nullptr;     // required
+  Clock* clock = nullptr;                           // required
+  RemediationActions* actions = nullptr;            // required
   std::function<void(const RunbookRun&)> recorder;  // optional
-  metrics::Registry* metrics = nullptr;      // optional
+  metrics::Registry* metrics = nullptr;             // optional
 };
 
 class RunbookEngine {
@@ -167,7 +167,7 @@ class RunbookEngine {
   std::set<Key> busy_;                          // queued or running
   std::set<std::tuple<std::string, uint64_t, std::string>> skipped_;  // reported once
   std::deque<Job> queue_;
-  std::deque<RunbookRun> recent_;               // newest at the back
+  std::deque<RunbookRun> recent_;  // newest at the back
   int64_t next_id_ = 1;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -11,11 +11,10 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 #include "config/alerting.h"
@@ -25,12 +24,12 @@ namespace steward::config {
 enum class RunbookAction { kRestart, kRollback, kScale, kCommand };
 
 struct Runbook {
-  std::string name;                        // [a-z0-9][a-z0-9-]*
-  int line = 0;                            // of the runbook's key in the stack file; 0 from JSON
-  std::string alert;                       // the alertname it answers
-  std::vector<LabelMatcher> matchers;      // on the alert's labels; all must match
+  std::string name;                    // [a-z0-9][a-z0-9-]*
+  int line = 0;                        // of the runbook's key in the stack file; 0 from JSON
+  std::string alert;                   // the alertname it answers
+  std::vector<LabelMatcher> matchers;  // on the alert's labels; all must match
   RunbookAction action = RunbookAction::kRestart;
-  std::string service;                     // "": the alert's `service` label
+  std::string service;  // "": the alert's `service` label
   // restart: the replica slot; -1: the alert's `replica` label, else every replica one by one.
   int replica = -1;
   // scale: "+N"/"-N" change the current count (relative), "N" sets it; bounded to
@@ -38,9 +37,9 @@ struct Runbook {
   bool replicas_relative = true;
   int replicas = 1;
   int max_replicas = 10;
-  std::vector<std::string> command;        // command: argv, run in the stack's directory
+  std::vector<std::string> command;          // command: argv, run in the stack's directory
   std::chrono::milliseconds timeout{60000};  // command: killed (its process group) after this
-  int max_runs_per_hour = 3;               // per (runbook, service), sliding hour
+  int max_runs_per_hour = 3;                 // per (runbook, service), sliding hour
   std::chrono::milliseconds cooldown{300000};
   bool only_while_firing = true;
   bool dry_run = false;

@@ -54,8 +54,8 @@ namespace steward::config::internal {
 namespace {
 
 constexpr std::string_view kRunbookKeys[] = {
-    "alert",   "matchers", "action",  "service",           "replica",
-    "replicas", "max_replicas", "command", "timeout", "max_runs_per_hour",
+    "alert",    "matchers",          "action",  "service",    "replica",
+    "replicas", "max_replicas",      "command", "timeout",    "max_runs_per_hour",
     "cooldown", "only_while_firing", "dry_run", "description"};
 constexpr std::string_view kActionNames[] = {"restart", "rollback", "scale", "command"};
 constexpr int kMaxReplicasBound = 1000;
@@ -125,11 +125,11 @@ class RunbookReader {
     if (!name) return false;
     if (!RunbookActionFromName(*name, &r_.action)) {
       std::string hint = Suggest(*name, kActionNames);
-      ctx_.Error(ctx_.Loc(*it),
-                 fmt::format("{}: unknown action '{}'; use one of restart, rollback, scale, "
-                             "command{}",
-                             who_, *name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)",
-                                                                          hint)));
+      ctx_.Error(
+          ctx_.Loc(*it),
+          fmt::format("{}: unknown action '{}'; use one of restart, rollback, scale, "
+                      "command{}",
+                      who_, *name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
       return false;
     }
     return true;
@@ -182,11 +182,11 @@ class RunbookReader {
 
   void Matchers(const Entry& f) {
     if (!f.value.IsSequence()) {
-      ctx_.Error(ctx_.Loc(f), fmt::format("{} must be a list of matchers, e.g. "
-                                          "['service=\"api\"', 'severity=~\"critical|page\"'], "
-                                          "got {}",
-                                          ParseContext::Subject(who_, f.path),
-                                          ParseContext::Describe(f.value)));
+      ctx_.Error(ctx_.Loc(f),
+                 fmt::format("{} must be a list of matchers, e.g. "
+                             "['service=\"api\"', 'severity=~\"critical|page\"'], "
+                             "got {}",
+                             ParseContext::Subject(who_, f.path), ParseContext::Describe(f.value)));
       return;
     }
     for (YamlNode item : f.value.Items()) {
@@ -258,8 +258,8 @@ class RunbookReader {
     CheckService();
     if (action_known && r_.action == RunbookAction::kScale && !r_.replicas_relative &&
         r_.replicas > r_.max_replicas && replicas_at_.line > 0) {
-      ctx_.Error(replicas_at_, fmt::format("{}: 'replicas' ({}) is above 'max_replicas' ({})",
-                                           who_, r_.replicas, r_.max_replicas));
+      ctx_.Error(replicas_at_, fmt::format("{}: 'replicas' ({}) is above 'max_replicas' ({})", who_,
+                                           r_.replicas, r_.max_replicas));
     }
   }
 
@@ -274,11 +274,11 @@ class RunbookReader {
         defined += (defined.empty() ? "" : ", ") + svc.name;
       }
       std::string hint = Suggest(r_.service, names);
-      ctx_.Error(service_at_,
-                 fmt::format("{}: service '{}' is not defined{}; defined services: {}", who_,
-                             r_.service, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)",
-                                                                         hint),
-                             defined.empty() ? "none" : defined));
+      ctx_.Error(
+          service_at_,
+          fmt::format("{}: service '{}' is not defined{}; defined services: {}", who_, r_.service,
+                      hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                      defined.empty() ? "none" : defined));
     } else if (r_.replica >= s->replicas && r_.action == RunbookAction::kRestart) {
       ctx_.Error(service_at_, fmt::format("{}: 'replica' {} does not exist; service '{}' has "
                                           "{} replica(s), numbered from 0",
@@ -302,8 +302,8 @@ void ParseRunbooks(ParseContext& ctx, const std::vector<Entry>& top, Stack* stac
   if (e == top.end() || !ctx.ExpectMap(*e, "")) return;
   for (const Entry& r : ctx.Entries(e->value, {}, "in runbooks", "runbooks.")) {
     if (!IsValidName(r.key)) {
-      ctx.Error(ctx.Loc(r.key_node), fmt::format("runbook name '{}' is not valid; {}", r.key,
-                                                 NameRule("restart-api")));
+      ctx.Error(ctx.Loc(r.key_node),
+                fmt::format("runbook name '{}' is not valid; {}", r.key, NameRule("restart-api")));
       continue;
     }
     Runbook rb;

@@ -68,8 +68,9 @@ TEST(RunbookPages, ABuiltinAlertsPageExplainsItAndListsRunbooksAndRuns) {
   EXPECT_TRUE(Has(page, "### `restart-down`")) << page;
   EXPECT_TRUE(Has(page, "- when: `{alertname=\"StewardReplicaDown\", service=\"api\"}`")) << page;
   EXPECT_TRUE(Has(page, "at most 3 run(s) per hour per service; cool-down 5m")) << page;
-  EXPECT_TRUE(Has(page, "| 2023-11-14T22:13:20Z | restart-down | api | success | 1.5s | "
-                        "restart api/1: done |"))
+  EXPECT_TRUE(Has(page,
+                  "| 2023-11-14T22:13:20Z | restart-down | api | success | 1.5s | "
+                  "restart api/1: done |"))
       << page;
 }
 
@@ -104,16 +105,17 @@ TEST(RunbookPages, IndexListsBuiltinsRulesAndRunbookAlerts) {
   ASSERT_EQ(index.size(), 8u);  // six built-ins, ApiErrors, CacheFull
   EXPECT_EQ(index[0].alertname, "ApiErrors");
   std::string text = RenderRunbookIndex(index, "/runbooks/");
-  EXPECT_TRUE(Has(text, "| [StewardReplicaDown](/runbooks/StewardReplicaDown) | 1 | "
-                        "1 | yes |"))
+  EXPECT_TRUE(Has(text,
+                  "| [StewardReplicaDown](/runbooks/StewardReplicaDown) | 1 | "
+                  "1 | yes |"))
       << text;
   EXPECT_TRUE(Has(text, "| [CacheFull](/runbooks/CacheFull) | 0 | 1 |  |")) << text;
 }
 
 TEST(RunbookPages, EveryBuiltinAlertHasAnExplanationAndSteps) {
-  for (std::string_view name : {"StewardReplicaDown", "StewardCrashLooping",
-                                "StewardHealthCheckFailing", "StewardProbeFailing",
-                                "StewardDiskNearlyFull", "StewardBackupLate"}) {
+  for (std::string_view name :
+       {"StewardReplicaDown", "StewardCrashLooping", "StewardHealthCheckFailing",
+        "StewardProbeFailing", "StewardDiskNearlyFull", "StewardBackupLate"}) {
     const BuiltinAlertDoc* doc = FindBuiltinAlertDoc(name);
     ASSERT_NE(doc, nullptr) << name;
     EXPECT_FALSE(doc->meaning.empty());

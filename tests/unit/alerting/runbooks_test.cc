@@ -101,8 +101,8 @@ class RunbookEngineTest : public ::testing::Test {
   metrics::Registry registry_;
   std::vector<RunbookRun> runs_;
   std::unique_ptr<RunbookEngine> engine_;
-  const Alert down_ = Firing({{"alertname", "StewardReplicaDown"}, {"service", "api"},
-                              {"replica", "1"}});
+  const Alert down_ =
+      Firing({{"alertname", "StewardReplicaDown"}, {"service", "api"}, {"replica", "1"}});
 };
 
 TEST_F(RunbookEngineTest, RestartsTheAlertsReplicaAndRecordsTheRun) {
