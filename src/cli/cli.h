@@ -35,6 +35,8 @@ struct Globals {
   bool defer_reconcile = false;
   bool no_monitoring = false;
   std::string data_dir;  // serve --data-dir
+  std::vector<std::string> rule_files;  // serve --rule-file (besides the stack's rule_files)
+  std::string evaluation_interval = "30s";  // serve --evaluation-interval
   int64_t query_max_samples = 50'000'000;
   std::string query_timeout = "2m";
   int query_max_concurrency = 4;
@@ -77,5 +79,7 @@ void AddTsdb(CLI::App& app, Context& ctx, int& rc);
 void AddRules(CLI::App& app, Context& ctx, int& rc);
 void AddIncident(CLI::App& app, Context& ctx, int& rc);
 void AddTest(CLI::App& app, Context& ctx, int& rc);
+void AddSilence(CLI::App& app, Context& ctx, int& rc);  // and `alerts`
+void AddSlo(CLI::App& app, Context& ctx, int& rc);
 
 }  // namespace steward::cli

@@ -159,6 +159,13 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
   opt.query_timeout = *query_timeout;
   opt.query_max_samples = ctx.g.query_max_samples;
   opt.query_max_concurrency = ctx.g.query_max_concurrency;
+  auto eval_interval = config::ParseDuration(ctx.g.evaluation_interval);
+  if (!eval_interval || eval_interval->count() <= 0)
+    return Fail(InvalidArgument("--evaluation-interval '" + ctx.g.evaluation_interval +
+                                "' is not a positive duration; use e.g. 30s"));
+  opt.evaluation_interval = *eval_interval;
+  for (const std::string& f : ctx.g.rule_files)
+    opt.rule_files.push_back(std::filesystem::absolute(f).lexically_normal().string());
   if (!ctx.g.data_dir.empty()) {
     opt.data_dir = ctx.g.data_dir;
     opt.reconcile = false;
@@ -268,6 +275,12 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
   cmd->add_option("--query-max-concurrency", ctx.g.query_max_concurrency,
                   "Most PromQL queries evaluated at once; more wait for a slot until their "
                   "timeout")
+      ->capture_default_str();
+  cmd->add_option("--rule-file", ctx.g.rule_files,
+                  "A Prometheus rule file to evaluate, besides the stack's rule_files "
+                  "(repeatable; globs allowed)");
+  cmd->add_option("--evaluation-interval", ctx.g.evaluation_interval,
+                  "How often rule groups without their own interval are evaluated")
       ->capture_default_str();
   cmd->add_flag("--defer-reconcile", ctx.g.defer_reconcile,
                 "Wait one interval before the first drift repair (used by `apply`, which "

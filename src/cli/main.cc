@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
   AddRules(app, ctx, rc);
   AddIncident(app, ctx, rc);
   AddTest(app, ctx, rc);
+  AddSilence(app, ctx, rc);
+  AddSlo(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,8 +2,8 @@
 // labels, rendered in the text exposition format 0.0.4 for a /metrics endpoint.
 //
 // Contract: families are registered once, at start-up, and live as long as the Registry; the
-// references that Add*() and WithLabels() return stay valid for the Registry's whole life, so
-// hot paths may cache them. Registering a name twice, invalid names, unsorted buckets and
+// references that Add*() and WithLabels() return stay valid for the Registry's whole life
+// (unless their owner removes that child with Family::Remove), so hot paths may cache them. Registering a name twice, invalid names, unsorted buckets and
 // passing the wrong number of label values are programming errors: they abort with a message
 // (also in release builds, since a malformed exposition would be silently dropped by scrapers).
 // Render() emits families in registration order and samples sorted by label values.
@@ -129,6 +129,15 @@ class Family : public internal::FamilyBase {
     std::unique_ptr<M>& child = children_[values];
     if (!child) child = factory_(buckets_);
     return *child;
+  }
+
+  // Drops the child for these label values, so it is no longer rendered (its series ends, as
+  // when a client library deletes a label set). Only for callers that do not keep references
+  // to that child: they become invalid.
+  void Remove(const std::vector<std::string>& values) {
+    CheckArity(values);
+    std::lock_guard<std::mutex> l(mu_);
+    children_.erase(values);
   }
 
  private:

@@ -236,7 +236,8 @@ Status Runtime::StopReplica(const ReplicaKey& key, const drivers::ReplicaHandle&
       handle = it->second->handle;
       signal = it->second->service.stop_signal;
       grace = it->second->service.stop_grace;
-      if (ready_) ready_->WithLabels({key.service, std::to_string(key.slot)}).Set(0);
+      // A replica stopped on purpose is not "not ready": its series ends.
+      if (ready_) ready_->Remove({key.service, std::to_string(key.slot)});
       replicas_.erase(it);
     }
   }

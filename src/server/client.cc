@@ -15,7 +15,9 @@ namespace {
 
 std::string ErrorFromBody(const httplib::Result& res) {
   auto j = nlohmann::json::parse(res->body, nullptr, false);
-  if (!j.is_discarded() && j.contains("error")) return j["error"].get<std::string>();
+  if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_string())
+    return j["error"].get<std::string>();
+  if (!j.is_discarded() && j.is_string()) return j.get<std::string>();  // Alertmanager's v2 API
   return "HTTP " + std::to_string(res->status) + ": " + res->body;
 }
 
@@ -122,6 +124,19 @@ StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohm
   if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return Internal("POST " + path + ": the daemon sent invalid JSON");
+  return j;
+}
+
+StatusOr<nlohmann::json> DaemonClient::Delete(const std::string& path) {
+  httplib::Client cli(info_.host, info_.port);
+  cli.set_bearer_token_auth(token_.c_str());
+  cli.set_read_timeout(30, 0);
+  auto res = cli.Delete(path.c_str());
+  if (!res) return Unavailable("DELETE " + path + ": " + httplib::to_string(res.error()));
+  if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
+  if (res->body.empty()) return nlohmann::json();
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return Internal("DELETE " + path + ": the daemon sent invalid JSON");
   return j;
 }
 

@@ -40,6 +40,8 @@ class DaemonClient {
 
   StatusOr<nlohmann::json> Get(const std::string& path);
   StatusOr<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
+  // An empty answer is JSON null.
+  StatusOr<nlohmann::json> Delete(const std::string& path);
   // POSTs and calls on_line for each NDJSON line; returns the last line (the result).
   StatusOr<nlohmann::json> PostStream(const std::string& path, const nlohmann::json& body,
                                       const std::function<void(const nlohmann::json&)>& on_line);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,8 +22,11 @@
 #include "base/hash.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
+#include "server/alerting.h"
 #include "server/http_internal.h"
 #include "server/monitoring.h"
+#include "server/notifier.h"
+#include "server/remediation.h"
 
 namespace steward::server {
 namespace fs = std::filesystem;
@@ -81,6 +85,12 @@ Daemon::Daemon(DaemonOptions options) : opt_(std::move(options)) {
   reconcile_seconds_ = &metrics_.AddHistogram("steward_reconcile_duration_seconds",
                                               "Duration of one reconcile pass.", {},
                                               metrics::DefaultBuckets());
+  fs_avail_ = &metrics_.AddGauge("steward_filesystem_avail_bytes",
+                                 "Bytes free to unprivileged users on the state directory's "
+                                 "filesystem.",
+                                 {"path"});
+  fs_size_ = &metrics_.AddGauge("steward_filesystem_size_bytes",
+                                "Size of the state directory's filesystem.", {"path"});
   drift_repairs_ = &metrics_.AddCounter(
       "steward_drift_repairs_total", "Reconcile passes that found drift and repaired it.", {});
   http_requests_ = &metrics_.AddCounter("steward_http_requests_total",
@@ -105,6 +115,9 @@ Daemon::~Daemon() {
   Shutdown();
   if (reconcile_thread_.joinable()) reconcile_thread_.join();
   StopHttp();
+  if (alerting_) alerting_->Stop();
+  if (runbooks_) runbooks_->Stop();  // waits for a running action; before the runtime stops
+  if (notifier_) notifier_->Stop();
   if (monitoring_) monitoring_->Stop();
   if (runtime_) {
     if (opt_.stop_replicas_on_exit) runtime_->StopAll().IgnoreError();
@@ -165,6 +178,8 @@ Status Daemon::Start() {
   runtime_ = std::make_unique<runtime::Runtime>(ropt);
   runtime_->StartLoop();
   RETURN_IF_ERROR(KillLeftovers());
+  remediation_ = std::make_unique<DaemonRemediation>(this);
+  runbooks_ = StartRunbookEngine(remediation_.get(), incidents_.get(), &metrics_, RecordedStack());
   RETURN_IF_ERROR(StartHttp());  // binds, starts monitoring (it needs the port), then listens
   RETURN_IF_ERROR(PublishDiscovery());
   if (opt_.reconcile) reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
@@ -218,7 +233,95 @@ Status Daemon::StartMonitoring() {
   }
   monitoring_ = std::move(mon);
   UpdateMonitoring();
+  return StartAlerting();
+}
+
+Status Daemon::StartAlerting() {
+  const std::string url = "http://" + opt_.listen_host + ":" + std::to_string(bound_port_);
+  auto recorded = RecordedStack();
+  config::Alerting cfg = recorded.ok() ? recorded->alerting : config::Alerting{};
+  NotifierOptions no;
+  no.state_dir = opt_.state_dir;
+  no.metrics = &metrics_;
+  no.external_url = cfg.external_url.empty() ? url : cfg.external_url;
+  notifier_ = std::make_unique<Notifier>(no);
+  Status started = notifier_->Start(cfg, [this](const alerting::Notification& n) {
+    RecordNotified(n);
+  });
+  if (!started.ok()) {
+    // The recorded receivers no longer build (or silences.json is damaged): notify nobody
+    // rather than lose the rules; the reason is logged and the next good apply reloads.
+    spdlog::error("msg=\"notifier not started with the recorded config\" error=\"{}\"",
+                  started.message());
+    notifier_ = std::make_unique<Notifier>(no);
+    RETURN_IF_ERROR(notifier_->Start(config::Alerting{}, nullptr));
+  }
+  AlertingOptions ao;
+  ao.db = monitoring_->db();
+  ao.store = store_.get();
+  ao.metrics = &metrics_;
+  ao.external_url = no.external_url;
+  ao.limits.max_samples = opt_.query_max_samples;
+  ao.query_timeout_ms = opt_.query_timeout.count();
+  alerting_ = std::make_unique<AlertingService>(ao);
+  RETURN_IF_ERROR(alerting_->Start([this](std::vector<alerting::Alert> a) {
+    ReceiveAlerts(std::move(a));
+  }));
+  if (Status st = ReloadRules(); !st.ok())
+    spdlog::error("msg=\"rules not loaded\" error=\"{}\"", st.message());
   return Status::OK();
+}
+
+Status Daemon::ReloadRules() {
+  if (!alerting_) return FailedPrecondition("alerting is off: monitoring is not running");
+  RuleSources sources;
+  sources.evaluation_interval_ms = opt_.evaluation_interval.count();
+  sources.files = opt_.rule_files;
+  auto recorded = RecordedStack();
+  if (!recorded.ok()) return recorded.status().Annotate("read the recorded stack for its rules");
+  for (const std::string& f : recorded->rule_files) sources.files.push_back(f);
+  sources.files = ExpandRuleFiles(sources.files, recorded->dir.empty() ? fs::current_path().string()
+                                                                       : recorded->dir);
+  if (recorded->alerting.declared) {
+    sources.evaluation_interval_ms = recorded->alerting.evaluation_interval.count();
+    sources.external_labels = recorded->alerting.external_labels;
+  }
+  sources.slos = recorded->slos;
+  Status notifier = notifier_ ? notifier_->Reload(recorded->alerting) : Status::OK();
+  auto loaded = alerting_->Load(sources);
+  if (!loaded.ok()) return loaded.status();
+  if (!notifier.ok())
+    return notifier.Annotate("the alerting receivers were not reloaded; the previous ones keep "
+                             "running");
+  return Status::OK();
+}
+
+void Daemon::ReceiveAlerts(std::vector<alerting::Alert> alerts) {
+  if (alerts.empty()) return;
+  int64_t now = ToUnixMillis(RealClock::Get()->WallNow());
+  if (incidents_) {
+    Status st = incidents_->OnAlerts(alerts, now);
+    if (!st.ok()) spdlog::warn("msg=\"incidents\" error=\"{}\"", st.message());
+  }
+  if (runbooks_) runbooks_->OnAlerts(alerts, now);  // after incidents: runs land on them
+  if (notifier_) notifier_->Put(std::move(alerts));
+}
+
+// Each incident whose alerts a notification carries gets a "notified" entry on its timeline.
+void Daemon::RecordNotified(const alerting::Notification& n) {
+  if (!incidents_) return;
+  std::set<int64_t> seen;
+  for (const auto& a : n.alerts) {
+    auto id = incidents_->IncidentForAlert(a.Fingerprint());
+    if (!id || !seen.insert(*id).second) continue;
+    size_t firing = 0;
+    for (const auto& b : n.alerts) firing += !b.ResolvedAt(n.now_ms);
+    Status st = incidents_->RecordNotified(
+        *id, n.receiver,
+        fmt::format("{} firing, {} resolved alert(s) sent to {}", firing, n.alerts.size() - firing,
+                    n.receiver));
+    if (!st.ok()) spdlog::warn("msg=\"incident timeline\" error=\"{}\"", st.message());
+  }
 }
 
 void Daemon::UpdateMonitoring() {
@@ -314,6 +417,12 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
   // with this apply, whatever else changes.
   RETURN_IF_ERROR(store_->PutDocument(
       "monitoring", desired ? MonitoringDocument(*desired).dump() : std::string("{}")));
+  LoadRunbooks(runbooks_.get(), desired);
+  if (alerting_) {
+    // Rules are not resources of the plan either; a broken set leaves the old rules running
+    // and is reported with the apply (`steward plan` and `rules check` catch it earlier).
+    if (Status st = ReloadRules(); !st.ok()) progress("rules", st.message());
+  }
   ASSIGN_OR_RETURN(plan::Plan p, Plan(desired));
   if (p.empty()) {
     UpdateMonitoring();
@@ -342,6 +451,9 @@ StatusOr<apply::ApplyReport> Daemon::Execute(const plan::Plan& p, const Requeste
   apply::ExecutorOptions eo;
   eo.parallelism = opt_.apply_parallelism;
   apply::Executor exec(store_.get(), runtime_.get(), RealClock::Get(), eo);
+  // Rollback runbooks apply what a service ran before its last release.
+  if (Status st = RecordPreviousSpecs(store_.get(), p); !st.ok())
+    spdlog::warn("msg=\"previous release not recorded\" error=\"{}\"", st.message());
   apply::ApplyReport report = exec.Execute(p, progress);
   std::string error;
   for (const auto& r : report.results)
@@ -454,6 +566,15 @@ Status Daemon::ReconcileOnce() {
   return Status::OK();
 }
 
+// The state directory's filesystem, for the built-in StewardDiskNearlyFull alert.
+void Daemon::UpdateDiskMetrics() {
+  struct statvfs fs {};
+  if (statvfs(opt_.state_dir.c_str(), &fs) != 0) return;
+  double unit = static_cast<double>(fs.f_frsize);
+  fs_avail_->WithLabels({opt_.state_dir}).Set(unit * static_cast<double>(fs.f_bavail));
+  fs_size_->WithLabels({opt_.state_dir}).Set(unit * static_cast<double>(fs.f_blocks));
+}
+
 void Daemon::ReconcileLoop() {
   if (opt_.defer_first_reconcile) {
     std::unique_lock<std::mutex> l(wait_mu_);
@@ -463,6 +584,7 @@ void Daemon::ReconcileLoop() {
     Status st = ReconcileOnce();
     if (!st.ok()) spdlog::error("msg=\"reconcile failed\" error=\"{}\"", st.message());
     UpdateMonitoring();
+    UpdateDiskMetrics();
     std::unique_lock<std::mutex> l(wait_mu_);
     wait_cv_.wait_for(l, opt_.reconcile_interval, [this] { return shutdown_.load(); });
   }

@@ -23,9 +23,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "alerting/alert.h"
+#include "alerting/notification.h"
 #include "apply/executor.h"
 #include "config/stack.h"
 #include "config/stack_parser.h"
@@ -37,11 +40,15 @@
 
 namespace steward::alerting {
 class IncidentManager;
+class RunbookEngine;
 }  // namespace steward::alerting
 
 namespace steward::server {
 
 class Monitoring;
+class AlertingService;
+class Notifier;
+class DaemonRemediation;
 
 inline constexpr int kDefaultPort = 7420;
 
@@ -70,6 +77,10 @@ struct DaemonOptions {
   // Prometheus' --query.max-concurrency: more queries wait (until their timeout) for a slot.
   // Smaller than Prometheus' 20: each running query may hold up to query_max_samples samples.
   int query_max_concurrency = 4;
+  // Prometheus rule files evaluated besides the stack's rule_files (`serve --rule-file`), and
+  // the interval of groups without their own (the stack's alerting.evaluation_interval wins).
+  std::vector<std::string> rule_files;
+  Duration evaluation_interval = Duration(30000);
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
 };
@@ -84,6 +95,7 @@ struct Requester {
 
 class Daemon {
  public:
+  friend class DaemonRemediation;  // runbook actions apply through the private apply path
   explicit Daemon(DaemonOptions options);
   ~Daemon();
 
@@ -108,6 +120,19 @@ class Daemon {
   Monitoring* monitoring() { return monitoring_.get(); }
   // Incidents from alerts and people (made in Start, with the state store).
   alerting::IncidentManager* incidents() { return incidents_.get(); }
+  // Null without monitoring (rules need the TSDB).
+  AlertingService* alerting() { return alerting_.get(); }
+  // The embedded Alertmanager; null without monitoring.
+  Notifier* notifier() { return notifier_.get(); }
+  // The stack's runbooks, run for the alerts ReceiveAlerts gets (made in Start).
+  alerting::RunbookEngine* runbooks() { return runbooks_.get(); }
+  // The stack as last applied (services and the monitoring, alerting and SLO sections).
+  StatusOr<config::Stack> RecordedStackForApi() { return RecordedStack(); }
+  // Alerts from the rules and from POST /api/v2/alerts: to the notifier, incidents, runbooks.
+  void ReceiveAlerts(std::vector<alerting::Alert> alerts);
+  // Re-reads the rule files (the stack's and --rule-file) and the SLOs; on any error the rules
+  // that run keep running and the error is returned.
+  Status ReloadRules();
   QueryGate* query_gate() { return query_gate_.get(); }
   // Why monitoring() is null: OK with --no-monitoring, else the error that stopped its start.
   const Status& monitoring_error() const { return monitoring_error_; }
@@ -129,6 +154,9 @@ class Daemon {
   // Hands the recorded stack (services + the monitoring document) and the live replicas to
   // the scraper and prober.
   void UpdateMonitoring();
+  Status StartAlerting();
+  void RecordNotified(const alerting::Notification& n);
+  void UpdateDiskMetrics();
   Status PublishDiscovery();
   Status StartHttp();  // http_api.cc
   void StopHttp();
@@ -141,6 +169,10 @@ class Daemon {
   std::unique_ptr<drivers::Driver> driver_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<Monitoring> monitoring_;
+  std::unique_ptr<Notifier> notifier_;      // before alerting_: the evaluator sends to it
+  std::unique_ptr<AlertingService> alerting_;
+  std::unique_ptr<DaemonRemediation> remediation_;
+  std::unique_ptr<alerting::RunbookEngine> runbooks_;  // acts through remediation_
   std::unique_ptr<QueryGate> query_gate_;
   Status monitoring_error_;  // written before the HTTP server listens, then read-only
   std::string token_;
@@ -166,6 +198,8 @@ class Daemon {
   metrics::Family<metrics::Histogram>* apply_seconds_ = nullptr;
   metrics::Family<metrics::Histogram>* reconcile_seconds_ = nullptr;
   metrics::Family<metrics::Counter>* drift_repairs_ = nullptr;
+  metrics::Family<metrics::Gauge>* fs_avail_ = nullptr;
+  metrics::Family<metrics::Gauge>* fs_size_ = nullptr;
   metrics::Family<metrics::Counter>* http_requests_ = nullptr;
 };
 

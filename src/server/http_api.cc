@@ -53,6 +53,11 @@ std::string RouteLabel(const std::string& path) {
     if (path == r) return r;
   if (path.rfind("/api/v1/label/", 0) == 0) return "/api/v1/label/:name/values";
   if (path.rfind("/api/v1/incidents", 0) == 0) return "/api/v1/incidents";
+  if (path.rfind("/api/v1/runbooks", 0) == 0) return "/api/v1/runbooks";
+  if (path.rfind("/runbooks", 0) == 0) return "/runbooks";
+  if (path.rfind("/api/v2/silence", 0) == 0) return "/api/v2/silences";
+  for (const char* r : {"/api/v2/alerts", "/api/v2/status", "/api/v1/notifications", "/-/reload"})
+    if (path == r) return r;
   return "other";
 }
 
@@ -151,7 +156,9 @@ Status Daemon::StartHttp() {
   // kept-alive connection (Grafana's, and the query benchmark's); Go's servers set it too.
   svr.set_tcp_nodelay(true);
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path.rfind("/api/", 0) != 0 && req.path.rfind("/-/", 0) != 0 &&
+        req.path.rfind("/runbooks", 0) != 0)  // runbook pages show expressions and commands
+      return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) != 0 || !TokenMatches(auth.substr(prefix.size()), token_)) {
@@ -192,6 +199,8 @@ void Daemon::InstallRoutes() {
   auto& svr = http_->svr;
   InstallPrometheusRoutes(svr, this);
   InstallIncidentRoutes(svr, incidents_.get());
+  InstallAlertRoutes(svr, this);
+  InstallRunbookRoutes(svr, this);
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

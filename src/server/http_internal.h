@@ -24,8 +24,15 @@ namespace steward::server {
 
 // prom_api.cc: the Prometheus-compatible read API over the daemon's monitoring.
 void InstallPrometheusRoutes(httplib::Server& svr, Daemon* daemon);
+// alert_api.cc: Alertmanager's /api/v2 (alerts in and out, silences, status) and
+// /api/v1/notifications over the daemon's notifier (503 without one); posted alerts go where
+// the rules' alerts go (Daemon::ReceiveAlerts).
+void InstallAlertRoutes(httplib::Server& svr, Daemon* daemon);
 // incident_api.cc: /api/v1/incidents (the token is checked before routing, as for every /api/).
 void InstallIncidentRoutes(httplib::Server& svr, alerting::IncidentManager* incidents);
+// runbook_api.cc: /api/v1/runbooks (list, runs) and the Markdown pages under /runbooks, behind
+// the token like every /api/ path.
+void InstallRunbookRoutes(httplib::Server& svr, Daemon* daemon);
 // Unix seconds (with fraction) or RFC 3339, as Prometheus' API accepts times; returns unix ms.
 StatusOr<int64_t> ParsePromTime(const std::string& s);
 

@@ -24,6 +24,10 @@ Status ApplyMonitoringDocument(const nlohmann::json& doc, config::Stack* into) {
   into->monitors = std::move(parsed->monitors);
   into->monitoring = parsed->monitoring;
   into->environment = parsed->environment;
+  into->rule_files = std::move(parsed->rule_files);
+  into->alerting = std::move(parsed->alerting);
+  into->slos = std::move(parsed->slos);
+  into->runbooks = std::move(parsed->runbooks);
   if (into->dir.empty()) into->dir = parsed->dir;  // exec probes run there
   return Status::OK();
 }

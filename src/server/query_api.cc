@@ -1,7 +1,7 @@
 // The PromQL query API with Prometheus 2.42's parameters, checks, error messages and JSON shapes:
 // /api/v1/query, /api/v1/query_range, /api/v1/format_query, plus what Grafana's Prometheus data
-// source asks for besides (status/buildinfo, metadata, query_exemplars, rules, alerts — the last
-// ones empty until Steward stores metadata, exemplars and alerting rules).
+// source asks for besides (status/buildinfo, metadata, query_exemplars, rules, alerts — metadata
+// and exemplars empty until Steward stores them) and /-/reload for the rule files.
 //
 // Results are written straight into the response text (not through a JSON tree): a 24 h range
 // query over thousands of series is millions of points, and their encoding is on the latency
@@ -17,6 +17,7 @@
 
 #include "promql/engine.h"
 #include "promql/parser.h"
+#include "server/alerting.h"
 #include "server/http_internal.h"
 #include "server/prom_internal.h"
 
@@ -385,11 +386,33 @@ void InstallQueryRoutes(httplib::Server& svr, Daemon* daemon) {
       return PromError(res, 400, "bad_data", "limit must be a number");
     PromSuccess(res, nlohmann::json::object());
   });
-  svr.Get("/api/v1/rules", [](const httplib::Request&, httplib::Response& res) {
-    PromSuccess(res, {{"groups", nlohmann::json::array()}});
+  svr.Get("/api/v1/rules", [daemon](const httplib::Request& req, httplib::Response& res) {
+    std::string type = Param(req, "type");
+    if (!type.empty() && type != "alert" && type != "record")
+      return PromError(res, 400, "bad_data", "invalid type " + type + ": use alert or record");
+    AlertingService* a = daemon->alerting();
+    PromSuccess(res, a ? a->RulesJson(type) : nlohmann::json{{"groups", nlohmann::json::array()}});
   });
-  svr.Get("/api/v1/alerts", [](const httplib::Request&, httplib::Response& res) {
-    PromSuccess(res, {{"alerts", nlohmann::json::array()}});
+  svr.Get("/api/v1/alerts", [daemon](const httplib::Request&, httplib::Response& res) {
+    AlertingService* a = daemon->alerting();
+    PromSuccess(res, a ? a->AlertsJson() : nlohmann::json{{"alerts", nlohmann::json::array()}});
+  });
+  svr.Get("/api/v1/slos", [daemon](const httplib::Request&, httplib::Response& res) {
+    AlertingService* a = daemon->alerting();
+    if (!a) return PromError(res, 503, "unavailable", "SLOs need monitoring, which is off");
+    auto stack = daemon->RecordedStackForApi();
+    if (!stack.ok()) return PromError(res, 500, "internal", stack.status().message());
+    PromSuccess(res, a->SlosJson(stack->slos));
+  });
+  // Prometheus' lifecycle endpoint: re-read the rule files; a broken set leaves the old running.
+  svr.Post("/-/reload", [daemon](const httplib::Request&, httplib::Response& res) {
+    Status st = daemon->ReloadRules();
+    if (!st.ok()) {
+      res.status = 500;
+      res.set_content(st.message() + "\n", "text/plain");
+      return;
+    }
+    res.set_content("rules reloaded\n", "text/plain");
   });
 }
 

@@ -1,0 +1,64 @@
+#include "alerting/builtin_rules.h"
+
+namespace steward::alerting {
+
+const std::string& BuiltinRulesText() {
+  // `for` durations are short enough for a runbook to act within seconds of a crash loop, and
+  // long enough that a rolling update's not-yet-ready replica does not page.
+  static const std::string kText = R"yaml(groups:
+  - name: steward:builtin
+    rules:
+      - alert: StewardReplicaDown
+        expr: steward_replica_ready{job="steward"} == 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: 'Replica {{ $labels.replica }} of {{ $labels.service }} is not ready'
+          description: 'The replica has failed its health check or is not running for more than a minute.'
+      - alert: StewardCrashLooping
+        expr: increase(steward_replica_restarts_total{job="steward"}[5m]) >= 3
+        labels:
+          severity: critical
+        annotations:
+          summary: '{{ $labels.service }} is crash looping'
+          description: '{{ $value | humanize }} restarts of {{ $labels.service }} in the last 5 minutes.'
+      - alert: StewardHealthCheckFailing
+        expr: sum by (job, instance, service) (increase(steward_health_checks_total{job="steward",result="failure"}[2m])) > 0
+        for: 2m
+        labels:
+          severity: warning
+        annotations:
+          summary: 'Health checks of {{ $labels.service }} are failing'
+          description: '{{ $value | humanize }} failed health checks of {{ $labels.service }} in the last 2 minutes.'
+      - alert: StewardProbeFailing
+        expr: probe_success{job="monitor"} == 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: 'Probe {{ $labels.monitor }} is failing'
+          description: 'The {{ $labels.kind }} probe of {{ $labels.instance }} has failed for more than a minute.'
+      - alert: StewardDiskNearlyFull
+        expr: |
+          steward_filesystem_avail_bytes{job="steward"} / steward_filesystem_size_bytes{job="steward"} < 0.10
+          or
+          node_filesystem_avail_bytes{fstype!~"tmpfs|ramfs|squashfs|overlay"} / node_filesystem_size_bytes{fstype!~"tmpfs|ramfs|squashfs|overlay"} < 0.10
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: 'Less than 10% disk space left on {{ $labels.instance }} ({{ $labels.mountpoint }}{{ $labels.path }})'
+          description: '{{ $value | humanizePercentage }} of the filesystem is free.'
+      - alert: StewardBackupLate
+        expr: time() - steward_backup_last_success_timestamp_seconds > 2 * steward_backup_interval_seconds
+        labels:
+          severity: warning
+        annotations:
+          summary: 'The backup of {{ $labels.service }} is late'
+          description: 'The last successful backup is {{ $value | humanizeDuration }} old, more than twice its schedule.'
+)yaml";
+  return kText;
+}
+
+}  // namespace steward::alerting
