@@ -1,5 +1,7 @@
 #include "alerting/builtin_rules.h"
 
+#include <utility>
+
 namespace steward::alerting {
 
 const std::string& BuiltinRulesText() {
@@ -59,6 +61,34 @@ const std::string& BuiltinRulesText() {
           description: 'The last successful backup is {{ $value | humanizeDuration }} old, more than twice its schedule.'
 )yaml";
   return kText;
+}
+
+std::vector<config::Runbook> DefaultRunbooks() {
+  auto make = [](const char* alert, config::RunbookAction action, const char* what) {
+    config::Runbook r;
+    r.name = std::string("default-") + alert;
+    r.alert = alert;
+    r.action = action;
+    r.description = what;
+    return r;
+  };
+  return {
+      make("StewardReplicaDown", config::RunbookAction::kRestart,
+           "Steward's default: restart the replica that is not ready"),
+      make("StewardHealthCheckFailing", config::RunbookAction::kRestart,
+           "Steward's default: restart the replicas whose health checks fail"),
+      make("StewardCrashLooping", config::RunbookAction::kRollback,
+           "Steward's default: roll the crash-looping service back to its previous release"),
+  };
+}
+
+std::vector<config::Runbook> WithDefaultRunbooks(std::vector<config::Runbook> declared) {
+  for (config::Runbook& d : DefaultRunbooks()) {
+    bool taken = false;
+    for (const config::Runbook& r : declared) taken |= r.alert == d.alert;
+    if (!taken) declared.push_back(std::move(d));
+  }
+  return declared;
 }
 
 }  // namespace steward::alerting

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "alerting/builtin_rules.h"
 #include "config/stack_json.h"
 #include "server/daemon.h"
 #include "state/state_store.h"
@@ -59,8 +60,9 @@ Status RecordPreviousSpecs(state::StateStore* store, const plan::Plan& plan) {
 
 void LoadRunbooks(alerting::RunbookEngine* engine, const config::Stack* stack) {
   if (engine == nullptr) return;
-  Status st =
-      stack ? engine->SetRunbooks(stack->runbooks, stack->dir) : engine->SetRunbooks({}, "");
+  Status st = engine->SetRunbooks(
+      alerting::WithDefaultRunbooks(stack ? stack->runbooks : std::vector<config::Runbook>{}),
+      stack ? stack->dir : "");
   if (!st.ok()) {
     spdlog::error("msg=\"runbooks not loaded; the previous ones stay\" error=\"{}\"", st.message());
   }
