@@ -287,6 +287,8 @@ Status Daemon::ReloadRules() {
     sources.external_labels = recorded->alerting.external_labels;
   }
   sources.slos = recorded->slos;
+  // `serve --data-dir` serves a store nobody supervises or scrapes: only the rules it is given.
+  sources.builtin = opt_.data_dir.empty();
   Status notifier = notifier_ ? notifier_->Reload(recorded->alerting) : Status::OK();
   auto loaded = alerting_->Load(sources);
   if (!loaded.ok()) return loaded.status();
