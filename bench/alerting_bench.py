@@ -32,7 +32,7 @@ Prints a Markdown table on stdout. Nothing here is a test; numbers depend on the
 import argparse, json, os, shutil, signal, statistics, subprocess, tempfile, time
 import urllib.request
 
-from benchlib import free_port, log, wait_for
+from benchlib import free_port, log, noise, run, wait_for
 
 STEP = 15
 INSTANCES = 20
@@ -44,15 +44,6 @@ LE = ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"]
 FAST = [0.4, 0.7, 0.85, 0.98, 0.995, 1.0, 1.0, 1.0]
 SLOW = [0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0, 1.0]
 GROUP = "bench"
-
-
-def noise(a, b):
-    """A deterministic value in [0, 1) from two integers."""
-    x = (a * 0x9E3779B97F4A7C15 ^ (b + 0x632BE59BD9B4E019) * 0xC2B2AE3D27D4EB4F) & (2**64 - 1)
-    x ^= x >> 29
-    x = (x * 0xBF58476D1CE4E5B9) & (2**64 - 1)
-    x ^= x >> 32
-    return (x >> 11) / 2.0**53
 
 
 def job_name(j):
@@ -190,15 +181,6 @@ def http_get(url, headers=None, timeout=30):
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.read().decode()
-
-
-def run(cmd, log_path, **kw):
-    with open(log_path, "w") as out:
-        t0 = time.time()
-        rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)
-    if rc != 0:
-        raise SystemExit(f"bench: {' '.join(cmd)} failed (exit {rc}); see {log_path}")
-    return time.time() - t0
 
 
 def proc_status(pid, field):

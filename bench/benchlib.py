@@ -1,5 +1,5 @@
-"""Helpers shared by the side-by-side benchmarks (monitor_bench.py, query_bench.py)."""
-import socket, sys, time
+"""Helpers shared by the side-by-side benchmarks (monitor, query and alerting benches)."""
+import socket, subprocess, sys, time
 
 
 def log(*a):
@@ -25,3 +25,22 @@ def wait_for(cond, timeout, what):
             pass
         time.sleep(0.2)
     raise SystemExit("bench: timed out waiting for " + what)
+
+
+def noise(a, b):
+    """A deterministic value in [0, 1) from two integers."""
+    x = (a * 0x9E3779B97F4A7C15 ^ (b + 0x632BE59BD9B4E019) * 0xC2B2AE3D27D4EB4F) & (2**64 - 1)
+    x ^= x >> 29
+    x = (x * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    x ^= x >> 32
+    return (x >> 11) / 2.0**53
+
+
+def run(cmd, log_path, **kw):
+    """Runs cmd with its output in log_path; exits the bench if it fails; returns seconds."""
+    with open(log_path, "w") as out:
+        t0 = time.time()
+        rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)
+    if rc != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed (exit {rc}); see {log_path}")
+    return time.time() - t0

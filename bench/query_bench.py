@@ -24,7 +24,7 @@ stdout. Nothing here is a test; numbers depend on the machine.
 import argparse, http.client, json, math, os, shutil, signal, subprocess, tempfile
 import time, urllib.parse
 
-from benchlib import free_port, log, wait_for
+from benchlib import free_port, log, noise, run, wait_for
 
 STEP = 60
 CPU_SPAN = 3 * 3600
@@ -51,15 +51,6 @@ QUERIES = [
     ("24 h range: histogram_quantile", "range",
      "histogram_quantile(0.95, sum by (le) (rate(bench_latency_seconds_bucket[5m])))", LONG_SPAN),
 ]
-
-
-def noise(a, b):
-    """A deterministic value in [0, 1) from two integers."""
-    x = (a * 0x9E3779B97F4A7C15 ^ (b + 0x632BE59BD9B4E019) * 0xC2B2AE3D27D4EB4F) & (2**64 - 1)
-    x ^= x >> 29
-    x = (x * 0xBF58476D1CE4E5B9) & (2**64 - 1)
-    x ^= x >> 32
-    return (x >> 11) / 2.0**53
 
 
 def write_data(path, end, cpu_instances):
@@ -142,15 +133,6 @@ class Server:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
         return 0
-
-
-def run(cmd, log_path, **kw):
-    with open(log_path, "w") as out:
-        t0 = time.time()
-        rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)
-    if rc != 0:
-        raise SystemExit(f"bench: {' '.join(cmd)} failed (exit {rc}); see {log_path}")
-    return time.time() - t0
 
 
 def start_prometheus(work, om):

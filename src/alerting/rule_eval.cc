@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "alerting/rule_eval_internal.h"
+#include "base/url.h"
 
 namespace steward::alerting {
 
@@ -58,23 +59,6 @@ StatusOr<promql::Vector> QueryVector(const promql::Engine& engine,
   return FailedPrecondition("rule result is not a vector or scalar");
 }
 
-std::string QueryEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 }  // namespace internal
 
@@ -108,7 +92,7 @@ GroupEvaluator::GroupEvaluator(RuleGroup group, std::string file, EvalOptions op
     st.rule = &impl_->group.rules[i];
     st.restored = !impl_->options.restore_pending;
     const std::string printed = st.rule->parsed ? st.rule->parsed->ToString() : st.rule->expr;
-    st.generator_path = "/graph?g0.expr=" + internal::QueryEscape(printed) + "&g0.tab=1";
+    st.generator_path = "/graph?g0.expr=" + steward::QueryEscape(printed) + "&g0.tab=1";
   }
 }
 

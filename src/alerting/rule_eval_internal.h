@@ -80,7 +80,4 @@ StatusOr<promql::Vector> EvalAlerts(RuleState* state, const AlertEvalContext& ct
 // The ALERTS_FOR_STATE series of an alert (rule labels overlaid by the alert's).
 tsdb::Labels ForStateLabels(const Rule& rule, const tsdb::Labels& alert_labels);
 
-// Go's url.QueryEscape.
-std::string QueryEscape(std::string_view s);
-
 }  // namespace steward::alerting::internal

@@ -327,23 +327,6 @@ std::string JsEscape(std::string_view s) {
 
 }  // namespace
 
-std::string QueryEscape(std::string_view s) {
-  constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += ch;
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
 
 bool IsBuiltin(std::string_view name) {
   for (const Sig& s : kBuiltins) {
@@ -383,7 +366,7 @@ Value CallBuiltin(std::string_view name, const std::vector<Value>& args, const C
   }
   if (name == "html") return Value::String(HtmlEscape(ArgsText(args)));
   if (name == "js") return Value::String(JsEscape(ArgsText(args)));
-  if (name == "urlquery") return Value::String(QueryEscape(ArgsText(args)));
+  if (name == "urlquery") return Value::String(steward::QueryEscape(ArgsText(args)));
   if (name == "call") {
     if (!args[0].valid() || args[0].type == Value::Type::kNil) Fail("call of nil");
     Fail("non-function of type " + TypeName(args[0]));

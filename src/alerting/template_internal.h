@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "alerting/template.h"
+#include "base/url.h"
 #include "base/status.h"
 
 namespace steward::alerting::tmpl {
@@ -199,7 +200,6 @@ bool Compare(std::string_view op, const Value& a, const std::vector<Value>& rest
 // The builtins' and Prometheus' signatures (see Signature).
 const char* BuiltinSignature(std::string_view name);
 const char* PrometheusSignature(std::string_view name);
-// url.QueryEscape.
-std::string QueryEscape(std::string_view s);
+using steward::QueryEscape;  // base/url.h: Go's url.QueryEscape
 
 }  // namespace steward::alerting::tmpl

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/url.h"
+
 namespace steward::monitor {
 namespace {
 
@@ -41,23 +43,6 @@ bool HasPort(const std::string& addr) {
   return addr.find(':') != std::string::npos;
 }
 
-// Go's url.QueryEscape: unreserved bytes kept, space as '+', the rest %XX.
-std::string QueryEscape(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 Status CheckAddress(const std::string& addr) {
   if (addr.empty()) return InvalidArgument("empty target address (give host:port)");
