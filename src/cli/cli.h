@@ -50,6 +50,8 @@ struct Context {
   bool Color() const;            // stdout is a TTY and --no-color not given
   // Parses the stack file; prints every diagnostic to stderr on failure.
   std::optional<config::Stack> LoadStack() const;
+  // Errors of the stack's rule files (file:line:col) and SLO queries; empty when all load.
+  std::vector<config::Diagnostic> CheckRules(const config::Stack& stack) const;
   server::Requester Who(const std::string& command) const;
   StatusOr<Duration> LockTimeout() const;
   // Listen host and port from --listen.

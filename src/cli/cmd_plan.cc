@@ -15,6 +15,10 @@ int RunValidate(Context& ctx) {
   config::ParseOptions opt;
   opt.environment = ctx.g.env;
   auto result = config::ParseStackFile(ctx.g.file, opt);
+  if (result.ok()) {
+    for (auto& d : ctx.CheckRules(*result.stack)) result.diagnostics.push_back(std::move(d));
+  }
+  bool ok = result.diagnostics.empty();
   if (ctx.g.json) {
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& d : result.diagnostics)
@@ -22,10 +26,10 @@ int RunValidate(Context& ctx) {
                         {"line", d.location.line},
                         {"column", d.location.column},
                         {"message", d.message}});
-    std::cout << nlohmann::json{{"valid", result.ok()}, {"errors", errors}}.dump(2) << "\n";
-    return result.ok() ? kExitOk : kExitError;
+    std::cout << nlohmann::json{{"valid", ok}, {"errors", errors}}.dump(2) << "\n";
+    return ok ? kExitOk : kExitError;
   }
-  if (!result.ok()) {
+  if (!ok) {
     for (const auto& d : result.diagnostics) std::cerr << d.ToString() << "\n";
     std::cerr << result.diagnostics.size() << " error(s) in " << ctx.g.file << "\n";
     return kExitError;

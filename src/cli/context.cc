@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "alerting/rule_file.h"
+#include "alerting/slo.h"
 #include "cli/cli.h"
+#include "server/alerting.h"
 #include "state/state_store.h"
 
 namespace steward::cli {
@@ -36,7 +39,29 @@ std::optional<config::Stack> Context::LoadStack() const {
               << "; nothing was changed.\n";
     return std::nullopt;
   }
+  // The stack's rule files and SLOs are checked here too, so plan/apply refuse them whole
+  // before anything changes (the daemon would keep its previous rules anyway).
+  std::vector<config::Diagnostic> rules = CheckRules(*result.stack);
+  if (!rules.empty()) {
+    for (const auto& d : rules) std::cerr << d.ToString() << "\n";
+    std::cerr << rules.size() << " error(s) in the rules of " << g.file
+              << "; nothing was changed.\n";
+    return std::nullopt;
+  }
   return std::move(result.stack);
+}
+
+std::vector<config::Diagnostic> Context::CheckRules(const config::Stack& stack) const {
+  std::vector<config::Diagnostic> out;
+  for (const std::string& file : server::ExpandRuleFiles(stack.rule_files, stack.dir)) {
+    for (const auto& e : alerting::LoadRuleFile(file).errors)
+      out.push_back({{e.path, e.line, e.column}, e.message});
+  }
+  if (!stack.slos.empty()) {
+    auto slos = alerting::SloRuleFile(stack.slos, stack.alerting.evaluation_interval.count());
+    if (!slos.ok()) out.push_back({{g.file, 0, 0}, slos.status().message()});
+  }
+  return out;
 }
 
 server::Requester Context::Who(const std::string& command) const {

@@ -140,6 +140,24 @@ TEST(Alerting, StackRulesFireAndAreServedInPrometheusShapes) {
   EXPECT_EQ(PostWithToken(p, "/-/reload", &body), 200) << body;
 }
 
+TEST(Alerting, ValidateAndApplyRefuseABrokenRuleFileBeforeChangingAnything) {
+  Project p;
+  std::filesystem::create_directories(p.dir() + "/rules");
+  WriteFile(p.dir() + "/rules/web.yml", "groups:\n  - name: web\n    rules:\n      - alert: X\n"
+                                        "        expr: sum(up\n");
+  p.WriteStack(kStack);
+  RunResult v = p.Steward({"validate"});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find(p.dir() + "/rules/web.yml:5:21: error: group \"web\", rule 1 (\"X\"): "
+                       "could not parse expression: unclosed left parenthesis"),
+            std::string::npos)
+      << v.err;
+  RunResult a = p.Steward({"apply", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_NE(a.err.find("nothing was changed"), std::string::npos) << a.err;
+  EXPECT_EQ(p.DaemonPid(), 0);
+}
+
 // "2026-11-27T03:04:05.123Z" → unix ms (0 when it does not parse).
 int64_t ParseRfc3339Ms(const std::string& s) {
   std::tm tm{};
@@ -172,7 +190,7 @@ TEST(Alerting, PendingAlertKeepsItsActiveTimeAcrossAKillNine) {
   int64_t active = ParseRfc3339Ms(FindAlert(p, "WebUpForAnHour").value("activeAt", ""));
   ASSERT_GT(active, 0);
   // Pending for a while (P), with ALERTS_FOR_STATE synced to the WAL (every 1 s).
-  ASSERT_TRUE(PollUntil([&] { return NowMs() - active > 6000; }, 10000));
+  ASSERT_TRUE(PollUntil([&] { return NowMs() - active > 10000; }, 15000));
   int pid = p.DaemonPid();
   ASSERT_GT(pid, 0);
   int64_t killed_at = NowMs();
@@ -183,9 +201,10 @@ TEST(Alerting, PendingAlertKeepsItsActiveTimeAcrossAKillNine) {
       [&] { return FindAlert(p, "WebUpForAnHour").value("state", "") == "pending"; }, 20000));
   int64_t restarted = NowMs();
   int64_t restored = ParseRfc3339Ms(FindAlert(p, "WebUpForAnHour").value("activeAt", ""));
-  // Shifted by at most the downtime (plus second truncation and a sync interval), so earlier
-  // than a fresh activation by about P.
-  EXPECT_LE(restored, active + (restarted - killed_at) + 3000)
+  // Shifted by about the downtime — plus up to the samples lost since the last WAL sync and
+  // Prometheus' truncation to seconds, a few seconds on a busy machine — so earlier than a fresh
+  // activation (active + P + downtime, P > 10 s).
+  EXPECT_LE(restored, active + (restarted - killed_at) + 5000)
       << "active " << active << " restored " << restored << " killed " << killed_at
       << " restarted " << restarted;
   EXPECT_GE(restored, active - 1000);
