@@ -187,7 +187,17 @@ TEST(Alerting, PendingAlertKeepsItsActiveTimeAcrossAKillNine) {
   ASSERT_APPLY_OK(p);
   ASSERT_TRUE(PollUntil(
       [&] { return FindAlert(p, "WebUpForAnHour").value("state", "") == "pending"; }, 20000));
-  int64_t active = ParseRfc3339Ms(FindAlert(p, "WebUpForAnHour").value("activeAt", ""));
+  // The replica comes back on another port after the restart (so another instance label, a
+  // new alert of its own): follow this very alert by its labels.
+  nlohmann::json labels = FindAlert(p, "WebUpForAnHour")["labels"];
+  auto same = [&]() -> nlohmann::json {
+    auto d = Data(p, "/api/v1/alerts");
+    if (d.is_object() && d["alerts"].is_array())
+      for (const auto& a : d["alerts"])
+        if (a["labels"] == labels) return a;
+    return nlohmann::json::object();
+  };
+  int64_t active = ParseRfc3339Ms(same().value("activeAt", ""));
   ASSERT_GT(active, 0);
   // Pending for a while (P), with ALERTS_FOR_STATE synced to the WAL (every 1 s).
   ASSERT_TRUE(PollUntil([&] { return NowMs() - active > 10000; }, 15000));
@@ -197,10 +207,10 @@ TEST(Alerting, PendingAlertKeepsItsActiveTimeAcrossAKillNine) {
   kill(pid, SIGKILL);
   ASSERT_TRUE(PollUntil([&] { ReapAll(); return !ProcessAlive(pid); }, 10000));
   ASSERT_APPLY_OK(p);  // starts a new daemon
-  ASSERT_TRUE(PollUntil(
-      [&] { return FindAlert(p, "WebUpForAnHour").value("state", "") == "pending"; }, 20000));
+  ASSERT_TRUE(PollUntil([&] { return same().value("state", "") == "pending"; }, 20000))
+      << Data(p, "/api/v1/alerts").dump(2);
   int64_t restarted = NowMs();
-  int64_t restored = ParseRfc3339Ms(FindAlert(p, "WebUpForAnHour").value("activeAt", ""));
+  int64_t restored = ParseRfc3339Ms(same().value("activeAt", ""));
   // Shifted by about the downtime — plus up to the samples lost since the last WAL sync and
   // Prometheus' truncation to seconds, a few seconds on a busy machine — so earlier than a fresh
   // activation (active + P + downtime, P > 10 s).
