@@ -434,4 +434,20 @@ void IncidentManager::RefreshMetrics(int64_t now_ms) {
   if (last) metrics_.last_resolve->Set((last->resolved_at_ms - last->opened_at_ms) / 1000.0);
 }
 
+IncidentOptions IncidentManager::options() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return opt_;
+}
+
+Status IncidentManager::SetThresholds(const std::string& min_severity, Duration reopen_window) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (std::find(opt_.severities.begin(), opt_.severities.end(), min_severity) ==
+      opt_.severities.end())
+    return InvalidArgument("incident min_severity '" + min_severity + "' is not one of the "
+                           "severities");
+  opt_.min_severity = min_severity;
+  opt_.reopen_window = reopen_window;
+  return Status::OK();
+}
+
 }  // namespace steward::alerting

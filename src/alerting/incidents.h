@@ -121,7 +121,11 @@ class IncidentManager {
   StatusOr<IncidentStats> Stats(Duration window);
   StatusOr<std::string> Postmortem(int64_t id);
 
-  const IncidentOptions& options() const { return opt_; }
+  // A copy: options can change (SetThresholds) while the manager runs.
+  IncidentOptions options() const;
+  // The stack's alerting.incidents settings, applied from the next alert on. InvalidArgument
+  // for a severity outside `severities`.
+  Status SetThresholds(const std::string& min_severity, Duration reopen_window);
 
  private:
   struct Tracked {
@@ -156,7 +160,7 @@ class IncidentManager {
 
   state::StateStore* const store_;
   Clock* const clock_;
-  const IncidentOptions opt_;
+  IncidentOptions opt_;  // guarded by mu_ (min_severity and reopen_window change)
   Metrics metrics_;
 
   mutable std::mutex mu_;

@@ -133,6 +133,11 @@ struct Alerting {
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{60000};
   std::chrono::milliseconds give_up_after{3600000};
+  // incidents: which firing alerts open or join an incident (severity label at or above
+  // min_severity, in the order critical > error > warning > info; no label counts as warning),
+  // and how long after resolving an incident the same alerts reopen it.
+  std::string incident_min_severity = "critical";
+  std::chrono::milliseconds incident_reopen_window{300000};
   bool declared = false;  // the stack has an alerting: section
 };
 

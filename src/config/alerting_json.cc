@@ -205,7 +205,10 @@ json AlertingToJson(const Alerting& a) {
           {"time_intervals", std::move(intervals)},
           {"retry_initial_ms", a.retry_initial.count()},
           {"retry_max_ms", a.retry_max.count()},
-          {"give_up_after_ms", a.give_up_after.count()}};
+          {"give_up_after_ms", a.give_up_after.count()},
+          {"resolve_timeout_ms", a.resolve_timeout.count()},
+          {"incident_min_severity", a.incident_min_severity},
+          {"incident_reopen_window_ms", a.incident_reopen_window.count()}};
 }
 
 Alerting AlertingFromJson(const json& j) {
@@ -235,6 +238,9 @@ Alerting AlertingFromJson(const json& j) {
   GetMs(j, "retry_initial_ms", &a.retry_initial);
   GetMs(j, "retry_max_ms", &a.retry_max);
   GetMs(j, "give_up_after_ms", &a.give_up_after);
+  GetMs(j, "resolve_timeout_ms", &a.resolve_timeout);
+  Get(j, "incident_min_severity", &a.incident_min_severity);
+  GetMs(j, "incident_reopen_window_ms", &a.incident_reopen_window);
   return a;
 }
 

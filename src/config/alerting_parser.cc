@@ -32,7 +32,8 @@ constexpr std::string_view kAlertingKeys[] = {
     "evaluation_interval", "external_labels", "external_url",
     "resolve_timeout",     "route",           "receivers",
     "inhibit_rules",       "time_intervals",  "mute_time_intervals",
-    "retry_initial",       "retry_max",       "give_up_after"};
+    "retry_initial",       "retry_max",       "give_up_after",
+    "incidents"};
 constexpr std::string_view kRouteKeys[] = {"receiver",
                                            "group_by",
                                            "matchers",
@@ -176,6 +177,7 @@ class AlertingReader {
   void Integration(const Entry& f, std::string_view who, PagerDutyConfig* c);
   void ReadInhibitRules(const Entry& e);
   void ReadTimeIntervals(const Entry& e);
+  void ReadIncidents(const Entry& e);
   void ReadPeriod(const Entry& item, std::string_view who, TimePeriod* p);
   void Ranges(const Entry& e, std::string_view who, std::string_view example,
               const std::function<std::optional<int>(std::string_view)>& value,
@@ -742,6 +744,29 @@ void AlertingReader::CheckRefs() {
   }
 }
 
+// incidents: {min_severity: critical|error|warning|info, reopen_window: 5m}
+void AlertingReader::ReadIncidents(const Entry& e) {
+  static constexpr std::string_view kKeys[] = {"min_severity", "reopen_window"};
+  static constexpr std::string_view kSeverities[] = {"critical", "error", "warning", "info"};
+  if (!ctx_.ExpectMap(e, "alerting")) return;
+  for (const Entry& f : ctx_.Entries(e.value, kKeys, "in alerting.incidents",
+                                     "alerting.incidents.")) {
+    if (f.key == "reopen_window") {
+      if (std::optional<Duration> d = Dur(f, "", false)) a_.incident_reopen_window = *d;
+      continue;
+    }
+    std::optional<std::string> sev = ctx_.String(f, "alerting");
+    if (!sev) continue;
+    if (std::find(std::begin(kSeverities), std::end(kSeverities), *sev) == std::end(kSeverities)) {
+      ctx_.Error(ctx_.Loc(f), fmt::format("'alerting.incidents.min_severity' must be one of "
+                                          "critical, error, warning, info; got '{}'",
+                                          *sev));
+      continue;
+    }
+    a_.incident_min_severity = *sev;
+  }
+}
+
 void AlertingReader::Read(const Entry& e) {
   a_.declared = true;
   if (e.value.IsNull()) return;
@@ -758,6 +783,8 @@ void AlertingReader::Read(const Entry& e) {
       if (std::optional<Duration> d = Dur(f, "", true)) a_.retry_max = *d;
     } else if (f.key == "give_up_after") {
       if (std::optional<Duration> d = Dur(f, "", true)) a_.give_up_after = *d;
+    } else if (f.key == "incidents") {
+      ReadIncidents(f);
     } else if (f.key == "external_labels") {
       ReadLabels(ctx_, f, "alerting", {}, &a_.external_labels);
     } else if (f.key == "external_url") {

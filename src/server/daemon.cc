@@ -289,6 +289,11 @@ Status Daemon::ReloadRules() {
   sources.slos = recorded->slos;
   // `serve --data-dir` serves a store nobody supervises or scrapes: only the rules it is given.
   sources.builtin = opt_.data_dir.empty();
+  if (incidents_) {
+    Status st = incidents_->SetThresholds(recorded->alerting.incident_min_severity,
+                                          recorded->alerting.incident_reopen_window);
+    if (!st.ok()) spdlog::warn("msg=\"incident settings\" error=\"{}\"", st.message());
+  }
   Status notifier = notifier_ ? notifier_->Reload(recorded->alerting) : Status::OK();
   auto loaded = alerting_->Load(sources);
   if (!loaded.ok()) return loaded.status();

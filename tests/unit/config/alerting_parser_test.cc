@@ -289,6 +289,23 @@ TEST(AlertingParser, ReceiversWithoutRouteAreAnError) {
   EXPECT_NE(e.find("'alerting' has receivers but no 'route'"), std::string::npos) << e;
 }
 
+TEST(AlertingParser, IncidentSettingsAreReadAndChecked) {
+  ParseResult ok = Parse("project: p\nservices: {}\nalerting:\n  incidents: {min_severity: warning, "
+                         "reopen_window: 10m}\n");
+  ASSERT_TRUE(ok.ok()) << Errors(ok);
+  EXPECT_EQ(ok.stack->alerting.incident_min_severity, "warning");
+  EXPECT_EQ(ok.stack->alerting.incident_reopen_window, std::chrono::minutes(10));
+  auto back = StackFromJson(StackToJson(*ok.stack));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->alerting.incident_min_severity, "warning");
+  ParseResult bad = Parse("project: p\nservices: {}\nalerting:\n  incidents: {min_severity: "
+                          "loud}\n");
+  EXPECT_NE(Errors(bad).find("'alerting.incidents.min_severity' must be one of critical, error, "
+                             "warning, info; got 'loud'"),
+            std::string::npos)
+      << Errors(bad);
+}
+
 // The stack JSON is how the CLI hands a stack to the daemon and how the daemon keeps it: the
 // receivers must survive it whole (it is never shown; plan and status output do not render it).
 TEST(AlertingJson, TheStackJsonCarriesEveryAlertingFieldBackUnchanged) {
