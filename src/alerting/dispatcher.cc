@@ -42,8 +42,6 @@ bool IsSubset(const std::set<uint64_t>& sub, const std::set<uint64_t>& of) {
 
 }  // namespace
 
-std::string FingerprintString(uint64_t fp) { return fmt::format("{:016x}", fp); }
-
 Dispatcher::Dispatcher(const Silences* silences, Sink sink)
     : silences_(silences), sink_(std::move(sink)) {}
 
@@ -281,10 +279,10 @@ size_t Dispatcher::GroupCount() const {
 AlertStatus Dispatcher::StatusLocked(const Alert& a, int64_t now_ms) const {
   AlertStatus s;
   s.alert = a;
-  s.fingerprint = FingerprintString(a.Fingerprint());
+  s.fingerprint = FingerprintHex(a.Fingerprint());
   if (silences_ != nullptr) s.silenced_by = silences_->Mutes(a.labels, now_ms);
   if (std::optional<uint64_t> by = inhibitor_.InhibitedBy(a.labels)) {
-    s.inhibited_by.push_back(FingerprintString(*by));
+    s.inhibited_by.push_back(FingerprintHex(*by));
   }
   s.state = s.silenced_by.empty() && s.inhibited_by.empty() ? "active" : "suppressed";
   for (const Route* r : config_->root->Match(a.labels)) s.receivers.push_back(r->opts().receiver);

@@ -69,8 +69,6 @@ struct GroupStatus {
   std::vector<AlertStatus> alerts;  // not resolved at now, sorted by labels
 };
 
-std::string FingerprintString(uint64_t fp);
-
 class Dispatcher {
  public:
   using Sink = std::function<void(Notification)>;

@@ -263,7 +263,7 @@ TEST_F(DispatcherTest, InhibitedAlertsAreNotSentAndShowTheirInhibitor) {
   EXPECT_EQ(status[1].alert.labels.Get("instance"), "a");
   EXPECT_EQ(status[1].state, "suppressed");
   EXPECT_EQ(status[1].inhibited_by,
-            std::vector<std::string>{FingerprintString(critical.Fingerprint())});
+            std::vector<std::string>{FingerprintHex(critical.Fingerprint())});
   // The source resolves: the inhibited alert is notified at its group's next flush.
   Put({Alert{critical.labels, {}, t0, Now(), 0, ""}});
   RunFor(5 * kMin);
