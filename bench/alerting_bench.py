@@ -32,7 +32,7 @@ Prints a Markdown table on stdout. Nothing here is a test; numbers depend on the
 import argparse, json, os, shutil, signal, statistics, subprocess, tempfile, time
 import urllib.request
 
-from benchlib import free_port, log, noise, run, wait_for
+from benchlib import free_port, log, noise, run, steward_and_prometheus, wait_for
 
 STEP = 15
 INSTANCES = 20
@@ -362,12 +362,7 @@ def main():
     ap.add_argument("--history", type=int, default=20, help="minutes of data before the start")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
-    steward = os.path.abspath(os.path.join(args.build_dir, "bin", "steward"))
-    if not os.path.exists(steward):
-        raise SystemExit(f"bench: {steward} not found; build the steward target first")
-    for tool in ("prometheus", "promtool"):
-        if not shutil.which(tool):
-            raise SystemExit(f"bench: {tool} not on PATH (Debian's prometheus package)")
+    steward = steward_and_prometheus(args.build_dir)
     work = tempfile.mkdtemp(prefix="steward-alertbench-")
     try:
         now = int(time.time())

@@ -1,5 +1,5 @@
 """Helpers shared by the side-by-side benchmarks (monitor, query and alerting benches)."""
-import socket, subprocess, sys, time
+import os, shutil, socket, subprocess, sys, time
 
 
 def log(*a):
@@ -44,3 +44,14 @@ def run(cmd, log_path, **kw):
     if rc != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed (exit {rc}); see {log_path}")
     return time.time() - t0
+
+
+def steward_and_prometheus(build_dir):
+    """The steward binary of build_dir; exits the bench unless it and prometheus/promtool exist."""
+    steward = os.path.abspath(os.path.join(build_dir, "bin", "steward"))
+    if not os.path.exists(steward):
+        raise SystemExit(f"bench: {steward} not found; build the steward target first")
+    for tool in ("prometheus", "promtool"):
+        if not shutil.which(tool):
+            raise SystemExit(f"bench: {tool} not on PATH (Debian's prometheus package)")
+    return steward

@@ -24,7 +24,7 @@ stdout. Nothing here is a test; numbers depend on the machine.
 import argparse, http.client, json, math, os, shutil, signal, subprocess, tempfile
 import time, urllib.parse
 
-from benchlib import free_port, log, noise, run, wait_for
+from benchlib import free_port, log, noise, run, steward_and_prometheus, wait_for
 
 STEP = 60
 CPU_SPAN = 3 * 3600
@@ -242,12 +242,7 @@ def main():
     ap.add_argument("--cpu-instances", type=int, default=1000)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
-    steward = os.path.abspath(os.path.join(args.build_dir, "bin", "steward"))
-    if not os.path.exists(steward):
-        raise SystemExit(f"bench: {steward} not found; build the steward target first")
-    for tool in ("prometheus", "promtool"):
-        if not shutil.which(tool):
-            raise SystemExit(f"bench: {tool} not on PATH (Debian's prometheus package)")
+    steward = steward_and_prometheus(args.build_dir)
     work = tempfile.mkdtemp(prefix="steward-querybench-")
     end = int(time.time()) // 3600 * 3600 - 3 * 3600
     servers = []
