@@ -61,6 +61,56 @@ struct MetricsEndpoint {
   std::map<std::string, std::string> labels;  // extra target labels
 };
 
+// ingress: a stable front door for the service (HAProxy, src/ingress/), which deploys use to
+// move traffic between releases without dropping requests.
+struct Ingress {
+  bool enabled = false;
+  std::string bind = "127.0.0.1";
+  int port = 0;                         // required when enabled
+  std::string health_path;              // "": HAProxy does no health checks of its own
+};
+
+enum class DeployStrategy { kRolling, kBlueGreen, kCanary };
+
+struct CanaryStep {
+  int weight = 0;                       // percent of requests to the new release, 1..100
+  Duration pause{30000};                // how long to hold (and analyse) at this weight
+};
+
+// A PromQL check during a canary or blue-green verification: the deploy fails when the value
+// is above `max` (below `min` when set). $service, $release, $canary_instances (a regex of
+// host:port of the new release's replicas) are replaced before the query runs.
+struct AnalysisCheck {
+  std::string name;
+  std::string query;
+  double max = 0;
+  bool has_max = false;
+  double min = 0;
+  bool has_min = false;
+  SourceLocation location;
+};
+
+struct DeployAnalysis {
+  Duration interval{5000};              // how often checks run during a pause
+  // Error rate of the new release's requests as the ingress sees them (5xx / responses);
+  // negative: not checked. Needs an ingress.
+  double max_error_rate = -1;
+  std::vector<AnalysisCheck> checks;    // PromQL checks (need the monitoring room)
+  int failure_limit = 1;                // failed analyses before rolling back
+};
+
+// deploy: how a new release of the service goes live.
+struct DeployConfig {
+  DeployStrategy strategy = DeployStrategy::kRolling;
+  int max_surge = 1;                    // rolling: extra replicas at once
+  int max_unavailable = 0;              // rolling: replicas that may be down at once
+  std::vector<CanaryStep> steps;        // canary: default 10% then 50%, 30 s each
+  Duration verify{10000};               // blue-green: green must stay healthy this long
+  DeployAnalysis analysis;
+  int keep_releases = 5;                // releases kept to roll back to
+  SourceLocation location;
+};
+
 struct Service {
   std::string name;
   SourceLocation location;              // of the service's key in the file
@@ -80,6 +130,8 @@ struct Service {
   std::vector<std::string> depends_on;
   Resources resources;
   MetricsEndpoint metrics;
+  Ingress ingress;
+  DeployConfig deploy;
 };
 
 // scrape_configs: entries, in Prometheus' shape (a subset), for targets Steward does not run.

@@ -47,3 +47,41 @@ bool IsIncidentEventKind(const std::string& kind) {
 }
 
 }  // namespace steward::state
+
+namespace steward::state {
+namespace {
+Status NotSupported(const char* what) {
+  return Status(StatusCode::kFailedPrecondition,
+                std::string(what) + ": not supported by this state store");
+}
+}  // namespace
+
+StatusOr<int64_t> StateStore::CreatePipelineRun(const PipelineRunRecord&) {
+  return NotSupported("pipeline runs");
+}
+Status StateStore::UpdatePipelineRun(const PipelineRunRecord&) { return NotSupported("pipeline runs"); }
+StatusOr<PipelineRunRecord> StateStore::GetPipelineRun(int64_t) { return NotSupported("pipeline runs"); }
+StatusOr<std::vector<PipelineRunRecord>> StateStore::ListPipelineRuns(const std::string&, int) {
+  return NotSupported("pipeline runs");
+}
+Status StateStore::PutPipelineJob(const PipelineJobRecord&) { return NotSupported("pipeline runs"); }
+StatusOr<std::vector<PipelineJobRecord>> StateStore::ListPipelineJobs(int64_t) {
+  return NotSupported("pipeline runs");
+}
+StatusOr<int> StateStore::MarkInterruptedPipelineRuns() { return NotSupported("pipeline runs"); }
+StatusOr<int64_t> StateStore::CreateRelease(const ReleaseRecord&) { return NotSupported("releases"); }
+Status StateStore::UpdateRelease(const ReleaseRecord&) { return NotSupported("releases"); }
+StatusOr<ReleaseRecord> StateStore::GetRelease(const std::string&, int64_t) {
+  return NotSupported("releases");
+}
+StatusOr<std::vector<ReleaseRecord>> StateStore::ListReleases(const std::string&, int) {
+  return NotSupported("releases");
+}
+Status StateStore::PruneReleases(const std::string&, int) { return NotSupported("releases"); }
+StatusOr<int64_t> StateStore::CreateDeploy(const DeployRecord&) { return NotSupported("deploys"); }
+Status StateStore::UpdateDeploy(const DeployRecord&) { return NotSupported("deploys"); }
+StatusOr<std::vector<DeployRecord>> StateStore::ListDeploys(const std::string&, int64_t, int) {
+  return NotSupported("deploys");
+}
+
+}  // namespace steward::state

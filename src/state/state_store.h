@@ -86,6 +86,79 @@ struct IncidentFilter {
   int limit = 0;                // <= 0: all
 };
 
+// One run of a pipeline (pipeline/runner.h writes these; `steward runs` reads them).
+struct PipelineRunRecord {
+  int64_t id = 0;                // assigned by CreatePipelineRun; also the run's number
+  std::string pipeline;
+  std::string source;            // the pipeline file, or "workflow:<path>"
+  std::string trigger = "manual";  // "manual", "push", "schedule", "webhook", "rerun", "api"
+  std::string trigger_detail;    // e.g. the webhook's delivery id, the cron line
+  std::string commit;            // full hex sha; empty when the source is not a git repository
+  std::string branch;
+  std::string commit_message;    // first line
+  int64_t commit_time_ms = 0;    // committer time, for lead time
+  std::string status = "running";  // "running", "success", "failure", "cancelled", "interrupted"
+  int64_t created_at_ms = 0;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;    // 0 while running
+  std::string user;
+  std::string host;
+  int pid = 0;                   // of the process running it; a "running" run whose pid is gone
+                                 // was killed (see MarkInterruptedPipelineRuns)
+  int64_t rerun_of = 0;          // the run whose failed jobs this one re-ran; 0: none
+  std::string error;
+};
+
+// One job instance of a run.
+struct PipelineJobRecord {
+  int64_t run_id = 0;
+  std::string job;               // the instance key: "build", "test (linux, 3.11)"
+  int position = 0;              // order in the run (topological)
+  // "pending", "running", "success", "failure", "skipped", "cancelled", "cached" (restored from
+  // the cache), "reused" (a rerun took the earlier run's success)
+  std::string status = "pending";
+  int attempts = 0;
+  int exit_code = 0;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  std::string outputs_json = "{}";
+  std::string cache_key;
+  std::string log_path;          // absolute
+  std::string error;
+};
+
+// A versioned release of a service: the spec it runs with, kept to roll back to.
+struct ReleaseRecord {
+  std::string service;
+  int64_t version = 0;           // 1, 2, 3... per service, assigned by CreateRelease
+  std::string label;             // what the user called it (a commit, "v1.4.2")
+  std::string spec_json;         // canonical JSON of the config::Service (secrets masked)
+  std::string commit;
+  int64_t commit_time_ms = 0;
+  int64_t created_at_ms = 0;
+  std::string status = "pending";  // "pending", "live", "superseded", "failed", "rolled-back"
+};
+
+// One attempt to put a release live.
+struct DeployRecord {
+  int64_t id = 0;
+  std::string service;
+  int64_t release = 0;           // the version being deployed
+  int64_t from_release = 0;      // what was live before; 0: nothing
+  std::string strategy;          // "rolling", "blue-green", "canary", "rollback"
+  std::string trigger;           // "pipeline", "cli", "rollback", "runbook"
+  int64_t run_id = 0;            // the pipeline run that asked for it; 0: none
+  std::string commit;
+  int64_t commit_time_ms = 0;
+  // "running", "succeeded", "failed" (rolled back automatically), "rolled-back" (by a later
+  // rollback), "frozen" (stopped where it was by --freeze), "interrupted"
+  std::string status = "running";
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  std::string error;
+  std::string events_json = "[]";  // [{"at_ms":..., "text":"canary 20%: error rate 0.00"}]
+};
+
 // Who holds the state lock; shown when another command cannot take it.
 struct LockHolder {
   int pid = 0;
@@ -154,6 +227,38 @@ class StateStore {
   virtual StatusOr<int64_t> AddIncidentEvent(const IncidentEvent& event) = 0;
   // Oldest first (by time, then id).
   virtual StatusOr<std::vector<IncidentEvent>> ListIncidentEvents(int64_t incident_id) = 0;
+
+  // Pipeline runs (schema v3). The base class answers kFailedPrecondition (not supported by
+  // this store) until an implementation overrides them.
+  // Pipeline runs. CreatePipelineRun assigns the id; Update rewrites every field of
+  // the run with record.id (kNotFound if none). Jobs upsert by (run_id, job).
+  virtual StatusOr<int64_t> CreatePipelineRun(const PipelineRunRecord& record);
+  virtual Status UpdatePipelineRun(const PipelineRunRecord& record);
+  virtual StatusOr<PipelineRunRecord> GetPipelineRun(int64_t id);  // kNotFound if unknown
+  // Newest first; empty pipeline: all; limit <= 0: all.
+  virtual StatusOr<std::vector<PipelineRunRecord>> ListPipelineRuns(const std::string& pipeline,
+                                                                   int limit);
+  virtual Status PutPipelineJob(const PipelineJobRecord& record);
+  // In position order.
+  virtual StatusOr<std::vector<PipelineJobRecord>> ListPipelineJobs(int64_t run_id);
+  // Marks "running" runs of this host whose pid is no longer alive (and their running/pending
+  // jobs) as "interrupted"; returns how many runs it marked.
+  virtual StatusOr<int> MarkInterruptedPipelineRuns();
+
+  // Releases and deploys (schema v3). CreateRelease assigns the next version of its service.
+  virtual StatusOr<int64_t> CreateRelease(const ReleaseRecord& record);
+  virtual Status UpdateRelease(const ReleaseRecord& record);  // by (service, version)
+  virtual StatusOr<ReleaseRecord> GetRelease(const std::string& service, int64_t version);
+  // Newest first; limit <= 0: all.
+  virtual StatusOr<std::vector<ReleaseRecord>> ListReleases(const std::string& service,
+                                                            int limit);
+  // Deletes the release rows of a service beyond the newest `keep` that are not live.
+  virtual Status PruneReleases(const std::string& service, int keep);
+  virtual StatusOr<int64_t> CreateDeploy(const DeployRecord& record);
+  virtual Status UpdateDeploy(const DeployRecord& record);
+  // Newest first; empty service: all; since_ms: started at or after.
+  virtual StatusOr<std::vector<DeployRecord>> ListDeploys(const std::string& service,
+                                                          int64_t since_ms, int limit);
 
   virtual int SchemaVersion() const = 0;
 };
