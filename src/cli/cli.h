@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "config/stack.h"
 #include "config/stack_parser.h"
+#include "pipeline/runner.h"
 #include "server/daemon.h"
 
 namespace steward::cli {
@@ -83,5 +84,21 @@ void AddIncident(CLI::App& app, Context& ctx, int& rc);
 void AddTest(CLI::App& app, Context& ctx, int& rc);
 void AddSilence(CLI::App& app, Context& ctx, int& rc);  // and `alerts`
 void AddSlo(CLI::App& app, Context& ctx, int& rc);
+// Pipelines (cmd_pipeline.cc): `run PIPELINE`, `run show N`, `runs`, `cache stats|prune`.
+void AddRun(CLI::App& app, Context& ctx, int& rc);
+void AddRuns(CLI::App& app, Context& ctx, int& rc);
+void AddCache(CLI::App& app, Context& ctx, int& rc);
+// Deploys (cmd_deploy.cc): `deploy SERVICE`, `rollback SERVICE`, `releases SERVICE`.
+void AddDeploy(CLI::App& app, Context& ctx, int& rc);
+void AddRollback(CLI::App& app, Context& ctx, int& rc);
+void AddReleases(CLI::App& app, Context& ctx, int& rc);
+// Reports (cmd_report.cc): `report dora`.
+void AddReport(CLI::App& app, Context& ctx, int& rc);
+
+// A pipeline's deploy step, carried out by the daemon (cmd_deploy.cc): POST /api/v1/deploys,
+// then follows the deploy, writing its events to `log`, until it ends; an error when it failed
+// or was rolled back. Cancelling asks the daemon to roll the deploy back.
+Status DeployThroughDaemon(const Context& ctx, const pipeline::DeployRequest& request,
+                           const pipeline::LineFn& log, const pipeline::CancelToken* cancel);
 
 }  // namespace steward::cli
