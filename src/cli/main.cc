@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   AddTest(app, ctx, rc);
   AddSilence(app, ctx, rc);
   AddSlo(app, ctx, rc);
+  AddDeploy(app, ctx, rc);
+  AddRollback(app, ctx, rc);
+  AddReleases(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

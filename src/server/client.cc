@@ -121,7 +121,8 @@ StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohm
   cli.set_read_timeout(120, 0);
   auto res = cli.Post(path.c_str(), body.dump(), "application/json");
   if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
-  if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
+  // 202 Accepted (a deploy that goes on in the daemon) is a success too.
+  if (res->status / 100 != 2) return StatusForHttp(res->status, ErrorFromBody(res));
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return Internal("POST " + path + ": the daemon sent invalid JSON");
   return j;
