@@ -72,6 +72,77 @@ CREATE TABLE incident_events (
 CREATE INDEX incident_events_by_incident ON incident_events (incident_id, id);
 )sql";
 
+// Version 3: pipeline runs and their jobs, releases of services and the deploys that put them
+// live. Statuses are checked by the writers, not by constraints, as in version 2.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE pipeline_runs (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline       TEXT NOT NULL,
+  source         TEXT NOT NULL,
+  trigger_kind   TEXT NOT NULL,
+  trigger_detail TEXT NOT NULL,
+  commit_sha     TEXT NOT NULL,
+  branch         TEXT NOT NULL,
+  commit_message TEXT NOT NULL,
+  commit_time_ms INTEGER NOT NULL,
+  status         TEXT NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  started_at_ms  INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL,
+  user           TEXT NOT NULL,
+  host           TEXT NOT NULL,
+  pid            INTEGER NOT NULL,
+  rerun_of       INTEGER NOT NULL,
+  error          TEXT NOT NULL
+);
+CREATE INDEX pipeline_runs_by_pipeline ON pipeline_runs (pipeline, id);
+CREATE INDEX pipeline_runs_by_status ON pipeline_runs (status);
+CREATE TABLE pipeline_jobs (
+  run_id         INTEGER NOT NULL REFERENCES pipeline_runs (id),
+  job            TEXT NOT NULL,
+  position       INTEGER NOT NULL,
+  status         TEXT NOT NULL,
+  attempts       INTEGER NOT NULL,
+  exit_code      INTEGER NOT NULL,
+  started_at_ms  INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL,
+  outputs_json   TEXT NOT NULL,
+  cache_key      TEXT NOT NULL,
+  log_path       TEXT NOT NULL,
+  error          TEXT NOT NULL,
+  PRIMARY KEY (run_id, job)
+);
+CREATE TABLE releases (
+  service        TEXT NOT NULL,
+  version        INTEGER NOT NULL,
+  label          TEXT NOT NULL,
+  spec_json      TEXT NOT NULL,
+  commit_sha     TEXT NOT NULL,
+  commit_time_ms INTEGER NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  status         TEXT NOT NULL,
+  PRIMARY KEY (service, version)
+);
+CREATE TABLE deploys (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  service        TEXT NOT NULL,
+  release        INTEGER NOT NULL,
+  from_release   INTEGER NOT NULL,
+  strategy       TEXT NOT NULL,
+  trigger_kind   TEXT NOT NULL,
+  run_id         INTEGER NOT NULL,
+  commit_sha     TEXT NOT NULL,
+  commit_time_ms INTEGER NOT NULL,
+  status         TEXT NOT NULL,
+  started_at_ms  INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL,
+  error          TEXT NOT NULL,
+  events_json    TEXT NOT NULL
+);
+CREATE INDEX deploys_by_service ON deploys (service, id);
+CREATE INDEX deploys_by_started ON deploys (started_at_ms);
+)sql";
+
 Status WriteSchemaVersion(SqliteDb* db, int version) {
   ASSIGN_OR_RETURN(Statement stmt,
                    Statement::Prepare(db, "write schema version",
@@ -107,6 +178,7 @@ const std::vector<Migration>& StateMigrations() {
   static const std::vector<Migration> kMigrations = {
       {"services, replicas, history", kSchemaV1},
       {"incidents, incident_events", kSchemaV2},
+      {"pipeline_runs, pipeline_jobs, releases, deploys", kSchemaV3},
   };
   return kMigrations;
 }

@@ -66,6 +66,27 @@ class SqliteStateStore : public StateStore {
   StatusOr<int64_t> AddIncidentEvent(const IncidentEvent& event) override;
   StatusOr<std::vector<IncidentEvent>> ListIncidentEvents(int64_t incident_id) override;
 
+  // Pipeline runs, releases and deploys (sqlite_pipeline.cc). Creation times of 0
+  // (created_at_ms, a deploy's started_at_ms) are replaced by the clock's wall time.
+  StatusOr<int64_t> CreatePipelineRun(const PipelineRunRecord& record) override;
+  Status UpdatePipelineRun(const PipelineRunRecord& record) override;
+  StatusOr<PipelineRunRecord> GetPipelineRun(int64_t id) override;
+  StatusOr<std::vector<PipelineRunRecord>> ListPipelineRuns(const std::string& pipeline,
+                                                           int limit) override;
+  Status PutPipelineJob(const PipelineJobRecord& record) override;  // kNotFound without its run
+  StatusOr<std::vector<PipelineJobRecord>> ListPipelineJobs(int64_t run_id) override;
+  StatusOr<int> MarkInterruptedPipelineRuns() override;
+  StatusOr<int64_t> CreateRelease(const ReleaseRecord& record) override;
+  Status UpdateRelease(const ReleaseRecord& record) override;
+  StatusOr<ReleaseRecord> GetRelease(const std::string& service, int64_t version) override;
+  StatusOr<std::vector<ReleaseRecord>> ListReleases(const std::string& service,
+                                                    int limit) override;
+  Status PruneReleases(const std::string& service, int keep) override;
+  StatusOr<int64_t> CreateDeploy(const DeployRecord& record) override;
+  Status UpdateDeploy(const DeployRecord& record) override;
+  StatusOr<std::vector<DeployRecord>> ListDeploys(const std::string& service, int64_t since_ms,
+                                                  int limit) override;
+
   int SchemaVersion() const override { return schema_version_; }
 
   const std::string& dir() const { return dir_; }

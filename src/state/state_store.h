@@ -228,37 +228,35 @@ class StateStore {
   // Oldest first (by time, then id).
   virtual StatusOr<std::vector<IncidentEvent>> ListIncidentEvents(int64_t incident_id) = 0;
 
-  // Pipeline runs (schema v3). The base class answers kFailedPrecondition (not supported by
-  // this store) until an implementation overrides them.
-  // Pipeline runs. CreatePipelineRun assigns the id; Update rewrites every field of
+  // Pipeline runs (schema v3). CreatePipelineRun assigns the id; Update rewrites every field of
   // the run with record.id (kNotFound if none). Jobs upsert by (run_id, job).
-  virtual StatusOr<int64_t> CreatePipelineRun(const PipelineRunRecord& record);
-  virtual Status UpdatePipelineRun(const PipelineRunRecord& record);
-  virtual StatusOr<PipelineRunRecord> GetPipelineRun(int64_t id);  // kNotFound if unknown
+  virtual StatusOr<int64_t> CreatePipelineRun(const PipelineRunRecord& record) = 0;
+  virtual Status UpdatePipelineRun(const PipelineRunRecord& record) = 0;
+  virtual StatusOr<PipelineRunRecord> GetPipelineRun(int64_t id) = 0;  // kNotFound if unknown
   // Newest first; empty pipeline: all; limit <= 0: all.
   virtual StatusOr<std::vector<PipelineRunRecord>> ListPipelineRuns(const std::string& pipeline,
-                                                                   int limit);
-  virtual Status PutPipelineJob(const PipelineJobRecord& record);
+                                                                   int limit) = 0;
+  virtual Status PutPipelineJob(const PipelineJobRecord& record) = 0;
   // In position order.
-  virtual StatusOr<std::vector<PipelineJobRecord>> ListPipelineJobs(int64_t run_id);
+  virtual StatusOr<std::vector<PipelineJobRecord>> ListPipelineJobs(int64_t run_id) = 0;
   // Marks "running" runs of this host whose pid is no longer alive (and their running/pending
   // jobs) as "interrupted"; returns how many runs it marked.
-  virtual StatusOr<int> MarkInterruptedPipelineRuns();
+  virtual StatusOr<int> MarkInterruptedPipelineRuns() = 0;
 
   // Releases and deploys (schema v3). CreateRelease assigns the next version of its service.
-  virtual StatusOr<int64_t> CreateRelease(const ReleaseRecord& record);
-  virtual Status UpdateRelease(const ReleaseRecord& record);  // by (service, version)
-  virtual StatusOr<ReleaseRecord> GetRelease(const std::string& service, int64_t version);
+  virtual StatusOr<int64_t> CreateRelease(const ReleaseRecord& record) = 0;
+  virtual Status UpdateRelease(const ReleaseRecord& record) = 0;  // by (service, version)
+  virtual StatusOr<ReleaseRecord> GetRelease(const std::string& service, int64_t version) = 0;
   // Newest first; limit <= 0: all.
   virtual StatusOr<std::vector<ReleaseRecord>> ListReleases(const std::string& service,
-                                                            int limit);
+                                                            int limit) = 0;
   // Deletes the release rows of a service beyond the newest `keep` that are not live.
-  virtual Status PruneReleases(const std::string& service, int keep);
-  virtual StatusOr<int64_t> CreateDeploy(const DeployRecord& record);
-  virtual Status UpdateDeploy(const DeployRecord& record);
+  virtual Status PruneReleases(const std::string& service, int keep) = 0;
+  virtual StatusOr<int64_t> CreateDeploy(const DeployRecord& record) = 0;
+  virtual Status UpdateDeploy(const DeployRecord& record) = 0;
   // Newest first; empty service: all; since_ms: started at or after.
   virtual StatusOr<std::vector<DeployRecord>> ListDeploys(const std::string& service,
-                                                          int64_t since_ms, int limit);
+                                                          int64_t since_ms, int limit) = 0;
 
   virtual int SchemaVersion() const = 0;
 };
