@@ -1,0 +1,488 @@
+// RunPipeline: records the run, prepares the working copy, and schedules the job instances —
+// a job starts when everything it needs has ended and its `if:` holds, up to options.jobs at
+// once, each on its own worker thread (runner_job.cc runs it). The scheduler owns every status
+// change and writes it to the store as it happens, so `steward runs` and the API see a run live.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/clock.h"
+#include "pipeline/expr.h"
+#include "pipeline/runner.h"
+#include "pipeline/runner_internal.h"
+
+namespace steward::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using internal::JobOutcome;
+using internal::NeedsView;
+using internal::RunShared;
+
+int64_t NowMs() { return ToUnixMillis(std::chrono::system_clock::now()); }
+
+bool Succeeded(const std::string& status) {
+  return status == "success" || status == "cached" || status == "reused";
+}
+
+// One job instance as the scheduler tracks it.
+struct Slot {
+  enum class State { kPending, kRunning, kDone };
+  const JobInstance* inst = nullptr;
+  std::vector<size_t> needs;  // indices of the slots it waits for
+  State state = State::kPending;
+  state::PipelineJobRecord rec;
+  CancelToken cancel;  // this instance's own: fail-fast and the run's cancellation set it
+  NeedsView view;      // what it saw of its needs when it started
+};
+
+class Scheduler {
+ public:
+  Scheduler(RunShared& run, std::vector<std::unique_ptr<Slot>>& slots)
+      : run_(run), opts_(*run.options), slots_(slots) {}
+
+  // Runs every pending slot to its end; returns whether the run was cancelled.
+  bool Run();
+
+ private:
+  bool Ok(const Slot& s) const {
+    return Succeeded(s.rec.status) || (s.rec.status == "failure" && s.inst->job->continue_on_error);
+  }
+  bool AnyAncestorFailed(const Slot& s, std::set<size_t>& seen) const;
+  NeedsView Needs(const Slot& s) const;
+  // Decides a slot whose needs have all ended: start it, skip it, or leave it for a free worker.
+  void Decide(Slot& s);
+  void Start(Slot& s);
+  void Finish(Slot& s, const std::string& status, const std::string& error);
+  void Record(const Slot& s);
+  void Work(Slot* s);
+  void FailFast(const Slot& failed);
+
+  RunShared& run_;
+  const RunOptions& opts_;
+  std::vector<std::unique_ptr<Slot>>& slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0;
+  std::map<const Job*, int> running_per_job_;
+  bool cancelled_ = false;
+  std::vector<std::thread> threads_;
+};
+
+bool Scheduler::AnyAncestorFailed(const Slot& s, std::set<size_t>& seen) const {
+  for (size_t n : s.needs) {
+    if (!seen.insert(n).second) continue;
+    const Slot& need = *slots_[n];
+    if (need.rec.status == "failure" && !need.inst->job->continue_on_error) return true;
+    if (AnyAncestorFailed(need, seen)) return true;
+  }
+  return false;
+}
+
+NeedsView Scheduler::Needs(const Slot& s) const {
+  NeedsView view;
+  std::map<std::string, std::vector<const Slot*>> by_job;
+  for (size_t n : s.needs) by_job[slots_[n]->inst->job->id].push_back(slots_[n].get());
+  for (const auto& [id, instances] : by_job) {
+    json outputs = json::object();
+    bool failure = false, cancelled = false, skipped = false;
+    for (const Slot* need : instances) {
+      json o = json::parse(need->rec.outputs_json, nullptr, false);
+      if (o.is_object()) outputs.update(o);
+      if (!Ok(*need)) view.all_succeeded = false;
+      failure |= need->rec.status == "failure";
+      cancelled |= need->rec.status == "cancelled";
+      skipped |= need->rec.status == "skipped";
+    }
+    const char* result = failure ? "failure" : cancelled ? "cancelled" : skipped ? "skipped"
+                                                                               : "success";
+    view.context[id] = {{"outputs", outputs}, {"result", result}};
+  }
+  std::set<size_t> seen;
+  view.any_failed = AnyAncestorFailed(s, seen);
+  return view;
+}
+
+void Scheduler::Record(const Slot& s) {
+  Status st = opts_.store->PutPipelineJob(s.rec);
+  if (!st.ok()) {
+    RunEvent e;
+    e.kind = RunEventKind::kNote;
+    e.run_id = run_.run_id;
+    e.job = s.rec.job;
+    e.text = "could not record the job: " + st.message();
+    run_.Emit(std::move(e));
+  }
+}
+
+void Scheduler::Finish(Slot& s, const std::string& status, const std::string& error) {
+  s.state = Slot::State::kDone;
+  s.rec.status = status;
+  s.rec.error = error;
+  if (s.rec.finished_at_ms == 0) s.rec.finished_at_ms = NowMs();
+  Record(s);
+  if (!error.empty()) {
+    std::ofstream log(s.rec.log_path, std::ios::app);
+    log << FormatRfc3339Millis(std::chrono::system_clock::now()) << " [steward] " << status
+        << ": " << run_.Mask(error) << '\n';
+  }
+  RunEvent e;
+  e.kind = RunEventKind::kJobFinished;
+  e.run_id = run_.run_id;
+  e.job = s.rec.job;
+  e.status = status;
+  e.text = error;
+  if (s.rec.started_at_ms > 0)
+    e.took = std::chrono::milliseconds(s.rec.finished_at_ms - s.rec.started_at_ms);
+  run_.Emit(std::move(e));
+}
+
+void Scheduler::Decide(Slot& s) {
+  if (cancelled_) {
+    Finish(s, "cancelled", "the run was cancelled");
+    return;
+  }
+  const Job& job = *s.inst->job;
+  s.view = Needs(s);
+  EvalContext ctx;
+  json env = json::object();
+  for (const auto& [k, v] : run_.pipeline->env) env[k] = v;
+  ctx.contexts = {{"github",
+                   {{"sha", run_.commit.sha},
+                    {"ref_name", run_.commit.branch},
+                    {"ref", run_.commit.branch.empty() ? "" : "refs/heads/" + run_.commit.branch},
+                    {"event_name", opts_.trigger},
+                    {"run_id", std::to_string(run_.run_id)},
+                    {"job", job.id},
+                    {"repository", run_.repository}}},
+                  {"needs", s.view.context},
+                  {"matrix", s.inst->matrix},
+                  {"env", env},
+                  {"runner", {{"os", "Linux"}}},
+                  {"inputs", json::object()}};
+  ctx.failed = !s.view.all_succeeded || s.view.any_failed;
+  auto go = EvaluateCondition(job.if_expr, ctx);
+  if (!go.ok()) {
+    Finish(s, "failure", "if: " + go.status().message());
+    return;
+  }
+  if (!*go) {
+    Finish(s, "skipped",
+           job.if_expr.empty() ? "a job it needs did not succeed"
+                               : "if: " + job.if_expr + " was false");
+    return;
+  }
+  if (running_ >= std::max(1, opts_.jobs)) return;
+  if (job.matrix.max_parallel > 0 && running_per_job_[&job] >= job.matrix.max_parallel) return;
+  Start(s);
+}
+
+void Scheduler::Start(Slot& s) {
+  s.state = Slot::State::kRunning;
+  s.rec.status = "running";
+  s.rec.started_at_ms = NowMs();
+  Record(s);
+  ++running_;
+  ++running_per_job_[s.inst->job];
+  RunEvent e;
+  e.kind = RunEventKind::kJobStarted;
+  e.run_id = run_.run_id;
+  e.job = s.rec.job;
+  run_.Emit(std::move(e));
+  threads_.emplace_back(&Scheduler::Work, this, &s);
+}
+
+void Scheduler::FailFast(const Slot& failed) {
+  const Job* job = failed.inst->job;
+  if (job->matrix.empty() || !job->matrix.fail_fast || job->continue_on_error) return;
+  for (auto& other : slots_) {
+    if (other.get() == &failed || other->inst->job != job) continue;
+    if (other->state == Slot::State::kPending) {
+      Finish(*other, "cancelled", "cancelled because " + failed.rec.job + " failed (fail-fast)");
+    } else if (other->state == Slot::State::kRunning) {
+      other->cancel.Cancel();
+    }
+  }
+}
+
+void Scheduler::Work(Slot* s) {
+  JobOutcome out =
+      internal::RunJobInstance(run_, *s->inst, s->view, s->rec.log_path, &s->cancel);
+  std::lock_guard<std::mutex> l(mu_);
+  s->rec.attempts = out.attempts;
+  s->rec.exit_code = out.exit_code;
+  s->rec.outputs_json = out.outputs.dump();
+  s->rec.cache_key = out.cache_key;
+  s->rec.finished_at_ms = NowMs();
+  std::string error = out.error;
+  if (out.status == "cancelled" && error.empty()) error = "cancelled";
+  Finish(*s, out.status, error);
+  --running_;
+  --running_per_job_[s->inst->job];
+  if (out.status == "failure") FailFast(*s);
+  cv_.notify_all();
+}
+
+bool Scheduler::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (true) {
+    if (!cancelled_ && opts_.cancel != nullptr && opts_.cancel->cancelled()) {
+      cancelled_ = true;
+      for (auto& s : slots_)
+        if (s->state == Slot::State::kRunning) s->cancel.Cancel();
+    }
+    bool pending = false;
+    for (auto& slot : slots_) {
+      Slot& s = *slot;
+      if (s.state != Slot::State::kPending) continue;
+      bool ready = std::all_of(s.needs.begin(), s.needs.end(), [&](size_t n) {
+        return slots_[n]->state == Slot::State::kDone;
+      });
+      if (ready) Decide(s);
+      if (s.state == Slot::State::kPending) pending = true;
+    }
+    if (!pending && running_ == 0) break;
+    cv_.wait_for(l, std::chrono::milliseconds(100));
+  }
+  l.unlock();
+  for (auto& t : threads_) t.join();
+  return cancelled_;
+}
+
+Status MakeDirs(const std::vector<std::string>& dirs) {
+  for (const std::string& d : dirs) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec) return IOError("create " + d + ": " + ec.message());
+  }
+  return Status::OK();
+}
+
+// Marks the instances that succeeded in the earlier run as reused, with their outputs, and
+// puts their artifacts back into the working copy.
+Status ReuseEarlierRun(RunShared& run, int64_t earlier,
+                       std::vector<std::unique_ptr<Slot>>& slots) {
+  const RunOptions& opts = *run.options;
+  ASSIGN_OR_RETURN(auto jobs, opts.store->ListPipelineJobs(earlier));
+  std::map<std::string, state::PipelineJobRecord> by_key;
+  for (auto& j : jobs) by_key[j.job] = std::move(j);
+  const std::string earlier_dir = opts.state_dir + "/runs/" + std::to_string(earlier);
+  for (auto& s : slots) {
+    auto it = by_key.find(s->rec.job);
+    if (it == by_key.end() || !Succeeded(it->second.status)) continue;
+    s->state = Slot::State::kDone;
+    s->rec.status = "reused";
+    s->rec.outputs_json = it->second.outputs_json;
+    s->rec.cache_key = it->second.cache_key;
+    s->rec.error = "";
+    s->rec.started_at_ms = s->rec.finished_at_ms = NowMs();
+    const std::string artifacts =
+        earlier_dir + "/artifacts/" + internal::SanitizeKey(s->rec.job);
+    std::error_code ec;
+    if (fs::is_directory(artifacts, ec)) {
+      Status restored = RestoreArtifacts(artifacts, run.work_dir);
+      if (!restored.ok())
+        return restored.Annotate("restore the artifacts of " + s->rec.job + " from run " +
+                                 std::to_string(earlier));
+    }
+    std::ofstream log(s->rec.log_path, std::ios::app);
+    log << FormatRfc3339Millis(std::chrono::system_clock::now()) << " [steward] reused: "
+        << s->rec.job << " succeeded in run " << earlier << '\n';
+    RETURN_IF_ERROR(opts.store->PutPipelineJob(s->rec));
+    RunEvent e;
+    e.kind = RunEventKind::kJobFinished;
+    e.run_id = run.run_id;
+    e.job = s->rec.job;
+    e.status = "reused";
+    e.text = "succeeded in run " + std::to_string(earlier);
+    run.Emit(std::move(e));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+namespace internal {
+
+std::string RunShared::Mask(std::string_view text) const {
+  std::string out(text);
+  std::vector<const std::string*> values;
+  for (const auto& [name, value] : options->secrets)
+    if (!value.empty()) values.push_back(&value);
+  // Longer first, so a secret containing another is masked whole.
+  std::sort(values.begin(), values.end(),
+            [](const std::string* a, const std::string* b) { return a->size() > b->size(); });
+  for (const std::string* v : values) {
+    for (size_t at = out.find(*v); at != std::string::npos; at = out.find(*v, at + 3))
+      out.replace(at, v->size(), "***");
+  }
+  return out;
+}
+
+void RunShared::Emit(RunEvent event) {
+  if (!options->on_event) return;
+  event.text = Mask(event.text);
+  std::lock_guard<std::mutex> l(event_mu);
+  options->on_event(event);
+}
+
+}  // namespace internal
+
+StatusOr<RunResult> RunPipeline(const Pipeline& pipeline, const RunOptions& options) {
+  if (options.store == nullptr) return InvalidArgument("RunPipeline needs a state store");
+  if (options.state_dir.empty() || options.source_dir.empty())
+    return InvalidArgument("RunPipeline needs the state and source directories");
+  const auto started = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::vector<JobInstance> instances, Expand(pipeline));
+  if (options.rerun_of > 0) {
+    auto earlier = options.store->GetPipelineRun(options.rerun_of);
+    if (!earlier.ok()) return earlier.status();
+  }
+
+  RunShared run;
+  run.pipeline = &pipeline;
+  run.options = &options;
+  if (!options.commit.empty()) {
+    ASSIGN_OR_RETURN(run.commit, ReadCommit(options.source_dir, options.commit));
+  } else {
+    auto head = ReadCommit(options.source_dir);
+    if (head.ok()) {
+      run.commit = *head;
+    } else if (head.status().code() != StatusCode::kNotFound) {
+      return head.status();
+    }
+  }
+  if (!options.branch.empty()) run.commit.branch = options.branch;
+  run.repository = fs::path(options.source_dir).lexically_normal().filename().string();
+  if (run.repository.empty())
+    run.repository =
+        fs::path(options.source_dir).lexically_normal().parent_path().filename().string();
+
+  state::PipelineRunRecord record;
+  record.pipeline = pipeline.name;
+  record.source = options.source_label;
+  record.trigger = options.trigger;
+  record.trigger_detail = options.trigger_detail;
+  record.commit = run.commit.sha;
+  record.branch = run.commit.branch;
+  record.commit_message = run.commit.message;
+  record.commit_time_ms = run.commit.time_ms;
+  record.status = "running";
+  record.created_at_ms = NowMs();
+  record.started_at_ms = record.created_at_ms;
+  record.user = state::CurrentUser();
+  record.host = state::CurrentHost();
+  record.pid = static_cast<int>(getpid());
+  record.rerun_of = options.rerun_of;
+  ASSIGN_OR_RETURN(record.id, options.store->CreatePipelineRun(record));
+  run.run_id = record.id;
+  if (options.on_created) options.on_created(record.id);
+
+  run.run_dir = options.state_dir + "/runs/" + std::to_string(record.id);
+  run.tmp_dir = run.run_dir + "/tmp";
+  run.work_dir = options.in_place ? options.source_dir : run.run_dir + "/work";
+
+  auto fail_run = [&](const Status& why) -> Status {
+    record.status = "failure";
+    record.finished_at_ms = NowMs();
+    record.error = why.message();
+    (void)options.store->UpdatePipelineRun(record);
+    return why;
+  };
+  Status dirs = MakeDirs({run.run_dir + "/logs", run.tmp_dir, run.run_dir + "/artifacts"});
+  if (!dirs.ok()) return fail_run(dirs);
+
+  std::vector<std::unique_ptr<Slot>> slots;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    auto s = std::make_unique<Slot>();
+    s->inst = &instances[i];
+    s->rec.run_id = record.id;
+    s->rec.job = instances[i].key;
+    s->rec.position = static_cast<int>(i);
+    s->rec.status = "pending";
+    s->rec.log_path =
+        run.run_dir + "/logs/" + internal::SanitizeKey(instances[i].key) + ".log";
+    index[instances[i].key] = i;
+    slots.push_back(std::move(s));
+  }
+  for (auto& s : slots) {
+    for (const std::string& need : s->inst->needs) {
+      auto it = index.find(need);
+      if (it != index.end()) s->needs.push_back(it->second);
+    }
+    Status st = options.store->PutPipelineJob(s->rec);
+    if (!st.ok()) return fail_run(st);
+  }
+  {
+    RunEvent e;
+    e.kind = RunEventKind::kRunStarted;
+    e.run_id = record.id;
+    e.text = pipeline.name + (run.commit.sha.empty() ? "" : " at " + run.commit.sha.substr(0, 7));
+    run.Emit(std::move(e));
+  }
+
+  if (!options.in_place) {
+    Status copied = internal::PrepareWorkingCopy(options.source_dir, run.commit.sha, run.work_dir);
+    if (!copied.ok()) {
+      for (auto& s : slots) {
+        s->rec.status = "skipped";
+        s->rec.error = "no working copy";
+        (void)options.store->PutPipelineJob(s->rec);
+      }
+      return fail_run(copied.Annotate("prepare the working copy"));
+    }
+  }
+  if (options.rerun_of > 0) {
+    Status reused = ReuseEarlierRun(run, options.rerun_of, slots);
+    if (!reused.ok()) return fail_run(reused);
+  }
+
+  Scheduler scheduler(run, slots);
+  const bool cancelled = scheduler.Run();
+
+  RunResult result;
+  result.run_id = record.id;
+  std::string first_error;
+  bool failed = false;
+  for (auto& s : slots) {
+    result.jobs.push_back(s->rec);
+    if (s->rec.status == "failure" && !s->inst->job->continue_on_error) {
+      failed = true;
+      if (first_error.empty()) first_error = s->rec.job + ": " + s->rec.error;
+    }
+  }
+  result.status = cancelled ? "cancelled" : failed ? "failure" : "success";
+  result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  record.status = result.status;
+  record.finished_at_ms = NowMs();
+  record.error = cancelled ? "cancelled" : run.Mask(first_error);
+  Status updated = options.store->UpdatePipelineRun(record);
+  RunEvent e;
+  e.kind = RunEventKind::kRunFinished;
+  e.run_id = record.id;
+  e.status = result.status;
+  e.took = result.took;
+  run.Emit(std::move(e));
+  if (!updated.ok()) return updated.Annotate("record the end of run " + std::to_string(record.id));
+  // Scripts and output files are not needed after the run. The working copy of a run that did
+  // not succeed stays for a look at what went wrong; a successful one is removed (its artifacts
+  // and logs stay).
+  std::error_code ec;
+  fs::remove_all(run.tmp_dir, ec);
+  if (!options.in_place && result.ok()) fs::remove_all(run.work_dir, ec);
+  return result;
+}
+
+}  // namespace steward::pipeline

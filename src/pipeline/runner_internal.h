@@ -1,0 +1,75 @@
+// Pieces of the pipeline runner shared by its files: runner.cc (the run and its scheduler),
+// runner_job.cc (one job instance: steps, env, outputs, cache) and runner_git.cc (commits and
+// the working copy). Not a public interface.
+#pragma once
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/runner.h"
+
+namespace steward::pipeline::internal {
+
+// What every job of a run shares; fixed before the first job starts, except for the event
+// serialization, which `event_mu` guards.
+struct RunShared {
+  const Pipeline* pipeline = nullptr;
+  const RunOptions* options = nullptr;
+  int64_t run_id = 0;
+  CommitInfo commit;       // sha empty when the source is not a git repository
+  std::string run_dir;     // <state dir>/runs/<id>
+  std::string work_dir;    // the working copy (or the source itself with in_place)
+  std::string tmp_dir;     // run_dir/tmp
+  std::string repository;  // github.repository: the source directory's name
+  std::mutex event_mu;
+
+  // Replaces every secret value in text with ***.
+  std::string Mask(std::string_view text) const;
+  // Calls options->on_event (if set) with the text masked; serialized.
+  void Emit(RunEvent event);
+};
+
+// What a finished job instance reports to the scheduler.
+struct JobOutcome {
+  std::string status;  // "success", "failure", "cancelled", "cached"
+  nlohmann::json outputs = nlohmann::json::object();
+  int attempts = 0;
+  int exit_code = 0;
+  std::string error;
+  std::string cache_key;
+};
+
+// The results of the jobs an instance needs, as the needs context ({"id": {"outputs",
+// "result"}}) and for the status functions.
+struct NeedsView {
+  nlohmann::json context = nlohmann::json::object();
+  bool all_succeeded = true;   // every need ended success, cached or reused (or failed with
+                               // continue-on-error)
+  bool any_failed = false;     // a need or an ancestor failed
+};
+
+// Runs one job instance to its end; `cancel` is the instance's own token (fail-fast and the
+// run's cancellation set it). Writes its log to log_path.
+JobOutcome RunJobInstance(RunShared& run, const JobInstance& instance, const NeedsView& needs,
+                          const std::string& log_path, const CancelToken* cancel);
+
+// "test (linux, 3.11)" -> "test__linux__3.11_": safe as one file name.
+std::string SanitizeKey(const std::string& key);
+
+// Parses a $GITHUB_OUTPUT / $GITHUB_ENV file: "name=value" lines and "name<<DELIM" heredocs.
+// Malformed lines are reported in `errors` and skipped.
+std::map<std::string, std::string> ParseKeyValueFile(const std::string& text,
+                                                     std::vector<std::string>* errors);
+
+// Makes `dest` a working copy of `source` at `commit`: a local libgit2 clone checked out at the
+// commit when commit is set, else a recursive copy without .steward/ and .git/.
+Status PrepareWorkingCopy(const std::string& source, const std::string& commit,
+                          const std::string& dest);
+
+}  // namespace steward::pipeline::internal
