@@ -1,0 +1,646 @@
+// How a step runs (see process.h for the contract):
+//
+//   steward (Run thread) ── fork ──> shim ── fork ──> command (setsid, execve)
+//                                     │                 └─ its children, daemons, ...
+//                                     └ PR_SET_CHILD_SUBREAPER
+//
+// The shim is a forked copy of steward that never execs: it makes itself a child subreaper,
+// starts the command, reports the command's wait status through a pipe and reaps everything
+// below it. Because it is a subreaper, a descendant whose parent dies (a double-forked daemon,
+// `setsid x &` in a script that exits) is re-parented to the shim and not to init or to
+// steward, so "every process of this step" is exactly "every descendant of the shim", found by
+// walking /proc by parent pid — with no guessing even when many steps run at once and other
+// parts of steward have children of their own. When the command has ended (or the deadline
+// or a cancel came), the Run thread signals every descendant of the shim, repeating the walk
+// since processes fork while being killed, until none is left; the shim then finds it has no
+// children and exits. The shim and the command run only async-signal-safe code between fork
+// and exec, since steward is multi-threaded.
+#include "pipeline/process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+namespace steward::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxLine = 64 * 1024;     // longer lines are delivered in chunks
+constexpr milliseconds kTick{50};          // cancel and deadline checks at least this often
+constexpr milliseconds kPipeLinger{1000};  // after the tree is gone, a pipe held elsewhere
+constexpr milliseconds kKillBound{10000};  // SIGKILL that does not work: give up, report
+
+// ---- /proc ---------------------------------------------------------------------------------
+
+struct ProcEntry {
+  int pid = 0;
+  int ppid = 0;
+  char state = '?';
+};
+
+// One pass over /proc: every process with its parent and state. Processes that vanish while
+// being read are skipped.
+std::vector<ProcEntry> ScanProc() {
+  std::vector<ProcEntry> out;
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return out;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[300];
+    std::snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[512];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // "pid (comm) S ppid ..." — comm may hold spaces and parentheses, so parse after the last ')'.
+    char* close_paren = strrchr(buf, ')');
+    if (close_paren == nullptr) continue;
+    ProcEntry p;
+    p.pid = atoi(buf);
+    if (std::sscanf(close_paren + 1, " %c %d", &p.state, &p.ppid) != 2) continue;
+    out.push_back(p);
+  }
+  closedir(dir);
+  return out;
+}
+
+// Living descendants of the roots (zombies count as dead: they only wait to be reaped), the
+// roots themselves included when asked and alive. `known`, when given, holds pids found
+// before: those now re-parented to this process (a middle process died and steward is a
+// subreaper) are walked too, and their zombies reaped — by pid, since only pids seen in this
+// tree are ours to reap; waitpid(-1) would take other rooms' children.
+std::vector<int> LiveTree(int root, bool include_root, const std::set<int>* known = nullptr) {
+  std::vector<ProcEntry> procs = ScanProc();
+  std::unordered_multimap<int, const ProcEntry*> children;
+  const int self = getpid();
+  std::vector<int> todo{root};
+  std::set<int> seen{root};
+  std::vector<int> out;
+  for (const ProcEntry& p : procs) {
+    children.emplace(p.ppid, &p);
+    if (p.pid == root && include_root && p.state != 'Z') out.push_back(root);
+    if (known == nullptr || p.pid == root || p.ppid != self || !known->count(p.pid)) continue;
+    if (p.state == 'Z') {
+      int status;
+      waitpid(p.pid, &status, WNOHANG);
+    } else if (seen.insert(p.pid).second) {
+      todo.push_back(p.pid);
+      out.push_back(p.pid);
+    }
+  }
+  while (!todo.empty()) {
+    int pid = todo.back();
+    todo.pop_back();
+    auto [begin, end] = children.equal_range(pid);
+    for (auto it = begin; it != end; ++it) {
+      const ProcEntry* child = it->second;
+      if (!seen.insert(child->pid).second) continue;
+      todo.push_back(child->pid);
+      if (child->state != 'Z') out.push_back(child->pid);
+    }
+  }
+  return out;
+}
+
+// Signals the tree, scanning again until a pass finds no process it had not seen (processes
+// fork while being killed). SIGTERM goes once to each process (a trap should run once),
+// SIGKILL to every one still alive. Returns how many are alive.
+size_t SignalTree(int root, bool include_root, int sig, std::set<int>* signalled) {
+  std::vector<int> alive;
+  for (int pass = 0; pass < 20; ++pass) {
+    alive = LiveTree(root, include_root, signalled);
+    bool fresh = false;
+    for (int pid : alive) {
+      bool is_new = signalled->insert(pid).second;
+      fresh = fresh || is_new;
+      if (sig == SIGKILL) {
+        kill(pid, SIGKILL);
+      } else if (is_new) {
+        kill(pid, sig);
+        kill(pid, SIGCONT);  // a stopped process keeps SIGTERM pending until continued
+      }
+    }
+    if (!fresh) break;
+  }
+  return alive.size();
+}
+
+// ---- spawning --------------------------------------------------------------------------------
+
+// What the child processes need, built before fork().
+struct Prepared {
+  std::string program;
+  std::vector<std::string> args;
+  std::vector<std::string> env_strings;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  const char* cwd = nullptr;
+  pid_t steward = 0;
+};
+
+enum ChildStep : int { kShimSetup, kShimFork, kSetsid, kChdir, kDevNull, kDup, kExec };
+
+struct ChildError {
+  int step;
+  int err;
+};
+
+const char* StepText(int step) {
+  switch (step) {
+    case kShimSetup:
+      return "set up the process supervisor";
+    case kShimFork:
+      return "fork";
+    case kSetsid:
+      return "setsid";
+    case kChdir:
+      return "chdir";
+    case kDevNull:
+      return "open /dev/null";
+    case kDup:
+      return "dup2";
+    default:
+      return "exec";
+  }
+}
+
+[[noreturn]] void ChildFail(int fd, int step) {
+  ChildError e{step, errno};
+  ssize_t ignored = write(fd, &e, sizeof e);
+  (void)ignored;
+  _exit(127);
+}
+
+// Closes every descriptor from 3 up except `keep` (async-signal-safe: no allocation).
+void CloseFdsExcept(int keep) {
+  if (keep > 3) close_range(3, keep - 1, 0);
+  close_range(keep < 3 ? 3 : keep + 1, ~0U, 0);
+}
+
+// Moves fd onto target without close-on-exec.
+bool MoveFd(int fd, int target) {
+  if (fd == target) return fcntl(fd, F_SETFD, 0) == 0;
+  return dup2(fd, target) == target;
+}
+
+struct Pipes {
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  int exec_err[2] = {-1, -1};  // the shim and the command report a failure before exec here
+  int status[2] = {-1, -1};    // the shim reports the command's wait status here
+};
+
+[[noreturn]] void RunCommand(const Prepared& p, const Pipes& pipes) {
+  const int err_fd = pipes.exec_err[1];
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (setsid() < 0) ChildFail(err_fd, kSetsid);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (p.cwd != nullptr && chdir(p.cwd) != 0) ChildFail(err_fd, kChdir);
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0) ChildFail(err_fd, kDevNull);
+  if (!MoveFd(devnull, 0) || !MoveFd(pipes.out[1], 1) || !MoveFd(pipes.err[1], 2)) {
+    ChildFail(err_fd, kDup);
+  }
+  CloseFdsExcept(err_fd);
+  execve(p.program.c_str(), p.argv.data(), p.envp.data());
+  ChildFail(err_fd, kExec);
+}
+
+// The shim: see the top of the file. Never returns.
+[[noreturn]] void RunShim(const Prepared& p, const Pipes& pipes) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);  // steward's handlers must not run in here
+  const int err_fd = pipes.exec_err[1];
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ChildFail(err_fd, kShimSetup);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != p.steward) _exit(127);  // steward died before the line above
+  setsid();  // out of steward's process group: a terminal's Ctrl-C is steward's to handle
+  pid_t command = fork();
+  if (command < 0) ChildFail(err_fd, kShimFork);
+  if (command == 0) RunCommand(p, pipes);
+  close(pipes.out[1]);
+  close(pipes.err[1]);
+  close(err_fd);
+  CloseFdsExcept(pipes.status[1]);
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid == command) {
+      ssize_t ignored = write(pipes.status[1], &status, sizeof status);
+      (void)ignored;
+      close(pipes.status[1]);
+    } else if (pid < 0 && errno == ECHILD) {
+      _exit(0);  // nothing left below: the step is over
+    }
+  }
+}
+
+// argv[0] the way execvp would find it, but through the step's PATH, not ours.
+StatusOr<std::string> ResolveProgram(const std::string& name,
+                                     const std::map<std::string, std::string>& env,
+                                     const std::string& cwd) {
+  if (name.empty()) return InvalidArgument("empty command");
+  if (name.find('/') != std::string::npos) return name;
+  auto it = env.find("PATH");
+  std::string path = it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : it->second;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    if (dir[0] != '/' && !cwd.empty()) dir = cwd + "/" + dir;
+    std::string candidate = dir + "/" + name;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return NotFound("'" + name + "' not found in PATH=" + path +
+                  " (give a path with '/', or put its directory into the step's PATH)");
+}
+
+std::vector<std::string> SandboxArgv(const ProcessSpec& spec, const std::string& program,
+                                     const std::string& bwrap) {
+  std::vector<std::string> a = {bwrap,  "--ro-bind", "/",     "/",       "--dev",
+                                "/dev", "--proc",    "/proc", "--tmpfs", "/tmp"};
+  for (const std::string& path : spec.sandbox.writable) {
+    a.insert(a.end(), {"--bind", path, path});
+  }
+  a.push_back("--unshare-all");
+  if (spec.sandbox.network) a.push_back("--share-net");
+  a.insert(a.end(), {"--die-with-parent", "--new-session"});
+  if (!spec.cwd.empty()) a.insert(a.end(), {"--chdir", spec.cwd});
+  a.push_back("--");
+  a.push_back(program);
+  a.insert(a.end(), spec.argv.begin() + 1, spec.argv.end());
+  return a;
+}
+
+StatusOr<Prepared> Prepare(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return InvalidArgument("empty command");
+  ASSIGN_OR_RETURN(std::string program, ResolveProgram(spec.argv[0], spec.env, spec.cwd));
+  if (program[0] != '/' && !spec.cwd.empty()) {
+    char* real = realpath((spec.cwd + "/" + program).c_str(), nullptr);
+    if (real != nullptr) {
+      program = real;
+      free(real);
+    }
+  }
+  Prepared p;
+  if (spec.sandbox.enabled) {
+    // bwrap itself is found through the step's PATH, then the usual places.
+    std::map<std::string, std::string> env = spec.env;
+    std::string path = env.count("PATH") ? env["PATH"] + ":" : "";
+    env["PATH"] = path + "/usr/local/bin:/usr/bin:/bin";
+    ASSIGN_OR_RETURN(std::string bwrap, ResolveProgram(spec.sandbox.bwrap, env, spec.cwd));
+    p.args = SandboxArgv(spec, program, bwrap);
+    p.program = bwrap;
+  } else {
+    p.args = spec.argv;
+    p.program = program;
+  }
+  for (const auto& [k, v] : spec.env) p.env_strings.push_back(k + "=" + v);
+  for (std::string& s : p.args) p.argv.push_back(s.data());
+  p.argv.push_back(nullptr);
+  for (std::string& s : p.env_strings) p.envp.push_back(s.data());
+  p.envp.push_back(nullptr);
+  // In the sandbox bwrap changes directory itself (the path may only exist inside).
+  if (!spec.cwd.empty() && !spec.sandbox.enabled) p.cwd = spec.cwd.c_str();
+  p.steward = getpid();
+  return p;
+}
+
+void ClosePipe(int fds[2]) {
+  for (int i = 0; i < 2; ++i) {
+    if (fds[i] >= 0) close(fds[i]);
+    fds[i] = -1;
+  }
+}
+
+// Splits one stream into lines; chunks lines over kMaxLine.
+class LineSplitter {
+ public:
+  LineSplitter(const LineFn& fn, bool is_stderr) : fn_(fn), is_stderr_(is_stderr) {}
+  void Add(const char* data, size_t n) {
+    buf_.append(data, n);
+    size_t start = 0;
+    for (;;) {
+      size_t nl = buf_.find('\n', start);
+      if (nl == std::string::npos) break;
+      Emit(std::string_view(buf_).substr(start, nl - start));
+      start = nl + 1;
+    }
+    while (buf_.size() - start >= kMaxLine) {
+      Emit(std::string_view(buf_).substr(start, kMaxLine));
+      start += kMaxLine;
+    }
+    buf_.erase(0, start);
+  }
+  void Finish() {
+    if (!buf_.empty()) Emit(buf_);
+    buf_.clear();
+  }
+
+ private:
+  void Emit(std::string_view line) {
+    if (fn_) fn_(line, is_stderr_);
+  }
+  const LineFn& fn_;
+  bool is_stderr_;
+  std::string buf_;
+};
+
+std::string FormatDuration(milliseconds d) {
+  long long ms = d.count();
+  char buf[64];
+  if (ms % 1000 == 0) {
+    std::snprintf(buf, sizeof buf, "%llds", ms / 1000);
+  } else if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", ms);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::string ProcessResult::Describe() const {
+  switch (end) {
+    case ProcessEnd::kExited:
+      return "exit " + std::to_string(exit_code);
+    case ProcessEnd::kSignaled: {
+      const char* abbrev = sigabbrev_np(exit_code);
+      return abbrev ? std::string("killed by SIG") + abbrev
+                    : "killed by signal " + std::to_string(exit_code);
+    }
+    case ProcessEnd::kTimedOut:
+      return "timed out after " + FormatDuration(took);
+    case ProcessEnd::kCancelled:
+      return "cancelled";
+    case ProcessEnd::kFailedToStart:
+      return "failed to start: " + error;
+  }
+  return "unknown";
+}
+
+ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
+                         const CancelToken* cancel) {
+  ProcessResult result;
+  const Clock::time_point started = Clock::now();
+  StatusOr<Prepared> prepared = Prepare(spec);
+  if (!prepared.ok()) {
+    result.end = ProcessEnd::kFailedToStart;
+    result.exit_code = 127;
+    result.error = prepared.status().message();
+    return result;
+  }
+  const Prepared& p = *prepared;
+  Pipes pipes;
+  for (int* fds : {pipes.out, pipes.err, pipes.exec_err, pipes.status}) {
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      result.end = ProcessEnd::kFailedToStart;
+      result.error = std::string("pipe: ") + strerror(errno);
+      for (int* f : {pipes.out, pipes.err, pipes.exec_err, pipes.status}) ClosePipe(f);
+      return result;
+    }
+  }
+  pid_t shim = fork();
+  if (shim == 0) RunShim(p, pipes);
+  int fork_errno = errno;
+  close(pipes.out[1]);
+  close(pipes.err[1]);
+  close(pipes.exec_err[1]);
+  close(pipes.status[1]);
+  if (shim < 0) {
+    for (int fd : {pipes.out[0], pipes.err[0], pipes.exec_err[0], pipes.status[0]}) close(fd);
+    result.end = ProcessEnd::kFailedToStart;
+    result.error = std::string("fork: ") + strerror(fork_errno);
+    return result;
+  }
+
+  // Until exec the command (and the shim) may report a failure; exec closes the pipe.
+  ChildError child_error{};
+  ssize_t n;
+  while ((n = read(pipes.exec_err[0], &child_error, sizeof child_error)) < 0 && errno == EINTR) {
+  }
+  close(pipes.exec_err[0]);
+  if (n == static_cast<ssize_t>(sizeof child_error)) {
+    // The command never ran; the shim exits once it has reaped it.
+    int status;
+    while (waitpid(shim, &status, 0) < 0 && errno == EINTR) {
+    }
+    close(pipes.out[0]);
+    close(pipes.err[0]);
+    close(pipes.status[0]);
+    result.end = ProcessEnd::kFailedToStart;
+    result.exit_code = 127;
+    result.error = std::string(StepText(child_error.step)) + " '" +
+                   (child_error.step == kChdir ? spec.cwd : p.program) +
+                   "': " + strerror(child_error.err);
+    result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    return result;
+  }
+
+  LineSplitter out_lines(on_line, false), err_lines(on_line, true);
+  int out_fd = pipes.out[0], err_fd = pipes.err[0], status_fd = pipes.status[0];
+  bool have_status = false;
+  int wait_status = 0;
+  // Killing: when the command has ended, or on the deadline or cancel.
+  bool killing = false;
+  bool killed_hard = false;
+  Clock::time_point kill_started{}, tree_gone{};
+  bool tree_empty = false;
+  std::set<int> signalled;
+  const Clock::time_point deadline =
+      spec.timeout.count() > 0 ? started + spec.timeout : Clock::time_point::max();
+
+  auto start_killing = [&](ProcessEnd why) {
+    if (why != ProcessEnd::kExited) result.end = why;
+    if (killing) return;
+    killing = true;
+    kill_started = Clock::now();
+  };
+
+  char buf[65536];
+  for (;;) {
+    Clock::time_point now = Clock::now();
+    if (!killing) {
+      if (cancel != nullptr && cancel->cancelled()) {
+        start_killing(ProcessEnd::kCancelled);
+      } else if (now >= deadline) {
+        start_killing(ProcessEnd::kTimedOut);
+      }
+    }
+    if (killing) {
+      int sig = SIGTERM;
+      if (now - kill_started >= spec.kill_grace) {
+        sig = SIGKILL;
+        killed_hard = true;
+      }
+      size_t alive = SignalTree(shim, false, sig, &signalled);
+      if (alive == 0 && !tree_empty) {
+        tree_empty = true;
+        tree_gone = now;
+      } else if (alive > 0) {
+        tree_empty = false;
+      }
+    }
+    bool pipes_closed = out_fd < 0 && err_fd < 0;
+    if (killing && tree_empty && have_status && (pipes_closed || now - tree_gone >= kPipeLinger)) {
+      break;
+    }
+    if (killing && now - kill_started >= spec.kill_grace + kKillBound) break;  // unkillable
+
+    pollfd fds[3];
+    int nfds = 0;
+    for (int fd : {out_fd, err_fd, status_fd}) {
+      if (fd >= 0) fds[nfds++] = {fd, POLLIN, 0};
+    }
+    milliseconds wait = kTick;
+    if (!killing && deadline != Clock::time_point::max()) {
+      wait = std::min(wait, std::chrono::ceil<milliseconds>(deadline - now));
+      wait = std::max(wait, milliseconds(0));
+    }
+    if (killing && !killed_hard) wait = std::min(wait, milliseconds(10));
+    if (nfds == 0) {
+      std::this_thread::sleep_for(wait);
+      continue;
+    }
+    int ready = poll(fds, nfds, static_cast<int>(wait.count()));
+    if (ready < 0 && errno != EINTR) break;
+    for (int i = 0; i < nfds && ready > 0; ++i) {
+      if (fds[i].revents == 0) continue;
+      int fd = fds[i].fd;
+      if (fd == status_fd) {
+        int st;
+        ssize_t r = read(fd, &st, sizeof st);
+        if (r < 0 && errno == EINTR) continue;
+        if (r == static_cast<ssize_t>(sizeof st)) {
+          wait_status = st;
+        } else {
+          // The shim died without reporting (killed from outside): the command's end is unknown.
+          wait_status = SIGKILL;  // as a W* status: killed by SIGKILL
+        }
+        have_status = true;
+        close(status_fd);
+        status_fd = -1;
+        start_killing(ProcessEnd::kExited);  // the rest of the tree must not outlive the step
+        continue;
+      }
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      LineSplitter& lines = fd == out_fd ? out_lines : err_lines;
+      if (r <= 0) {
+        lines.Finish();
+        close(fd);
+        (fd == out_fd ? out_fd : err_fd) = -1;
+      } else {
+        lines.Add(buf, static_cast<size_t>(r));
+      }
+    }
+  }
+  if (out_fd >= 0) {
+    out_lines.Finish();
+    close(out_fd);
+  }
+  if (err_fd >= 0) {
+    err_lines.Finish();
+    close(err_fd);
+  }
+  if (status_fd >= 0) close(status_fd);
+
+  // The shim exits by itself once its tree is empty; it is killed only when that did not happen
+  // (an unkillable process), which leaves such processes to init.
+  int shim_status;
+  Clock::time_point shim_deadline = Clock::now() + milliseconds(2000);
+  while (waitpid(shim, &shim_status, WNOHANG) == 0) {
+    if (Clock::now() >= shim_deadline) {
+      kill(shim, SIGKILL);
+      while (waitpid(shim, &shim_status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+
+  result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+  if (result.end == ProcessEnd::kTimedOut) result.took = spec.timeout;
+  if (have_status && WIFEXITED(wait_status)) {
+    result.exit_code = WEXITSTATUS(wait_status);
+  } else if (have_status && WIFSIGNALED(wait_status)) {
+    result.exit_code = WTERMSIG(wait_status);
+    if (result.end == ProcessEnd::kExited) result.end = ProcessEnd::kSignaled;
+  }
+  return result;
+}
+
+bool SandboxAvailable() {
+  static std::once_flag once;
+  static bool available = false;
+  std::call_once(once, [] {
+    ProcessSpec spec;
+    spec.argv = {"/bin/true"};
+    spec.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
+    spec.sandbox.enabled = true;
+    spec.timeout = milliseconds(10000);
+    available = RunProcess(spec, nullptr, nullptr).ok();
+  });
+  return available;
+}
+
+void BecomeSubreaper() {
+  // Each step already runs below its own subreaper (the shim); this catches what a shim that
+  // was killed from outside leaves behind, so KillTree can still find it below steward. Such
+  // orphans are reaped by KillTree (by pid, never with waitpid(-1): other rooms reap their own
+  // children and must keep getting their exit statuses).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+void KillTree(int pid, milliseconds grace) {
+  std::set<int> signalled;
+  Clock::time_point start = Clock::now();
+  size_t alive = SignalTree(pid, true, SIGTERM, &signalled);
+  while (alive > 0 && Clock::now() - start < grace) {
+    std::this_thread::sleep_for(milliseconds(10));
+    alive = SignalTree(pid, true, SIGTERM, &signalled);
+  }
+  Clock::time_point hard = Clock::now();
+  while (alive > 0 && Clock::now() - hard < kKillBound) {
+    alive = SignalTree(pid, true, SIGKILL, &signalled);
+    if (alive > 0) std::this_thread::sleep_for(milliseconds(10));
+  }
+  // A last pass reaps re-parented orphans that died after the previous one; pid itself is
+  // reaped by whoever started it.
+  LiveTree(pid, true, &signalled);
+}
+
+}  // namespace steward::pipeline

@@ -1,0 +1,376 @@
+// RunProcess and KillTree against real processes: exit codes, signals, output lines, the
+// environment, deadlines, cancellation, and — after every kill — that no process of the step
+// is left, found by a unique marker in its command line.
+#include "pipeline/process.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace steward::pipeline {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+const std::map<std::string, std::string> kEnv = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
+
+struct Line {
+  std::string text;
+  bool is_stderr;
+};
+
+struct Outcome {
+  ProcessResult result;
+  std::vector<Line> lines;
+  std::vector<std::string> Out() const {
+    std::vector<std::string> out;
+    for (const Line& l : lines) {
+      if (!l.is_stderr) out.push_back(l.text);
+    }
+    return out;
+  }
+  std::vector<std::string> Err() const {
+    std::vector<std::string> out;
+    for (const Line& l : lines) {
+      if (l.is_stderr) out.push_back(l.text);
+    }
+    return out;
+  }
+};
+
+Outcome RunSpec(const ProcessSpec& spec, const CancelToken* cancel = nullptr) {
+  Outcome run;
+  run.result = RunProcess(
+      spec,
+      [&](std::string_view line, bool is_stderr) {
+        run.lines.push_back({std::string(line), is_stderr});
+      },
+      cancel);
+  return run;
+}
+
+Outcome Sh(const std::string& script, milliseconds timeout = milliseconds(0)) {
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", script};
+  spec.env = kEnv;
+  spec.timeout = timeout;
+  return RunSpec(spec);
+}
+
+// A sleep duration nobody else uses, so its text in /proc/*/cmdline identifies this test's
+// processes: "1000.<pid><n>".
+std::string Marker() {
+  static std::atomic<int> n{0};
+  return "1000." + std::to_string(getpid()) + std::to_string(++n);
+}
+
+// Pids of living (non-zombie) processes whose command line contains marker.
+std::vector<int> ProcessesWith(const std::string& marker) {
+  std::vector<int> pids;
+  DIR* dir = opendir("/proc");
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string base = std::string("/proc/") + e->d_name;
+    std::ifstream stat(base + "/stat");
+    std::string stat_text((std::istreambuf_iterator<char>(stat)), {});
+    size_t paren = stat_text.rfind(')');
+    if (paren == std::string::npos || stat_text.size() < paren + 3 || stat_text[paren + 2] == 'Z') {
+      continue;
+    }
+    std::ifstream cmd(base + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), {});
+    if (cmdline.find(marker) != std::string::npos) pids.push_back(atoi(e->d_name));
+  }
+  closedir(dir);
+  return pids;
+}
+
+// Waits (bounded) until no process carries marker; processes killed a moment ago may still be
+// exiting. Returns what is left.
+std::vector<int> LeftAfter(const std::string& marker, milliseconds bound = milliseconds(1000)) {
+  Clock::time_point end = Clock::now() + bound;
+  std::vector<int> left = ProcessesWith(marker);
+  while (!left.empty() && Clock::now() < end) {
+    std::this_thread::sleep_for(milliseconds(10));
+    left = ProcessesWith(marker);
+  }
+  return left;
+}
+
+// Waits (bounded) until a process carrying marker exists.
+bool AppearsWithin(const std::string& marker, milliseconds bound) {
+  Clock::time_point end = Clock::now() + bound;
+  while (Clock::now() < end) {
+    if (!ProcessesWith(marker).empty()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return false;
+}
+
+TEST(RunProcess, ReportsExitCodes) {
+  Outcome ok = Sh("exit 0");
+  EXPECT_TRUE(ok.result.ok());
+  EXPECT_EQ(ok.result.end, ProcessEnd::kExited);
+  EXPECT_EQ(ok.result.Describe(), "exit 0");
+  Outcome two = Sh("exit 2");
+  EXPECT_FALSE(two.result.ok());
+  EXPECT_EQ(two.result.end, ProcessEnd::kExited);
+  EXPECT_EQ(two.result.exit_code, 2);
+  EXPECT_EQ(two.result.Describe(), "exit 2");
+}
+
+TEST(RunProcess, ReportsTheKillingSignal) {
+  Outcome run = Sh("kill -SEGV $$");
+  EXPECT_EQ(run.result.end, ProcessEnd::kSignaled);
+  EXPECT_EQ(run.result.exit_code, SIGSEGV);
+  EXPECT_EQ(run.result.Describe(), "killed by SIGSEGV");
+}
+
+TEST(RunProcess, SeparatesStdoutAndStderrLineByLine) {
+  Outcome run = Sh("echo out1; echo err1 >&2; echo out2; printf 'err2\\nerr3' >&2");
+  ASSERT_TRUE(run.result.ok()) << run.result.Describe();
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"out1", "out2"}));
+  EXPECT_EQ(run.Err(), (std::vector<std::string>{"err1", "err2", "err3"}));
+}
+
+TEST(RunProcess, DeliversAFinalPartialLineAndEmptyLines) {
+  Outcome run = Sh("printf 'a\\n\\nb'");
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"a", "", "b"}));
+}
+
+TEST(RunProcess, ChunksVeryLongLines) {
+  Outcome run = Sh("head -c 200000 /dev/zero | tr '\\0' x; echo; echo after");
+  ASSERT_TRUE(run.result.ok());
+  std::vector<std::string> out = run.Out();
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[0], std::string(65536, 'x'));
+  EXPECT_EQ(out[1], std::string(65536, 'x'));
+  EXPECT_EQ(out[2], std::string(65536, 'x'));
+  EXPECT_EQ(out[3], std::string(200000 - 3 * 65536, 'x'));
+  EXPECT_EQ(out[4], "after");
+}
+
+TEST(RunProcess, GivesTheChildOnlyTheGivenEnvironment) {
+  setenv("STEWARD_PROCESS_TEST_LEAK", "from-the-test", 1);
+  ProcessSpec spec;
+  spec.argv = {"env"};
+  spec.env = kEnv;
+  spec.env["GREETING"] = "hello world";
+  Outcome run = RunSpec(spec);
+  unsetenv("STEWARD_PROCESS_TEST_LEAK");
+  ASSERT_TRUE(run.result.ok()) << run.result.Describe();
+  std::vector<std::string> out = run.Out();
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(
+      out, (std::vector<std::string>{"GREETING=hello world", "PATH=/usr/local/bin:/usr/bin:/bin"}));
+}
+
+TEST(RunProcess, ResolvesTheProgramThroughTheGivenPath) {
+  char tmpl[] = "/tmp/steward-process-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  {
+    std::ofstream script(dir + "/hello-steward");
+    script << "#!/bin/sh\necho \"hi from $0 in $(pwd)\"\n";
+  }
+  chmod((dir + "/hello-steward").c_str(), 0755);
+  ProcessSpec spec;
+  spec.argv = {"hello-steward"};
+  spec.env = {{"PATH", "/nonexistent:" + dir + ":/usr/bin:/bin"}};
+  spec.cwd = "/";
+  Outcome run = RunSpec(spec);
+  EXPECT_TRUE(run.result.ok()) << run.result.Describe();
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"hi from " + dir + "/hello-steward in /"}));
+
+  spec.env = kEnv;  // the test's own PATH does not count
+  Outcome missing = RunSpec(spec);
+  EXPECT_EQ(missing.result.end, ProcessEnd::kFailedToStart);
+  EXPECT_NE(missing.result.error.find("'hello-steward' not found in PATH="), std::string::npos)
+      << missing.result.error;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RunProcess, RunsInTheWorkingDirectory) {
+  ProcessSpec spec;
+  spec.argv = {"pwd"};
+  spec.env = kEnv;
+  spec.cwd = "/usr";
+  Outcome run = RunSpec(spec);
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"/usr"}));
+}
+
+TEST(RunProcess, FailsToStartWithAReason) {
+  ProcessSpec spec;
+  spec.argv = {"/nonexistent/program"};
+  spec.env = kEnv;
+  Outcome run = RunSpec(spec);
+  EXPECT_EQ(run.result.end, ProcessEnd::kFailedToStart);
+  EXPECT_EQ(run.result.error, "exec '/nonexistent/program': No such file or directory");
+  EXPECT_EQ(run.result.Describe(),
+            "failed to start: exec '/nonexistent/program': No such file or directory");
+
+  spec.argv = {"true"};
+  spec.cwd = "/nonexistent/dir";
+  Outcome bad_cwd = RunSpec(spec);
+  EXPECT_EQ(bad_cwd.result.end, ProcessEnd::kFailedToStart);
+  EXPECT_EQ(bad_cwd.result.error, "chdir '/nonexistent/dir': No such file or directory");
+}
+
+TEST(RunProcess, RunsInItsOwnSessionAndProcessGroup) {
+  Outcome run = Sh("ps -o pid=,pgid=,sid= -p $$");
+  ASSERT_TRUE(run.result.ok());
+  ASSERT_EQ(run.Out().size(), 1u);
+  int pid = 0, pgid = 0, sid = 0;
+  ASSERT_EQ(sscanf(run.Out()[0].c_str(), "%d %d %d", &pid, &pgid, &sid), 3) << run.Out()[0];
+  EXPECT_EQ(pid, pgid);
+  EXPECT_EQ(pid, sid);
+}
+
+TEST(RunProcess, TimeoutKillsTheWholeTree) {
+  std::string m = Marker();
+  Clock::time_point start = Clock::now();
+  Outcome run = Sh("sleep " + m + " & sleep " + m + " & wait", milliseconds(300));
+  milliseconds took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  EXPECT_EQ(run.result.end, ProcessEnd::kTimedOut);
+  EXPECT_EQ(run.result.Describe(), "timed out after 300ms");
+  EXPECT_LT(took.count(), 2000);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST(RunProcess, DescribesWholeSecondTimeouts) {
+  ProcessResult r;
+  r.end = ProcessEnd::kTimedOut;
+  r.took = milliseconds(5000);
+  EXPECT_EQ(r.Describe(), "timed out after 5s");
+  r.took = milliseconds(1500);
+  EXPECT_EQ(r.Describe(), "timed out after 1.5s");
+}
+
+TEST(RunProcess, KillsADaemonThatLeftTheSessionWhileTheStepRuns) {
+  std::string m = Marker();
+  Outcome run = Sh("setsid sh -c 'sleep " + m + "' >/dev/null 2>&1 </dev/null & sleep " + m,
+                   milliseconds(500));
+  EXPECT_EQ(run.result.end, ProcessEnd::kTimedOut);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST(RunProcess, KillsADoubleForkedDaemonWhoseParentExited) {
+  // The script exits at once; the daemon, in a session of its own and with its output
+  // elsewhere, would outlive the step unless it is found below the step's subreaper.
+  std::string m = Marker();
+  Clock::time_point start = Clock::now();
+  Outcome run = Sh("(setsid sh -c 'sleep " + m + "' >/dev/null 2>&1 </dev/null &) ; echo started");
+  EXPECT_TRUE(run.result.ok()) << run.result.Describe();
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"started"}));
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 2000);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST(RunProcess, EndsWhenTheCommandExitsEvenIfABackgroundChildHoldsTheOutput) {
+  std::string m = Marker();
+  Clock::time_point start = Clock::now();
+  Outcome run = Sh("sleep " + m + " & echo done");
+  EXPECT_TRUE(run.result.ok()) << run.result.Describe();
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"done"}));
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 2000);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST(RunProcess, CancelStopsTheTreeWithin200ms) {
+  std::string m = Marker();
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "sleep " + m + " & sleep " + m + " & wait"};
+  spec.env = kEnv;
+  CancelToken cancel;
+  Clock::time_point cancelled_at{};
+  std::thread canceller([&] {
+    if (AppearsWithin(m, milliseconds(5000))) {
+      cancelled_at = Clock::now();
+      cancel.Cancel();
+    }
+  });
+  Outcome run = RunSpec(spec, &cancel);
+  Clock::time_point returned = Clock::now();
+  canceller.join();
+  ASSERT_NE(cancelled_at, Clock::time_point{});
+  EXPECT_EQ(run.result.end, ProcessEnd::kCancelled);
+  EXPECT_EQ(run.result.Describe(), "cancelled");
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(returned - cancelled_at).count(), 250);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST(RunProcess, SigkillsWhatIgnoresSigtermAfterTheGrace) {
+  std::string m = Marker();
+  ProcessSpec spec;
+  // An ignored SIGTERM is inherited by the sleep too.
+  spec.argv = {"sh", "-c", "trap '' TERM; sleep " + m + " & sleep " + m + "; wait"};
+  spec.env = kEnv;
+  spec.timeout = milliseconds(200);
+  spec.kill_grace = milliseconds(300);
+  Clock::time_point start = Clock::now();
+  Outcome run = RunSpec(spec);
+  milliseconds took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  EXPECT_EQ(run.result.end, ProcessEnd::kTimedOut);
+  EXPECT_GE(took.count(), 500);
+  EXPECT_LT(took.count(), 2500);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST(RunProcess, LetsATermTrapWriteItsLastWords) {
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c",
+               "trap 'echo cleaning up; exit 3' TERM; echo ready; while :; do sleep 0.05; done"};
+  spec.env = kEnv;
+  spec.timeout = milliseconds(300);
+  Outcome run = RunSpec(spec);
+  EXPECT_EQ(run.result.end, ProcessEnd::kTimedOut);
+  EXPECT_EQ(run.Out(), (std::vector<std::string>{"ready", "cleaning up"}));
+}
+
+TEST(RunProcess, RunsManyAtOnce) {
+  std::vector<std::thread> threads;
+  std::vector<Outcome> runs(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&runs, i] {
+      runs[i] = Sh("echo run" + std::to_string(i) + "; exit " + std::to_string(i));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(runs[i].result.exit_code, i);
+    EXPECT_EQ(runs[i].Out(), (std::vector<std::string>{"run" + std::to_string(i)}));
+  }
+}
+
+TEST(KillTree, KillsAProcessAndItsDescendants) {
+  BecomeSubreaper();
+  std::string m = Marker();
+  std::string script = "sleep " + m + " & sh -c 'sleep " + m + "; true' & sleep " + m + "; wait";
+  const char* argv[] = {"sh", "-c", script.c_str(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  ASSERT_TRUE(AppearsWithin(m, milliseconds(5000)));
+  // All three sleeps, one a grandchild.
+  Clock::time_point end = Clock::now() + milliseconds(5000);
+  while (ProcessesWith(m).size() < 3 && Clock::now() < end) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  KillTree(pid, milliseconds(1000));
+  int status;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+}  // namespace
+}  // namespace steward::pipeline
