@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "config/deploy_parser.h"
 #include "config/monitoring_rules.h"
 #include "config/parse_context.h"
 
@@ -12,7 +13,8 @@ namespace {
 
 constexpr std::string_view kServiceKeyList[] = {
     "command", "args",    "env",         "working_dir", "replicas",   "port",      "ports",
-    "health",  "restart", "stop_signal", "stop_grace",  "depends_on", "resources", "metrics"};
+    "health",  "restart", "stop_signal", "stop_grace",  "depends_on", "resources", "metrics",
+    "ingress", "deploy"};
 constexpr std::string_view kHealthKeys[] = {"http",
                                             "tcp",
                                             "exec",
@@ -91,6 +93,8 @@ class ServiceReader {
     if (k == "depends_on") return DependsOn(e);
     if (k == "resources") return Resources(e);
     if (k == "metrics") return Metrics(e);
+    if (k == "ingress") return ParseIngress(ctx_, e, who_, &s_);
+    if (k == "deploy") return ParseDeploy(ctx_, e, who_, &s_);
   }
 
   template <typename T>

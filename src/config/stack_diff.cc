@@ -155,6 +155,25 @@ std::vector<std::string> UpdateReasons(const Service& a, const Service& b) {
   d.Dur("stop_grace", a.stop_grace, b.stop_grace);
   d.Field("depends_on", a.depends_on, b.depends_on, kPlainList);
   DiffMetrics(d, a.metrics, b.metrics);
+  // Read by the ingress and the deploy controller only, so applied in place like metrics; the
+  // JSON says whether anything in them changed (locations excepted, as everywhere).
+  auto settings = [](const Service& s, const char* key) {
+    nlohmann::json j = ServiceToJson(s)[key];
+    j.erase("location");
+    if (j.contains("analysis"))
+      for (auto& c : j["analysis"]["checks"]) c.erase("location");
+    return j.dump();
+  };
+  auto ingress = [](const Ingress& in) {
+    return in.enabled ? in.bind + ":" + std::to_string(in.port) : std::string("off");
+  };
+  std::string ia = settings(a, "ingress"), ib = settings(b, "ingress");
+  if (ia != ib) {
+    std::string sa = ingress(a.ingress), sb = ingress(b.ingress);
+    d.Field("ingress", sa, sb == sa ? sb + " (health_path)" : sb, kQuoted);
+  }
+  std::string da = settings(a, "deploy"), db = settings(b, "deploy");
+  if (da != db) d.Field("deploy", std::string("settings"), std::string("new settings"), kQuoted);
   return d.Take();
 }
 

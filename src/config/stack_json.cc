@@ -178,6 +178,83 @@ MetricsEndpoint MetricsFromJson(const json& j) {
   return m;
 }
 
+json IngressToJson(const Ingress& in) {
+  return json{{"enabled", in.enabled},
+              {"bind", in.bind},
+              {"port", in.port},
+              {"health_path", in.health_path}};
+}
+
+Ingress IngressFromJson(const json& j) {
+  Ingress in;
+  Read(j, "enabled", &in.enabled);
+  Read(j, "bind", &in.bind);
+  Read(j, "port", &in.port);
+  Read(j, "health_path", &in.health_path);
+  return in;
+}
+
+constexpr std::array<std::pair<DeployStrategy, const char*>, 3> kStrategies = {
+    {{DeployStrategy::kRolling, "rolling"},
+     {DeployStrategy::kBlueGreen, "blue-green"},
+     {DeployStrategy::kCanary, "canary"}}};
+
+json DeployToJson(const DeployConfig& d) {
+  json steps = json::array(), checks = json::array();
+  for (const auto& st : d.steps) steps.push_back({{"weight", st.weight}, {"pause_ms", st.pause.count()}});
+  for (const auto& c : d.analysis.checks) {
+    json cj{{"name", c.name}, {"query", c.query}, {"location", LocationToJson(c.location)}};
+    if (c.has_max) cj["max"] = c.max;
+    if (c.has_min) cj["min"] = c.min;
+    checks.push_back(std::move(cj));
+  }
+  return json{{"strategy", EnumName(kStrategies, d.strategy)},
+              {"max_surge", d.max_surge},
+              {"max_unavailable", d.max_unavailable},
+              {"steps", steps},
+              {"verify_ms", d.verify.count()},
+              {"keep_releases", d.keep_releases},
+              {"location", LocationToJson(d.location)},
+              {"analysis",
+               {{"interval_ms", d.analysis.interval.count()},
+                {"max_error_rate", d.analysis.max_error_rate},
+                {"failure_limit", d.analysis.failure_limit},
+                {"checks", checks}}}};
+}
+
+DeployConfig DeployFromJson(const json& j) {
+  DeployConfig d;
+  if (j.contains("strategy"))
+    d.strategy = EnumValue(kStrategies, j["strategy"].get<std::string>(), "deploy strategy");
+  Read(j, "max_surge", &d.max_surge);
+  Read(j, "max_unavailable", &d.max_unavailable);
+  for (const json& st : Array(j, "steps")) {
+    CanaryStep step;
+    Read(st, "weight", &step.weight);
+    ReadMs(st, "pause_ms", &step.pause);
+    d.steps.push_back(step);
+  }
+  ReadMs(j, "verify_ms", &d.verify);
+  Read(j, "keep_releases", &d.keep_releases);
+  d.location = LocationFromJson(Object(j, "location"));
+  const json& a = Object(j, "analysis");
+  ReadMs(a, "interval_ms", &d.analysis.interval);
+  Read(a, "max_error_rate", &d.analysis.max_error_rate);
+  Read(a, "failure_limit", &d.analysis.failure_limit);
+  for (const json& cj : Array(a, "checks")) {
+    AnalysisCheck c;
+    Read(cj, "name", &c.name);
+    Read(cj, "query", &c.query);
+    c.has_max = cj.contains("max");
+    c.has_min = cj.contains("min");
+    Read(cj, "max", &c.max);
+    Read(cj, "min", &c.min);
+    c.location = LocationFromJson(Object(cj, "location"));
+    d.analysis.checks.push_back(std::move(c));
+  }
+  return d;
+}
+
 json ScrapeConfigToJson(const ScrapeConfig& sc) {
   json groups = json::array();
   for (const StaticTargetGroup& g : sc.static_configs) {
@@ -311,6 +388,8 @@ Service ServiceFromJsonOrThrow(const json& j) {
   Read(res, "cpu", &s.resources.cpu);
   Read(res, "memory_bytes", &s.resources.memory_bytes);
   s.metrics = MetricsFromJson(Object(j, "metrics"));
+  s.ingress = IngressFromJson(Object(j, "ingress"));
+  s.deploy = DeployFromJson(Object(j, "deploy"));
   return s;
 }
 
@@ -342,7 +421,9 @@ json ServiceToJson(const Service& s) {
       {"stop_grace_ms", s.stop_grace.count()},
       {"depends_on", s.depends_on},
       {"resources", {{"cpu", s.resources.cpu}, {"memory_bytes", s.resources.memory_bytes}}},
-      {"metrics", MetricsToJson(s.metrics)}};
+      {"metrics", MetricsToJson(s.metrics)},
+      {"ingress", IngressToJson(s.ingress)},
+      {"deploy", DeployToJson(s.deploy)}};
 }
 
 StatusOr<Service> ServiceFromJson(const json& j) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "config/deploy_parser.h"
 #include "config/parse_context.h"
 
 namespace steward::config::internal {
@@ -165,6 +166,7 @@ void ValidateServices(ParseContext& ctx, const std::vector<Service>& services,
   CheckDependenciesExist(ctx, services, marks);
   CycleFinder(ctx, services).Run();
   CheckPorts(ctx, services, marks);
+  ValidateDeploys(ctx, services);
 }
 
 }  // namespace steward::config::internal
