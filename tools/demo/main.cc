@@ -128,6 +128,14 @@ int Run(const Flags& flags) {
   DemoService service(*options, RealClock::Get(), random, Exit);
   httplib::Server server;
   InstallDemoRoutes(&service, &server, ServerOptions{.threads = flags.threads}, Exit, stdout);
+  // Which release answered, for clients of an ingress in deploy drills: $DEMO_VERSION, else the
+  // STEWARD_RELEASE label the deploy controller gives each release.
+  const std::string release = EnvOr("DEMO_VERSION", EnvOr("STEWARD_RELEASE", ""));
+  if (!release.empty()) {
+    server.set_post_routing_handler([release](const httplib::Request&, httplib::Response& res) {
+      res.set_header("X-Release", release);
+    });
+  }
 
   std::atomic<bool> serving_done{false};
   std::thread signal_thread([&] {
@@ -182,6 +190,9 @@ int main(int argc, char** argv) {
   steward::demo::Flags flags;
   const char* port = std::getenv("PORT");
   if (port && *port) flags.port = std::atoi(port);
+  // A release's environment can inject errors without new flags (deploy drills); --error-rate
+  // still wins.
+  flags.error_rate = steward::demo::EnvOr("DEMO_ERROR_RATE", flags.error_rate);
   CLI::App app{"steward-demo: a small HTTP service that misbehaves on request, for drills"};
   steward::demo::AddFlags(app, flags);
   try {
