@@ -42,7 +42,7 @@ using internal::YamlPair;
 
 constexpr std::string_view kTopKeys[] = {"project",    "environments", "services",   "scrape_configs",
                                          "monitors",   "monitoring",   "rule_files", "alerting",
-                                         "slos",       "runbooks"};
+                                         "slos",       "runbooks",     "pipelines"};
 constexpr std::string_view kEnvironmentKeys[] = {"vars", "services"};
 constexpr std::string_view kHealthKinds[] = {"http", "tcp", "exec"};
 
