@@ -364,6 +364,7 @@ StatusOr<std::vector<JobInstance>> Expand(const Pipeline& p) {
   }
   // Instances per job, in the job's combination order.
   std::map<std::string, std::vector<JobInstance>> by_job;
+  std::map<std::string, std::vector<std::string>> keys_of;  // by_job's keys, kept after moves
   std::set<std::string> keys;
   for (const Job& j : p.jobs) {
     std::vector<nlohmann::json> combos{nlohmann::json::object()};
@@ -394,6 +395,7 @@ StatusOr<std::vector<JobInstance>> Expand(const Pipeline& p) {
                      : fmt::format("{} ({})", j.id, fmt::join(shown, ", "));
       std::string base = inst.key;
       for (int n = 2; !keys.insert(inst.key).second; ++n) inst.key = fmt::format("{} #{}", base, n);
+      keys_of[j.id].push_back(inst.key);
       by_job[j.id].push_back(std::move(inst));
     }
   }
@@ -413,7 +415,7 @@ StatusOr<std::vector<JobInstance>> Expand(const Pipeline& p) {
     if (next == nullptr) return Internal("the jobs form a cycle that validation missed");
     std::vector<std::string> needs;
     for (const std::string& n : next->needs) {
-      for (const JobInstance& i : by_job[n]) needs.push_back(i.key);
+      needs.insert(needs.end(), keys_of[n].begin(), keys_of[n].end());
     }
     for (JobInstance& inst : by_job[next->id]) {
       inst.needs = needs;
