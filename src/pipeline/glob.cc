@@ -102,24 +102,37 @@ bool MatchSegment(std::string_view pat, std::string_view name) {
 }
 
 // Whether pattern segments [pi..] match path segments [si..]. With `prefix`, the pattern may
-// end before the path does: it named a directory, which takes everything below it.
+// end before the path does: it named a directory, which takes everything below it. `failed`
+// remembers (pi, si) pairs known not to match, so patterns with many ** stay polynomial.
 bool MatchFrom(const std::vector<std::string>& pat, size_t pi, const std::vector<std::string>& path,
-               size_t si, bool prefix) {
+               size_t si, bool prefix, std::vector<char>* failed) {
+  const size_t start_pi = pi, start_si = si;
+  auto memo = [&] { return &(*failed)[start_pi * (path.size() + 1) + start_si]; };
+  if (*memo()) return false;
   while (pi < pat.size()) {
     if (pat[pi] == "**") {
       // Collapse runs of **; then try every split.
       while (pi + 1 < pat.size() && pat[pi + 1] == "**") ++pi;
       if (pi + 1 == pat.size()) return si < path.size();  // "dir/**" is what is below dir
       for (size_t k = si; k <= path.size(); ++k) {
-        if (MatchFrom(pat, pi + 1, path, k, prefix)) return true;
+        if (MatchFrom(pat, pi + 1, path, k, prefix, failed)) return true;
       }
+      *memo() = 1;
       return false;
     }
-    if (si == path.size() || !MatchSegment(pat[pi], path[si])) return false;
+    if (si == path.size() || !MatchSegment(pat[pi], path[si])) {
+      *memo() = 1;
+      return false;
+    }
     ++pi;
     ++si;
   }
   return si == path.size() || prefix;
+}
+
+bool Matches(const std::vector<std::string>& pat, const std::vector<std::string>& path) {
+  std::vector<char> failed((pat.size() + 1) * (path.size() + 1), 0);
+  return MatchFrom(pat, 0, path, 0, true, &failed);
 }
 
 // Whether some path below the directory `dir` could match: the walk descends only then.
@@ -228,7 +241,7 @@ class Walker {
     bool in = false;
     for (const Pattern& p : patterns_) {
       if (p.exclude != in) continue;  // only a pattern that could flip the answer matters
-      if (MatchFrom(p.segments, 0, path, 0, true)) in = !p.exclude;
+      if (Matches(p.segments, path)) in = !p.exclude;
     }
     return in;
   }

@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TARGETS=(stack_parser_fuzz:stack_parser stack_json_fuzz:stack_json exposition_fuzz:exposition
          promql_selector_fuzz:promql_selector promql_expr_fuzz:promql_expr
          import_fuzz:tsdb_import rules_fuzz:rules template_fuzz:template
-         rule_test_fuzz:rule_tests)
+         rule_test_fuzz:rule_tests glob_fuzz:glob)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")
 keep_work=0

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -118,6 +119,18 @@ TEST_F(GlobTest, MissingRootIsAnError) {
   StatusOr<Files> files = Glob(root_ + "/nope", {"**"});
   ASSERT_FALSE(files.ok());
   EXPECT_NE(files.status().message().find(root_ + "/nope"), std::string::npos);
+}
+
+TEST_F(GlobTest, ManyDoubleStarsOnADeepTreeStayFast) {
+  std::string deep;
+  for (int i = 0; i < 30; ++i) deep += "a/";
+  Write(deep + "a.txt");
+  std::string pattern;
+  for (int i = 0; i < 12; ++i) pattern += "**/a/";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Match({pattern + "**/b"}), Files{});
+  EXPECT_EQ(Match({pattern + "**/a.txt"}), Files{deep + "a.txt"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST_F(GlobTest, NothingMatchedIsEmpty) { EXPECT_EQ(Match({"*.rs", "nope/**"}), Files{}); }
