@@ -94,11 +94,13 @@ bool ProcessRunning(int pid) {
   return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
 }
 
-bool IsHaproxy(int pid) {
+// The pid is a haproxy running our config (a recycled pid would be some other process).
+bool IsOurHaproxy(int pid, const std::string& config) {
   StatusOr<std::string> cmdline = ReadFile(fmt::format("/proc/{}/cmdline", pid));
   if (!cmdline.ok()) return false;
   std::string argv0 = cmdline->substr(0, cmdline->find('\0'));
-  return argv0.find("haproxy") != std::string::npos;
+  return argv0.find("haproxy") != std::string::npos &&
+         cmdline->find(std::string(1, '\0') + config + '\0') != std::string::npos;
 }
 
 // Quotes haproxy's own complaint about a config: its [ALERT] lines, without the noise.
@@ -405,7 +407,7 @@ StatusOr<std::unique_ptr<Haproxy>> Haproxy::Start(const HaproxyOptions& options,
   // the ports.
   StatusOr<std::string> pid_text = ReadFile(impl.paths.pid_file);
   int old_pid = pid_text.ok() ? std::atoi(pid_text->c_str()) : 0;
-  if (old_pid > 0 && ProcessRunning(old_pid) && IsHaproxy(old_pid)) {
+  if (old_pid > 0 && ProcessRunning(old_pid) && IsOurHaproxy(old_pid, impl.paths.config)) {
     impl.pid = old_pid;
     StatusOr<std::string> current = ReadFile(impl.paths.config);
     if (current.ok()) impl.config_text = *current;

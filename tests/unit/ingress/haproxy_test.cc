@@ -65,10 +65,12 @@ TEST(HaproxyConfig, DeclaresParkedSlotsChecksAndStats) {
   EXPECT_NE(cfg.find("stats socket /tmp/x/admin.sock mode 600 level admin expose-fd listeners"),
             std::string::npos);
   EXPECT_NE(cfg.find("frontend web\n  bind 127.0.0.1:8080\n"), std::string::npos);
-  EXPECT_NE(cfg.find("server-template s 1-6 127.0.0.1:1 disabled check"), std::string::npos);
+  EXPECT_NE(cfg.find("server-template s 1-6 127.0.0.1:1 disabled pool-purge-delay 1s check"),
+            std::string::npos);
   EXPECT_NE(cfg.find("option httpchk GET /healthz"), std::string::npos);
   EXPECT_NE(cfg.find("  retries 3\n"), std::string::npos);
-  EXPECT_NE(cfg.find("server-template s 1-4 127.0.0.1:1 disabled\n"), std::string::npos);
+  EXPECT_NE(cfg.find("server-template s 1-4 127.0.0.1:1 disabled pool-purge-delay 1s\n"),
+            std::string::npos);
   EXPECT_NE(cfg.find("bind 127.0.0.1:9101"), std::string::npos);
   EXPECT_NE(cfg.find("prometheus-exporter if { path /metrics }"), std::string::npos);
   // Without a stats port there is no stats frontend.

@@ -61,6 +61,9 @@ class Backend {
       res.status = status;
       res.set_content(name_, "text/plain");
     });
+    // haproxy keeps idle connections to servers; a short keep-alive lets Stop() return soon
+    // (and exercises haproxy's retry when a server closes one just as it is reused).
+    server_.set_keep_alive_timeout(1);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
