@@ -618,10 +618,12 @@ bool SandboxAvailable() {
 }
 
 void BecomeSubreaper() {
-  // Each step already runs below its own subreaper (the shim); this catches what a shim that
-  // was killed from outside leaves behind, so KillTree can still find it below steward. Such
-  // orphans are reaped by KillTree (by pid, never with waitpid(-1): other rooms reap their own
-  // children and must keep getting their exit statuses).
+  // Each step already runs below its own subreaper (the shim), so RunProcess does not need
+  // this. It catches what a shim killed from outside leaves behind, so KillTree can still find
+  // it below steward. Such orphans are reaped only by KillTree, by pid (never waitpid(-1):
+  // other rooms reap their own children and must keep their exit statuses). The cost: every
+  // orphan of any child of steward now comes here, and one nobody kills stays a zombie until
+  // steward exits — fine for `steward run`, not for the long-running daemon.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
 
