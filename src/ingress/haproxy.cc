@@ -246,8 +246,13 @@ struct Haproxy::Impl {
     std::filesystem::remove(scratch);
     if (!r.ok()) return r.status().Annotate("ingress: check config");
     if (r->exit_code != 0) {
+      // Line numbers are the same in the file that would have been written; name that one.
+      std::string errors = CheckErrors(r->output);
+      for (size_t at; (at = errors.find(scratch)) != std::string::npos;) {
+        errors.replace(at, scratch.size(), paths.config);
+      }
       return InvalidArgument(fmt::format("ingress: haproxy rejects the generated config ({}): {}",
-                                         paths.config, CheckErrors(r->output)));
+                                         paths.config, errors));
     }
     return Status::OK();
   }

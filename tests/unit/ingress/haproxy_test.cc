@@ -236,6 +236,26 @@ TEST(Haproxy, HealthChecksKeepAFailingServerOutOfRotation) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(Get(port), "healthy");
 }
 
+TEST(Haproxy, StatsPortServesPrometheusMetrics) {
+  ScratchDir dir;
+  Backend a("a", 503);
+  int port = FreePort();
+  HaproxyOptions o = Options(dir);
+  o.stats_port = FreePort();
+  Running h(o, {MakeFrontend("web", port)});
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(h->SetServer("web", 2, "127.0.0.1", a.port(), 1).ok());
+  Get(port);
+  httplib::Client client("127.0.0.1", o.stats_port);
+  auto res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("haproxy_server_http_responses_total{proxy=\"web\",server=\"s2\","
+                           "code=\"5xx\"} 1"),
+            std::string::npos)
+      << res->body.substr(0, 2000);
+}
+
 TEST(Haproxy, PortInUseIsAClearError) {
   ScratchDir dir;
   Backend taken("taken");
@@ -259,6 +279,9 @@ TEST(Haproxy, ConfigHaproxyRejectsQuotesHaproxy) {
       << h.status().ToString();
   EXPECT_NE(h.status().message().find("300.1.2.3"), std::string::npos) << h.status().ToString();
   EXPECT_NE(h.status().message().find("[ALERT]"), std::string::npos) << h.status().ToString();
+  EXPECT_NE(h.status().message().find("parsing [" + dir.path() + "/haproxy.cfg:"),
+            std::string::npos)
+      << h.status().ToString();
 
   auto invalid = Haproxy::Start(Options(dir), {MakeFrontend("web", 0)});
   ASSERT_FALSE(invalid.ok());

@@ -113,6 +113,29 @@ TEST_F(HaproxyTraffic, ARetryHidesAServerThatDiedWithoutDrain) {
   EXPECT_EQ(a.count("alive"), a.ok());
 }
 
+TEST_F(HaproxyTraffic, DrainAndParkParksAtTheTimeoutAndLetsTheOpenRequestFinish) {
+  Backend slow("slow", 200, milliseconds(1500));
+  int port = FreePort();
+  StartWith({MakeFrontend("web", port)});
+  ASSERT_TRUE(h_->SetServer("web", 1, "127.0.0.1", slow.port(), 1).ok());
+  std::string body;
+  std::thread request([&] {
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Get("/");
+    body = res ? res->body : "error " + httplib::to_string(res.error());
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Slot("web", 1).current_sessions == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(h_->DrainAndPark("web", 1, milliseconds(200)).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(1200));
+  EXPECT_EQ(Slot("web", 1).status, "MAINT");
+  request.join();
+  EXPECT_EQ(body, "slow");
+}
+
 TEST_F(HaproxyTraffic, ReconfigureReloadsWithoutFailingRequestsAndKeepsServers) {
   Backend web1("web1", 200, milliseconds(10)), web2("web2", 200, milliseconds(10));
   Backend api1("api1");
