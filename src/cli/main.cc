@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
   AddDeploy(app, ctx, rc);
   AddRollback(app, ctx, rc);
   AddReleases(app, ctx, rc);
+  AddRun(app, ctx, rc);
+  AddRuns(app, ctx, rc);
+  AddCache(app, ctx, rc);
+  AddReport(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
