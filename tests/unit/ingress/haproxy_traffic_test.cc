@@ -136,6 +136,27 @@ TEST_F(HaproxyTraffic, DrainAndParkParksAtTheTimeoutAndLetsTheOpenRequestFinish)
   EXPECT_EQ(body, "slow");
 }
 
+TEST_F(HaproxyTraffic, ReplacingTheOnlyHealthCheckedServerFailsNoRequest) {
+  // With health checks, a server leaving maintenance serves before its first check has run, so
+  // replacing the only server at once still leaves somebody to answer.
+  Backend old1("old1", 200, milliseconds(5)), new1("new1", 200, milliseconds(5));
+  int port = FreePort();
+  Frontend f = MakeFrontend("web", port);
+  f.health_path = "/healthz";
+  StartWith({f});
+  ASSERT_TRUE(h_->SetServer("web", 1, "127.0.0.1", old1.port(), 1).ok());
+  ClientLoop a(port);
+  a.WaitForRequests(20);
+  ASSERT_TRUE(h_->SetServer("web", 2, "127.0.0.1", new1.port(), 1).ok());
+  // haproxy counts it up at once ("UP 1/2": one failed check would take it down).
+  EXPECT_EQ(Slot("web", 2).status.substr(0, 2), "UP");
+  ASSERT_TRUE(h_->DrainAndPark("web", 1, milliseconds(5000)).ok());
+  a.WaitForRequests(30);
+  a.Stop();
+  EXPECT_EQ(a.failed(), 0) << a.first_failure();
+  EXPECT_GT(a.count("new1"), 0);
+}
+
 TEST_F(HaproxyTraffic, ReconfigureReloadsWithoutFailingRequestsAndKeepsServers) {
   Backend web1("web1", 200, milliseconds(10)), web2("web2", 200, milliseconds(10));
   Backend api1("api1");
