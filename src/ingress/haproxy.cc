@@ -31,6 +31,7 @@ using internal::IngressPaths;
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kCommandTimeout{5000};
 constexpr std::chrono::milliseconds kPoll{20};
+constexpr size_t kMaxLogBytes = 10 << 20;
 
 StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -440,6 +441,11 @@ StatusOr<std::unique_ptr<Haproxy>> Haproxy::Start(const HaproxyOptions& options,
   RETURN_IF_ERROR(WriteFileAtomically(impl.paths.config, text));
   // A fresh haproxy starts with every slot parked; slots of a dead one are not carried over.
   RETURN_IF_ERROR(WriteFileAtomically(impl.paths.server_state, ""));
+  // haproxy logs only notices (startups, reloads, server state changes), but across many
+  // restarts that adds up: keep one previous log.
+  if (FileSize(impl.paths.log) > kMaxLogBytes) {
+    std::filesystem::rename(impl.paths.log, impl.paths.log + ".1", ec);
+  }
   size_t log_from = FileSize(impl.paths.log);
   RETURN_IF_ERROR(impl.Spawn());
   impl.config_text = text;
