@@ -22,6 +22,8 @@ TARGETS=(stack_parser_fuzz:stack_parser stack_json_fuzz:stack_json exposition_fu
          import_fuzz:tsdb_import rules_fuzz:rules template_fuzz:template
          rule_test_fuzz:rule_tests glob_fuzz:glob)
 
+TARGETS+=(pipeline_parse_fuzz:pipeline_parse workflow_parse_fuzz:workflow_parse expr_fuzz:expr)
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")
 keep_work=0
 cleanup() { [ "$keep_work" = 1 ] || rm -rf "$WORK"; }
