@@ -52,7 +52,8 @@ std::string Human(int64_t ms) {
   constexpr int64_t kDay = 86'400'000;
   if (ms < kDay) return FormatDuration(Duration(ms));
   int64_t hours = ms / 3'600'000;
-  return std::to_string(hours / 24) + "d" + std::to_string(hours % 24) + "h";
+  std::string text = std::to_string(hours / 24) + "d";
+  return hours % 24 == 0 ? text : text + std::to_string(hours % 24) + "h";
 }
 
 std::string WithBand(const std::string& value, Band b) {

@@ -84,6 +84,7 @@ TEST_F(DoraTest, NoDataSaysNoDeploysRatherThanZeros) {
   EXPECT_FALSE(r.overall.time_to_restore_p50_ms.has_value());
   EXPECT_EQ(r.overall.frequency_band, Band::kNone);
   EXPECT_NE(ToText(r).find("no deploys and no incidents"), std::string::npos) << ToText(r);
+  EXPECT_NE(ToText(r).find("DORA metrics over 30d ("), std::string::npos) << ToText(r);
 
   nlohmann::json j = ToJson(r);
   EXPECT_TRUE(j["overall"]["no_deploys"].get<bool>());
