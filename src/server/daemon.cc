@@ -23,9 +23,11 @@
 #include "config/stack_json.h"
 #include "plan/plan.h"
 #include "server/alerting.h"
+#include "server/deploy_controller.h"
 #include "server/http_internal.h"
 #include "server/monitoring.h"
 #include "server/notifier.h"
+#include "server/pipelines.h"
 #include "server/remediation.h"
 
 namespace steward::server {
@@ -115,6 +117,8 @@ Daemon::~Daemon() {
   Shutdown();
   if (reconcile_thread_.joinable()) reconcile_thread_.join();
   StopHttp();
+  if (pipelines_) pipelines_->Stop();  // cancels runs; their deploy steps go through deploys_
+  if (deploys_) deploys_->Stop(opt_.stop_replicas_on_exit);
   if (alerting_) alerting_->Stop();
   if (runbooks_) runbooks_->Stop();  // waits for a running action; before the runtime stops
   if (notifier_) notifier_->Stop();
@@ -180,6 +184,9 @@ Status Daemon::Start() {
   RETURN_IF_ERROR(KillLeftovers());
   remediation_ = std::make_unique<DaemonRemediation>(this);
   runbooks_ = StartRunbookEngine(remediation_.get(), incidents_.get(), &metrics_, RecordedStack());
+  deploys_ = std::make_unique<DeployController>(this);
+  RETURN_IF_ERROR(deploys_->Start());
+  StartPipelines();
   RETURN_IF_ERROR(StartHttp());  // binds, starts monitoring (it needs the port), then listens
   RETURN_IF_ERROR(PublishDiscovery());
   if (opt_.reconcile) reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
@@ -399,11 +406,23 @@ StatusOr<config::Stack> Daemon::RecordedStack() {
 
 StatusOr<plan::Plan> Daemon::Plan(const config::Stack* desired) {
   plan::PlanInputs in;
+  // The live releases' env overrides are part of what the stack asks for (deploy_controller.h).
+  std::optional<config::Stack> with_releases;
+  if (desired && deploys_) {
+    with_releases = *desired;
+    deploys_->OverlayReleases(&*with_releases);
+    desired = &*with_releases;
+  }
   in.desired = desired;
   ASSIGN_OR_RETURN(in.recorded_services, store_->ListServices());
   ASSIGN_OR_RETURN(in.recorded_replicas, store_->ListReplicas());
   ASSIGN_OR_RETURN(in.observed, runtime_->Observe());
-  return plan::ComputePlan(in);
+  ASSIGN_OR_RETURN(plan::Plan p, plan::ComputePlan(in));
+  // A deploy runs two generations of its service at once: not drift; the deploy records the
+  // outcome when it ends.
+  if (deploys_)
+    std::erase_if(p.changes, [this](const plan::Change& c) { return deploys_->Busy(c.service); });
+  return p;
 }
 
 StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const Requester& who,
@@ -425,6 +444,13 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
   RETURN_IF_ERROR(store_->PutDocument(
       "monitoring", desired ? MonitoringDocument(*desired).dump() : std::string("{}")));
   LoadRunbooks(runbooks_.get(), desired);
+  if (desired && !desired->path.empty()) {
+    // Pipelines are read from the stack file itself (they are not part of the plan), and the
+    // path is kept so that the next daemon loads them at start.
+    RETURN_IF_ERROR(store_->PutDocument(
+        "pipelines", nlohmann::json{{"stack_file", desired->path}}.dump()));
+    if (Status st = pipelines_->Load(desired->path); !st.ok()) progress("pipelines", st.message());
+  }
   if (alerting_) {
     // Rules are not resources of the plan either; a broken set leaves the old rules running
     // and is reported with the apply (`steward plan` and `rules check` catch it earlier).
@@ -435,10 +461,12 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
     UpdateMonitoring();
     progress("", "no changes: what runs matches the stack");
     RETURN_IF_ERROR(WaitForStartingReplicas(progress));
+    if (deploys_) deploys_->SyncIngress();
     return apply::ApplyReport{};
   }
   ASSIGN_OR_RETURN(apply::ApplyReport report, Execute(p, who, progress));
   UpdateMonitoring();
+  if (deploys_) deploys_->SyncIngress();  // the new replicas behind the ingress before we answer
   applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();
   apply_seconds_->WithLabels({}).Observe(report.took.count() / 1000.0);
   return report;

@@ -49,6 +49,8 @@ class Monitoring;
 class AlertingService;
 class Notifier;
 class DaemonRemediation;
+class PipelineService;
+class DeployController;
 
 inline constexpr int kDefaultPort = 7420;
 
@@ -96,6 +98,7 @@ struct Requester {
 class Daemon {
  public:
   friend class DaemonRemediation;  // runbook actions apply through the private apply path
+  friend class DeployController;   // deploys start replicas and record releases like applies
   explicit Daemon(DaemonOptions options);
   ~Daemon();
 
@@ -126,6 +129,8 @@ class Daemon {
   Notifier* notifier() { return notifier_.get(); }
   // The stack's runbooks, run for the alerts ReceiveAlerts gets (made in Start).
   alerting::RunbookEngine* runbooks() { return runbooks_.get(); }
+  // Pipelines of the applied stack: triggers, runs started by the API (made in Start).
+  PipelineService* pipelines() { return pipelines_.get(); }
   // The stack as last applied (services and the monitoring, alerting and SLO sections).
   StatusOr<config::Stack> RecordedStackForApi() { return RecordedStack(); }
   // Alerts from the rules and from POST /api/v2/alerts: to the notifier, incidents, runbooks.
@@ -134,6 +139,8 @@ class Daemon {
   // that run keep running and the error is returned.
   Status ReloadRules();
   QueryGate* query_gate() { return query_gate_.get(); }
+  // Releases, deploys and the ingress (made in Start).
+  DeployController* deploys() { return deploys_.get(); }
   // Why monitoring() is null: OK with --no-monitoring, else the error that stopped its start.
   const Status& monitoring_error() const { return monitoring_error_; }
   const std::string& token() const { return token_; }
@@ -155,6 +162,7 @@ class Daemon {
   // the scraper and prober.
   void UpdateMonitoring();
   Status StartAlerting();
+  void StartPipelines();  // pipeline_api.cc
   void RecordNotified(const alerting::Notification& n);
   void UpdateDiskMetrics();
   Status PublishDiscovery();
@@ -173,7 +181,9 @@ class Daemon {
   std::unique_ptr<AlertingService> alerting_;
   std::unique_ptr<DaemonRemediation> remediation_;
   std::unique_ptr<alerting::RunbookEngine> runbooks_;  // acts through remediation_
+  std::unique_ptr<PipelineService> pipelines_;
   std::unique_ptr<QueryGate> query_gate_;
+  std::unique_ptr<DeployController> deploys_;  // before the HTTP server; stopped before runtime_
   Status monitoring_error_;  // written before the HTTP server listens, then read-only
   std::string token_;
   std::string instance_;

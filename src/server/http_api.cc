@@ -14,6 +14,7 @@
 #include "config/stack_json.h"
 #include "config/stack_parser.h"
 #include "server/daemon.h"
+#include "server/deploy_controller.h"
 #include "server/http_internal.h"
 
 namespace steward::server {
@@ -54,6 +55,9 @@ std::string RouteLabel(const std::string& path) {
   if (path.rfind("/api/v1/label/", 0) == 0) return "/api/v1/label/:name/values";
   if (path.rfind("/api/v1/incidents", 0) == 0) return "/api/v1/incidents";
   if (path.rfind("/api/v1/runbooks", 0) == 0) return "/api/v1/runbooks";
+  if (path.rfind("/api/v1/pipelines", 0) == 0) return "/api/v1/pipelines";
+  if (path.rfind("/api/v1/runs", 0) == 0) return "/api/v1/runs";
+  if (path.rfind("/hooks/", 0) == 0) return "/hooks";
   if (path.rfind("/runbooks", 0) == 0) return "/runbooks";
   if (path.rfind("/api/v2/silence", 0) == 0) return "/api/v2/silences";
   for (const char* r : {"/api/v2/alerts", "/api/v2/status", "/api/v1/notifications", "/-/reload"})
@@ -201,6 +205,8 @@ void Daemon::InstallRoutes() {
   InstallIncidentRoutes(svr, incidents_.get());
   InstallAlertRoutes(svr, this);
   InstallRunbookRoutes(svr, this);
+  InstallPipelineRoutes(svr, this);
+  InstallDeployRoutes(svr, deploys_.get());
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

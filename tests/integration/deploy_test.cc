@@ -1,0 +1,254 @@
+// Deploy drills of issue 6, end to end: the real daemon, steward-demo, and a real HAProxy that
+// Steward drives as the ingress. A client load runs through the ingress the whole time and
+// counts every answer by the release that gave it (X-Release); the stable release must never
+// fail a request, and no request may fail to connect.
+//   - a healthy canary goes 20% → 50% → promoted, and `steward releases` shows it live;
+//   - a canary that fails 20% of its requests is rolled back by its own analysis: the deploy is
+//     "failed", the previous release is still live and the bad release's replicas are gone;
+//   - `steward rollback web` goes back to the previous release;
+//   - blue-green and rolling deploys under the same load.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "integration/harness.h"
+#include "integration/peers.h"
+
+namespace steward::testing {
+namespace {
+
+constexpr const char* kStack = R"(project: deploys
+services:
+  web:
+    command: steward-demo
+    replicas: 2
+    ports: [PORT]
+    health: {http: /healthz, interval: 200ms, timeout: 150ms}
+    stop_grace: 5s
+    ingress: {port: INGRESS}
+    deploy:
+      strategy: canary
+      steps:
+        - {weight: 20, pause: 3s}
+        - {weight: 50, pause: 3s}
+      verify: 2s
+      keep_releases: 5
+      analysis: {interval: 1s, max_error_rate: 0.05}
+)";
+
+// Requests through the ingress from a few threads until stopped, counted by X-Release.
+class Load {
+ public:
+  explicit Load(int port) : port_(port) {
+    for (int i = 0; i < 3; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~Load() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  struct Counts {
+    int64_t ok = 0, failed = 0;
+  };
+  std::map<std::string, Counts> ByRelease() {
+    std::lock_guard<std::mutex> l(mu_);
+    return by_release_;
+  }
+  int64_t ConnectionErrors() const { return connection_errors_; }
+  int64_t Total() {
+    std::lock_guard<std::mutex> l(mu_);
+    int64_t n = 0;
+    for (const auto& [_, c] : by_release_) n += c.ok + c.failed;
+    return n;
+  }
+  // Failed answers from any release other than `bad`.
+  int64_t FailedExcept(const std::string& bad) {
+    std::lock_guard<std::mutex> l(mu_);
+    int64_t n = 0;
+    for (const auto& [r, c] : by_release_)
+      if (r != bad) n += c.failed;
+    return n;
+  }
+  std::string Describe() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::string out;
+    for (const auto& [r, c] : by_release_)
+      out += r + ": " + std::to_string(c.ok) + " ok, " + std::to_string(c.failed) + " failed; ";
+    return out + std::to_string(connection_errors_.load()) + " connection errors";
+  }
+
+ private:
+  void Loop() {
+    httplib::Client cli("127.0.0.1", port_);
+    cli.set_connection_timeout(2, 0);
+    cli.set_read_timeout(5, 0);
+    // Bounded: at most 5 minutes of requests even if Stop() were never called.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (!stop_ && std::chrono::steady_clock::now() < give_up) {
+      auto res = cli.Get("/");
+      if (!res) {
+        ++connection_errors_;
+      } else {
+        std::string release = res->get_header_value("X-Release");
+        if (release.empty()) release = "(none)";
+        std::lock_guard<std::mutex> l(mu_);
+        (res->status == 200 ? by_release_[release].ok : by_release_[release].failed)++;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    }
+  }
+
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> connection_errors_{0};
+  std::mutex mu_;
+  std::map<std::string, Counts> by_release_;
+  std::vector<std::thread> threads_;
+};
+
+std::string Stack(int port, int ingress, const std::string& strategy = "canary") {
+  std::string s = kStack;
+  s.replace(s.find("PORT"), 4, std::to_string(port));
+  s.replace(s.find("INGRESS"), 7, std::to_string(ingress));
+  s.replace(s.find("strategy: canary"), 16, "strategy: " + strategy);
+  return s;
+}
+
+nlohmann::json Releases(Project& p) {
+  RunResult r = p.Steward({"releases", "web", "--json"});
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+std::string LiveLabel(Project& p) {
+  auto j = Releases(p);
+  for (const auto& r : j.value("releases", nlohmann::json::array()))
+    if (r.value("live", false)) return r.value("label", "");
+  return "";
+}
+
+// Replicas of web whose environment says they belong to `label`: their ports answer with it.
+int ReplicasAnswering(Project& p, const std::string& label) {
+  int n = 0;
+  for (const auto& r : p.Replicas("web")) {
+    httplib::Client cli("127.0.0.1", r.value("port", 0));
+    cli.set_connection_timeout(1, 0);
+    auto res = cli.Get("/healthz");
+    if (res && res->get_header_value("X-Release") == label) ++n;
+  }
+  return n;
+}
+
+class DeployTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = FreePort();
+    ingress_ = FreePort();
+  }
+  void Up(const std::string& strategy) {
+    p_.WriteStack(Stack(port_, ingress_, strategy));
+    ASSERT_APPLY_OK(p_);
+    ASSERT_TRUE(PollUntil([&] { return p_.ReadyCount("web") == 2; }, 15000));
+    ASSERT_TRUE(PollUntil([&] { return HttpGet(ingress_, "/") == 200; }, 15000))
+        << "the ingress does not answer on port " << ingress_;
+  }
+  RunResult Deploy(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"deploy", "web"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return p_.Steward(args, 90000);
+  }
+
+  Project p_;
+  int port_ = 0;
+  int ingress_ = 0;
+};
+
+TEST_F(DeployTest, HealthyCanaryIsPromotedAndFailingCanaryRolledBackWithoutStableErrors) {
+  Up("canary");
+  // A first release so the drills have a stable release that answers with a label.
+  RunResult v1 = Deploy({"--version", "v1", "--strategy", "blue-green"});
+  ASSERT_EQ(v1.exit_code, 0) << v1.out << v1.err;
+  ASSERT_EQ(LiveLabel(p_), "v1");
+
+  Load load(ingress_);
+  ASSERT_TRUE(PollUntil([&] { return load.Total() > 20; }, 5000));
+
+  // Drill 1: a healthy canary is promoted.
+  RunResult v2 = Deploy({"--version", "v2"});
+  ASSERT_EQ(v2.exit_code, 0) << v2.out << v2.err;
+  EXPECT_NE(v2.out.find("canary 20%"), std::string::npos) << v2.out;
+  EXPECT_NE(v2.out.find("canary 50%"), std::string::npos) << v2.out;
+  EXPECT_EQ(LiveLabel(p_), "v2");
+  EXPECT_GT(load.ByRelease()["v2"].ok, 0) << load.Describe();
+  EXPECT_TRUE(PollUntil([&] { return ReplicasAnswering(p_, "v2") == 2; }, 5000));
+
+  // Drill 2: a canary failing 20% of its requests is rolled back by the analysis.
+  RunResult v3 = Deploy({"--version", "v3", "--env", "DEMO_ERROR_RATE=0.2"});
+  EXPECT_NE(v3.exit_code, 0) << v3.out << v3.err;
+  EXPECT_NE(v3.err.find("failed and was rolled back"), std::string::npos) << v3.err;
+  EXPECT_NE(v3.out.find("error rate"), std::string::npos) << v3.out;
+  EXPECT_EQ(LiveLabel(p_), "v2");
+  auto deploys = p_.Api("/api/v1/deploys?service=web&limit=1");
+  ASSERT_TRUE(deploys);
+  EXPECT_EQ((*deploys)["deploys"][0].value("status", ""), "failed");
+  EXPECT_GT(load.ByRelease()["v3"].failed, 0) << load.Describe();
+  EXPECT_TRUE(PollUntil([&] { return ReplicasAnswering(p_, "v3") == 0; }, 5000));
+  EXPECT_EQ(p_.Replicas("web").size(), 2u);
+
+  // The requests after the rollback all go to v2 again.
+  auto before = load.ByRelease()["v3"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(load.ByRelease()["v3"].ok + load.ByRelease()["v3"].failed, before.ok + before.failed);
+
+  // steward rollback: back to v1, without analysis.
+  RunResult rb = p_.Steward({"rollback", "web"}, 60000);
+  ASSERT_EQ(rb.exit_code, 0) << rb.out << rb.err;
+  EXPECT_EQ(LiveLabel(p_), "v1");
+  ASSERT_TRUE(PollUntil([&] { return load.ByRelease()["v1"].ok > 0; }, 5000));
+
+  load.Stop();
+  EXPECT_EQ(load.FailedExcept("v3"), 0) << load.Describe();
+  EXPECT_EQ(load.ConnectionErrors(), 0) << load.Describe();
+  EXPECT_GT(load.Total(), 300) << load.Describe();
+
+  auto rel = Releases(p_);
+  ASSERT_EQ(rel["releases"].size(), 3u) << rel.dump();
+  EXPECT_EQ(rel["releases"][0].value("status", ""), "failed");  // v3
+}
+
+TEST_F(DeployTest, BlueGreenAndRollingDeployUnderLoadWithoutErrors) {
+  Up("blue-green");
+  Load load(ingress_);
+  ASSERT_TRUE(PollUntil([&] { return load.Total() > 20; }, 5000));
+
+  RunResult bg = Deploy({"--version", "b1"});
+  ASSERT_EQ(bg.exit_code, 0) << bg.out << bg.err;
+  EXPECT_NE(bg.out.find("traffic switched"), std::string::npos) << bg.out;
+  EXPECT_EQ(LiveLabel(p_), "b1");
+
+  RunResult roll = Deploy({"--version", "r2", "--strategy", "rolling"});
+  ASSERT_EQ(roll.exit_code, 0) << roll.out << roll.err;
+  EXPECT_NE(roll.out.find("replica 1 replaced"), std::string::npos) << roll.out;
+  EXPECT_EQ(LiveLabel(p_), "r2");
+  ASSERT_TRUE(PollUntil([&] { return load.ByRelease()["r2"].ok > 10; }, 5000));
+
+  load.Stop();
+  EXPECT_GT(load.ByRelease()["b1"].ok, 0) << load.Describe();
+  int64_t failed = 0;
+  for (const auto& [_, c] : load.ByRelease()) failed += c.failed;
+  EXPECT_EQ(failed, 0) << load.Describe();
+  EXPECT_EQ(load.ConnectionErrors(), 0) << load.Describe();
+  // The planner takes the live release for what the stack asks: nothing to do.
+  RunResult plan = p_.Steward({"plan"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+}
+
+}  // namespace
+}  // namespace steward::testing
