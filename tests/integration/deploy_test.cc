@@ -7,6 +7,8 @@
 //     "failed", the previous release is still live and the bad release's replicas are gone;
 //   - `steward rollback web` goes back to the previous release;
 //   - blue-green and rolling deploys under the same load.
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -248,6 +250,73 @@ TEST_F(DeployTest, BlueGreenAndRollingDeployUnderLoadWithoutErrors) {
   // The planner takes the live release for what the stack asks: nothing to do.
   RunResult plan = p_.Steward({"plan"});
   EXPECT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+}
+
+
+// The deploy's record through the API, once its events contain `text`.
+bool EventSeen(Project& p, int64_t id, const std::string& text) {
+  auto d = p.Api("/api/v1/deploys/" + std::to_string(id));
+  if (!d) return false;
+  for (const auto& e : (*d).value("events", nlohmann::json::array()))
+    if (e.value("text", "").find(text) != std::string::npos) return true;
+  return false;
+}
+
+std::string DeployStatus(Project& p, int64_t id) {
+  auto d = p.Api("/api/v1/deploys/" + std::to_string(id));
+  return d ? (*d).value("status", "") : "";
+}
+
+TEST_F(DeployTest, FreezeHoldsTheSplitAndRollbackEndsIt) {
+  Up("canary");
+  RunResult v1 = Deploy({"--version", "v1", "--strategy", "rolling"});
+  ASSERT_EQ(v1.exit_code, 0) << v1.out << v1.err;
+  RunResult started = Deploy({"--version", "v2", "--no-wait", "--json"});
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  int64_t id = nlohmann::json::parse(started.out, nullptr, false).value("id", int64_t{0});
+  ASSERT_GT(id, 0) << started.out;
+  ASSERT_TRUE(PollUntil([&] { return EventSeen(p_, id, "canary 20%: holding"); }, 15000));
+
+  RunResult frozen = p_.Steward({"rollback", "web", "--freeze"});
+  ASSERT_EQ(frozen.exit_code, 0) << frozen.out << frozen.err;
+  EXPECT_EQ(DeployStatus(p_, id), "frozen");
+  // Both releases keep running and serving; the reconcile loop leaves the split alone.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(p_.Replicas("web").size(), 4u);
+  EXPECT_EQ(ReplicasAnswering(p_, "v2"), 2);
+  EXPECT_EQ(LiveLabel(p_), "v1");
+  RunResult again = Deploy({"--version", "v3"});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("frozen"), std::string::npos) << again.err;
+
+  RunResult rb = p_.Steward({"rollback", "web"}, 60000);
+  ASSERT_EQ(rb.exit_code, 0) << rb.out << rb.err;
+  EXPECT_EQ(DeployStatus(p_, id), "rolled-back");
+  EXPECT_TRUE(PollUntil([&] { return p_.Replicas("web").size() == 2u; }, 5000));
+  EXPECT_EQ(ReplicasAnswering(p_, "v1"), 2);
+  EXPECT_EQ(LiveLabel(p_), "v1");
+}
+
+TEST_F(DeployTest, DaemonKilledMidDeployMarksItInterruptedAndTheLiveReleaseServes) {
+  Up("canary");
+  RunResult v1 = Deploy({"--version", "v1", "--strategy", "rolling"});
+  ASSERT_EQ(v1.exit_code, 0) << v1.out << v1.err;
+  RunResult started = Deploy({"--version", "v2", "--no-wait", "--json"});
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  int64_t id = nlohmann::json::parse(started.out, nullptr, false).value("id", int64_t{0});
+  ASSERT_TRUE(PollUntil([&] { return EventSeen(p_, id, "canary 20%: holding"); }, 15000));
+
+  int pid = p_.DaemonPid();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(PollUntil([&] { ReapAll(); return !ProcessAlive(pid); }, 5000));
+  ASSERT_APPLY_OK(p_);  // starts a new daemon, which restores the recorded release
+  EXPECT_EQ(DeployStatus(p_, id), "interrupted");
+  EXPECT_TRUE(PollUntil([&] { return ReplicasAnswering(p_, "v1") == 2; }, 15000));
+  EXPECT_EQ(p_.Replicas("web").size(), 2u);
+  EXPECT_EQ(LiveLabel(p_), "v1");
+  std::string body;
+  EXPECT_TRUE(PollUntil([&] { return HttpGet(ingress_, "/", &body) == 200; }, 10000));
 }
 
 }  // namespace
