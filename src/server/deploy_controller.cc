@@ -10,6 +10,7 @@
 #include "config/deploy_parser.h"
 #include "config/stack_json.h"
 #include "ingress/haproxy.h"
+#include "promql/parser.h"
 #include "server/daemon.h"
 #include "server/deploy_internal.h"
 
@@ -203,6 +204,17 @@ StatusOr<state::DeployRecord> DeployController::Deploy(const DeployAsk& ask) {
   if (strategy == config::DeployStrategy::kCanary && !stable.ingress.enabled)
     return InvalidArgument("service '" + ask.service + "' has no ingress: a canary needs one to "
                            "split traffic (add ingress: {port: N}) — or use --strategy rolling");
+  // A check that cannot parse would fail every analysis: refuse the deploy up front instead.
+  for (const auto& check : stable.deploy.analysis.checks) {
+    std::string q = check.query;
+    for (const char* var : {"$canary_instances", "$service", "$release"})
+      for (size_t at = q.find(var); at != std::string::npos; at = q.find(var))
+        q.replace(at, std::string(var).size(), "x");
+    if (auto e = promql::ParseExpr(q); !e.ok())
+      return InvalidArgument(check.location.ToString() + ": analysis check '" + check.name +
+                             "' of service '" + ask.service + "' is not valid PromQL: " +
+                             e.status().message());
+  }
   if (stable.replicas < 1)
     return FailedPrecondition("service '" + ask.service + "' runs 0 replicas; scale it first");
   for (const auto& [k, _] : ask.env)
