@@ -33,6 +33,9 @@ void InstallIncidentRoutes(httplib::Server& svr, alerting::IncidentManager* inci
 // runbook_api.cc: /api/v1/runbooks (list, runs) and the Markdown pages under /runbooks, behind
 // the token like every /api/ path.
 void InstallRunbookRoutes(httplib::Server& svr, Daemon* daemon);
+// pipeline_api.cc: /api/v1/pipelines, /api/v1/runs (token required) and the webhook receiver
+// POST /hooks/<pipeline> (HMAC-verified instead of the token).
+void InstallPipelineRoutes(httplib::Server& svr, Daemon* daemon);
 // Unix seconds (with fraction) or RFC 3339, as Prometheus' API accepts times; returns unix ms.
 StatusOr<int64_t> ParsePromTime(const std::string& s);
 

@@ -82,11 +82,12 @@ class Triggers : public ::testing::Test {
 };
 
 constexpr const char* kStack = R"(project: triggers
+services: {}
 pipelines:
   ci:
     on:
       webhook: {secret: STEWARD_TEST_HOOK_SECRET}
-      push: {branches: [main], poll: 500ms}
+      push: {branches: [main], poll: 1s}
     jobs:
       build:
         steps:
@@ -94,7 +95,7 @@ pipelines:
   slow:
     jobs:
       wait:
-        run: sleep 1000 # marker-steward-trigger-test
+        run: sleep 1000.424242
 )";
 
 TEST_F(Triggers, WebhookPushAndApiRunsAreRecordedWithTheirTriggerAndCommit) {
@@ -171,8 +172,7 @@ TEST_F(Triggers, WebhookPushAndApiRunsAreRecordedWithTheirTriggerAndCommit) {
     for (const auto& e : std::filesystem::directory_iterator("/proc")) {
       std::ifstream c(e.path() / "cmdline");
       std::string cmd((std::istreambuf_iterator<char>(c)), {});
-      if (cmd.find("marker-steward-trigger-test") != std::string::npos &&
-          cmd.find("sleep") != std::string::npos) {
+      if (cmd.rfind("sleep", 0) == 0 && cmd.find("1000.424242") != std::string::npos) {
         ++n;
       }
     }
