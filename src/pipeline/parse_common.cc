@@ -437,4 +437,17 @@ void ReadMatrix(Reader& r, const YamlPair& p, std::string_view where, Matrix* m)
   }
 }
 
+std::string DefaultRunName(std::string_view run) {
+  std::string_view first = run.substr(0, run.find('\n'));
+  bool cut = first.size() > 60;
+  if (cut) first = first.substr(0, 57);
+  // Drop an expression left open by the cut (or by a script whose expression spans lines).
+  size_t open = first.rfind("${{");
+  if (open != std::string_view::npos && first.find("}}", open) == std::string_view::npos) {
+    first = first.substr(0, open);
+    cut = true;
+  }
+  return cut ? fmt::format("Run {}...", first) : fmt::format("Run {}", first);
+}
+
 }  // namespace steward::pipeline::internal

@@ -98,6 +98,10 @@ void ReadMatrix(Reader& r, const YamlPair& p, std::string_view where, Matrix* m)
 // is skipped (the working copy is already checked out)". `index` is 0-based.
 std::string UsesNote(std::string_view job, size_t index, std::string_view uses);
 
+// "Run <first line of the script>", at most 60 characters of it, never cut inside a ${{ }}
+// (a cut expression would not parse where the name is interpolated).
+std::string DefaultRunName(std::string_view run);
+
 inline Trigger ManualTrigger(SourceLocation at) {
   Trigger t;
   t.kind = TriggerKind::kManual;

@@ -20,7 +20,7 @@ using internal::YamlPair;
 constexpr std::string_view kPipelineKeys[] = {"name", "on", "env", "defaults", "jobs"};
 constexpr std::string_view kOnKeys[] = {"push", "schedule", "webhook", "manual"};
 constexpr std::string_view kPushKeys[] = {"branches", "repository", "poll"};
-constexpr std::string_view kWebhookKeys[] = {"secret"};
+constexpr std::string_view kWebhookKeys[] = {"secret", "branches"};
 constexpr std::string_view kCronKeys[] = {"cron"};
 constexpr std::string_view kDefaultsKeys[] = {"shell", "working_directory"};
 constexpr std::string_view kJobKeys[] = {"name",
@@ -152,7 +152,11 @@ class SpecReader {
         tr.location = r_.Loc(t);
         if (!r_.ExpectMap(t, where)) continue;
         for (const YamlPair& w : r_.Keys(t.value, kWebhookKeys, where + ".webhook")) {
-          if (auto s = r_.String(w, where + ".webhook")) tr.secret = *s;
+          if (w.key.Scalar() == "branches") {
+            if (auto b = r_.StringList(w, where + ".webhook", true)) tr.branches = std::move(*b);
+          } else if (auto s = r_.String(w, where + ".webhook")) {
+            tr.secret = *s;
+          }
         }
         p->triggers.push_back(std::move(tr));
       } else if (kind == "manual") {
@@ -413,10 +417,7 @@ class SpecReader {
   static std::string DefaultName(const Step& s) {
     if (s.deploy) return "deploy " + s.deploy->service;
     if (!s.uses.empty()) return s.uses;
-    std::string_view first = s.run;
-    first = first.substr(0, first.find('\n'));
-    if (first.size() > 60) return fmt::format("Run {}...", first.substr(0, 57));
-    return fmt::format("Run {}", first);
+    return internal::DefaultRunName(s.run);
   }
 
   Reader& r_;

@@ -414,10 +414,7 @@ class WorkflowReader {
       if (!s.uses.empty()) {
         s.name = s.uses;
       } else {
-        std::string_view first = s.run;
-        first = first.substr(0, first.find('\n'));
-        s.name = first.size() > 60 ? fmt::format("Run {}...", first.substr(0, 57))
-                                   : fmt::format("Run {}", first);
+        s.name = internal::DefaultRunName(s.run);
       }
     }
     return s;

@@ -161,6 +161,22 @@ jobs:
   EXPECT_EQ(ship.name, "deploy web");
 }
 
+TEST(PipelineParse, DefaultStepNamesNeverCutAnExpression) {
+  // The expression straddles the 57th character of the first line: the name stops before it.
+  ParseResult r = Parse(R"(jobs:
+  a:
+    steps:
+      - run: test -f /tmp/some/long/path/flag && echo "tested ${{ needs.build.outputs.id }}"
+      - run: echo "${{ env.SHORT }}"
+      - run: "echo x"
+)");
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
+  const auto& steps = r.pipelines[0].jobs[0].steps;
+  EXPECT_EQ(steps[0].name, "Run test -f /tmp/some/long/path/flag && echo \"tested ...");
+  EXPECT_EQ(steps[1].name, "Run echo \"${{ env.SHORT }}\"");
+  EXPECT_EQ(steps[2].name, "Run echo x");
+}
+
 TEST(PipelineParse, NameDefaultsToTheFileStem) {
   ParseResult r = ParsePipelineText("jobs: {a: {run: 'true'}}\n", "dir/nightly.yml");
   ASSERT_TRUE(r.ok()) << Errors(r);
