@@ -10,6 +10,7 @@
 #include "alerting/rule_file.h"
 #include "alerting/slo.h"
 #include "cli/cli.h"
+#include "pipeline/parse.h"
 #include "server/alerting.h"
 #include "state/state_store.h"
 
@@ -44,7 +45,7 @@ std::optional<config::Stack> Context::LoadStack() const {
   std::vector<config::Diagnostic> rules = CheckRules(*result.stack);
   if (!rules.empty()) {
     for (const auto& d : rules) std::cerr << d.ToString() << "\n";
-    std::cerr << rules.size() << " error(s) in the rules of " << g.file
+    std::cerr << rules.size() << " error(s) in the rules or pipelines of " << g.file
               << "; nothing was changed.\n";
     return std::nullopt;
   }
@@ -60,6 +61,10 @@ std::vector<config::Diagnostic> Context::CheckRules(const config::Stack& stack) 
   if (!stack.slos.empty()) {
     auto slos = alerting::SloRuleFile(stack.slos, stack.alerting.evaluation_interval.count());
     if (!slos.ok()) out.push_back({{g.file, 0, 0}, slos.status().message()});
+  }
+  // Pipelines too: the daemon loads them at apply, and a broken one must not get that far.
+  if (!stack.path.empty()) {
+    for (auto& d : pipeline::LoadStackPipelines(stack.path).errors) out.push_back(std::move(d));
   }
   return out;
 }

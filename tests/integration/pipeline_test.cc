@@ -1,8 +1,11 @@
 // Pipelines end to end as a user runs them: the real steward binary runs pipelines written by
 // the test (`steward run`, `run show`, `run rerun`, `runs`), with real processes. Timestamps
 // and counter files written by the jobs prove what ran, when, and how often.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,7 +122,9 @@ TEST(Pipeline, IndependentJobsOverlapAndADependentStartsAfterBothWithTheirOutput
         steps:
           - run: date +%s%N > )Y" + t + R"Y(.c1; echo "got ${{ needs.b.outputs.version }}"
 )Y"));
-  RunResult r = p.Steward({"run", "ci", "--jobs", "2"});
+  // No sandbox: the timestamps are written outside the working copy, where a sandboxed step
+  // cannot write (see StepsInTheSandboxCannotChangeTheSourceOrReachTheNetwork).
+  RunResult r = p.Steward({"run", "ci", "--jobs", "2", "--no-sandbox"});
   ASSERT_EQ(r.exit_code, 0) << Show(r);
   EXPECT_LT(Number(t + ".a1"), Number(t + ".b2"));  // a started before b ended
   EXPECT_LT(Number(t + ".b1"), Number(t + ".a2"));  // and b before a ended: they overlapped
@@ -465,6 +470,43 @@ TEST(Pipeline, RunsJsonRecordsCommitTriggerAndTimings) {
   RunResult table = p.Steward({"runs"});
   EXPECT_EQ(table.exit_code, 0) << Show(table);
   EXPECT_NE(table.out.find(sha.substr(0, 7)), std::string::npos) << table.out;
+}
+
+
+TEST(Pipeline, StepsInTheSandboxCannotChangeTheSourceOrReachTheNetwork) {
+  if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap is not installed";
+  Project p;
+  Write(p.dir() + "/input.txt", "from the source\n");
+  // A listener in the test: the sandbox has its own loopback unless the job asks for network.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  p.WriteStack(Stack(R"Y(  box:
+    jobs:
+      closed:
+        steps:
+          - run: cat input.txt > copied.txt && cat copied.txt
+          - run: echo x > )Y" + p.dir() + R"Y(/escaped.txt 2>/dev/null || echo "not writable"; true
+          - run: if (exec 3<>/dev/tcp/127.0.0.1/)Y" + port + R"Y() 2>/dev/null; then echo connected-closed; else echo refused-closed; fi
+      open:
+        sandbox: {network: true}
+        steps:
+          - run: if (exec 3<>/dev/tcp/127.0.0.1/)Y" + port + R"Y() 2>/dev/null; then echo connected-open; else echo refused-open; fi
+)Y"));
+  RunResult r = p.Steward({"run", "box", "--jobs", "2"});
+  close(listener);
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_NE(r.out.find("[closed] from the source"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p.dir() + "/escaped.txt"));  // the source is read-only in the box
+  EXPECT_FALSE(fs::exists(p.dir() + "/copied.txt"));   // the job wrote its working copy
+  EXPECT_NE(r.out.find("refused-closed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("connected-open"), std::string::npos) << r.out;
 }
 
 }  // namespace
