@@ -11,6 +11,7 @@
 #include "alerting/slo.h"
 #include "cli/cli.h"
 #include "pipeline/parse.h"
+#include "server/deploy_controller.h"
 #include "server/alerting.h"
 #include "state/state_store.h"
 
@@ -61,6 +62,16 @@ std::vector<config::Diagnostic> Context::CheckRules(const config::Stack& stack) 
   if (!stack.slos.empty()) {
     auto slos = alerting::SloRuleFile(stack.slos, stack.alerting.evaluation_interval.count());
     if (!slos.ok()) out.push_back({{g.file, 0, 0}, slos.status().message()});
+  }
+  for (const config::Service& svc : stack.services) {
+    Status st = server::CheckAnalysisQueries(svc);
+    if (st.ok()) continue;
+    config::Diagnostic d{svc.deploy.location, st.message()};
+    for (const auto& check : svc.deploy.analysis.checks) {  // the message leads with its place
+      std::string at = check.location.ToString() + ": ";
+      if (d.message.rfind(at, 0) == 0) d = {check.location, d.message.substr(at.size())};
+    }
+    out.push_back(std::move(d));
   }
   // Pipelines too: the daemon loads them at apply, and a broken one must not get that far.
   if (!stack.path.empty()) {

@@ -22,6 +22,8 @@
 #include "base/hash.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
+#include "report/dora.h"
+#include "report/dora_metrics.h"
 #include "server/alerting.h"
 #include "server/deploy_controller.h"
 #include "server/http_internal.h"
@@ -80,6 +82,7 @@ StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
 }
 
 Daemon::Daemon(DaemonOptions options) : opt_(std::move(options)) {
+  dora_ = std::make_unique<report::DoraMetrics>(&metrics_);
   applies_ = &metrics_.AddCounter("steward_applies_total",
                                   "Applies run by this daemon, by result.", {"result"});
   apply_seconds_ = &metrics_.AddHistogram("steward_apply_duration_seconds",
@@ -610,6 +613,18 @@ void Daemon::UpdateDiskMetrics() {
   fs_size_->WithLabels({opt_.state_dir}).Set(unit * static_cast<double>(fs.f_blocks));
 }
 
+void Daemon::UpdateDoraMetrics() {
+  MonoTime now = RealClock::Get()->Now();
+  if (now < next_dora_) return;
+  next_dora_ = now + std::chrono::seconds(15);
+  auto r = report::ComputeDora(store_.get(), ToUnixMillis(RealClock::Get()->WallNow()), {});
+  if (!r.ok()) {
+    spdlog::warn("msg=\"DORA metrics not updated\" error=\"{}\"", r.status().message());
+    return;
+  }
+  dora_->Update(*r);
+}
+
 void Daemon::ReconcileLoop() {
   if (opt_.defer_first_reconcile) {
     std::unique_lock<std::mutex> l(wait_mu_);
@@ -620,6 +635,7 @@ void Daemon::ReconcileLoop() {
     if (!st.ok()) spdlog::error("msg=\"reconcile failed\" error=\"{}\"", st.message());
     UpdateMonitoring();
     UpdateDiskMetrics();
+    UpdateDoraMetrics();
     std::unique_lock<std::mutex> l(wait_mu_);
     wait_cv_.wait_for(l, opt_.reconcile_interval, [this] { return shutdown_.load(); });
   }

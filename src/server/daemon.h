@@ -38,6 +38,9 @@
 #include "server/query_gate.h"
 #include "state/state_store.h"
 
+namespace steward::report {
+class DoraMetrics;
+}  // namespace steward::report
 namespace steward::alerting {
 class IncidentManager;
 class RunbookEngine;
@@ -165,6 +168,8 @@ class Daemon {
   void StartPipelines();  // pipeline_api.cc
   void RecordNotified(const alerting::Notification& n);
   void UpdateDiskMetrics();
+  // The DORA report as gauges (report/dora_metrics.h), recomputed from the store every 15 s.
+  void UpdateDoraMetrics();
   Status PublishDiscovery();
   Status StartHttp();  // http_api.cc
   void StopHttp();
@@ -208,6 +213,8 @@ class Daemon {
   metrics::Family<metrics::Histogram>* apply_seconds_ = nullptr;
   metrics::Family<metrics::Histogram>* reconcile_seconds_ = nullptr;
   metrics::Family<metrics::Counter>* drift_repairs_ = nullptr;
+  std::unique_ptr<report::DoraMetrics> dora_;
+  MonoTime next_dora_{};  // reconcile thread only
   metrics::Family<metrics::Gauge>* fs_avail_ = nullptr;
   metrics::Family<metrics::Gauge>* fs_size_ = nullptr;
   metrics::Family<metrics::Counter>* http_requests_ = nullptr;

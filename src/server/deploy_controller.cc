@@ -205,16 +205,7 @@ StatusOr<state::DeployRecord> DeployController::Deploy(const DeployAsk& ask) {
     return InvalidArgument("service '" + ask.service + "' has no ingress: a canary needs one to "
                            "split traffic (add ingress: {port: N}) — or use --strategy rolling");
   // A check that cannot parse would fail every analysis: refuse the deploy up front instead.
-  for (const auto& check : stable.deploy.analysis.checks) {
-    std::string q = check.query;
-    for (const char* var : {"$canary_instances", "$service", "$release"})
-      for (size_t at = q.find(var); at != std::string::npos; at = q.find(var))
-        q.replace(at, std::string(var).size(), "x");
-    if (auto e = promql::ParseExpr(q); !e.ok())
-      return InvalidArgument(check.location.ToString() + ": analysis check '" + check.name +
-                             "' of service '" + ask.service + "' is not valid PromQL: " +
-                             e.status().message());
-  }
+  RETURN_IF_ERROR(CheckAnalysisQueries(stable));
   if (stable.replicas < 1)
     return FailedPrecondition("service '" + ask.service + "' runs 0 replicas; scale it first");
   for (const auto& [k, _] : ask.env)
@@ -394,6 +385,20 @@ StatusOr<nlohmann::json> DeployController::Releases(const std::string& service) 
                     {"created_at", TimeOrNull(r.created_at_ms)},
                     {"live", r.version == live}});
   return nlohmann::json{{"service", service}, {"live", live}, {"releases", list}};
+}
+
+Status CheckAnalysisQueries(const config::Service& service) {
+  for (const auto& check : service.deploy.analysis.checks) {
+    std::string q = check.query;
+    for (const char* var : {"$canary_instances", "$service", "$release"})
+      for (size_t at = q.find(var); at != std::string::npos; at = q.find(var))
+        q.replace(at, std::string(var).size(), "x");
+    if (auto e = promql::ParseExpr(q); !e.ok())
+      return InvalidArgument(check.location.ToString() + ": analysis check '" + check.name +
+                             "' of service '" + service.name + "' is not valid PromQL: " +
+                             e.status().message());
+  }
+  return Status::OK();
 }
 
 }  // namespace steward::server

@@ -154,4 +154,9 @@ nlohmann::json DeployJson(const state::DeployRecord& d, bool with_events);
 // deploy_api.cc: /api/v1/deploys and /api/v1/services/{svc}/{rollback,releases}.
 void InstallDeployRoutes(httplib::Server& svr, DeployController* deploys);
 
+// The service's deploy.analysis.checks parse as PromQL (with $service, $release and
+// $canary_instances standing for values); the first that does not is an error naming its
+// file:line:col. `steward validate`/`plan`/`apply` and every deploy call it.
+Status CheckAnalysisQueries(const config::Service& service);
+
 }  // namespace steward::server
