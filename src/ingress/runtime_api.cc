@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/fd.h"
 #include "ingress/haproxy_internal.h"
 
 extern char** environ;
@@ -30,19 +31,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::vector<std::string_view> SplitCsv(std::string_view line) {
   std::vector<std::string_view> fields;

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <memory>
 
+#include "base/fd.h"
 #include "monitor/probe_internal.h"
 
 namespace steward::monitor::internal {
@@ -30,19 +31,6 @@ struct SslDeleter {
   void operator()(SSL* s) const { SSL_free(s); }
 };
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Writes to a socket the peer closed raise SIGPIPE; a probe must not kill the daemon. Blocks it
 // for this thread and swallows one that became pending meanwhile (as libcurl does).

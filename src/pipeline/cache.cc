@@ -26,6 +26,8 @@
 #include <set>
 #include <utility>
 
+#include "base/fd.h"
+
 namespace steward::pipeline {
 namespace {
 
@@ -87,19 +89,6 @@ int64_t NowMs() {
   }
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status MakeDirs(const std::string& path) {
   if (path.empty()) return Status::OK();

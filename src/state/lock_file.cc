@@ -9,26 +9,14 @@
 #include <charconv>
 #include <utility>
 
+#include "base/fd.h"
+
 namespace steward::state {
 namespace {
 
 constexpr Duration kPollInterval{50};
 
 // Closes the fd on scope exit unless released.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 class FileLock : public Lock {
  public:
