@@ -17,25 +17,6 @@ constexpr char kDeployRoute[] = R"(/api/v1/deploys/(\d{1,15}))";
 constexpr char kRollbackRoute[] = R"(/api/v1/services/([a-z0-9][a-z0-9-]*)/rollback)";
 constexpr char kReleasesRoute[] = R"(/api/v1/services/([a-z0-9][a-z0-9-]*)/releases)";
 
-void Json(httplib::Response& res, const nlohmann::json& j, int code = 200) {
-  res.status = code;
-  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                  "application/json");
-}
-
-void Error(httplib::Response& res, const Status& st) {
-  int code = 500;
-  std::string type = "internal";
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument: code = 400, type = "bad_data"; break;
-    case StatusCode::kNotFound: code = 404, type = "not_found"; break;
-    case StatusCode::kFailedPrecondition: code = 409, type = "conflict"; break;
-    case StatusCode::kUnavailable: code = 503, type = "unavailable"; break;
-    default: break;
-  }
-  PromError(res, code, type, st.message());
-}
-
 StatusOr<DeployAsk> ParseAsk(const std::string& body) {
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object()) return InvalidArgument("the body must be a JSON object");
@@ -70,44 +51,44 @@ int LimitParam(const httplib::Request& req) {
 void InstallDeployRoutes(httplib::Server& svr, DeployController* deploys) {
   svr.Post("/api/v1/deploys", [deploys](const httplib::Request& req, httplib::Response& res) {
     auto ask = ParseAsk(req.body);
-    if (!ask.ok()) return Error(res, ask.status());
+    if (!ask.ok()) return StatusError(res, ask.status());
     auto d = deploys->Deploy(*ask);
-    if (!d.ok()) return Error(res, d.status());
-    Json(res, DeployJson(*d, true), 202);
+    if (!d.ok()) return StatusError(res, d.status());
+    JsonAnswer(res, DeployJson(*d, true), 202);
   });
   svr.Get("/api/v1/deploys", [deploys](const httplib::Request& req, httplib::Response& res) {
     auto list = deploys->List(req.get_param_value("service"), LimitParam(req));
-    if (!list.ok()) return Error(res, list.status());
+    if (!list.ok()) return StatusError(res, list.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& d : *list) out.push_back(DeployJson(d, false));
-    Json(res, {{"deploys", out}});
+    JsonAnswer(res, {{"deploys", out}});
   });
   svr.Get(kDeployRoute, [deploys](const httplib::Request& req, httplib::Response& res) {
     auto d = deploys->Get(std::stoll(req.matches[1]));
-    if (!d.ok()) return Error(res, d.status());
-    Json(res, DeployJson(*d, true));
+    if (!d.ok()) return StatusError(res, d.status());
+    JsonAnswer(res, DeployJson(*d, true));
   });
   svr.Post(kRollbackRoute, [deploys](const httplib::Request& req, httplib::Response& res) {
     auto j = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-    if (!j.is_object()) return Error(res, InvalidArgument("the body must be a JSON object"));
+    if (!j.is_object()) return StatusError(res, InvalidArgument("the body must be a JSON object"));
     int64_t to = 0;
     bool freeze = false;
     try {
       to = j.value("to", int64_t{0});
       freeze = j.value("freeze", false);
     } catch (const std::exception& e) {
-      return Error(res, InvalidArgument(std::string("bad rollback request: ") + e.what()));
+      return StatusError(res, InvalidArgument(std::string("bad rollback request: ") + e.what()));
     }
-    if (to < 0) return Error(res, InvalidArgument("'to' must be a release version (1, 2, ...)"));
+    if (to < 0) return StatusError(res, InvalidArgument("'to' must be a release version (1, 2, ...)"));
     bool started = false;
     auto d = deploys->Rollback(req.matches[1], to, freeze, &started);
-    if (!d.ok()) return Error(res, d.status());
-    Json(res, DeployJson(*d, true), started ? 202 : 200);
+    if (!d.ok()) return StatusError(res, d.status());
+    JsonAnswer(res, DeployJson(*d, true), started ? 202 : 200);
   });
   svr.Get(kReleasesRoute, [deploys](const httplib::Request& req, httplib::Response& res) {
     auto r = deploys->Releases(req.matches[1]);
-    if (!r.ok()) return Error(res, r.status());
-    Json(res, *r);
+    if (!r.ok()) return StatusError(res, r.status());
+    JsonAnswer(res, *r);
   });
 }
 

@@ -20,24 +20,6 @@ constexpr size_t kMaxActor = 256;
 constexpr size_t kMaxText = 64 * 1024;
 constexpr char kIdRoute[] = R"(/api/v1/incidents/(\d{1,15}))";
 
-void Json(httplib::Response& res, const nlohmann::json& j) {
-  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                  "application/json");
-}
-
-void Error(httplib::Response& res, const Status& st) {
-  int code = 500;
-  std::string type = "internal";
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument: code = 400, type = "bad_data"; break;
-    case StatusCode::kNotFound: code = 404, type = "not_found"; break;
-    case StatusCode::kFailedPrecondition: code = 409, type = "conflict"; break;
-    case StatusCode::kUnavailable: code = 503, type = "unavailable"; break;
-    default: break;
-  }
-  PromError(res, code, type, st.message());
-}
-
 nlohmann::json TimeOrNull(int64_t ms) {
   return ms > 0 ? nlohmann::json(FormatRfc3339Millis(FromUnixMillis(ms))) : nlohmann::json();
 }
@@ -111,48 +93,48 @@ void HandleList(alerting::IncidentManager* m, const httplib::Request& req,
   f.status = req.get_param_value("status");
   if (f.status == "all") f.status.clear();
   if (!f.status.empty() && f.status != "unresolved" && !state::IsIncidentStatus(f.status))
-    return Error(res, InvalidArgument("status must be open, acknowledged, resolved, unresolved "
+    return StatusError(res, InvalidArgument("status must be open, acknowledged, resolved, unresolved "
                                       "or all"));
   f.service = req.get_param_value("service");
   auto limit = LimitParam(req);
-  if (!limit.ok()) return Error(res, limit.status());
+  if (!limit.ok()) return StatusError(res, limit.status());
   f.limit = *limit;
   auto list = m->List(f);
-  if (!list.ok()) return Error(res, list.status());
+  if (!list.ok()) return StatusError(res, list.status());
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : *list) out.push_back(IncidentJson(r));
-  Json(res, {{"incidents", out}});
+  JsonAnswer(res, {{"incidents", out}});
 }
 
 void HandleShow(alerting::IncidentManager* m, const httplib::Request& req,
                 httplib::Response& res) {
   auto d = m->Get(IdOf(req));
-  if (!d.ok()) return Error(res, d.status());
+  if (!d.ok()) return StatusError(res, d.status());
   nlohmann::json events = nlohmann::json::array();
   for (const auto& e : d->events) events.push_back(EventJson(e));
-  Json(res, {{"incident", IncidentJson(d->incident)}, {"events", events}});
+  JsonAnswer(res, {{"incident", IncidentJson(d->incident)}, {"events", events}});
 }
 
 void HandleAction(alerting::IncidentManager* m, const std::string& action,
                   const httplib::Request& req, httplib::Response& res) {
   std::string actor, text;
-  if (Status st = ParseAction(req, &actor, &text); !st.ok()) return Error(res, st);
+  if (Status st = ParseAction(req, &actor, &text); !st.ok()) return StatusError(res, st);
   const int64_t id = IdOf(req);
   Status st = action == "ack"       ? m->Ack(id, actor, text)
               : action == "resolve" ? m->Resolve(id, actor, text)
                                     : m->Note(id, actor, text);
-  if (!st.ok()) return Error(res, st);
+  if (!st.ok()) return StatusError(res, st);
   auto d = m->Get(id);
-  if (!d.ok()) return Error(res, d.status());
-  Json(res, {{"incident", IncidentJson(d->incident)}});
+  if (!d.ok()) return StatusError(res, d.status());
+  JsonAnswer(res, {{"incident", IncidentJson(d->incident)}});
 }
 
 void HandlePostmortem(alerting::IncidentManager* m, const httplib::Request& req,
                       httplib::Response& res) {
   const int64_t id = IdOf(req);
   auto md = m->Postmortem(id);
-  if (!md.ok()) return Error(res, md.status());
-  if (req.get_param_value("format") == "json") return Json(res, {{"id", id}, {"markdown", *md}});
+  if (!md.ok()) return StatusError(res, md.status());
+  if (req.get_param_value("format") == "json") return JsonAnswer(res, {{"id", id}, {"markdown", *md}});
   res.set_content(*md, "text/markdown; charset=utf-8");
 }
 
@@ -162,14 +144,14 @@ void HandleStats(alerting::IncidentManager* m, const httplib::Request& req,
   if (req.has_param("window")) {
     auto w = promql::ParseDurationMillis(req.get_param_value("window"));
     if (!w.ok() || *w <= 0)
-      return Error(res, InvalidArgument("window must be a positive duration such as 30d or 12h"));
+      return StatusError(res, InvalidArgument("window must be a positive duration such as 30d or 12h"));
     window = Duration(*w);
   }
   auto stats = m->Stats(window);
-  if (!stats.ok()) return Error(res, stats.status());
+  if (!stats.ok()) return StatusError(res, stats.status());
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : stats->services) services.push_back(ServiceStatsJson(s));
-  Json(res, {{"window_seconds", window.count() / 1000},
+  JsonAnswer(res, {{"window_seconds", window.count() / 1000},
              {"since", TimeOrNull(stats->since_ms)},
              {"overall", ServiceStatsJson(stats->overall)},
              {"services", services}});
@@ -182,7 +164,7 @@ void InstallIncidentRoutes(httplib::Server& svr, alerting::IncidentManager* inci
                                     httplib::Response&)) {
     return [incidents, h](const httplib::Request& req, httplib::Response& res) {
       if (incidents == nullptr)
-        return Error(res, Unavailable("incidents are not available in this daemon"));
+        return StatusError(res, Unavailable("incidents are not available in this daemon"));
       h(incidents, req, res);
     };
   };
@@ -195,7 +177,7 @@ void InstallIncidentRoutes(httplib::Server& svr, alerting::IncidentManager* inci
              [incidents, a = std::string(action)](const httplib::Request& req,
                                                   httplib::Response& res) {
                if (incidents == nullptr)
-                 return Error(res, Unavailable("incidents are not available in this daemon"));
+                 return StatusError(res, Unavailable("incidents are not available in this daemon"));
                HandleAction(incidents, a, req, res);
              });
   }

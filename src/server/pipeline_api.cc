@@ -22,25 +22,6 @@ namespace {
 
 constexpr size_t kMaxWebhookBody = 8 << 20;  // GitHub caps payloads at 25 MB; pushes are small
 
-void Json(httplib::Response& res, const nlohmann::json& j, int status = 200) {
-  res.status = status;
-  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                  "application/json");
-}
-
-void Error(httplib::Response& res, const Status& st) {
-  int code = 500;
-  std::string type = "internal";
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument: code = 400, type = "bad_data"; break;
-    case StatusCode::kNotFound: code = 404, type = "not_found"; break;
-    case StatusCode::kFailedPrecondition: code = 409, type = "conflict"; break;
-    case StatusCode::kUnavailable: code = 429, type = "unavailable"; break;
-    default: break;
-  }
-  PromError(res, code, type, st.message());
-}
-
 int64_t ParseId(const std::string& s) {
   int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -106,7 +87,7 @@ void Daemon::StartPipelines() {
 
 void InstallPipelineRoutes(httplib::Server& svr, Daemon* daemon) {
   svr.Get("/api/v1/pipelines", [daemon](const httplib::Request&, httplib::Response& res) {
-    Json(res, {{"status", "success"}, {"data", daemon->pipelines()->PipelinesJson()}});
+    JsonAnswer(res, {{"status", "success"}, {"data", daemon->pipelines()->PipelinesJson()}});
   });
   svr.Post(R"(/api/v1/pipelines/([A-Za-z0-9_.-]{1,128})/runs)",
            [daemon](const httplib::Request& req, httplib::Response& res) {
@@ -114,44 +95,47 @@ void InstallPipelineRoutes(httplib::Server& svr, Daemon* daemon) {
              if (!req.body.empty()) {
                auto j = nlohmann::json::parse(req.body, nullptr, false);
                if (!j.is_object()) {
-                 return Error(res, InvalidArgument("body must be a JSON object: "
+                 return StatusError(res, InvalidArgument("body must be a JSON object: "
                                                    "{\"commit\": \"...\", \"branch\": \"...\"}"));
                }
                commit = j.value("commit", "");
                branch = j.value("branch", "");
              }
              auto id = daemon->pipelines()->StartRun(req.matches[1], "api", "", commit, branch);
-             if (!id.ok()) return Error(res, id.status());
-             Json(res, {{"status", "success"}, {"data", {{"run_id", *id}}}}, 202);
+             if (!id.ok() && id.status().code() == StatusCode::kUnavailable) {
+               return PromError(res, 429, "unavailable", id.status().message());  // max_runs
+             }
+             if (!id.ok()) return StatusError(res, id.status());
+             JsonAnswer(res, {{"status", "success"}, {"data", {{"run_id", *id}}}}, 202);
            });
   svr.Get("/api/v1/runs", [daemon](const httplib::Request& req, httplib::Response& res) {
     int limit = 50;
     if (req.has_param("limit")) limit = static_cast<int>(ParseId(req.get_param_value("limit")));
     auto runs = daemon->store()->ListPipelineRuns(req.get_param_value("pipeline"), limit);
-    if (!runs.ok()) return Error(res, runs.status());
+    if (!runs.ok()) return StatusError(res, runs.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : *runs) out.push_back(pipeline::RunJson(r));
-    Json(res, {{"status", "success"}, {"data", std::move(out)}});
+    JsonAnswer(res, {{"status", "success"}, {"data", std::move(out)}});
   });
   svr.Get(R"(/api/v1/runs/(\d{1,15}))", [daemon](const httplib::Request& req,
                                                    httplib::Response& res) {
     int64_t id = ParseId(req.matches[1]);
     auto run = daemon->store()->GetPipelineRun(id);
-    if (!run.ok()) return Error(res, run.status());
+    if (!run.ok()) return StatusError(res, run.status());
     auto jobs = daemon->store()->ListPipelineJobs(id);
-    if (!jobs.ok()) return Error(res, jobs.status());
-    Json(res, {{"status", "success"}, {"data", pipeline::RunWithJobsJson(*run, *jobs)}});
+    if (!jobs.ok()) return StatusError(res, jobs.status());
+    JsonAnswer(res, {{"status", "success"}, {"data", pipeline::RunWithJobsJson(*run, *jobs)}});
   });
   svr.Post(R"(/api/v1/runs/(\d{1,15})/cancel)", [daemon](const httplib::Request& req,
                                                           httplib::Response& res) {
     Status st = daemon->pipelines()->Cancel(ParseId(req.matches[1]));
-    if (!st.ok()) return Error(res, st);
-    Json(res, {{"status", "success"}}, 202);
+    if (!st.ok()) return StatusError(res, st);
+    JsonAnswer(res, {{"status", "success"}}, 202);
   });
   svr.Post(R"(/hooks/([A-Za-z0-9_.-]{1,128}))", [daemon](const httplib::Request& req,
                                                          httplib::Response& res) {
     if (req.body.size() > kMaxWebhookBody) {
-      return Json(res, {{"error", "payload larger than 8 MiB"}}, 413);
+      return JsonAnswer(res, {{"error", "payload larger than 8 MiB"}}, 413);
     }
     std::map<std::string, std::string> headers;
     for (const auto& [k, v] : req.headers) headers[k] = v;
@@ -161,7 +145,7 @@ void InstallPipelineRoutes(httplib::Server& svr, Daemon* daemon) {
                    std::string(req.matches[1]), answer.http_status,
                    answer.body.value("error", ""));
     }
-    Json(res, answer.body, answer.http_status);
+    JsonAnswer(res, answer.body, answer.http_status);
   });
 }
 

@@ -41,6 +41,25 @@ void PromError(httplib::Response& res, int code, const std::string& type, const 
                   "application/json");
 }
 
+void JsonAnswer(httplib::Response& res, const nlohmann::json& j, int code) {
+  res.status = code;
+  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+void StatusError(httplib::Response& res, const Status& st) {
+  int code = 500;
+  std::string type = "internal";
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument: code = 400, type = "bad_data"; break;
+    case StatusCode::kNotFound: code = 404, type = "not_found"; break;
+    case StatusCode::kFailedPrecondition: code = 409, type = "conflict"; break;
+    case StatusCode::kUnavailable: code = 503, type = "unavailable"; break;
+    default: break;
+  }
+  PromError(res, code, type, st.message());
+}
+
 void PromSuccess(httplib::Response& res, nlohmann::json data) {
   res.set_content(SafeDump({{"status", "success"}, {"data", std::move(data)}}),
                   "application/json");

@@ -19,6 +19,11 @@ namespace steward::server {
 void PromError(httplib::Response& res, int code, const std::string& type, const std::string& msg);
 // {"status":"success","data":data}.
 void PromSuccess(httplib::Response& res, nlohmann::json data);
+// Any JSON answer (invalid UTF-8 replaced) with the HTTP code; the control APIs use it.
+void JsonAnswer(httplib::Response& res, const nlohmann::json& j, int code = 200);
+// A Status as the control APIs' error: 400 bad_data, 404 not_found, 409 conflict,
+// 503 unavailable, anything else 500 internal; in PromError's envelope.
+void StatusError(httplib::Response& res, const Status& st);
 
 using PromHandler = std::function<void(Monitoring*, const httplib::Request&, httplib::Response&)>;
 // Wraps a handler that needs the TSDB: 503 "unavailable" when monitoring is off.
