@@ -2,8 +2,6 @@
 // starts a run at the pushed commit (a bad signature starts nothing), a new commit on a watched
 // branch starts a run, a run started through the API can be cancelled there and leaves no
 // process behind, and every run records its trigger and commit.
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -15,23 +13,10 @@
 #include <httplib.h>
 
 #include "integration/harness.h"
+#include "unit/pipeline/webhook_signature.h"
 
 namespace steward::testing {
 namespace {
-
-std::string Sign(const std::string& secret, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-    hex += buf;
-  }
-  return "sha256=" + hex;
-}
 
 class Triggers : public ::testing::Test {
  protected:
@@ -112,14 +97,14 @@ TEST_F(Triggers, WebhookPushAndApiRunsAreRecordedWithTheirTriggerAndCommit) {
   std::string body = R"({"ref":"refs/heads/main","after":")" + first +
                      R"(","repository":{"full_name":"t/triggers"},"head_commit":{"message":"first"}})";
   auto bad = Post("/hooks/ci", {{"X-GitHub-Event", "push"},
-                                {"X-Hub-Signature-256", Sign("wrong", body)}}, body);
+                                {"X-Hub-Signature-256", GithubSignature("wrong", body)}}, body);
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 401) << bad->body;
   EXPECT_EQ(Runs().size(), 0u);
   // A push to a branch the pipeline does not watch is acknowledged and ignored.
   std::string other = R"({"ref":"refs/heads/feature","after":")" + first + R"("})";
   auto ignored = Post("/hooks/ci", {{"X-GitHub-Event", "push"},
-                                    {"X-Hub-Signature-256", Sign("hook-secret-1234", other)}},
+                                    {"X-Hub-Signature-256", GithubSignature("hook-secret-1234", other)}},
                       other);
   ASSERT_TRUE(ignored);
   EXPECT_EQ(ignored->status, 200) << ignored->body;
@@ -128,7 +113,7 @@ TEST_F(Triggers, WebhookPushAndApiRunsAreRecordedWithTheirTriggerAndCommit) {
   // The signed delivery starts a run at the pushed commit.
   auto good = Post("/hooks/ci", {{"X-GitHub-Event", "push"},
                                  {"X-GitHub-Delivery", "delivery-42"},
-                                 {"X-Hub-Signature-256", Sign("hook-secret-1234", body)}},
+                                 {"X-Hub-Signature-256", GithubSignature("hook-secret-1234", body)}},
                    body);
   ASSERT_TRUE(good);
   ASSERT_EQ(good->status, 202) << good->body;

@@ -1,7 +1,5 @@
 #include "pipeline/triggers.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,22 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/pipeline/webhook_signature.h"
+
 namespace steward::pipeline {
 namespace {
-
-std::string Sign(const std::string& secret, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-    hex += buf;
-  }
-  return "sha256=" + hex;
-}
 
 const char* kGithubPush = R"({
   "ref": "refs/heads/main",
@@ -38,7 +24,7 @@ const char* kGithubPush = R"({
 
 TEST(Webhook, GithubSignatureIsVerifiedAgainstTheExactBody) {
   std::string body = kGithubPush;
-  std::map<std::string, std::string> h = {{"x-hub-signature-256", Sign("s3cret", body)},
+  std::map<std::string, std::string> h = {{"x-hub-signature-256", steward::testing::GithubSignature("s3cret", body)},
                                           {"X-GitHub-Event", "push"}};
   EXPECT_TRUE(VerifyWebhook(h, body, "s3cret").ok());
   // One changed byte, or another secret, fails; the message never shows the secret.

@@ -2,8 +2,6 @@
 // schedules, and the webhook answers for every kind of delivery.
 #include "server/pipelines.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -12,24 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/pipeline/webhook_signature.h"
+
 namespace steward::server {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Sign(const std::string& secret, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-    hex += buf;
-  }
-  return "sha256=" + hex;
-}
 
 class PipelineServiceTest : public ::testing::Test {
  protected:
@@ -131,21 +117,21 @@ TEST_F(PipelineServiceTest, WebhookAnswersForEveryKindOfDelivery) {
   ans = svc_->HandleWebhook("hooked", {{"X-GitHub-Event", "push"}}, body);
   EXPECT_EQ(ans.http_status, 401);
   ans = svc_->HandleWebhook("hooked", {{"X-GitHub-Event", "push"},
-                                       {"X-Hub-Signature-256", Sign("k3y", "{}")}}, body);
+                                       {"X-Hub-Signature-256", steward::testing::GithubSignature("k3y", "{}")}}, body);
   EXPECT_EQ(ans.http_status, 401);  // signature of another body
   EXPECT_EQ(ans.body.dump().find("k3y"), std::string::npos);
   ans = svc_->HandleWebhook("hooked", {{"X-GitHub-Event", "ping"},
-                                       {"X-Hub-Signature-256", Sign("k3y", "{}")}}, "{}");
+                                       {"X-Hub-Signature-256", steward::testing::GithubSignature("k3y", "{}")}}, "{}");
   EXPECT_EQ(ans.http_status, 200);
   EXPECT_TRUE(ans.body.contains("ignored"));
   std::string dev = R"({"ref":"refs/heads/dev","after":"abc"})";
   ans = svc_->HandleWebhook("hooked", {{"X-GitHub-Event", "push"},
-                                       {"X-Hub-Signature-256", Sign("k3y", dev)}}, dev);
+                                       {"X-Hub-Signature-256", steward::testing::GithubSignature("k3y", dev)}}, dev);
   EXPECT_EQ(ans.http_status, 200);
   EXPECT_NE(ans.body.dump().find("not watched"), std::string::npos);
   std::string bad = R"({"after":"abc"})";
   ans = svc_->HandleWebhook("hooked", {{"X-GitHub-Event", "push"},
-                                       {"X-Hub-Signature-256", Sign("k3y", bad)}}, bad);
+                                       {"X-Hub-Signature-256", steward::testing::GithubSignature("k3y", bad)}}, bad);
   EXPECT_EQ(ans.http_status, 400);
   EXPECT_TRUE(Runs().empty());
 }
