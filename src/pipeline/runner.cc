@@ -1,12 +1,13 @@
 // RunPipeline: records the run, prepares the working copy, and schedules the job instances —
 // a job starts when everything it needs has ended and its `if:` holds, up to options.jobs at
-// once, each on its own worker thread (runner_job.cc runs it). The scheduler owns every status
+// once, on a pool of that many worker threads (runner_job.cc runs each). The scheduler owns every status
 // change and writes it to the store as it happens, so `steward runs` and the API see a run live.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -44,8 +45,12 @@ struct Slot {
   state::PipelineJobRecord rec;
   CancelToken cancel;  // this instance's own: fail-fast and the run's cancellation set it
   NeedsView view;      // what it saw of its needs when it started
+  size_t index = 0;    // in the scheduler's slots
 };
 
+// The run thread decides which slots start (Dispatch); a fixed pool of options.jobs worker
+// threads runs them. A pool, not a thread per job: a finished job's thread would otherwise keep
+// its stack mapped until the run ends, and every step's fork grows slower with the mappings.
 class Scheduler {
  public:
   Scheduler(RunShared& run, std::vector<std::unique_ptr<Slot>>& slots)
@@ -60,23 +65,34 @@ class Scheduler {
   }
   bool AnyAncestorFailed(const Slot& s, std::set<size_t>& seen) const;
   NeedsView Needs(const Slot& s) const;
-  // Decides a slot whose needs have all ended: start it, skip it, or leave it for a free worker.
+  // Starts what can start: decides each slot whose needs have all ended (once), then hands
+  // ready slots to the workers while there is room.
+  void Dispatch();
+  // Decides a slot whose needs have all ended: finish it (cancelled, skipped) or make it ready.
   void Decide(Slot& s);
   void Start(Slot& s);
   void Finish(Slot& s, const std::string& status, const std::string& error);
   void Record(const Slot& s);
-  void Work(Slot* s);
+  void Worker();
+  void Complete(Slot& s, const JobOutcome& out);
   void FailFast(const Slot& failed);
 
   RunShared& run_;
   const RunOptions& opts_;
   std::vector<std::unique_ptr<Slot>>& slots_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the run thread waits here for a finished job
+  std::condition_variable work_cv_;  // workers wait here for a started one
   int running_ = 0;
   std::map<const Job*, int> running_per_job_;
   bool cancelled_ = false;
-  std::vector<std::thread> threads_;
+  bool stopping_ = false;
+  std::vector<size_t> unmet_;                    // per slot: needs not yet done
+  std::vector<std::vector<size_t>> dependents_;  // per slot: the slots that need it
+  std::set<size_t> to_decide_;                   // pending, every need done (in position order)
+  std::set<size_t> ready_;                       // decided to run, waiting for a worker
+  std::deque<Slot*> queue_;                      // started, not yet taken by a worker
+  std::vector<std::thread> workers_;
 };
 
 bool Scheduler::AnyAncestorFailed(const Slot& s, std::set<size_t>& seen) const {
@@ -145,6 +161,9 @@ void Scheduler::Finish(Slot& s, const std::string& status, const std::string& er
   if (s.rec.started_at_ms > 0)
     e.took = std::chrono::milliseconds(s.rec.finished_at_ms - s.rec.started_at_ms);
   run_.Emit(std::move(e));
+  ready_.erase(s.index);
+  for (size_t d : dependents_[s.index])
+    if (--unmet_[d] == 0 && slots_[d]->state == Slot::State::kPending) to_decide_.insert(d);
 }
 
 void Scheduler::Decide(Slot& s) {
@@ -182,12 +201,33 @@ void Scheduler::Decide(Slot& s) {
                                : "if: " + job.if_expr + " was false");
     return;
   }
-  if (running_ >= std::max(1, opts_.jobs)) return;
-  if (job.matrix.max_parallel > 0 && running_per_job_[&job] >= job.matrix.max_parallel) return;
-  Start(s);
+  ready_.insert(s.index);
+}
+
+void Scheduler::Dispatch() {
+  do {  // a slot finished here (cancelled, skipped) can make its dependents decidable
+    while (!to_decide_.empty()) {
+      Slot& s = *slots_[*to_decide_.begin()];
+      to_decide_.erase(to_decide_.begin());
+      if (s.state == Slot::State::kPending) Decide(s);
+    }
+    for (auto it = ready_.begin(); it != ready_.end();) {
+      Slot& s = *slots_[*it++];
+      if (cancelled_) {
+        Finish(s, "cancelled", "the run was cancelled");
+        continue;
+      }
+      if (running_ >= std::max(1, opts_.jobs)) break;
+      const Job& job = *s.inst->job;
+      if (job.matrix.max_parallel > 0 && running_per_job_[&job] >= job.matrix.max_parallel)
+        continue;
+      Start(s);
+    }
+  } while (!to_decide_.empty());
 }
 
 void Scheduler::Start(Slot& s) {
+  ready_.erase(s.index);
   s.state = Slot::State::kRunning;
   s.rec.status = "running";
   s.rec.started_at_ms = NowMs();
@@ -199,7 +239,8 @@ void Scheduler::Start(Slot& s) {
   e.run_id = run_.run_id;
   e.job = s.rec.job;
   run_.Emit(std::move(e));
-  threads_.emplace_back(&Scheduler::Work, this, &s);
+  queue_.push_back(&s);
+  work_cv_.notify_one();
 }
 
 void Scheduler::FailFast(const Slot& failed) {
@@ -215,25 +256,54 @@ void Scheduler::FailFast(const Slot& failed) {
   }
 }
 
-void Scheduler::Work(Slot* s) {
-  JobOutcome out =
-      internal::RunJobInstance(run_, *s->inst, s->view, s->rec.log_path, &s->cancel);
-  std::lock_guard<std::mutex> l(mu_);
-  s->rec.attempts = out.attempts;
-  s->rec.exit_code = out.exit_code;
-  s->rec.outputs_json = out.outputs.dump();
-  s->rec.cache_key = out.cache_key;
-  s->rec.finished_at_ms = NowMs();
+void Scheduler::Complete(Slot& s, const JobOutcome& out) {
+  s.rec.attempts = out.attempts;
+  s.rec.exit_code = out.exit_code;
+  s.rec.outputs_json = out.outputs.dump();
+  s.rec.cache_key = out.cache_key;
+  s.rec.finished_at_ms = NowMs();
   std::string error = out.error;
   if (out.status == "cancelled" && error.empty()) error = "cancelled";
-  Finish(*s, out.status, error);
+  Finish(s, out.status, error);
   --running_;
-  --running_per_job_[s->inst->job];
-  if (out.status == "failure") FailFast(*s);
-  cv_.notify_all();
+  --running_per_job_[s.inst->job];
+  if (out.status == "failure") FailFast(s);
+}
+
+void Scheduler::Worker() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (true) {
+    if (!queue_.empty()) {
+      Slot* s = queue_.front();
+      queue_.pop_front();
+      l.unlock();
+      JobOutcome out =
+          internal::RunJobInstance(run_, *s->inst, s->view, s->rec.log_path, &s->cancel);
+      l.lock();
+      Complete(*s, out);
+      cv_.notify_all();
+      continue;
+    }
+    if (stopping_) return;
+    work_cv_.wait(l);
+  }
 }
 
 bool Scheduler::Run() {
+  unmet_.assign(slots_.size(), 0);
+  dependents_.assign(slots_.size(), {});
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = *slots_[i];
+    s.index = i;
+    if (s.state != Slot::State::kPending) continue;
+    for (size_t n : s.needs) {
+      dependents_[n].push_back(i);
+      if (slots_[n]->state != Slot::State::kDone) ++unmet_[i];
+    }
+    if (unmet_[i] == 0) to_decide_.insert(i);
+  }
+  const int workers = std::max(1, std::min<int>(opts_.jobs, static_cast<int>(slots_.size())));
+  for (int i = 0; i < workers; ++i) workers_.emplace_back(&Scheduler::Worker, this);
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
     if (!cancelled_ && opts_.cancel != nullptr && opts_.cancel->cancelled()) {
@@ -241,21 +311,14 @@ bool Scheduler::Run() {
       for (auto& s : slots_)
         if (s->state == Slot::State::kRunning) s->cancel.Cancel();
     }
-    bool pending = false;
-    for (auto& slot : slots_) {
-      Slot& s = *slot;
-      if (s.state != Slot::State::kPending) continue;
-      bool ready = std::all_of(s.needs.begin(), s.needs.end(), [&](size_t n) {
-        return slots_[n]->state == Slot::State::kDone;
-      });
-      if (ready) Decide(s);
-      if (s.state == Slot::State::kPending) pending = true;
-    }
-    if (!pending && running_ == 0) break;
+    Dispatch();
+    if (running_ == 0 && to_decide_.empty() && ready_.empty()) break;
     cv_.wait_for(l, std::chrono::milliseconds(100));
   }
+  stopping_ = true;
+  work_cv_.notify_all();
   l.unlock();
-  for (auto& t : threads_) t.join();
+  for (auto& t : workers_) t.join();
   return cancelled_;
 }
 
