@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,6 +210,12 @@ struct Pipes {
   int status[2] = {-1, -1};    // the shim reports the command's wait status here
 };
 
+// What the shim writes to the status pipe when the command has ended.
+struct ShimReport {
+  int wait_status;
+  bool tree_empty;  // nothing else of the step was alive: the shim exits at once
+};
+
 [[noreturn]] void RunCommand(const Prepared& p, const Pipes& pipes) {
   const int err_fd = pipes.exec_err[1];
   sigset_t none;
@@ -240,7 +247,10 @@ struct Pipes {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != p.steward) _exit(127);  // steward died before the line above
   setsid();  // out of steward's process group: a terminal's Ctrl-C is steward's to handle
-  pid_t command = fork();
+  // vfork: the shim is a copy of steward, and copying its page tables again for a child that
+  // execs at once is most of the cost of a short step. The child only makes system calls on
+  // its own stack before execve or _exit, which is what vfork allows.
+  pid_t command = vfork();
   if (command < 0) ChildFail(err_fd, kShimFork);
   if (command == 0) RunCommand(p, pipes);
   close(pipes.out[1]);
@@ -251,9 +261,15 @@ struct Pipes {
     int status = 0;
     pid_t pid = waitpid(-1, &status, 0);
     if (pid == command) {
-      ssize_t ignored = write(pipes.status[1], &status, sizeof status);
+      // No child left means no process of the step is left: a descendant whose parent died was
+      // re-parented here, so every live one has a living ancestor among the shim's children.
+      // Steward then need not look for the rest of the tree in /proc.
+      int ignored_status;
+      ShimReport report{status, waitpid(-1, &ignored_status, WNOHANG) < 0 && errno == ECHILD};
+      ssize_t ignored = write(pipes.status[1], &report, sizeof report);
       (void)ignored;
       close(pipes.status[1]);
+      if (report.tree_empty) _exit(0);
     } else if (pid < 0 && errno == ECHILD) {
       _exit(0);  // nothing left below: the step is over
     }
@@ -378,6 +394,31 @@ class LineSplitter {
   std::string buf_;
 };
 
+// Reaps the shim. One that reported an empty tree exits at once; otherwise its tree was just
+// killed and it exits when it finds no child left, so a blocking wait (on a pidfd, bounded)
+// suffices — it is killed only when that did not happen.
+void WaitShim(pid_t shim, bool exiting) {
+  int status;
+  if (!exiting) {
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, shim, 0));
+    if (pidfd >= 0) {
+      pollfd pfd{pidfd, POLLIN, 0};
+      while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
+      }
+      close(pidfd);
+    }
+    if (waitpid(shim, &status, WNOHANG) != 0) return;
+    Clock::time_point deadline = Clock::now() + milliseconds(2000);
+    while (pidfd < 0 && Clock::now() < deadline) {  // no pidfds (Linux < 5.3)
+      std::this_thread::sleep_for(milliseconds(2));
+      if (waitpid(shim, &status, WNOHANG) != 0) return;
+    }
+    kill(shim, SIGKILL);
+  }
+  while (waitpid(shim, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 std::string FormatDuration(milliseconds d) {
   long long ms = d.count();
   char buf[64];
@@ -479,6 +520,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   bool killed_hard = false;
   Clock::time_point kill_started{}, tree_gone{};
   bool tree_empty = false;
+  bool tree_done = false;  // the shim reported that nothing of the step is left
   std::set<int> signalled;
   const Clock::time_point deadline =
       spec.timeout.count() > 0 ? started + spec.timeout : Clock::time_point::max();
@@ -506,7 +548,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
         sig = SIGKILL;
         killed_hard = true;
       }
-      size_t alive = SignalTree(shim, false, sig, &signalled);
+      size_t alive = tree_done ? 0 : SignalTree(shim, false, sig, &signalled);
       if (alive == 0 && !tree_empty) {
         tree_empty = true;
         tree_gone = now;
@@ -541,11 +583,12 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
       if (fds[i].revents == 0) continue;
       int fd = fds[i].fd;
       if (fd == status_fd) {
-        int st;
-        ssize_t r = read(fd, &st, sizeof st);
+        ShimReport report{};
+        ssize_t r = read(fd, &report, sizeof report);
         if (r < 0 && errno == EINTR) continue;
-        if (r == static_cast<ssize_t>(sizeof st)) {
-          wait_status = st;
+        if (r == static_cast<ssize_t>(sizeof report)) {
+          wait_status = report.wait_status;
+          tree_done = report.tree_empty;
         } else {
           // The shim died without reporting (killed from outside): the command's end is unknown.
           wait_status = SIGKILL;  // as a W* status: killed by SIGKILL
@@ -580,17 +623,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
 
   // The shim exits by itself once its tree is empty; it is killed only when that did not happen
   // (an unkillable process), which leaves such processes to init.
-  int shim_status;
-  Clock::time_point shim_deadline = Clock::now() + milliseconds(2000);
-  while (waitpid(shim, &shim_status, WNOHANG) == 0) {
-    if (Clock::now() >= shim_deadline) {
-      kill(shim, SIGKILL);
-      while (waitpid(shim, &shim_status, 0) < 0 && errno == EINTR) {
-      }
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  WaitShim(shim, tree_done);
 
   result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
   if (result.end == ProcessEnd::kTimedOut) result.took = spec.timeout;
