@@ -100,6 +100,10 @@ class DeployController::Run {
       c_->AddEvent(a_, fmt::format("replica {} of release {} ready on port {}", i,
                                    a_->rec.release, new_[i]));
     }
+    // The new replicas become scrape targets now, not at the next reconcile tick (up to
+    // reconcile_interval away): a PromQL check over a short window in the first analysis
+    // would otherwise find no samples of $canary_instances and pass as "no data".
+    d_->UpdateMonitoring();
     return Status::OK();
   }
 

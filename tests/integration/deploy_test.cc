@@ -6,7 +6,10 @@
 //   - a canary that fails 20% of its requests is rolled back by its own analysis: the deploy is
 //     "failed", the previous release is still live and the bad release's replicas are gone;
 //   - `steward rollback web` goes back to the previous release;
-//   - blue-green and rolling deploys under the same load.
+//   - blue-green and rolling deploys under the same load;
+//   - with monitoring on, a PromQL check on the canary's own scraped error ratio
+//     ($canary_instances) promotes a healthy canary and rolls back a failing one by itself
+//     (no max_error_rate), and `steward validate` refuses a check that is not PromQL.
 #include <signal.h>
 
 #include <atomic>
@@ -43,6 +46,42 @@ services:
       keep_releases: 5
       analysis: {interval: 1s, max_error_rate: 0.05}
 )";
+
+// The same service, scraped (metrics: /metrics, every 500ms), with one short canary step whose
+// only error analysis is a PromQL check of the canary replicas' own 5xx ratio on GET /, from
+// steward-demo's demo_requests_total. `or vector(0)`: a canary without a single 500 has no
+// code="500" series, and its ratio is 0 rather than "no data" once its requests are scraped.
+// --threads 16: the demo's default 4 handler threads are all held by idle keep-alive
+// connections (HAProxy's reused ones, the scraper's, the health checker's) under this load,
+// and its health checks then time out; a real service has more than 4.
+constexpr const char* kPromqlStack = R"(project: deploys
+monitoring: {scrape_interval: 500ms, scrape_timeout: 400ms}
+services:
+  web:
+    command: steward-demo
+    args: [--threads, "16"]
+    replicas: 2
+    ports: [PORT]
+    health: {http: /healthz, interval: 200ms, timeout: 150ms}
+    stop_grace: 5s
+    metrics: /metrics
+    ingress: {port: INGRESS}
+    deploy:
+      strategy: canary
+      steps:
+        - {weight: 30, pause: 4s}
+      keep_releases: 5
+      analysis:
+        interval: 1s
+        checks:
+          - name: canary-errors
+            query: 'QUERY'
+            max: 0.05
+)";
+constexpr const char* kCanaryErrors =
+    R"((sum(rate(demo_requests_total{path="/", code="500", instance=~"$canary_instances"}[3s])))"
+    R"( or vector(0)))"
+    R"( / sum(rate(demo_requests_total{path="/", instance=~"$canary_instances"}[3s])))";
 
 // Requests through the ingress from a few threads until stopped, counted by X-Release.
 class Load {
@@ -115,11 +154,13 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
-std::string Stack(int port, int ingress, const std::string& strategy = "canary") {
-  std::string s = kStack;
+std::string Stack(int port, int ingress, const std::string& strategy = "canary",
+                  const std::string& query = kCanaryErrors, const char* tmpl = kStack) {
+  std::string s = tmpl;
   s.replace(s.find("PORT"), 4, std::to_string(port));
   s.replace(s.find("INGRESS"), 7, std::to_string(ingress));
   s.replace(s.find("strategy: canary"), 16, "strategy: " + strategy);
+  if (size_t at = s.find("QUERY"); at != std::string::npos) s.replace(at, 5, query);
   return s;
 }
 
@@ -154,8 +195,8 @@ class DeployTest : public ::testing::Test {
     port_ = FreePort();
     ingress_ = FreePort();
   }
-  void Up(const std::string& strategy) {
-    p_.WriteStack(Stack(port_, ingress_, strategy));
+  void Up(const std::string& strategy, const char* tmpl = kStack) {
+    p_.WriteStack(Stack(port_, ingress_, strategy, kCanaryErrors, tmpl));
     ASSERT_APPLY_OK(p_);
     ASSERT_TRUE(PollUntil([&] { return p_.ReadyCount("web") == 2; }, 15000));
     ASSERT_TRUE(PollUntil([&] { return HttpGet(ingress_, "/") == 200; }, 15000))
@@ -317,6 +358,56 @@ TEST_F(DeployTest, DaemonKilledMidDeployMarksItInterruptedAndTheLiveReleaseServe
   EXPECT_EQ(LiveLabel(p_), "v1");
   std::string body;
   EXPECT_TRUE(PollUntil([&] { return HttpGet(ingress_, "/", &body) == 200; }, 10000));
+}
+
+TEST_F(DeployTest, PromqlCheckOnCanaryInstancesPromotesHealthyAndRollsBackFailingCanary) {
+  Up("canary", kPromqlStack);
+  Load load(ingress_);
+  ASSERT_TRUE(PollUntil([&] { return load.Total() > 20; }, 5000));
+
+  // A healthy canary: the check sees its replicas' scraped requests (a value, not "no data")
+  // and passes every analysis; the canary is promoted.
+  RunResult v2 = Deploy({"--version", "v2"});
+  ASSERT_EQ(v2.exit_code, 0) << v2.out << v2.err;
+  EXPECT_NE(v2.out.find("canary 30%: ok"), std::string::npos) << v2.out;
+  EXPECT_NE(v2.out.find("canary-errors: 0"), std::string::npos) << v2.out;
+  EXPECT_EQ(LiveLabel(p_), "v2");
+  EXPECT_GT(load.ByRelease()["v2"].ok, 0) << load.Describe();
+
+  // A canary failing 30% of its requests: only the PromQL check can catch it, and does.
+  RunResult v3 = Deploy({"--version", "v3", "--env", "DEMO_ERROR_RATE=0.3"});
+  EXPECT_NE(v3.exit_code, 0) << v3.out << v3.err;
+  EXPECT_NE(v3.err.find("failed and was rolled back"), std::string::npos) << v3.err;
+  EXPECT_NE(v3.out.find("check 'canary-errors' = "), std::string::npos) << v3.out;
+  EXPECT_NE(v3.out.find("above max 0.05"), std::string::npos) << v3.out;
+  EXPECT_EQ(v3.out.find("max_error_rate"), std::string::npos) << v3.out;  // not set here
+  auto deploys = p_.Api("/api/v1/deploys?service=web&limit=1");
+  ASSERT_TRUE(deploys);
+  const auto& d = (*deploys)["deploys"][0];
+  EXPECT_EQ(d.value("status", ""), "failed") << d.dump();
+  EXPECT_NE(d.value("error", "").find("check 'canary-errors'"), std::string::npos) << d.dump();
+  EXPECT_EQ(LiveLabel(p_), "v2");
+  EXPECT_GT(load.ByRelease()["v3"].failed, 0) << load.Describe();
+  EXPECT_TRUE(PollUntil([&] { return ReplicasAnswering(p_, "v3") == 0; }, 5000));
+  EXPECT_EQ(ReplicasAnswering(p_, "v2"), 2);
+
+  load.Stop();
+  EXPECT_EQ(load.FailedExcept("v3"), 0) << load.Describe();
+  EXPECT_EQ(load.ConnectionErrors(), 0) << load.Describe();
+}
+
+TEST_F(DeployTest, ValidateRefusesAnAnalysisCheckThatIsNotPromql) {
+  p_.WriteStack(Stack(port_, ingress_, "canary",
+                      R"(sum(rate(demo_requests_total{instance=~"$canary_instances"}[3s])",  // one ) short
+                      kPromqlStack));
+  RunResult v = p_.Steward({"validate"});
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+  // The check's query value sits on line 22, column 20 of the stack file.
+  EXPECT_NE(v.err.find("steward.yaml:22:20: error: analysis check 'canary-errors' of service "
+                       "'web' is not valid PromQL: 1:48: parse error: unclosed left parenthesis"),
+            std::string::npos)
+      << v.err;
+  EXPECT_EQ(p_.DaemonPid(), 0);
 }
 
 }  // namespace
