@@ -36,7 +36,7 @@ struct Flags {
   std::string startup_delay = "0";
   bool fail_start = false;
   bool ignore_sigterm = false;
-  int threads = 4;
+  int threads = 16;  // keep-alive connections of a proxy, the scraper and health checks each hold one
   int series = 0;
 };
 
