@@ -73,7 +73,7 @@ class Scheduler {
   void Start(Slot& s);
   void Finish(Slot& s, const std::string& status, const std::string& error);
   void Record(const Slot& s);
-  void Worker();
+  void Worker(const std::string& scratch_dir);
   void Complete(Slot& s, const JobOutcome& out);
   void FailFast(const Slot& failed);
 
@@ -270,7 +270,7 @@ void Scheduler::Complete(Slot& s, const JobOutcome& out) {
   if (out.status == "failure") FailFast(s);
 }
 
-void Scheduler::Worker() {
+void Scheduler::Worker(const std::string& scratch_dir) {
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
     if (!queue_.empty()) {
@@ -278,7 +278,8 @@ void Scheduler::Worker() {
       queue_.pop_front();
       l.unlock();
       JobOutcome out =
-          internal::RunJobInstance(run_, *s->inst, s->view, s->rec.log_path, &s->cancel);
+          internal::RunJobInstance(run_, *s->inst, s->view, s->rec.log_path, scratch_dir,
+                                   &s->cancel);
       l.lock();
       Complete(*s, out);
       cv_.notify_all();
@@ -303,7 +304,8 @@ bool Scheduler::Run() {
     if (unmet_[i] == 0) to_decide_.insert(i);
   }
   const int workers = std::max(1, std::min<int>(opts_.jobs, static_cast<int>(slots_.size())));
-  for (int i = 0; i < workers; ++i) workers_.emplace_back(&Scheduler::Worker, this);
+  for (int i = 0; i < workers; ++i)
+    workers_.emplace_back(&Scheduler::Worker, this, run_.tmp_dir + "/w" + std::to_string(i));
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
     if (!cancelled_ && opts_.cancel != nullptr && opts_.cancel->cancelled()) {
@@ -444,6 +446,7 @@ StatusOr<RunResult> RunPipeline(const Pipeline& pipeline, const RunOptions& opti
   record.created_at_ms = NowMs();
   record.started_at_ms = record.created_at_ms;
   record.user = state::CurrentUser();
+  run.actor = record.user;
   record.host = state::CurrentHost();
   record.pid = static_cast<int>(getpid());
   record.rerun_of = options.rerun_of;

@@ -1,7 +1,11 @@
 // One job instance of a run: its environment and expression contexts, the cache check, and its
 // steps in order (conditions, timeouts, continue-on-error, retries), with outputs and env files
 // read back after each step the way GitHub Actions' runner does.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cctype>
@@ -34,11 +38,41 @@ std::string ReadWhole(const std::string& path) {
   return ss.str();
 }
 
-Status WriteWhole(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return IOError("write " + path);
+// Rewrites a file in place (over its old bytes, then cut to length) rather than creating or
+// truncating it: each step reuses its worker's files, and on some file systems creating a file
+// or freeing its blocks costs far more than the rest of a short step.
+Status RewriteFile(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return ErrnoError("write " + path, errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      return ErrnoError("write " + path, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  struct stat st {};
+  bool ok = fstat(fd, &st) == 0 &&
+            (st.st_size == static_cast<off_t>(text.size()) ||
+             ftruncate(fd, static_cast<off_t>(text.size())) == 0);
+  int err = errno;
+  close(fd);
+  if (!ok) return ErrnoError("write " + path, err);
+  return Status::OK();
+}
+
+// Creates dir, or empties it when it is left from the worker's previous job.
+Status FreshDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::create_directories(dir, ec) && !ec) {
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      fs::remove_all(it->path(), ec);
+  }
+  if (ec) return IOError("prepare " + dir + ": " + ec.message());
   return Status::OK();
 }
 
@@ -115,13 +149,14 @@ json EnvJson(const std::map<std::string, std::string>& env) {
 class JobRunner {
  public:
   JobRunner(RunShared& run, const JobInstance& instance, const NeedsView& needs, JobLog& log,
-            const CancelToken* cancel)
+            const std::string& scratch, const CancelToken* cancel)
       : run_(run),
         opts_(*run.options),
         inst_(instance),
         job_(*instance.job),
         needs_(needs),
         log_(log),
+        scratch_(scratch),
         cancel_(cancel) {}
 
   JobOutcome Run();
@@ -146,6 +181,7 @@ class JobRunner {
   const Job& job_;
   const NeedsView& needs_;
   JobLog& log_;
+  const std::string& scratch_;  // the worker's: see RunJobInstance
   const CancelToken* cancel_;
 
   json base_ctx_ = json::object();             // github, matrix, needs, runner, secrets, inputs
@@ -174,10 +210,8 @@ EvalContext JobRunner::Context(const json& steps, const std::map<std::string, st
 }
 
 Status JobRunner::Prepare() {
-  job_tmp_ = run_.tmp_dir + "/" + SanitizeKey(inst_.key);
-  std::error_code ec;
-  fs::create_directories(job_tmp_, ec);
-  if (ec) return IOError("create " + job_tmp_ + ": " + ec.message());
+  job_tmp_ = scratch_ + "/temp";
+  RETURN_IF_ERROR(FreshDirectory(job_tmp_));
 
   const CommitInfo& c = run_.commit;
   const std::string ref = c.branch.empty() ? "" : "refs/heads/" + c.branch;
@@ -186,7 +220,7 @@ Status JobRunner::Prepare() {
                          {"ref_name", c.branch},  {"event_name", opts_.trigger},
                          {"workspace", run_.work_dir}, {"run_id", run_id},
                          {"run_number", run_id},  {"job", job_.id},
-                         {"repository", run_.repository}, {"actor", state::CurrentUser()}};
+                         {"repository", run_.repository}, {"actor", run_.actor}};
   base_ctx_["matrix"] = inst_.matrix;
   base_ctx_["needs"] = needs_.context;
   base_ctx_["runner"] = {{"os", "Linux"}, {"arch", "X64"}, {"name", "steward"},
@@ -385,15 +419,15 @@ StepResult JobRunner::RunStep(const Step& step, size_t index, int attempt, const
     if (!v.ok()) return fail("env " + name + ": " + v.status().message());
     env[name] = *v;
   }
-  const std::string base =
-      job_tmp_ + "/step-" + std::to_string(attempt) + "-" + std::to_string(index + 1);
-  const std::string script_path = base + ".sh";
-  const std::string output_path = base + ".output";
-  const std::string env_path = base + ".env";
-  const std::string path_path = base + ".path";
+  (void)attempt;
+  (void)index;
+  const std::string script_path = scratch_ + "/step.sh";
+  const std::string output_path = scratch_ + "/output";
+  const std::string env_path = scratch_ + "/env";
+  const std::string path_path = scratch_ + "/path";
   for (const auto& [path, text] : {std::pair{script_path, *script}, std::pair{output_path, std::string()},
                                    std::pair{env_path, std::string()}, std::pair{path_path, std::string()}}) {
-    Status s = WriteWhole(path, text);
+    Status s = RewriteFile(path, text);
     if (!s.ok()) return fail(s.message());
   }
   env["GITHUB_OUTPUT"] = env["STEWARD_OUTPUT"] = output_path;
@@ -586,9 +620,10 @@ JobOutcome JobRunner::Run() {
 }  // namespace
 
 JobOutcome RunJobInstance(RunShared& run, const JobInstance& instance, const NeedsView& needs,
-                          const std::string& log_path, const CancelToken* cancel) {
+                          const std::string& log_path, const std::string& scratch_dir,
+                          const CancelToken* cancel) {
   JobLog log(run, instance.key, log_path);
-  JobRunner runner(run, instance, needs, log, cancel);
+  JobRunner runner(run, instance, needs, log, scratch_dir, cancel);
   JobOutcome out = runner.Run();
   const Job& job = *instance.job;
   if ((out.status == "success" || out.status == "cached") && !job.artifacts.empty()) {
