@@ -2,15 +2,18 @@
 """Pipeline benchmark: Steward's runner against make on the same DAG of no-op steps, and a fully
 cached re-run.
 
-    bench/pipeline_bench.py BUILD_DIR [--runs 5] [--jobs 2] [--keep] [--only wide|layers|plain|cache]
+    bench/pipeline_bench.py BUILD_DIR [--runs 5] [--jobs 2] [--keep]
+                            [--only wide|wide-matrix|layers|plain|cache]
 
 (a) Scheduling overhead. DAGs of no-op steps (`run: "true"`):
-  - wide:   1,000 independent steps;
-  - layers: 10 layers of 100, each step needing every step of the layer before (9 barriers);
-  - plain:  500 independent jobs, one step each.
-  The parser allows at most 500 jobs per pipeline and 256 matrix combinations per job, so wide
-  is 5 matrix jobs of 200 instances and layers 10 matrix jobs of 100 chained by `needs` (a
-  matrix need waits for every instance, which is the barrier). Each as a Steward pipeline run
+  - wide:        1,000 independent jobs, one step each (issue 6's "1,000 no-op steps");
+  - wide-matrix: the same 1,000 steps as 5 matrix jobs of 200 instances;
+  - layers:      10 layers of 100, each step needing every step of the layer before (9
+                 barriers): 10 matrix jobs of 100 chained by `needs` (a matrix need waits for
+                 every instance, which is the barrier);
+  - plain:       500 independent jobs, one step each.
+  The parser allows 5,000 jobs per pipeline and 1,024 matrix combinations per job (before
+  2026-11-27: 500 and 256, which is why the matrix variants exist). Each as a Steward pipeline run
   with `steward run NAME --jobs 2 --no-sandbox --in-place`, and as the equivalent Makefile
   (phony targets, the same prerequisites per step, recipe `@true`) run with `make -j2`. Runs
   alternate between the two tools; medians of --runs are compared.
@@ -30,8 +33,7 @@ from datetime import datetime
 from benchlib import log, run
 
 WIDE, LAYERS, PER_LAYER, CACHED = 1000, 10, 100, 200
-# The parser allows at most 500 jobs in a pipeline and 256 matrix combinations per job, so the
-# 1,000-step DAGs are matrix jobs: WIDE_JOBS jobs of WIDE / WIDE_JOBS instances each.
+# wide-matrix: WIDE_JOBS matrix jobs of WIDE / WIDE_JOBS instances each.
 WIDE_JOBS, PLAIN = 5, 500
 
 
@@ -57,26 +59,29 @@ def matrix_yaml(name, jobs, per_job, chained):
     return "".join(out)
 
 
-def plain_dag():
-    return [(f"j{i:04d}", []) for i in range(PLAIN)]
+def plain_dag(count):
+    return [(f"j{i:04d}", []) for i in range(count)]
 
 
-def plain_yaml(name):
+def plain_yaml(name, count):
     out = [f"project: bench\npipelines:\n  {name}:\n    jobs:\n"]
-    for job, _ in plain_dag():
+    for job, _ in plain_dag(count):
         out.append(f'      {job}:\n        steps:\n          - run: "true"\n')
     return "".join(out)
 
 
 # name -> (label, DAG for make, pipeline YAML)
 DAGS = {
-    "wide": ("1,000 independent `true` steps (5 matrix jobs × 200)",
+    "wide": ("1,000 independent `true` jobs", lambda: plain_dag(WIDE),
+             lambda: plain_yaml("wide", WIDE)),
+    "wide-matrix": ("1,000 independent `true` steps (5 matrix jobs × 200)",
              lambda: matrix_dag(WIDE_JOBS, WIDE // WIDE_JOBS, False),
-             lambda: matrix_yaml("wide", WIDE_JOBS, WIDE // WIDE_JOBS, False)),
+             lambda: matrix_yaml("wide-matrix", WIDE_JOBS, WIDE // WIDE_JOBS, False)),
     "layers": ("10 layers × 100 `true` steps (10 matrix jobs in a chain)",
                lambda: matrix_dag(LAYERS, PER_LAYER, True),
                lambda: matrix_yaml("layers", LAYERS, PER_LAYER, True)),
-    "plain": ("500 independent `true` jobs (no matrix)", plain_dag, lambda: plain_yaml("plain")),
+    "plain": ("500 independent `true` jobs", lambda: plain_dag(PLAIN),
+              lambda: plain_yaml("plain", PLAIN)),
 }
 
 

@@ -121,7 +121,7 @@ std::vector<Diagnostic> ValidateExpressions(const Pipeline& p);
 
 // The matrix combinations of a job, after exclude and include; an error when there are none
 // or more than kMaxMatrixCombinations.
-constexpr size_t kMaxMatrixCombinations = 256;
+constexpr size_t kMaxMatrixCombinations = 1024;
 StatusOr<std::vector<nlohmann::json>> MatrixCombinations(const Matrix& m);
 
 }  // namespace steward::pipeline::internal

@@ -38,7 +38,7 @@ std::string StepWhere(const Job& j, size_t i) {
   return fmt::format("job '{}', step {}", j.id, i + 1);
 }
 
-constexpr size_t kMaxJobs = 500;
+constexpr size_t kMaxJobs = 5000;  // docs/formats/pipelines.md, Limits
 
 class Checker {
  public:
