@@ -31,6 +31,10 @@ int64_t ParseId(const std::string& s) {
 }  // namespace
 
 void Daemon::StartPipelines() {
+  // Runs a previous daemon (or a killed `steward run`) left "running" end as "interrupted".
+  if (auto marked = store_->MarkInterruptedPipelineRuns(); !marked.ok()) {
+    spdlog::warn("msg=\"marking interrupted runs\" error=\"{}\"", marked.status().message());
+  }
   PipelineServiceOptions po;
   po.state_dir = opt_.state_dir;
   po.store = store_.get();
