@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -113,12 +114,19 @@ const std::string& OrEmptyArray(const std::string& json) {
   return json.empty() ? kEmpty : json;
 }
 
-// A pid that answers kill(pid, 0) is taken as alive. A reused pid makes a dead run look
-// alive until that process ends too; the next check then marks it.
+// A pid that answers kill(pid, 0) is taken as alive, unless it is a zombie: a `steward run`
+// killed while its parent is gone stays one where nothing reaps orphans (a container's PID 1),
+// yet it runs nothing. A reused pid makes a dead run look alive until that process ends too;
+// the next check then marks it.
 bool PidAlive(int pid) {
   if (pid <= 0) return false;
   if (pid == getpid()) return true;
-  return kill(pid, 0) == 0 || errno == EPERM;
+  if (kill(pid, 0) != 0 && errno != EPERM) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');  // the command may hold spaces and parentheses
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
 template <typename T, typename Read>

@@ -203,6 +203,25 @@ TEST_F(PipelineStoreTest, RunsOfDeadProcessesAreMarkedInterruptedWithTheirUnfini
   EXPECT_EQ(*store_->MarkInterruptedPipelineRuns(), 0);
 }
 
+TEST_F(PipelineStoreTest, AZombieRunnerIsDead) {
+  // A runner killed while nobody reaps it stays a zombie: kill(pid, 0) still answers, but it
+  // runs nothing, so its run is interrupted.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  // Wait until it has exited, without reaping it.
+  for (int i = 0; i < 500; ++i) {
+    siginfo_t info{};
+    if (waitid(P_PID, child, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child)
+      break;
+    usleep(2000);
+  }
+  int64_t zombie = *store_->CreatePipelineRun(Run("ci", child));
+  EXPECT_EQ(*store_->MarkInterruptedPipelineRuns(), 1);
+  EXPECT_EQ(store_->GetPipelineRun(zombie)->status, "interrupted");
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+}
+
 TEST_F(PipelineStoreTest, RecordsSurviveReopeningAsAfterAKill) {
   int64_t id = *store_->CreatePipelineRun(Run("ci"));
   ASSERT_TRUE(store_->PutPipelineJob(Job(id, "build", 0, "success")).ok());
