@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -237,6 +238,50 @@ struct ShimReport {
   ChildFail(err_fd, kExec);
 }
 
+// Steward died (the shim's parent-death signal): a step must not outlive the steward that ran
+// it, so the shim kills every process below it — its children, and what each killed child
+// leaves re-parented here — until it has none, then exits. Async-signal-safe only: it runs in
+// a forked copy of a multi-threaded process.
+[[noreturn]] void KillTreeAndExit() {
+  char path[64] = "/proc/self/task/";
+  {  // + our tid + "/children", without snprintf
+    char digits[16];
+    int n = 0;
+    for (long tid = syscall(SYS_gettid); tid > 0 && n < 15; tid /= 10) digits[n++] = '0' + tid % 10;
+    size_t at = strlen(path);
+    while (n > 0) path[at++] = digits[--n];
+    memcpy(path + at, "/children", 10);
+  }
+  for (int round = 0; round < 2000; ++round) {
+    char buf[8192];
+    ssize_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      len = read(fd, buf, sizeof buf - 1);
+      close(fd);
+    }
+    bool any = false;
+    long pid = 0;
+    for (ssize_t i = 0; i <= len; ++i) {
+      if (i < len && buf[i] >= '0' && buf[i] <= '9') {
+        pid = pid * 10 + (buf[i] - '0');
+      } else if (pid > 0) {
+        kill(static_cast<pid_t>(-pid), SIGKILL);  // its process group, if it leads one
+        kill(static_cast<pid_t>(pid), SIGKILL);
+        any = true;
+        pid = 0;
+      }
+    }
+    int status;
+    while (waitpid(-1, &status, WNOHANG) > 0) {
+    }
+    if (!any && waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD) _exit(137);
+    timespec pause{0, 1'000'000};
+    nanosleep(&pause, nullptr);
+  }
+  _exit(137);
+}
+
 // The shim: see the top of the file. Never returns.
 [[noreturn]] void RunShim(const Prepared& p, const Pipes& pipes) {
   sigset_t all;
@@ -244,7 +289,9 @@ struct ShimReport {
   sigprocmask(SIG_SETMASK, &all, nullptr);  // steward's handlers must not run in here
   const int err_fd = pipes.exec_err[1];
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ChildFail(err_fd, kShimSetup);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Steward's death is a signal that stays pending (every signal is blocked here) and is taken
+  // by sigwaitinfo below: the shim then kills the step's tree instead of orphaning it.
+  prctl(PR_SET_PDEATHSIG, SIGUSR1);
   if (getppid() != p.steward) _exit(127);  // steward died before the line above
   setsid();  // out of steward's process group: a terminal's Ctrl-C is steward's to handle
   // vfork: the shim is a copy of steward, and copying its page tables again for a child that
@@ -257,9 +304,19 @@ struct ShimReport {
   close(pipes.err[1]);
   close(err_fd);
   CloseFdsExcept(pipes.status[1]);
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGCHLD);
+  sigaddset(&wake, SIGUSR1);
   for (;;) {
     int status = 0;
-    pid_t pid = waitpid(-1, &status, 0);
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == 0) {
+      // Children live: sleep until one ends (SIGCHLD, pending while blocked) or steward dies.
+      siginfo_t info;
+      if (sigwaitinfo(&wake, &info) == SIGUSR1) KillTreeAndExit();
+      continue;
+    }
     if (pid == command) {
       // No child left means no process of the step is left: a descendant whose parent died was
       // re-parented here, so every live one has a living ancestor among the shim's children.

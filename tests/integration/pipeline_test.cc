@@ -288,6 +288,34 @@ TEST(Pipeline, SigintCancelsTheRunKillsItsProcessesAndRecordsCancelled) {
   EXPECT_EQ(statuses["after"], "cancelled");
 }
 
+TEST(Pipeline, KillNineOfTheRunnerTakesItsStepsAlongAndTheRunIsInterrupted) {
+  Project p;
+  const std::string marker = Marker();
+  p.WriteStack(Stack(R"Y(  long:
+    jobs:
+      wait:
+        steps:
+          - run: |
+              setsid sleep 1000 )Y" + marker + R"Y( &
+              sleep 1000 )Y" + marker + R"Y(
+)Y"));
+  int pid = p.StewardBackground({"run", "long", "--no-sandbox"}, p.dir() + "/run.log");
+  ASSERT_TRUE(PollUntil([&] { return ProcessesWith(marker).size() >= 2; }, 20000))
+      << Read(p.dir() + "/run.log");
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  // Each step's shim sees steward die and kills what runs below it, escaped daemon included.
+  EXPECT_TRUE(NoneLeft(marker)) << "left behind: " << ProcessesWith(marker).size();
+  // The next command finds the run's process gone and records it as interrupted.
+  RunResult runs = p.Steward({"runs", "--json"});
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  json j = json::parse(runs.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << runs.out;
+  ASSERT_EQ(j["runs"].size(), 1u) << runs.out;
+  EXPECT_EQ(j["runs"][0].value("status", ""), "interrupted") << runs.out;
+}
+
 TEST(Pipeline, RerunRunsOnlyTheFailedJobsAndReusesTheRest) {
   Project p;
   const std::string flag = p.dir() + "/flag";
