@@ -192,8 +192,9 @@ int ReplicasAnswering(Project& p, const std::string& label) {
 class DeployTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    port_ = FreePort();
-    ingress_ = FreePort();
+    // The service owns [port_, port_ + 2 * replicas): releases start on the upper half.
+    port_ = FreePortBlock(4);
+    ingress_ = FreePortBlock(1);
   }
   void Up(const std::string& strategy, const char* tmpl = kStack) {
     p_.WriteStack(Stack(port_, ingress_, strategy, kCanaryErrors, tmpl));

@@ -59,7 +59,7 @@ constexpr const char* kRules = R"(groups:
           summary: '{{ $value | humanizePercentage }} of requests to api fail'
 )";
 
-int FreeTcpPort() { return FreePort(); }
+int FreeTcpPort() { return FreePortBlock(2); }  // a service owns [P, P+2*replicas)
 
 nlohmann::json Incidents(Project& p) {
   auto j = p.Api("/api/v1/incidents?status=all");

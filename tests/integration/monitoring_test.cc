@@ -128,7 +128,7 @@ TEST(Monitoring, MalformedBodyFailsOnlyItsTargetAndSaysWhere) {
 
 TEST(Monitoring, ProbesReportSuccessAndFailureAsSeries) {
   int closed = FreePort();
-  std::string web_port = std::to_string(FreePort());
+  std::string web_port = std::to_string(FreePortBlock(2));
   Project p;
   p.WriteStack("project: mon\n"
                "services:\n"

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 
 #include <httplib.h>
 
@@ -29,6 +30,37 @@ int FreePort() {
     port = ntohs(a.sin_port);
   close(fd);
   return port;
+}
+
+namespace {
+
+bool CanBind(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int FreePortBlock(int count) {
+  int ephemeral_low = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  range >> ephemeral_low;
+  int low = 10000, high = ephemeral_low - count;  // [low, high) holds the block's first port
+  if (high <= low) return FreePort();              // an unusual range: fall back
+  std::random_device rd;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int base = low + static_cast<int>(rd() % static_cast<unsigned>(high - low));
+    bool free = true;
+    for (int i = 0; i < count && free; ++i) free = CanBind(base + i);
+    if (free) return base;
+  }
+  return 0;
 }
 
 bool HaveBinary(const std::string& binary) {

@@ -20,6 +20,10 @@ class Project;
 
 // A port nothing listens on right now (bind to port 0, read it, close).
 int FreePort();
+// The first of `count` consecutive ports free right now, below the kernel's ephemeral range
+// (ip_local_port_range), so that no outgoing connection of a test running beside this one can
+// take one of them in the meantime — as a service's declared ports [P, P+2*replicas) need.
+int FreePortBlock(int count);
 // Whether `binary` is on PATH.
 bool HaveBinary(const std::string& binary);
 
