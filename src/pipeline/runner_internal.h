@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,29 @@ std::string SanitizeKey(const std::string& key);
 // Malformed lines are reported in `errors` and skipped.
 std::map<std::string, std::string> ParseKeyValueFile(const std::string& text,
                                                      std::vector<std::string>* errors);
+
+// A step script that bash would run as one plain program, run without bash (make's fast
+// path: bash's start costs about as much as a short step). `argv` is the script split on
+// blanks; `program` is where argv[0] resolves through the env's PATH, which bash puts in $_.
+struct DirectCommand {
+  std::vector<std::string> argv;
+  std::string program;
+};
+
+// The script as a DirectCommand when it is one simple command: only letters, digits, blanks
+// and -_.,/:+%@^! (no quoting, expansion, redirection, globbing, comments, assignments or
+// control operators), at most a trailing newline, a first word that is no bash keyword and no
+// builtin (but true and false without arguments, which behave as /usr/bin/true and false) and
+// that resolves to an executable through an all-absolute PATH; and when env holds nothing that
+// changes how bash starts (BASH_ENV, SHELLOPTS, exported functions...). Else nullopt: bash.
+std::optional<DirectCommand> DirectCommandFor(const std::string& script,
+                                              const std::map<std::string, std::string>& env);
+
+// Gives env what bash exports to the commands it runs from a script: PWD (kept when it names
+// cwd, else cwd's physical path), SHLVL one up, OLDPWD only while it names a directory, and $_.
+// False when bash would warn at start (SHLVL too high): run through bash then.
+bool SetBashEnvironment(std::map<std::string, std::string>& env, const std::string& cwd,
+                        const std::string& program);
 
 // Makes `dest` a working copy of `source` at `commit`: a local libgit2 clone checked out at the
 // commit when commit is set, else a recursive copy without .steward/ and .git/.

@@ -172,6 +172,7 @@ class JobRunner {
                      std::vector<std::string>& path_prepend, SteadyTime deadline);
   StepResult RunDeploy(const Step& step, const EvalContext& ctx);
   std::vector<std::string> ShellArgv(const Step& step, const std::string& script) const;
+  bool IsDefaultShell(const Step& step) const;
   std::string WorkingDirectory(const Step& step) const;
   json JobOutputs(const json& steps, const std::map<std::string, std::string>& env);
 
@@ -321,6 +322,13 @@ std::string JobRunner::WorkingDirectory(const Step& step) const {
   return run_.work_dir + "/" + dir;
 }
 
+bool JobRunner::IsDefaultShell(const Step& step) const {
+  std::string shell = step.shell;
+  if (shell.empty()) shell = job_.shell;
+  if (shell.empty()) shell = run_.pipeline->defaults_shell;
+  return shell.empty() || shell == "bash";
+}
+
 std::vector<std::string> JobRunner::ShellArgv(const Step& step, const std::string& script) const {
   std::string shell = step.shell;
   if (shell.empty()) shell = job_.shell;
@@ -458,9 +466,31 @@ StepResult JobRunner::RunStep(const Step& step, size_t index, int attempt, const
   spec.sandbox.network = job_.sandbox.network;
   spec.sandbox.writable = {run_.work_dir, run_.tmp_dir};
 
-  ProcessResult pr = RunProcess(
-      spec, [this](std::string_view line, bool is_stderr) { log_.Line(line, is_stderr); },
-      cancel_);
+  const LineFn on_line = [this](std::string_view line, bool is_stderr) {
+    log_.Line(line, is_stderr);
+  };
+  ProcessResult pr;
+  bool direct = false;
+  // The fast path (see DirectCommandFor). Not in a sandbox: there bwrap execs the command, and
+  // the sandbox's view of PATH is its own.
+  if (!sandbox_ && IsDefaultShell(step)) {
+    if (auto cmd = DirectCommandFor(*script, spec.env)) {
+      ProcessSpec direct_spec = spec;
+      if (SetBashEnvironment(direct_spec.env, spec.cwd, cmd->program)) {
+        direct_spec.argv = std::move(cmd->argv);
+        pr = RunProcess(direct_spec, on_line, cancel_);
+        // Nothing ran when exec failed (a script without #!, a bad interpreter): bash knows
+        // what to do with that, and says it the way a step's author expects.
+        direct = pr.end != ProcessEnd::kFailedToStart;
+        // bash reports a command killed by a signal as exit 128+signal.
+        if (pr.end == ProcessEnd::kSignaled) {
+          pr.end = ProcessEnd::kExited;
+          pr.exit_code += 128;
+        }
+      }
+    }
+  }
+  if (!direct) pr = RunProcess(spec, on_line, cancel_);
 
   std::vector<std::string> errors;
   for (const auto& [k, v] : ParseKeyValueFile(ReadWhole(output_path), &errors)) r.outputs[k] = v;
@@ -617,7 +647,127 @@ JobOutcome JobRunner::Run() {
   return out;
 }
 
+// bash's reserved words and builtins (`compgen -k`, `compgen -b` of bash 5.2): as a script's
+// first word, bash runs them itself, not a program of the same name.
+constexpr std::string_view kBashOwnWords[] = {
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "in", "function", "time", "{", "}", "!", "[[", "]]", "coproc", ".", ":", "[",
+    "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen", "complete",
+    "compopt", "continue", "declare", "dirs", "disown", "echo", "enable", "eval", "exec", "exit",
+    "export", "false", "fc", "fg", "getopts", "hash", "help", "history", "jobs", "kill", "let",
+    "local", "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray",
+    "readonly", "return", "set", "shift", "shopt", "source", "suspend", "test", "times", "trap",
+    "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait"};
+
+// Characters that mean nothing to bash inside a word (outside quotes, with no glob in it).
+bool PlainWordChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+         c == ',' || c == '/' || c == ':' || c == '+' || c == '%' || c == '@' || c == '^';
+}
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+}
+
+// bash's legal_number: an integer with blanks around it allowed; anything else counts as 0.
+long long ShellLevel(const std::string& text) {
+  size_t b = text.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return 0;
+  size_t e = text.find_last_not_of(" \t\n");
+  const std::string t = text.substr(b, e - b + 1);
+  errno = 0;
+  char* end = nullptr;
+  long long n = std::strtoll(t.c_str(), &end, 10);
+  if (errno != 0 || end == t.c_str() || *end != '\0') return 0;
+  return n;
+}
+
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
 }  // namespace
+
+std::optional<DirectCommand> DirectCommandFor(const std::string& script,
+                                              const std::map<std::string, std::string>& env) {
+  std::string_view text = script;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  DirectCommand cmd;
+  std::string word;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    const char c = i < text.size() ? text[i] : ' ';
+    if (c == ' ' || c == '\t') {
+      if (!word.empty()) cmd.argv.push_back(std::move(word));
+      word.clear();
+    } else if (PlainWordChar(c)) {
+      word += c;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (cmd.argv.empty()) return std::nullopt;
+  const std::string& first = cmd.argv[0];
+  // A first word like %1 or +x could mean something to bash; programs are not named so.
+  if (!(std::isalnum(static_cast<unsigned char>(first[0])) || first[0] == '_' ||
+        first[0] == '.' || first[0] == '/'))
+    return std::nullopt;
+  const bool plain_true = (first == "true" || first == "false") && cmd.argv.size() == 1;
+  if (!plain_true && std::find(std::begin(kBashOwnWords), std::end(kBashOwnWords), first) !=
+                         std::end(kBashOwnWords))
+    return std::nullopt;
+  for (const auto& [name, value] : env) {
+    // What bash reads at start: a file to source, options, exported functions (one could be
+    // named like the command).
+    if (name.rfind("BASH", 0) == 0 || name == "ENV" || name == "SHELLOPTS" ||
+        name == "POSIXLY_CORRECT" || name == "PS4")
+      return std::nullopt;
+  }
+  if (first.find('/') != std::string::npos) {
+    cmd.program = first;  // bash puts the word itself into $_
+    return IsExecutableFile(first) || first[0] != '/' ? std::optional(cmd) : std::nullopt;
+  }
+  auto it = env.find("PATH");
+  const std::string path = it == env.end() ? "" : it->second;
+  if (path.empty()) return std::nullopt;
+  std::string found;
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = std::min(path.find(':', start), path.size());
+    const std::string dir = path.substr(start, end - start);
+    // A relative entry resolves against the cwd: leave that to bash.
+    if (dir.empty() || dir[0] != '/') return std::nullopt;
+    if (found.empty() && IsExecutableFile(dir + "/" + first)) found = dir + "/" + first;
+    start = end + 1;
+  }
+  if (found.empty()) return std::nullopt;
+  cmd.program = found;
+  return cmd;
+}
+
+bool SetBashEnvironment(std::map<std::string, std::string>& env, const std::string& cwd,
+                        const std::string& program) {
+  auto lvl = env.find("SHLVL");
+  long long level = (lvl == env.end() ? 0 : ShellLevel(lvl->second)) + 1;
+  if (level >= 1000) return false;  // bash warns on stderr and resets it
+  env["SHLVL"] = std::to_string(std::max(0LL, level));
+  auto pwd = env.find("PWD");
+  if (pwd == env.end() || pwd->second.empty() || pwd->second[0] != '/' ||
+      !SameFile(pwd->second, cwd)) {
+    std::error_code ec;
+    std::string physical = fs::canonical(cwd, ec).string();
+    if (ec) return false;
+    env["PWD"] = physical;
+  }
+  auto old = env.find("OLDPWD");
+  if (old != env.end()) {
+    std::error_code ec;
+    if (!fs::is_directory(old->second, ec)) env.erase(old);
+  }
+  env["_"] = program;
+  return true;
+}
 
 JobOutcome RunJobInstance(RunShared& run, const JobInstance& instance, const NeedsView& needs,
                           const std::string& log_path, const std::string& scratch_dir,
