@@ -82,7 +82,7 @@ struct DirectCommand {
 };
 
 // The script as a DirectCommand when it is one simple command: only letters, digits, blanks
-// and -_.,/:+%@^! (no quoting, expansion, redirection, globbing, comments, assignments or
+// and -_.,/:+%@^ (no quoting, expansion, redirection, globbing, comments, assignments or
 // control operators), at most a trailing newline, a first word that is no bash keyword and no
 // builtin (but true and false without arguments, which behave as /usr/bin/true and false) and
 // that resolves to an executable through an all-absolute PATH; and when env holds nothing that
