@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <cstdlib>
 #include <map>
 
@@ -18,19 +17,6 @@ constexpr std::string_view kStepKeys[] = {"weight", "pause"};
 constexpr std::string_view kAnalysisKeys[] = {"interval", "max_error_rate", "failure_limit",
                                               "checks"};
 constexpr std::string_view kCheckKeys[] = {"name", "query", "max", "min"};
-
-std::optional<double> Number(ParseContext& ctx, const Entry& e, std::string_view who) {
-  auto text = ctx.String(e, who);
-  if (!text) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(text->c_str(), &end);
-  if (text->empty() || end != text->c_str() + text->size() || !std::isfinite(v)) {
-    ctx.Error(ctx.Loc(e), fmt::format("{} must be a number, got '{}'",
-                                      ParseContext::Subject(who, e.path), *text));
-    return std::nullopt;
-  }
-  return v;
-}
 
 void IngressPort(ParseContext& ctx, const Entry& e, const std::string& who, Ingress* in) {
   if (auto p = ctx.Int(e, who, 1, 65535)) in->port = static_cast<int>(*p);
@@ -94,7 +80,7 @@ void Check(ParseContext& ctx, YamlNode item, const std::string& who, DeployAnaly
       if (!s) continue;
       (f.key == "name" ? c.name : c.query) = *s;
       if (f.key == "query") c.location = ctx.Loc(f);
-    } else if (auto v = Number(ctx, f, who)) {
+    } else if (auto v = ctx.Number(f, who)) {
       if (f.key == "max") c.max = *v, c.has_max = true;
       else c.min = *v, c.has_min = true;
     }
@@ -125,7 +111,7 @@ void Analysis(ParseContext& ctx, const Entry& e, const std::string& who, DeployA
       else if (d)
         a->interval = *d;
     } else if (f.key == "max_error_rate") {
-      auto v = Number(ctx, f, who);
+      auto v = ctx.Number(f, who);
       if (v && (*v < 0 || *v > 1))
         ctx.Error(ctx.Loc(f), fmt::format("{}: 'deploy.analysis.max_error_rate' is a fraction "
                                           "between 0 and 1 (0.05 = 5%), got {}",

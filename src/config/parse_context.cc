@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <unordered_map>
@@ -252,6 +253,18 @@ std::optional<int64_t> ParseContext::Int(const Entry& e, std::string_view ctx, i
                             ? fmt::format("at least {}", min)
                             : fmt::format("between {} and {}", min, max);
     Error(Loc(e), fmt::format("{} must be {}, got {}", Subject(ctx, e.path), range, v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> ParseContext::Number(const Entry& e, std::string_view ctx) {
+  auto text = String(e, ctx);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(text->c_str(), &end);
+  if (text->empty() || end != text->c_str() + text->size() || !std::isfinite(v)) {
+    Error(Loc(e), fmt::format("{} must be a number, got '{}'", Subject(ctx, e.path), *text));
     return std::nullopt;
   }
   return v;

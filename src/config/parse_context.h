@@ -64,6 +64,8 @@ class ParseContext {
   std::optional<std::vector<std::string>> StringList(const Entry& e, std::string_view ctx);
   std::optional<int64_t> Int(const Entry& e, std::string_view ctx, int64_t min, int64_t max);
   std::optional<bool> Bool(const Entry& e, std::string_view ctx);
+  // A finite decimal number ("0.05", "1e-3").
+  std::optional<double> Number(const Entry& e, std::string_view ctx);
   std::optional<Duration> Dur(const Entry& e, std::string_view ctx);
   std::optional<int64_t> Size(const Entry& e, std::string_view ctx);
 

@@ -20,19 +20,6 @@ constexpr std::string_view kSliKeys[] = {"good", "total", "probe", "latency"};
 constexpr std::string_view kLatencyKeys[] = {"metric", "threshold"};
 constexpr std::string_view kReservedLabels[] = {"slo", "alertname", "severity"};
 
-std::optional<double> Number(ParseContext& ctx, const Entry& e, std::string_view who) {
-  auto text = ctx.String(e, who);
-  if (!text) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(text->c_str(), &end);
-  if (text->empty() || end != text->c_str() + text->size() || !std::isfinite(v)) {
-    ctx.Error(ctx.Loc(e), fmt::format("{} must be a number, got '{}'",
-                                      ParseContext::Subject(who, e.path), *text));
-    return std::nullopt;
-  }
-  return v;
-}
-
 // "300ms", "0.3s" (durations) or "0.3" (seconds).
 std::optional<double> Seconds(ParseContext& ctx, const Entry& e, std::string_view who) {
   auto text = ctx.String(e, who);
@@ -135,7 +122,7 @@ Slo ReadSlo(ParseContext& ctx, const Entry& e, const Stack& stack) {
     } else if (f.key == "description") {
       if (auto v = ctx.String(f, who)) slo.description = *v;
     } else if (f.key == "objective") {
-      auto v = Number(ctx, f, who);
+      auto v = ctx.Number(f, who);
       if (v && (*v <= 0 || *v >= 100))
         ctx.Error(ctx.Loc(f), fmt::format("{}: objective must be a percentage between 0 and 100 "
                                           "(exclusive), e.g. 99.9, got {}",
