@@ -56,9 +56,6 @@ void InitGit() {
   (void)once;
 }
 
-bool IsLocalPath(const std::string& repo) {
-  return repo.find("://") == std::string::npos && repo.find('@') == std::string::npos;
-}
 
 }  // namespace
 
@@ -147,6 +144,10 @@ StatusOr<std::optional<PushEvent>> ParsePushPayload(
   return std::optional<PushEvent>(ev);
 }
 
+bool IsLocalRepository(const std::string& repo) {
+  return repo.find("://") == std::string::npos && repo.find('@') == std::string::npos;
+}
+
 GitWatcher::GitWatcher(std::string repository, std::string mirror_dir)
     : repository_(std::move(repository)), mirror_dir_(std::move(mirror_dir)) {
   InitGit();
@@ -157,7 +158,7 @@ GitWatcher::~GitWatcher() = default;
 StatusOr<std::string> GitWatcher::Head(const std::string& branch) {
   git_repository* repo = nullptr;
   std::string ref_name = "refs/heads/" + branch;
-  if (IsLocalPath(repository_)) {
+  if (IsLocalRepository(repository_)) {
     if (git_repository_open_ext(&repo, repository_.c_str(), 0, nullptr) != 0) {
       return Status(StatusCode::kNotFound, GitError(("open repository " + repository_).c_str()));
     }

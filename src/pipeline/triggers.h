@@ -39,6 +39,10 @@ Status VerifyWebhook(const std::map<std::string, std::string>& headers, std::str
 StatusOr<std::optional<PushEvent>> ParsePushPayload(
     const std::map<std::string, std::string>& headers, std::string_view body);
 
+// Whether a repository is a local path (read in place) rather than a URL or an scp-style
+// "user@host:path" (fetched into a mirror). The watcher and the daemon decide alike.
+bool IsLocalRepository(const std::string& repository);
+
 // Watches one branch of a repository for new commits. A local path is read directly; anything
 // else (file://, https://, ssh:// URLs) is fetched with libgit2 into a bare mirror kept under
 // mirror_dir and read from there.

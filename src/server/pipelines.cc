@@ -36,7 +36,11 @@ std::string Absolute(const std::string& base, const std::string& path) {
   return (p.is_absolute() ? p : fs::path(base) / p).lexically_normal().string();
 }
 
-bool IsUrl(const std::string& s) { return s.find("://") != std::string::npos; }
+// Where a remote repository's bare mirror lives; the watcher fetches into it and runs clone
+// from it.
+std::string MirrorDir(const std::string& state_dir, const std::string& repository) {
+  return state_dir + "/mirrors/" + Fnv1a64Hex(repository);
+}
 
 }  // namespace
 
@@ -87,19 +91,20 @@ Status PipelineService::Load(const std::string& stack_file) {
         Schedule s{shared->name, *cron, cron->Next(now).value_or(0)};
         schedules.push_back(std::move(s));
       } else if (t.kind == pipeline::TriggerKind::kPush) {
-        std::string repo = IsUrl(t.repository) ? t.repository : Absolute(dir, t.repository);
+        std::string repo =
+            pipeline::IsLocalRepository(t.repository) ? Absolute(dir, t.repository) : t.repository;
         Watch w;
         w.pipeline = shared->name;
         w.branches = t.branches;
         w.poll = t.poll;
-        if (w.branches.empty() && !IsUrl(repo)) {
+        if (w.branches.empty() && pipeline::IsLocalRepository(repo)) {
           auto head = pipeline::ReadCommit(repo);
           if (head.ok() && !head->branch.empty()) w.branches.push_back(head->branch);
         }
         if (w.branches.empty()) w.branches.push_back("main");
         std::string key = shared->name + "|" + repo;
         w.watcher = std::make_unique<pipeline::GitWatcher>(
-            repo, opt_.state_dir + "/mirrors/" + Fnv1a64Hex(repo));
+            repo, MirrorDir(opt_.state_dir, repo));
         watches[key] = std::move(w);
       }
     }
@@ -220,8 +225,8 @@ void PipelineService::CheckTriggers() {
 std::string PipelineService::SourceFor(const pipeline::Pipeline& p) const {
   for (const pipeline::Trigger& t : p.triggers) {
     if (t.kind == pipeline::TriggerKind::kPush && !t.repository.empty()) {
-      if (IsUrl(t.repository)) {
-        return opt_.state_dir + "/mirrors/" + Fnv1a64Hex(t.repository);
+      if (!pipeline::IsLocalRepository(t.repository)) {
+        return MirrorDir(opt_.state_dir, t.repository);
       }
       return Absolute(stack_dir_, t.repository);
     }

@@ -81,6 +81,15 @@ TEST(Webhook, OtherEventsAreIgnoredAndBadPayloadsNamed) {
   EXPECT_FALSE(ParsePushPayload({}, "{}").ok());
 }
 
+TEST(GitRepository, LocalPathsAreReadInPlaceAndUrlsFetched) {
+  EXPECT_TRUE(IsLocalRepository("."));
+  EXPECT_TRUE(IsLocalRepository("../app"));
+  EXPECT_TRUE(IsLocalRepository("/srv/git/app.git"));
+  EXPECT_FALSE(IsLocalRepository("file:///srv/git/app.git"));
+  EXPECT_FALSE(IsLocalRepository("https://example.com/team/app.git"));
+  EXPECT_FALSE(IsLocalRepository("git@example.com:team/app.git"));
+}
+
 class GitWatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
