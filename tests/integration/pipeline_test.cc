@@ -253,24 +253,33 @@ TEST(Pipeline, JobTimeoutKillsTheWholeStepTreeLeavingNoProcess) {
   EXPECT_EQ(JobStatuses(ShowRun(p, 1))["hang"], "failure");
 }
 
-TEST(Pipeline, SigintCancelsTheRunKillsItsProcessesAndRecordsCancelled) {
-  Project p;
-  const std::string marker = Marker();
+// Starts `steward run long` in the background: job `wait` leaves a daemon behind (setsid) and
+// sleeps, both carrying `marker`; `more_jobs` is added under jobs:. Returns the pid once both
+// sleeps run, or 0 (after killing steward) when they do not appear in time.
+int StartHangingRun(Project& p, const std::string& marker, const std::string& more_jobs) {
   p.WriteStack(Stack(R"Y(  long:
     jobs:
       wait:
         steps:
           - run: |
               setsid sleep 1000 )Y" + marker + R"Y( &
-              sleep 1000 )Y" + marker + R"Y(
-      after:
+              sleep 1000 )Y" + marker + "\n" + more_jobs));
+  int pid = p.StewardBackground({"run", "long", "--no-sandbox"}, p.dir() + "/run.log");
+  if (PollUntil([&] { return ProcessesWith(marker).size() >= 2; }, 20000)) return pid;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return 0;
+}
+
+TEST(Pipeline, SigintCancelsTheRunKillsItsProcessesAndRecordsCancelled) {
+  Project p;
+  const std::string marker = Marker();
+  int pid = StartHangingRun(p, marker, R"Y(      after:
         needs: [wait]
         steps:
           - run: echo never
-)Y"));
-  int pid = p.StewardBackground({"run", "long", "--no-sandbox"}, p.dir() + "/run.log");
-  ASSERT_TRUE(PollUntil([&] { return ProcessesWith(marker).size() >= 2; }, 20000))
-      << Read(p.dir() + "/run.log");
+)Y");
+  ASSERT_GT(pid, 0) << Read(p.dir() + "/run.log");
   ASSERT_EQ(kill(pid, SIGINT), 0);
   int status = 0;
   bool exited = PollUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 20000);
@@ -291,17 +300,8 @@ TEST(Pipeline, SigintCancelsTheRunKillsItsProcessesAndRecordsCancelled) {
 TEST(Pipeline, KillNineOfTheRunnerTakesItsStepsAlongAndTheRunIsInterrupted) {
   Project p;
   const std::string marker = Marker();
-  p.WriteStack(Stack(R"Y(  long:
-    jobs:
-      wait:
-        steps:
-          - run: |
-              setsid sleep 1000 )Y" + marker + R"Y( &
-              sleep 1000 )Y" + marker + R"Y(
-)Y"));
-  int pid = p.StewardBackground({"run", "long", "--no-sandbox"}, p.dir() + "/run.log");
-  ASSERT_TRUE(PollUntil([&] { return ProcessesWith(marker).size() >= 2; }, 20000))
-      << Read(p.dir() + "/run.log");
+  int pid = StartHangingRun(p, marker, "");
+  ASSERT_GT(pid, 0) << Read(p.dir() + "/run.log");
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
