@@ -1,13 +1,9 @@
 #include "pipeline/records.h"
 
-#include "base/clock.h"
+#include "base/json_time.h"
 
 namespace steward::pipeline {
 namespace {
-
-nlohmann::json TimeOrNull(int64_t ms) {
-  return ms > 0 ? nlohmann::json(FormatRfc3339Millis(FromUnixMillis(ms))) : nlohmann::json();
-}
 
 nlohmann::json Seconds(int64_t from_ms, int64_t to_ms) {
   if (from_ms <= 0 || to_ms <= 0) return nullptr;
@@ -25,11 +21,11 @@ nlohmann::json RunJson(const state::PipelineRunRecord& r) {
           {"commit", r.commit},
           {"branch", r.branch},
           {"commit_message", r.commit_message},
-          {"commit_time", TimeOrNull(r.commit_time_ms)},
+          {"commit_time", JsonTimeOrNull(r.commit_time_ms)},
           {"status", r.status},
-          {"created_at", TimeOrNull(r.created_at_ms)},
-          {"started_at", TimeOrNull(r.started_at_ms)},
-          {"finished_at", TimeOrNull(r.finished_at_ms)},
+          {"created_at", JsonTimeOrNull(r.created_at_ms)},
+          {"started_at", JsonTimeOrNull(r.started_at_ms)},
+          {"finished_at", JsonTimeOrNull(r.finished_at_ms)},
           {"duration_seconds", Seconds(r.started_at_ms, r.finished_at_ms)},
           {"user", r.user},
           {"host", r.host},
@@ -43,8 +39,8 @@ nlohmann::json JobJson(const state::PipelineJobRecord& j) {
           {"status", j.status},
           {"attempts", j.attempts},
           {"exit_code", j.exit_code},
-          {"started_at", TimeOrNull(j.started_at_ms)},
-          {"finished_at", TimeOrNull(j.finished_at_ms)},
+          {"started_at", JsonTimeOrNull(j.started_at_ms)},
+          {"finished_at", JsonTimeOrNull(j.finished_at_ms)},
           {"duration_seconds", Seconds(j.started_at_ms, j.finished_at_ms)},
           {"outputs", outputs.is_discarded() ? nlohmann::json::object() : outputs},
           {"cache_key", j.cache_key},

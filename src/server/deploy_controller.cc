@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/json_time.h"
 #include "config/deploy_parser.h"
 #include "config/stack_json.h"
 #include "ingress/haproxy.h"
@@ -31,9 +32,6 @@ nlohmann::json OverridesOf(const nlohmann::json& doc, int64_t version) {
   return env != o->end() && env->is_object() ? *env : nlohmann::json::object();
 }
 
-nlohmann::json TimeOrNull(int64_t ms) {
-  return ms > 0 ? nlohmann::json(FormatRfc3339Millis(FromUnixMillis(ms))) : nlohmann::json();
-}
 
 }  // namespace
 
@@ -48,14 +46,14 @@ nlohmann::json DeployJson(const state::DeployRecord& d, bool with_events) {
                       {"commit", d.commit},
                       {"commit_time_ms", d.commit_time_ms},
                       {"status", d.status},
-                      {"started_at", TimeOrNull(d.started_at_ms)},
-                      {"finished_at", TimeOrNull(d.finished_at_ms)},
+                      {"started_at", JsonTimeOrNull(d.started_at_ms)},
+                      {"finished_at", JsonTimeOrNull(d.finished_at_ms)},
                       {"error", d.error}};
   if (with_events) {
     nlohmann::json events = nlohmann::json::parse(d.events_json, nullptr, false);
     if (!events.is_array()) events = nlohmann::json::array();
     for (auto& e : events)
-      if (e.is_object()) e["at"] = TimeOrNull(e.value("at_ms", int64_t{0}));
+      if (e.is_object()) e["at"] = JsonTimeOrNull(e.value("at_ms", int64_t{0}));
     j["events"] = std::move(events);
   }
   return j;
@@ -382,7 +380,7 @@ StatusOr<nlohmann::json> DeployController::Releases(const std::string& service) 
                     {"label", r.label},
                     {"status", r.status},
                     {"commit", r.commit},
-                    {"created_at", TimeOrNull(r.created_at_ms)},
+                    {"created_at", JsonTimeOrNull(r.created_at_ms)},
                     {"live", r.version == live}});
   return nlohmann::json{{"service", service}, {"live", live}, {"releases", list}};
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alerting/incidents.h"
+#include "base/json_time.h"
 #include "promql/parser.h"
 #include "server/http_internal.h"
 #include "server/prom_internal.h"
@@ -20,10 +21,6 @@ constexpr size_t kMaxActor = 256;
 constexpr size_t kMaxText = 64 * 1024;
 constexpr char kIdRoute[] = R"(/api/v1/incidents/(\d{1,15}))";
 
-nlohmann::json TimeOrNull(int64_t ms) {
-  return ms > 0 ? nlohmann::json(FormatRfc3339Millis(FromUnixMillis(ms))) : nlohmann::json();
-}
-
 nlohmann::json IncidentJson(const state::IncidentRecord& r) {
   return {{"id", r.id},
           {"title", r.title},
@@ -31,14 +28,14 @@ nlohmann::json IncidentJson(const state::IncidentRecord& r) {
           {"severity", r.severity},
           {"status", r.status},
           {"key", r.key},
-          {"opened_at", TimeOrNull(r.opened_at_ms)},
-          {"acknowledged_at", TimeOrNull(r.acknowledged_at_ms)},
-          {"resolved_at", TimeOrNull(r.resolved_at_ms)}};
+          {"opened_at", JsonTimeOrNull(r.opened_at_ms)},
+          {"acknowledged_at", JsonTimeOrNull(r.acknowledged_at_ms)},
+          {"resolved_at", JsonTimeOrNull(r.resolved_at_ms)}};
 }
 
 nlohmann::json EventJson(const state::IncidentEvent& e) {
   auto data = nlohmann::json::parse(e.data_json, nullptr, false);
-  return {{"id", e.id},     {"at", TimeOrNull(e.at_ms)}, {"kind", e.kind},
+  return {{"id", e.id},     {"at", JsonTimeOrNull(e.at_ms)}, {"kind", e.kind},
           {"actor", e.actor}, {"text", e.text},           {"data", data.is_discarded() ? nlohmann::json::object() : data}};
 }
 
@@ -152,7 +149,7 @@ void HandleStats(alerting::IncidentManager* m, const httplib::Request& req,
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : stats->services) services.push_back(ServiceStatsJson(s));
   JsonAnswer(res, {{"window_seconds", window.count() / 1000},
-             {"since", TimeOrNull(stats->since_ms)},
+             {"since", JsonTimeOrNull(stats->since_ms)},
              {"overall", ServiceStatsJson(stats->overall)},
              {"services", services}});
 }

@@ -13,6 +13,7 @@
 
 #include "alerting/runbook_pages.h"
 #include "alerting/runbooks.h"
+#include "base/json_time.h"
 #include "server/alerting.h"
 #include "server/http_internal.h"
 #include "server/prom_internal.h"
@@ -22,10 +23,6 @@ namespace {
 
 constexpr char kPageBase[] = "/runbooks/";
 constexpr size_t kMaxLimit = alerting::RunbookEngine::kKeepRuns;
-
-nlohmann::json TimeJson(int64_t ms) {
-  return ms > 0 ? nlohmann::json(FormatRfc3339Millis(FromUnixMillis(ms))) : nlohmann::json();
-}
 
 nlohmann::json RunJson(const alerting::RunbookRun& r) {
   char fp[17];
@@ -39,8 +36,8 @@ nlohmann::json RunJson(const alerting::RunbookRun& r) {
           {"result", r.result},
           {"output", r.output},
           {"dry_run", r.dry_run},
-          {"started_at", TimeJson(r.started_at_ms)},
-          {"ended_at", TimeJson(r.ended_at_ms)}};
+          {"started_at", JsonTimeOrNull(r.started_at_ms)},
+          {"ended_at", JsonTimeOrNull(r.ended_at_ms)}};
 }
 
 std::vector<alerting::AlertRuleInfo> Rules(Daemon* daemon) {
