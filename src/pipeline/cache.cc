@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "base/fd.h"
+#include "base/json.h"
 
 namespace steward::pipeline {
 namespace {
@@ -249,9 +250,9 @@ nlohmann::json EntryBody(const CacheEntry& e) {
 // lookup touches it with one utimensat instead of rewriting the file.
 std::string SerializeEntry(const CacheEntry& e) {
   nlohmann::json body = EntryBody(e);
-  std::string sum = Sha256Hex(body.dump());
+  std::string sum = Sha256Hex(JsonText(body));
   nlohmann::json doc = {{"entry", std::move(body)}, {"sha256", sum}};
-  return doc.dump() + "\n";
+  return JsonText(doc) + "\n";
 }
 
 timespec MsToTimespec(int64_t ms) {
@@ -267,7 +268,7 @@ StatusOr<CacheEntry> ParseEntry(const std::string& text, const std::string& key)
   if (doc.is_discarded() || !doc.is_object()) return Corruption("not JSON");
   try {
     const nlohmann::json& body = doc.at("entry");
-    if (Sha256Hex(body.dump()) != doc.at("sha256").get<std::string>()) {
+    if (Sha256Hex(JsonText(body)) != doc.at("sha256").get<std::string>()) {
       return Corruption("checksum mismatch");
     }
     if (body.at("version").get<int>() != kEntryVersion) {

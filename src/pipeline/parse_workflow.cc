@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/json.h"
 #include "config/parse_context.h"  // Suggest
 #include "pipeline/expr_node.h"    // ParseNumberText
 #include "pipeline/parse.h"
@@ -316,7 +317,7 @@ class WorkflowReader {
     if (f.value.IsScalar()) {
       j->runs_on = std::string(f.value.Scalar());
     } else if (f.value.IsSequence() || f.value.IsMap()) {
-      j->runs_on = r_.ToJson(f.value).dump();
+      j->runs_on = JsonText(r_.ToJson(f.value));
     }
     std::string lower = j->runs_on;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

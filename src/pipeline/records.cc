@@ -1,6 +1,6 @@
 #include "pipeline/records.h"
 
-#include "base/json_time.h"
+#include "base/json.h"
 
 namespace steward::pipeline {
 namespace {

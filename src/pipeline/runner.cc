@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "pipeline/expr.h"
 #include "pipeline/runner.h"
 #include "pipeline/runner_internal.h"
@@ -259,7 +260,7 @@ void Scheduler::FailFast(const Slot& failed) {
 void Scheduler::Complete(Slot& s, const JobOutcome& out) {
   s.rec.attempts = out.attempts;
   s.rec.exit_code = out.exit_code;
-  s.rec.outputs_json = out.outputs.dump();
+  s.rec.outputs_json = JsonText(out.outputs);
   s.rec.cache_key = out.cache_key;
   s.rec.finished_at_ms = NowMs();
   std::string error = out.error;

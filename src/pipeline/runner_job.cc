@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "pipeline/expr.h"
 #include "pipeline/runner_internal.h"
 
@@ -281,7 +282,7 @@ Status JobRunner::Prepare() {
 std::string JobRunner::CacheKey() {
   KeyBuilder kb;
   kb.Add("job", job_.id);
-  kb.Add("matrix", inst_.matrix.dump());
+  kb.Add("matrix", JsonText(inst_.matrix));
   const EvalContext ctx = Context(json::object(), env_, false);
   for (const auto* layer : {&run_.pipeline->env, &job_.env})
     for (const auto& [name, value] : *layer) kb.Add("env " + name, env_[name]);
@@ -304,7 +305,7 @@ std::string JobRunner::CacheKey() {
   }
   for (const auto& [name, expr] : job_.outputs) kb.Add("output " + name, expr);
   for (const std::string& p : job_.cache.outputs) kb.Add("cache output", p);
-  kb.Add("needs", needs_.context.dump());
+  kb.Add("needs", JsonText(needs_.context));
   Status files = kb.AddFiles(run_.work_dir, job_.cache.inputs);
   if (!files.ok()) {
     log_.Note("cache: cannot hash the inputs (" + files.message() + "); running the job");

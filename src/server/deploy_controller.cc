@@ -7,7 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "base/json_time.h"
+#include "base/json.h"
 #include "config/deploy_parser.h"
 #include "config/stack_json.h"
 #include "ingress/haproxy.h"

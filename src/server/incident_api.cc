@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alerting/incidents.h"
-#include "base/json_time.h"
+#include "base/json.h"
 #include "promql/parser.h"
 #include "server/http_internal.h"
 #include "server/prom_internal.h"

@@ -13,6 +13,7 @@
 
 #include <httplib.h>
 
+#include "base/json.h"
 #include "monitor/discovery.h"
 #include "promql/parser.h"
 #include "promql/selector.h"
@@ -30,7 +31,7 @@ constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max() / 2;
 // Text from targets (reason phrases, label values) and from requests may not be UTF-8; it is
 // replaced (U+FFFD) rather than failing the whole answer.
 std::string SafeDump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return JsonText(j) + "\n";
 }
 
 }  // namespace

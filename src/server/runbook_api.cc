@@ -13,7 +13,7 @@
 
 #include "alerting/runbook_pages.h"
 #include "alerting/runbooks.h"
-#include "base/json_time.h"
+#include "base/json.h"
 #include "server/alerting.h"
 #include "server/http_internal.h"
 #include "server/prom_internal.h"

@@ -218,6 +218,22 @@ TEST_F(RunnerTest, OutputsEnvAndPathFilesFlowBetweenStepsAndJobs) {
   EXPECT_NE(ReadFile(JobOf(r, "b")->log_path).find("got=1.2.3"), std::string::npos);
 }
 
+TEST_F(RunnerTest, OutputsThatAreNotUtf8AreRecordedNotThrown) {
+  // A program may write any bytes to $GITHUB_OUTPUT; recording the job (and keying dependents'
+  // cache entries on it) must not throw on invalid UTF-8.
+  Pipeline p;
+  p.name = "bytes";
+  Job a = MakeJob("a", {Sh("printf 'v=caf\\351\\n' >> $GITHUB_OUTPUT", "s")});
+  a.outputs["v"] = "${{ steps.s.outputs.v }}";
+  p.jobs.push_back(a);
+  p.jobs.push_back(MakeJob("b", {Sh("echo got=${{ needs.a.outputs.v }}")}, {"a"}));
+  RunResult r = MustRun(p);
+  ASSERT_EQ(r.status, "success") << AllEventText();
+  auto outputs = nlohmann::json::parse(JobOf(r, "a")->outputs_json, nullptr, false);
+  ASSERT_FALSE(outputs.is_discarded()) << JobOf(r, "a")->outputs_json;
+  EXPECT_EQ(outputs.value("v", "").rfind("caf", 0), 0u) << JobOf(r, "a")->outputs_json;
+}
+
 TEST_F(RunnerTest, EnvironmentIsBuiltFromNothing) {
   setenv("STEWARD_RUNNER_TEST_LEAK", "leaked", 1);
   Pipeline p;

@@ -255,6 +255,16 @@ jobs:
   EXPECT_THAT(e, Not(HasSubstr("15:")));
 }
 
+TEST(Workflow, InvalidUtf8InRunsOnIsReadNotThrown) {
+  // Found by workflow_parse_fuzz: a runs-on list holding bytes that are not UTF-8 made the
+  // parser's JSON dump throw (and the process abort).
+  ParseResult r = ParseWorkflowText(
+      "on: push\njobs:\n  test:\n    runs-on: [\"ubuntu-\x8e\x8e\"]\n    steps: [{run: x}]\n",
+      "w.yml");
+  ASSERT_TRUE(r.ok()) << Join(r.errors);
+  EXPECT_NE(r.pipelines[0].jobs[0].runs_on.find("ubuntu-"), std::string::npos);
+}
+
 TEST(Workflow, OnForms) {
   ParseResult r =
       ParseWorkflowText("on: workflow_dispatch\njobs: {a: {steps: [{run: x}]}}\n", "w.yml");
