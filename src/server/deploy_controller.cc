@@ -124,7 +124,7 @@ StatusOr<nlohmann::json> DeployController::ReleasesDoc(const std::string& servic
 }
 
 Status DeployController::PutReleasesDoc(const std::string& service, const nlohmann::json& doc) {
-  return daemon_->store()->PutDocument(DocKey(service), doc.dump());
+  return daemon_->store()->PutDocument(DocKey(service), JsonText(doc));
 }
 
 void DeployController::OverlayReleases(config::Stack* stack) {
@@ -147,7 +147,7 @@ void DeployController::AddEvent(Active* a, const std::string& text) {
     nlohmann::json events = nlohmann::json::parse(a->rec.events_json, nullptr, false);
     if (!events.is_array()) events = nlohmann::json::array();
     events.push_back({{"at_ms", NowMs()}, {"text", text}});
-    a->rec.events_json = events.dump();
+    a->rec.events_json = JsonText(events);
   }
   Status st = SaveRecord(a);
   if (!st.ok()) spdlog::warn("msg=\"record deploy\" error=\"{}\"", st.message());
@@ -225,11 +225,11 @@ StatusOr<state::DeployRecord> DeployController::Deploy(const DeployAsk& ask) {
   r.commit_time_ms = ask.commit_time_ms;
   r.created_at_ms = NowMs();
   r.status = "pending";
-  r.spec_json = config::ServiceToJson(release).dump();
+  r.spec_json = JsonText(config::ServiceToJson(release));
   ASSIGN_OR_RETURN(r.version, store->CreateRelease(r));
   if (r.label.empty()) r.label = "r" + std::to_string(r.version);
   release.env["STEWARD_RELEASE"] = r.label;
-  r.spec_json = config::ServiceToJson(release).dump();
+  r.spec_json = JsonText(config::ServiceToJson(release));
   RETURN_IF_ERROR(store->UpdateRelease(r));
   nlohmann::json env = nlohmann::json::object();
   for (const auto& [k, v] : ask.env) env[k] = v;

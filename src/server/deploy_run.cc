@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apply/executor.h"
+#include "base/json.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
 #include "promql/engine.h"
@@ -418,7 +419,7 @@ class DeployController::Run {
         RETURN_IF_ERROR(store_->PutDocument(PreviousSpecKey(svc_), r.spec_json));
     state::ServiceRecord rec;
     rec.name = svc_;
-    rec.spec_json = config::ServiceToJson(a_->release).dump();
+    rec.spec_json = JsonText(config::ServiceToJson(a_->release));
     rec.spec_hash = config::ReplaceHash(a_->release);
     rec.generation = new_gen_;
     rec.updated_at_ms = NowMs();

@@ -15,13 +15,16 @@ namespace steward::testing {
 namespace {
 
 std::string Stack() {
+  // A release with BROKEN set exits at once with bytes on stderr that are not UTF-8: the
+  // deploy's events quote that stderr, and recording them must not bring the daemon down.
   return R"(project: release
 services:
   web:
-    command: steward-demo
+    command: sh
+    args: [-c, 'if [ -n "$BROKEN" ]; then printf "broken caf\351\n" >&2; exit 1; fi; exec )" +
+         DemoBinary() + R"(']
     replicas: 1
-    # Healthy unless the release sets BROKEN: how the test makes a release that never gets ready.
-    health: {exec: [sh, -c, 'test -z "$BROKEN"'], interval: 200ms, timeout: 150ms}
+    health: {http: /healthz, interval: 200ms, timeout: 150ms}
     stop_grace: 2s
 pipelines:
   ship:
@@ -75,6 +78,8 @@ TEST(Release, APipelineDeployStepPutsAReleaseLiveAndDoraCountsIt) {
   rel = nlohmann::json::parse(releases.out, nullptr, false);
   EXPECT_EQ(rel.value("live", 0), 1) << rel.dump();
   EXPECT_TRUE(PollUntil([&] { return p.ReadyCount("web") == 1; }, 10000));
+  EXPECT_TRUE(ProcessAlive(p.DaemonPid()));
+  EXPECT_NE(bad.out.find("broken caf"), std::string::npos) << bad.out;  // the stderr, quoted
 
   RunResult dora = p.Steward({"report", "dora", "--json"});
   ASSERT_EQ(dora.exit_code, 0) << dora.err;
