@@ -2,7 +2,8 @@
 // logic lives here beyond presentation (tables, colours on a TTY, --json).
 //
 // Exit codes (documented in docs/cli.md): 0 success / no changes; 1 error; 2 `plan` found
-// changes (Terraform's -detailed-exitcode, always on); 3 the state is locked by another run.
+// changes (Terraform's -detailed-exitcode, always on); 3 the state (or a backup repository) is
+// locked by another run; 4 a backup or restore finished without some files (warnings say which).
 #pragma once
 
 #include <optional>
@@ -23,6 +24,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitChanges = 2;
 inline constexpr int kExitLocked = 3;
+// `backup run`/`restore`: done, but some files could not be read or written (listed as warnings).
+inline constexpr int kExitIncomplete = 4;
 
 // Flags every command shares.
 struct Globals {
@@ -61,6 +64,10 @@ struct Context {
 
 // Prints "error: <message>" to stderr and returns the exit code for that status.
 int Fail(const Status& st);
+// "1.5 GiB": a byte count for people (powers of 1024).
+std::string FormatBytes(int64_t n);
+// "500M", "2G", "64KiB", "1024" → bytes; errors name `flag` and show what is accepted.
+StatusOr<int64_t> ParseSize(const std::string& flag, const std::string& text);
 // A plain text table on stdout: columns padded to their widest cell; rows[0] is the header.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
@@ -92,6 +99,8 @@ void AddCache(CLI::App& app, Context& ctx, int& rc);
 void AddDeploy(CLI::App& app, Context& ctx, int& rc);
 void AddRollback(CLI::App& app, Context& ctx, int& rc);
 void AddReleases(CLI::App& app, Context& ctx, int& rc);
+// Backups (cmd_backup*.cc): `backup init|run|snapshots|ls|diff|restore|check|forget|prune…`.
+void AddBackup(CLI::App& app, Context& ctx, int& rc);
 // Reports (cmd_report.cc): `report dora`.
 void AddReport(CLI::App& app, Context& ctx, int& rc);
 

@@ -467,29 +467,6 @@ int RunsCommand(const Context& ctx, const RunsArgs& a) {
 }
 
 // "1G", "500M", "10k", "123" (bytes).
-StatusOr<int64_t> ParseSize(const std::string& text) {
-  if (text.empty()) return InvalidArgument("empty size");
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used == 0 || value < 0)
-    return InvalidArgument("--max-size '" + text + "': expected a size like 500M or 2G");
-  std::string unit = text.substr(used);
-  int64_t mult = 1;
-  if (unit == "" || unit == "B") mult = 1;
-  else if (unit == "k" || unit == "K" || unit == "KB" || unit == "KiB") mult = int64_t{1} << 10;
-  else if (unit == "M" || unit == "MB" || unit == "MiB") mult = int64_t{1} << 20;
-  else if (unit == "G" || unit == "GB" || unit == "GiB") mult = int64_t{1} << 30;
-  else if (unit == "T" || unit == "TB" || unit == "TiB") mult = int64_t{1} << 40;
-  else return InvalidArgument("--max-size '" + text + "': unknown unit '" + unit +
-                              "' (use K, M, G or T)");
-  return static_cast<int64_t>(value * static_cast<double>(mult));
-}
-
 // "7d", "12h", "30m", "45s".
 StatusOr<int64_t> ParseAge(const std::string& text) {
   size_t used = 0;
@@ -506,19 +483,6 @@ StatusOr<int64_t> ParseAge(const std::string& text) {
     return InvalidArgument("--older-than '" + text + "': expected a number and a unit (s, m, h, "
                            "d, w), e.g. 7d");
   return n * mult;
-}
-
-std::string Bytes(int64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
 }
 
 int CacheStatsCommand(const Context& ctx) {
@@ -545,7 +509,7 @@ int CacheStatsCommand(const Context& ctx) {
   std::cout << "cache      " << (*cache)->dir() << "\n"
             << "entries    " << s.entries << "\n"
             << "objects    " << s.objects << "\n"
-            << "size       " << Bytes(s.bytes) << "\n"
+            << "size       " << FormatBytes(s.bytes) << "\n"
             << "hits       " << s.hits << " of " << lookups << " lookups";
   if (lookups > 0) std::cout << " (" << (100 * s.hits / lookups) << "%)";
   std::cout << "\n";
@@ -565,7 +529,7 @@ int CachePruneCommand(const Context& ctx, const CacheArgs& a) {
     opt.older_than_ms = *age;
   }
   if (!a.max_size.empty()) {
-    auto size = ParseSize(a.max_size);
+    auto size = ParseSize("--max-size", a.max_size);
     if (!size.ok()) return Fail(size.status());
     opt.max_bytes = *size;
   }
@@ -586,7 +550,7 @@ int CachePruneCommand(const Context& ctx, const CacheArgs& a) {
   }
   std::cout << (a.dry_run ? "would remove " : "removed ") << pruned->entries_removed
             << " entr" << (pruned->entries_removed == 1 ? "y" : "ies") << " and "
-            << pruned->objects_removed << " object(s), " << Bytes(pruned->bytes_freed) << "\n";
+            << pruned->objects_removed << " object(s), " << FormatBytes(pruned->bytes_freed) << "\n";
   return kExitOk;
 }
 

@@ -102,6 +102,42 @@ StatusOr<std::pair<std::string, int>> Context::Listen() const {
   return std::make_pair(host, static_cast<int>(p));
 }
 
+std::string FormatBytes(int64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+StatusOr<int64_t> ParseSize(const std::string& flag, const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || value < 0)
+    return InvalidArgument(flag + " '" + text + "': expected a size like 500M or 2G");
+  const std::string unit = text.substr(used);
+  int64_t mult = 0;
+  if (unit == "" || unit == "B") mult = 1;
+  else if (unit == "k" || unit == "K" || unit == "KB" || unit == "KiB") mult = int64_t{1} << 10;
+  else if (unit == "M" || unit == "MB" || unit == "MiB") mult = int64_t{1} << 20;
+  else if (unit == "G" || unit == "GB" || unit == "GiB") mult = int64_t{1} << 30;
+  else if (unit == "T" || unit == "TB" || unit == "TiB") mult = int64_t{1} << 40;
+  if (mult == 0)
+    return InvalidArgument(flag + " '" + text + "': unknown unit '" + unit +
+                           "' (use K, M, G or T)");
+  return static_cast<int64_t>(value * static_cast<double>(mult));
+}
+
 int Fail(const Status& st) {
   std::cerr << "error: " << st.message() << "\n";
   if (st.code() == StatusCode::kAborted) return kExitLocked;
