@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/alerting.h"
+#include "config/backup.h"
 #include "config/runbook.h"
 #include "config/slo.h"
 #include "config/source_location.h"
@@ -132,6 +133,7 @@ struct Service {
   MetricsEndpoint metrics;
   Ingress ingress;
   DeployConfig deploy;
+  ServiceBackup backup;
 };
 
 // scrape_configs: entries, in Prometheus' shape (a subset), for targets Steward does not run.
@@ -215,6 +217,7 @@ struct Stack {
   Alerting alerting;
   std::vector<Slo> slos;                // in file order
   std::vector<Runbook> runbooks;        // in file order
+  BackupSettings backup;
 
   const Service* FindService(const std::string& name) const;
 };
