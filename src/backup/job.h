@@ -57,6 +57,9 @@ struct DrillSpec {
   std::string work_dir;      // verify's working directory
   std::string scratch_root;  // where the restore folder is made
   int threads = 2;
+  // verify is killed (its process group: SIGTERM, then SIGKILL 5 s later) after this long; a
+  // drill whose verify hangs fails with "verify timed out".
+  int verify_timeout_seconds = 600;
 };
 
 struct DrillResult {
