@@ -56,4 +56,7 @@ StatusOr<std::vector<LockInfo>> ListLocks(Backend* backend, const Key& key);
 // Removes stale locks (all locks with `all`); returns how many.
 StatusOr<int> RemoveLocks(Backend* backend, const Key& key, bool all);
 
+// Tests only: how often RepoLocks refresh (kRefreshInterval unless a test changes it).
+void SetLockRefreshIntervalForTesting(std::chrono::milliseconds interval);
+
 }  // namespace steward::backup
