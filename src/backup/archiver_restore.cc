@@ -1,0 +1,409 @@
+// RestoreTree: a snapshot's tree written back under a target folder.
+//
+// Order of work: load the selected part of the tree (includes), check that nothing would be
+// replaced (unless overwrite) before writing anything, create the directories (owner-only
+// until the end, so a 0500 directory can still be filled), write regular files on `threads`
+// workers (each file by one worker, chunks in order; all-zero chunks are skipped with lseek
+// semantics and the file is ftruncate()d to its length, so holes stay holes), create symlinks,
+// fifos and device nodes, then hardlinks (link() to the first restored name of the same
+// inode), and last the directories' owners, modes, xattrs and times, deepest first, because
+// creating entries changes a directory's mtime.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "backup/archiver.h"
+#include "backup/tree.h"
+#include "base/fd.h"
+
+namespace steward::backup {
+namespace {
+
+constexpr size_t kNoLink = static_cast<size_t>(-1);
+
+struct Item {
+  std::string path;  // "/a/b" in the snapshot
+  Node node;
+  int depth = 0;
+  size_t link_to = kNoLink;  // index of the first restored name of the same inode
+};
+
+std::string Errno(int err) { return std::strerror(err); }
+
+bool AllZero(const std::string& s) {
+  return s.empty() || (s[0] == 0 && memcmp(s.data(), s.data() + 1, s.size() - 1) == 0);
+}
+
+struct timespec Ts(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_sec -= 1;
+    ts.tv_nsec += 1000000000;
+  }
+  return ts;
+}
+
+// Removes `target` clean (no trailing '/'), keeping "/" as it is.
+std::string Clean(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+class RestoreRun {
+ public:
+  RestoreRun(BlobStore* store, const RestoreOptions& options)
+      : store_(store), options_(options), root_(geteuid() == 0) {}
+
+  StatusOr<RestoreResult> Run(const Id& tree);
+
+ private:
+  enum class Selection { kNone, kLeading, kAll };
+  Selection Select(const std::string& path);
+  Status Collect(const Id& tree, const std::string& prefix, int depth, bool all);
+  Status CheckNothingExists();
+  bool RemoveExisting(const std::string& path, bool want_dir);
+  void CreateDir(const Item& item);
+  void RestoreFile(const Item& item);
+  void RestoreSpecial(const Item& item);
+  void RestoreLink(const Item& item);
+  void SetMetadata(const Item& item, int fd, bool set_mode);
+
+  std::string Target(const Item& item) const {
+    return target_ == "/" ? item.path : target_ + item.path;
+  }
+  void AddError(std::string error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    errors_.push_back(std::move(error));
+  }
+  void MaybeReport(const std::string& current);
+
+  BlobStore* store_;
+  const RestoreOptions& options_;
+  const bool root_;
+  std::string target_;
+  std::vector<std::string> includes_;
+  std::vector<char> include_matched_;
+  std::vector<Item> items_;
+
+  std::mutex mu_;  // errors_, zero_ids_, the progress callback
+  std::vector<std::string> errors_;
+  std::unordered_map<Id, size_t, IdHash> zero_ids_;  // all-zero chunks seen: id → length
+  std::atomic<uint64_t> files_{0}, dirs_{0}, bytes_{0}, links_{0};
+  std::atomic<int64_t> next_report_ns_{0};
+};
+
+StatusOr<RestoreResult> RestoreRun::Run(const Id& tree) {
+  if (options_.target.empty()) return InvalidArgument("restore: no target folder given");
+  target_ = Clean(options_.target);
+  for (const std::string& inc : options_.includes) {
+    std::string p = Clean(inc);
+    if (p.empty() || p[0] != '/') p = "/" + p;
+    includes_.push_back(p);
+  }
+  include_matched_.assign(includes_.size(), 0);
+  for (size_t i = 0; i < includes_.size(); ++i) include_matched_[i] = includes_[i] == "/";
+  RETURN_IF_ERROR(Collect(tree, "", 1, includes_.empty()).Annotate("restore"));
+  for (size_t i = 0; i < includes_.size(); ++i)
+    if (!include_matched_[i])
+      return NotFound("restore: " + includes_[i] + " is not in the snapshot");
+  if (!options_.overwrite) RETURN_IF_ERROR(CheckNothingExists());
+
+  // The target and the folders leading to it.
+  for (size_t i = 1; i <= target_.size(); ++i) {
+    if (i < target_.size() && target_[i] != '/') continue;
+    std::string p = target_.substr(0, i);
+    if (mkdir(p.c_str(), 0755) != 0 && errno != EEXIST)
+      return ErrnoError("restore: create " + p, errno);
+  }
+  struct stat st;
+  if (stat(target_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return FailedPrecondition("restore: target " + target_ + " is not a directory");
+
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, size_t>> first_name;  // dev → ino → item
+  std::vector<size_t> files;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    Item& item = items_[i];
+    if (item.node.type == NodeType::kDir) {
+      CreateDir(item);
+      continue;
+    }
+    if (item.node.links > 1) {
+      auto [it, inserted] = first_name[item.node.device_id].try_emplace(item.node.inode, i);
+      if (!inserted) {
+        item.link_to = it->second;
+        continue;
+      }
+    }
+    if (item.node.type == NodeType::kFile) files.push_back(i);
+  }
+
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t k = next++; k < files.size(); k = next++) RestoreFile(items_[files[k]]);
+  };
+  int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(files.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+
+  for (const Item& item : items_)
+    if (item.link_to == kNoLink && item.node.type != NodeType::kDir &&
+        item.node.type != NodeType::kFile)
+      RestoreSpecial(item);
+  for (const Item& item : items_)
+    if (item.link_to != kNoLink) RestoreLink(item);
+
+  std::vector<const Item*> dirs;
+  for (const Item& item : items_)
+    if (item.node.type == NodeType::kDir) dirs.push_back(&item);
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [](const Item* a, const Item* b) { return a->depth > b->depth; });
+  for (const Item* item : dirs) SetMetadata(*item, -1, true);
+
+  RestoreResult result;
+  result.files = files_;
+  result.dirs = dirs_;
+  result.bytes = bytes_;
+  result.links = links_;
+  result.errors = std::move(errors_);
+  return result;
+}
+
+RestoreRun::Selection RestoreRun::Select(const std::string& path) {
+  Selection sel = Selection::kNone;
+  for (size_t i = 0; i < includes_.size(); ++i) {
+    const std::string& inc = includes_[i];
+    if (inc == "/" || inc == path ||
+        (path.size() > inc.size() && path.compare(0, inc.size(), inc) == 0 &&
+         path[inc.size()] == '/')) {
+      include_matched_[i] = 1;
+      return Selection::kAll;
+    }
+    if (inc.size() > path.size() && inc.compare(0, path.size(), path) == 0 &&
+        inc[path.size()] == '/')
+      sel = Selection::kLeading;
+  }
+  return sel;
+}
+
+Status RestoreRun::Collect(const Id& tree_id, const std::string& prefix, int depth, bool all) {
+  if (depth > 4096) return Corruption("tree " + tree_id.Short() + " nests deeper than 4096 levels");
+  ASSIGN_OR_RETURN(Tree tree, LoadTree(store_, tree_id));
+  for (Node& node : tree.nodes) {
+    std::string path = prefix + "/" + node.name;
+    bool sub_all = all;
+    if (!all) {
+      Selection sel = Select(path);
+      if (sel == Selection::kNone) continue;
+      if (sel == Selection::kLeading && node.type != NodeType::kDir) continue;
+      sub_all = sel == Selection::kAll;
+    }
+    bool is_dir = node.type == NodeType::kDir;
+    std::optional<Id> subtree = node.subtree;
+    items_.push_back(Item{path, std::move(node), depth, kNoLink});
+    if (is_dir && subtree) RETURN_IF_ERROR(Collect(*subtree, path, depth + 1, sub_all));
+  }
+  return Status::OK();
+}
+
+Status RestoreRun::CheckNothingExists() {
+  struct stat st;
+  if (lstat(target_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+    return AlreadyExists("restore: target " + target_ + " exists and is not a directory");
+  for (const Item& item : items_) {
+    std::string p = Target(item);
+    if (lstat(p.c_str(), &st) != 0) continue;
+    if (item.node.type == NodeType::kDir && S_ISDIR(st.st_mode)) continue;  // merged into
+    return AlreadyExists("restore: " + p +
+                         " already exists; restore replaces existing files only with overwrite");
+  }
+  return Status::OK();
+}
+
+// With overwrite: clears the way for a new entry at `path`. A file is unlinked rather than
+// truncated, so other hardlinks to it and symlinks' targets stay untouched.
+bool RestoreRun::RemoveExisting(const std::string& path, bool want_dir) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return true;
+  if (S_ISDIR(st.st_mode)) {
+    if (want_dir) return true;
+    AddError("restore " + path + ": a directory is in the way");
+    return false;
+  }
+  if (unlink(path.c_str()) != 0) {
+    AddError("restore: remove " + path + ": " + Errno(errno));
+    return false;
+  }
+  return true;
+}
+
+void RestoreRun::CreateDir(const Item& item) {
+  std::string p = Target(item);
+  if (options_.overwrite && !RemoveExisting(p, true)) return;
+  if (mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
+    AddError("restore: create " + p + ": " + Errno(errno));
+    return;
+  }
+  dirs_ += 1;
+}
+
+void RestoreRun::RestoreFile(const Item& item) {
+  std::string p = Target(item);
+  MaybeReport(p);
+  if (options_.overwrite && !RemoveExisting(p, false)) return;
+  int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    AddError("restore: create " + p + ": " + Errno(errno));
+    return;
+  }
+  Fd owned(fd);
+  std::string chunk;
+  uint64_t off = 0;
+  for (const Id& id : item.node.content) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = zero_ids_.find(id); it != zero_ids_.end()) {
+        off += it->second;
+        continue;
+      }
+    }
+    Status st = store_->LoadBlob(BlobType::kData, id, &chunk);
+    if (!st.ok()) {
+      AddError("restore " + p + ": " + st.ToString());
+      return;
+    }
+    if (AllZero(chunk)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      zero_ids_.emplace(id, chunk.size());
+      off += chunk.size();
+      continue;
+    }
+    for (size_t done = 0; done < chunk.size();) {
+      ssize_t n = pwrite(fd, chunk.data() + done, chunk.size() - done, off + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        AddError("restore: write " + p + ": " + Errno(errno));
+        return;
+      }
+      done += n;
+    }
+    off += chunk.size();
+    bytes_ += chunk.size();
+  }
+  if (ftruncate(fd, off) != 0) {  // the holes at the end
+    AddError("restore: truncate " + p + ": " + Errno(errno));
+    return;
+  }
+  if (off != item.node.size)
+    AddError("restore " + p + ": content has " + std::to_string(off) + " bytes, the snapshot says " +
+             std::to_string(item.node.size));
+  SetMetadata(item, fd, true);
+  files_ += 1;
+}
+
+void RestoreRun::RestoreSpecial(const Item& item) {
+  std::string p = Target(item);
+  const Node& n = item.node;
+  if (n.type == NodeType::kSocket) return;  // a socket is created by its server, not restored
+  if (options_.overwrite && !RemoveExisting(p, false)) return;
+  int rc = 0;
+  switch (n.type) {
+    case NodeType::kSymlink: rc = symlink(n.link_target.c_str(), p.c_str()); break;
+    case NodeType::kFifo: rc = mkfifo(p.c_str(), 0600); break;
+    case NodeType::kDevice:
+    case NodeType::kCharDevice:
+      if (!root_) {
+        AddError("restore " + p + ": device nodes can be created only by root");
+        return;
+      }
+      rc = mknod(p.c_str(), (n.type == NodeType::kDevice ? S_IFBLK : S_IFCHR) | 0600,
+                 static_cast<dev_t>(n.rdev));
+      break;
+    default: return;
+  }
+  if (rc != 0) {
+    AddError("restore: create " + p + ": " + Errno(errno));
+    return;
+  }
+  SetMetadata(item, -1, n.type != NodeType::kSymlink);
+  files_ += 1;
+}
+
+void RestoreRun::RestoreLink(const Item& item) {
+  std::string p = Target(item);
+  std::string first = Target(items_[item.link_to]);
+  if (options_.overwrite && !RemoveExisting(p, false)) return;
+  if (link(first.c_str(), p.c_str()) != 0) {
+    AddError("restore: link " + p + " to " + first + ": " + Errno(errno));
+    return;
+  }
+  links_ += 1;
+}
+
+// Owner before mode (chown clears setuid/setgid bits), xattrs after chown (it clears file
+// capabilities), times last. `fd` is the open file when there is one.
+void RestoreRun::SetMetadata(const Item& item, int fd, bool set_mode) {
+  std::string p = Target(item);
+  const Node& n = item.node;
+  if (root_) {
+    int rc = fd >= 0 ? fchown(fd, n.uid, n.gid) : lchown(p.c_str(), n.uid, n.gid);
+    if (rc != 0) AddError("restore: chown " + p + ": " + Errno(errno));
+  }
+  if (set_mode) {
+    int rc = fd >= 0 ? fchmod(fd, n.mode) : chmod(p.c_str(), n.mode);
+    if (rc != 0) AddError("restore: chmod " + p + ": " + Errno(errno));
+  }
+  for (const auto& [name, value] : n.xattrs) {
+    int rc = fd >= 0 ? fsetxattr(fd, name.c_str(), value.data(), value.size(), 0)
+                     : lsetxattr(p.c_str(), name.c_str(), value.data(), value.size(), 0);
+    if (rc != 0 && errno != ENOTSUP)
+      AddError("restore: set xattr " + name + " on " + p + ": " + Errno(errno));
+  }
+  struct timespec times[2] = {Ts(n.atime_ns), Ts(n.mtime_ns)};
+  int rc = fd >= 0 ? futimens(fd, times)
+                   : utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (rc != 0) AddError("restore: set times of " + p + ": " + Errno(errno));
+}
+
+void RestoreRun::MaybeReport(const std::string& current) {
+  if (!options_.progress) return;
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t next = next_report_ns_.load();
+  if (now < next || !next_report_ns_.compare_exchange_strong(next, now + 100000000)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Progress progress;
+  progress.files = files_;
+  progress.dirs = dirs_;
+  progress.bytes = bytes_;
+  progress.current = current;
+  options_.progress(progress);
+}
+
+}  // namespace
+
+StatusOr<RestoreResult> RestoreTree(BlobStore* store, const Id& tree,
+                                    const RestoreOptions& options) {
+  RestoreRun run(store, options);
+  return run.Run(tree);
+}
+
+}  // namespace steward::backup
