@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -73,6 +74,87 @@ ZSTD_DCtx* ThreadDCtx() {
 }
 
 Status AuthFailed() { return Corruption("authentication failed"); }
+
+// XChaCha20-Poly1305-IETF is the RFC 8439 ChaCha20-Poly1305 AEAD under the subkey
+// HChaCha20(key, nonce[0..16)) with the nonce 0^4 || nonce[16..24); libsodium builds it the
+// same way. The AEAD itself runs in OpenSSL, whose AVX2/AVX-512 ChaCha20 and Poly1305 are
+// 2-4x faster than libsodium's on this kind of machine; the bytes are identical (the tests
+// decrypt with libsodium directly), and libsodium stays the fallback.
+const EVP_CIPHER* ChachaPoly() {
+  static const EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+  return cipher;
+}
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+
+EVP_CIPHER_CTX* ThreadCipherCtx() {
+  thread_local std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) Die("EVP_CIPHER_CTX_new failed");
+  return ctx.get();
+}
+
+// The IETF subkey and nonce for one XChaCha20 nonce; wipes the subkey when done.
+class IetfKey {
+ public:
+  IetfKey(const Key& key, const unsigned char* xnonce) {
+    crypto_core_hchacha20(subkey_, xnonce, key.data(), nullptr);
+    std::memset(nonce_, 0, 4);
+    std::memcpy(nonce_ + 4, xnonce + 16, 8);
+  }
+  ~IetfKey() { sodium_memzero(subkey_, sizeof subkey_); }
+  IetfKey(const IetfKey&) = delete;
+  IetfKey& operator=(const IetfKey&) = delete;
+
+  const unsigned char* subkey() const { return subkey_; }
+  const unsigned char* nonce() const { return nonce_; }
+
+ private:
+  unsigned char subkey_[32];
+  unsigned char nonce_[12];
+};
+
+// EVP takes int lengths; larger inputs go through in 1 GiB pieces.
+bool CipherUpdate(EVP_CIPHER_CTX* ctx, const unsigned char* in, size_t n, unsigned char* out,
+                  size_t* written) {
+  *written = 0;
+  while (n > 0) {
+    int piece = static_cast<int>(std::min<size_t>(n, size_t{1} << 30));
+    int len = 0;
+    if (EVP_CipherUpdate(ctx, out + *written, &len, in, piece) != 1) return false;
+    *written += static_cast<size_t>(len);
+    in += piece;
+    n -= static_cast<size_t>(piece);
+  }
+  return true;
+}
+
+bool IetfEncrypt(const Key& key, const unsigned char* xnonce, const unsigned char* m, size_t n,
+                 unsigned char* c, unsigned char* tag) {
+  IetfKey k(key, xnonce);
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  size_t written = 0;
+  int len = 0;
+  return EVP_EncryptInit_ex2(ctx, ChachaPoly(), k.subkey(), k.nonce(), nullptr) == 1 &&
+         CipherUpdate(ctx, m, n, c, &written) &&
+         EVP_EncryptFinal_ex(ctx, c + written, &len) == 1 && written + len == n &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagSize, tag) == 1;
+}
+
+bool IetfDecrypt(const Key& key, const unsigned char* xnonce, const unsigned char* c, size_t n,
+                 const unsigned char* tag, unsigned char* m) {
+  IetfKey k(key, xnonce);
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  unsigned char tag_copy[kTagSize];
+  std::memcpy(tag_copy, tag, kTagSize);
+  size_t written = 0;
+  int len = 0;
+  return EVP_DecryptInit_ex2(ctx, ChachaPoly(), k.subkey(), k.nonce(), nullptr) == 1 &&
+         CipherUpdate(ctx, c, n, m, &written) &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagSize, tag_copy) == 1 &&
+         EVP_DecryptFinal_ex(ctx, m + written, &len) == 1 && written + len == n;
+}
 
 // Smallest window log that covers `max_size` bytes, so a frame cannot make the streaming
 // decoder allocate a window far larger than the output it is allowed to produce.
@@ -171,10 +253,17 @@ void Seal(const Key& key, std::string_view plaintext, std::string* out) {
   out->resize(start + kNonceSize + plaintext.size() + kTagSize);
   auto* nonce = reinterpret_cast<unsigned char*>(out->data() + start);
   randombytes_buf(nonce, kNonceSize);
+  const auto* m = reinterpret_cast<const unsigned char*>(plaintext.data());
+  unsigned char* c = nonce + kNonceSize;
+  if (ChachaPoly() != nullptr) {
+    if (!IetfEncrypt(key, nonce, m, plaintext.size(), c, c + plaintext.size())) {
+      Die("ChaCha20-Poly1305 encryption failed");
+    }
+    return;
+  }
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      nonce + kNonceSize, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()),
-      plaintext.size(), nullptr, 0, nullptr, nonce, key.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, m, plaintext.size(), nullptr, 0, nullptr,
+                                             nonce, key.data());
   if (clen != plaintext.size() + kTagSize) Die("XChaCha20-Poly1305 produced a wrong length");
 }
 
@@ -185,11 +274,21 @@ Status Open(const Key& key, std::string_view sealed, std::string* plaintext) {
     return AuthFailed();
   }
   const auto* nonce = reinterpret_cast<const unsigned char*>(sealed.data());
-  plaintext->resize(sealed.size() - kSealOverhead);
-  unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plaintext->data()), &mlen, nullptr,
-          nonce + kNonceSize, sealed.size() - kNonceSize, nullptr, 0, nonce, key.data()) != 0) {
+  const unsigned char* c = nonce + kNonceSize;
+  size_t mlen = sealed.size() - kSealOverhead;
+  plaintext->resize(mlen);
+  auto* m = reinterpret_cast<unsigned char*>(plaintext->data());
+  bool ok;
+  if (ChachaPoly() != nullptr) {
+    ok = IetfDecrypt(key, nonce, c, mlen, c + mlen, m);
+  } else {
+    unsigned long long n = 0;
+    ok = crypto_aead_xchacha20poly1305_ietf_decrypt(m, &n, nullptr, c, mlen + kTagSize, nullptr,
+                                                    0, nonce, key.data()) == 0;
+  }
+  if (!ok) {
+    // Never hand out unauthenticated plaintext, not even partially.
+    sodium_memzero(m, mlen);
     plaintext->clear();
     return AuthFailed();
   }

@@ -122,6 +122,26 @@ TEST_F(Crypto, SealedFormatIsNonceCiphertextTag) {
   EXPECT_EQ(plain, "interoperable");
 }
 
+TEST_F(Crypto, OpensWhatLibsodiumSealed) {
+  // The other direction of the interoperability check, over sizes around the 64-byte ChaCha20
+  // block and the 16-byte Poly1305 block.
+  Key key = RandomKey();
+  for (size_t n : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{1000003}}) {
+    std::string plain = RandomString(n, 100 + n);
+    std::string sealed(n + kSealOverhead, '\0');
+    auto* p = reinterpret_cast<unsigned char*>(sealed.data());
+    randombytes_buf(p, kNonceSize);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        p + kNonceSize, &clen, reinterpret_cast<const unsigned char*>(plain.data()), n, nullptr,
+        0, nullptr, p, key.data());
+    std::string back;
+    Status st = Open(key, sealed, &back);
+    ASSERT_TRUE(st.ok()) << n << ": " << st.ToString();
+    EXPECT_EQ(back, plain) << n;
+  }
+}
+
 TEST_F(Crypto, EveryBitFlipIsRejected) {
   Key key = RandomKey();
   std::string sealed;
@@ -323,37 +343,57 @@ TEST_F(Crypto, DecompressRejectsLyingContentSize) {
   EXPECT_TRUE(out.empty());
 }
 
+// Best-of-`reps` rate of `op` over `bytes`: the machine is shared, so the best run is the
+// closest to what the code can do.
+template <typename Op>
+double BestMiBPerSecond(size_t bytes, int reps, Op op) {
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    op();
+    best = std::max(best, MiBPerSecond(bytes, std::chrono::steady_clock::now() - t0));
+  }
+  return best;
+}
+
 TEST_F(Crypto, Throughput) {
-  // Printed for the record, never asserted: this machine is shared.
-  const size_t n = 64 << 20;
+  // Printed for the record, never asserted. 1 MiB pieces into reused buffers, as the
+  // repository seals and compresses chunks.
+  const size_t piece = 1 << 20, n = 32 << 20;
   std::string data = CompressibleString(n, 8);
   Key key = RandomKey();
-  auto t0 = std::chrono::steady_clock::now();
-  std::string sealed;
-  sealed.reserve(n + kSealOverhead);
-  Seal(key, data, &sealed);
-  auto t1 = std::chrono::steady_clock::now();
-  std::string opened;
-  ASSERT_TRUE(Open(key, sealed, &opened).ok());
-  auto t2 = std::chrono::steady_clock::now();
-  // Compress in 1 MiB pieces, as chunks are.
+  std::string sealed, opened, back;
+  std::vector<std::string> frames(n / piece);
+  auto pieces = [&](auto fn) {
+    for (size_t off = 0, i = 0; off < n; off += piece, ++i)
+      fn(std::string_view(data).substr(off, piece), i);
+  };
+  double seal = BestMiBPerSecond(n, 3, [&] {
+    pieces([&](std::string_view p, size_t) {
+      sealed.clear();
+      Seal(key, p, &sealed);
+    });
+  });
+  double open = BestMiBPerSecond(n, 3, [&] {
+    pieces([&](std::string_view, size_t) { ASSERT_TRUE(Open(key, sealed, &opened).ok()); });
+  });
   size_t compressed = 0;
-  std::vector<std::string> frames;
-  for (size_t off = 0; off < n; off += 1 << 20) {
-    frames.push_back(Compress(std::string_view(data).substr(off, 1 << 20)));
-    compressed += frames.back().size();
-  }
-  auto t3 = std::chrono::steady_clock::now();
-  std::string back;
-  for (const std::string& f : frames) ASSERT_TRUE(Decompress(f, 1 << 20, &back).ok());
-  auto t4 = std::chrono::steady_clock::now();
-  Id id = Sha256(data);
-  auto t5 = std::chrono::steady_clock::now();
-  EXPECT_FALSE(id.IsZero());
+  double compress = BestMiBPerSecond(n, 3, [&] {
+    compressed = 0;
+    pieces([&](std::string_view p, size_t i) {
+      frames[i] = Compress(p);
+      compressed += frames[i].size();
+    });
+  });
+  double decompress = BestMiBPerSecond(n, 3, [&] {
+    for (const std::string& f : frames) ASSERT_TRUE(Decompress(f, piece, &back).ok());
+  });
+  double sha = BestMiBPerSecond(n, 3, [&] {
+    pieces([&](std::string_view p, size_t) { EXPECT_FALSE(Sha256(p).IsZero()); });
+  });
   std::printf("[ throughput ] Seal %.0f MiB/s, Open %.0f MiB/s, Compress(3) %.0f MiB/s "
               "(ratio %.2f), Decompress %.0f MiB/s, SHA-256 %.0f MiB/s\n",
-              MiBPerSecond(n, t1 - t0), MiBPerSecond(n, t2 - t1), MiBPerSecond(n, t3 - t2),
-              double(n) / compressed, MiBPerSecond(n, t4 - t3), MiBPerSecond(n, t5 - t4));
+              seal, open, compress, double(n) / compressed, decompress, sha);
 }
 
 }  // namespace
