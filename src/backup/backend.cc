@@ -28,7 +28,9 @@ constexpr std::string_view kConfigName = "config";
 constexpr FileType kAllDirTypes[] = {FileType::kKey, FileType::kData, FileType::kIndex,
                                      FileType::kSnapshot, FileType::kLock};
 
-bool IsTemporary(std::string_view name) { return name.substr(0, kTempPrefix.size()) == kTempPrefix; }
+bool IsTemporary(std::string_view name) {
+  return name.substr(0, kTempPrefix.size()) == kTempPrefix;
+}
 
 std::string HexByte(unsigned b) {
   char hex[3];
@@ -53,8 +55,8 @@ std::string TempSuffix() {
 // A name is one path component a peer could not use to escape the folder.
 Status CheckName(FileType type, std::string_view name) {
   if (type == FileType::kConfig) return Status::OK();
-  if (name.empty() || name == "." || name == ".." ||
-      name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos)
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos)
     return InvalidArgument("invalid repository file name '" + std::string(name) +
                            "' (want one path component, e.g. 64 hex digits)");
   if (IsTemporary(name))
@@ -123,8 +125,8 @@ class LocalBackend : public Backend {
     if (link(tmp.c_str(), path.c_str()) != 0) {
       err = errno;
       unlink(tmp.c_str());
-      if (err == EEXIST) return AlreadyExists("save " + path + ": " + Rel(type, name) +
-                                              " already exists");
+      if (err == EEXIST)
+        return AlreadyExists("save " + path + ": " + Rel(type, name) + " already exists");
       return ErrnoError("save " + path, err);
     }
     unlink(tmp.c_str());
@@ -148,7 +150,8 @@ class LocalBackend : public Backend {
     out->resize(want);
     uint64_t done = 0;
     while (done < want) {
-      ssize_t n = pread(fd.get(), out->data() + done, want - done, static_cast<off_t>(offset + done));
+      ssize_t n =
+          pread(fd.get(), out->data() + done, want - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return ErrnoError("load " + path, errno);
       if (n == 0)  // shrank since fstat: something else is truncating repository files
@@ -172,20 +175,21 @@ class LocalBackend : public Backend {
   Status Remove(FileType type, std::string_view name) override {
     RETURN_IF_ERROR(CheckName(type, name));
     if (append_only_ && type != FileType::kLock)
-      return FailedPrecondition("repository is append-only: refusing to remove " +
-                                Rel(type, name) + " from " + Location());
+      return FailedPrecondition("repository is append-only: refusing to remove " + Rel(type, name) +
+                                " from " + Location());
     const std::string path = PathOf(type, name);
     if (unlink(path.c_str()) != 0) return OpenError("remove", path, errno);
     return Status::OK();
   }
 
-  Status List(FileType type,
-              const std::function<void(std::string_view, uint64_t)>& fn) override {
+  Status List(FileType type, const std::function<void(std::string_view, uint64_t)>& fn) override {
     if (type == FileType::kConfig) {
       struct stat st;
       const std::string path = PathOf(type, kConfigName);
-      if (stat(path.c_str(), &st) == 0) fn(kConfigName, static_cast<uint64_t>(st.st_size));
-      else if (errno != ENOENT) return ErrnoError("list " + path, errno);
+      if (stat(path.c_str(), &st) == 0)
+        fn(kConfigName, static_cast<uint64_t>(st.st_size));
+      else if (errno != ENOENT)
+        return ErrnoError("list " + path, errno);
       return Status::OK();
     }
     const std::string top = root_ + "/" + std::string(FileTypeDir(type));
@@ -298,12 +302,18 @@ std::string DescribeFolder(const std::string& path) {
 
 std::string_view FileTypeDir(FileType type) {
   switch (type) {
-    case FileType::kConfig: return "";
-    case FileType::kKey: return "keys";
-    case FileType::kData: return "data";
-    case FileType::kIndex: return "index";
-    case FileType::kSnapshot: return "snapshots";
-    case FileType::kLock: return "locks";
+    case FileType::kConfig:
+      return "";
+    case FileType::kKey:
+      return "keys";
+    case FileType::kData:
+      return "data";
+    case FileType::kIndex:
+      return "index";
+    case FileType::kSnapshot:
+      return "snapshots";
+    case FileType::kLock:
+      return "locks";
   }
   return "";
 }
@@ -319,7 +329,8 @@ StatusOr<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path,
   const bool exists = stat(root.c_str(), &st) == 0;
   if (!exists && errno != ENOENT) return ErrnoError(root, errno);
   if (exists && !S_ISDIR(st.st_mode))
-    return FailedPrecondition(root + ": not a folder (a repository is a folder; pick another "
+    return FailedPrecondition(root +
+                              ": not a folder (a repository is a folder; pick another "
                               "path)");
   const bool has_config = exists && access((root + "/config").c_str(), F_OK) == 0;
   if (options.create) {
@@ -327,12 +338,14 @@ StatusOr<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path,
       return AlreadyExists(root + ": already a backup repository (it has a config file)");
     RETURN_IF_ERROR(CreateLayout(root));
   } else if (!exists) {
-    return NotFound(root + ": no such folder; create a repository there with "
+    return NotFound(root +
+                    ": no such folder; create a repository there with "
                     "`steward backup init`");
   } else if (!has_config) {
-    return FailedPrecondition(root + ": not a steward backup repository (no config file; the "
-                              "folder " + DescribeFolder(root) +
-                              "); create one with `steward backup init`");
+    return FailedPrecondition(root +
+                              ": not a steward backup repository (no config file; the "
+                              "folder " +
+                              DescribeFolder(root) + "); create one with `steward backup init`");
   }
   return std::unique_ptr<Backend>(new LocalBackend(root, options.append_only));
 }
@@ -340,8 +353,9 @@ StatusOr<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path,
 StatusOr<std::unique_ptr<Backend>> OpenBackend(const std::string& location,
                                                const LocalBackendOptions& options) {
   if (location.empty())
-    return InvalidArgument("no repository given: pass --repo or set STEWARD_REPOSITORY "
-                           "(a folder path or local:/path)");
+    return InvalidArgument(
+        "no repository given: pass --repo or set STEWARD_REPOSITORY "
+        "(a folder path or local:/path)");
   // "scheme:rest" only when the part before ':' has no '/': "./a:b" and "/x:y" are paths.
   const size_t colon = location.find(':');
   const size_t slash = location.find('/');

@@ -14,9 +14,8 @@
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "backup/backend.h"
 #include "base/json.h"
@@ -62,9 +61,8 @@ bool ProcessGone(int pid) { return pid <= 0 || (kill(pid, 0) != 0 && errno == ES
 
 StatusOr<std::vector<LockInfo>> ListLocksAt(Backend* backend, const Key& key, int64_t now) {
   std::vector<std::string> names;
-  RETURN_IF_ERROR(backend->List(FileType::kLock, [&](std::string_view name, uint64_t) {
-    names.emplace_back(name);
-  }));
+  RETURN_IF_ERROR(backend->List(
+      FileType::kLock, [&](std::string_view name, uint64_t) { names.emplace_back(name); }));
   const std::string host = HostName();
   const int64_t stale_after = std::chrono::seconds(kStaleAfter).count();
   std::vector<LockInfo> locks;
@@ -85,8 +83,8 @@ StatusOr<std::vector<LockInfo>> ListLocksAt(Backend* backend, const Key& key, in
         info.pid = j.value("pid", 0);
         info.time_unix = j["time"].get<int64_t>();
         info.exclusive = j.value("exclusive", false);
-        info.stale = now - info.time_unix > stale_after ||
-                     (info.host == host && ProcessGone(info.pid));
+        info.stale =
+            now - info.time_unix > stale_after || (info.host == host && ProcessGone(info.pid));
       }
     }
     locks.push_back(std::move(info));
@@ -105,7 +103,8 @@ std::string Describe(const LockInfo& holder, int64_t now) {
                                       : "repository is locked by ") +
          (holder.command.empty() ? "a steward" : holder.command) + " on host " + holder.host +
          " (pid " + std::to_string(holder.pid) + ", user " + holder.user + ", " +
-         Age(now - holder.time_unix) + "); if that process is gone, `steward backup unlock` "
+         Age(now - holder.time_unix) +
+         "); if that process is gone, `steward backup unlock` "
          "removes stale locks";
 }
 
@@ -201,8 +200,10 @@ StatusOr<int> RemoveLocks(Backend* backend, const Key& key, bool all) {
   for (const LockInfo& lock : locks) {
     if (!all && !lock.stale) continue;
     Status st = backend->Remove(FileType::kLock, lock.name);
-    if (st.ok()) ++removed;
-    else if (st.code() != StatusCode::kNotFound) return st.Annotate("unlock");
+    if (st.ok())
+      ++removed;
+    else if (st.code() != StatusCode::kNotFound)
+      return st.Annotate("unlock");
   }
   return removed;
 }

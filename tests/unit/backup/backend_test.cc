@@ -46,24 +46,26 @@ std::unique_ptr<Backend> Create(const std::string& path, bool append_only = fals
 
 std::map<std::string, uint64_t> ListAll(Backend* b, FileType type) {
   std::map<std::string, uint64_t> names;
-  Status st = b->List(type, [&](std::string_view name, uint64_t size) {
-    names[std::string(name)] = size;
-  });
+  Status st =
+      b->List(type, [&](std::string_view name, uint64_t size) { names[std::string(name)] = size; });
   EXPECT_TRUE(st.ok()) << st.ToString();
   return names;
 }
 
-const std::string kPack = "3fa85f6457174562b3fc2c963f66afa6" "3fa85f6457174562b3fc2c963f66afa6";
+const std::string kPack =
+    "3fa85f6457174562b3fc2c963f66afa6"
+    "3fa85f6457174562b3fc2c963f66afa6";
 
 TEST(LocalBackend, CreateMakesTheLayout) {
   TempDir dir;
   auto b = Create(dir.path() + "/repo");
   ASSERT_TRUE(b);
-  for (const char* sub : {"keys", "data", "index", "snapshots", "locks", "data/00", "data/3f",
-                          "data/ff"})
+  for (const char* sub :
+       {"keys", "data", "index", "snapshots", "locks", "data/00", "data/3f", "data/ff"})
     EXPECT_TRUE(fs::is_directory(dir.path() + "/repo/" + sub)) << sub;
   int data_dirs = 0;
-  for (const auto& e : fs::directory_iterator(dir.path() + "/repo/data")) data_dirs += e.is_directory();
+  for (const auto& e : fs::directory_iterator(dir.path() + "/repo/data"))
+    data_dirs += e.is_directory();
   EXPECT_EQ(data_dirs, 256);
   EXPECT_EQ(b->Location(), "local:" + dir.path() + "/repo");
   EXPECT_EQ(FileTypeDir(FileType::kSnapshot), "snapshots");
@@ -276,9 +278,12 @@ TEST(LocalBackend, ConcurrentSavesOfOneNameHaveOneWinner) {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       Status st = b->Save(FileType::kData, kPack, std::string(50000, static_cast<char>('a' + t)));
-      if (st.ok()) ++ok;
-      else if (st.code() == StatusCode::kAlreadyExists) ++exists;
-      else ++other;
+      if (st.ok())
+        ++ok;
+      else if (st.code() == StatusCode::kAlreadyExists)
+        ++exists;
+      else
+        ++other;
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 1);

@@ -49,9 +49,9 @@ class LockTest : public ::testing::Test {
   }
 
   // A lock file as another process would have written it.
-  std::string WriteForeignLock(const std::string& host, int pid, int64_t time_unix,
-                               bool exclusive, const std::string& command = "prune") {
-    nlohmann::json j = {{"host", host},       {"user", "other"}, {"pid", pid},
+  std::string WriteForeignLock(const std::string& host, int pid, int64_t time_unix, bool exclusive,
+                               const std::string& command = "prune") {
+    nlohmann::json j = {{"host", host},       {"user", "other"},   {"pid", pid},
                         {"command", command}, {"time", time_unix}, {"exclusive", exclusive}};
     std::string sealed;
     Seal(key_, j.dump(), &sealed);

@@ -17,7 +17,8 @@ constexpr int64_t kNsPerSec = 1000000000;
 int64_t At(int y, unsigned m, unsigned d, int hour = 0, int minute = 0) {
   const sys_days date = year{y} / month{m} / std::chrono::day{d};
   return (static_cast<int64_t>(date.time_since_epoch().count()) * 86400 + hour * 3600 +
-          minute * 60) * kNsPerSec;
+          minute * 60) *
+         kNsPerSec;
 }
 
 Id IdOf(int n) {
@@ -76,8 +77,8 @@ TEST(Policy, EmptyPolicy) {
            [](KeepPolicy& k) { k.last = 1; }, [](KeepPolicy& k) { k.hourly = 1; },
            [](KeepPolicy& k) { k.daily = 1; }, [](KeepPolicy& k) { k.weekly = 1; },
            [](KeepPolicy& k) { k.monthly = 1; }, [](KeepPolicy& k) { k.yearly = 1; },
-           [](KeepPolicy& k) { k.within_seconds = 60; },
-           [](KeepPolicy& k) { k.keep_tags = {"x"}; }, [](KeepPolicy& k) { k.daily = -1; }}) {
+           [](KeepPolicy& k) { k.within_seconds = 60; }, [](KeepPolicy& k) { k.keep_tags = {"x"}; },
+           [](KeepPolicy& k) { k.daily = -1; }}) {
     KeepPolicy q;
     set(q);
     EXPECT_FALSE(q.Empty());
@@ -152,18 +153,17 @@ TEST(Policy, HourlyUsesTheLocalOffset) {
   KeepPolicy h;
   h.hourly = 5;
   auto hourly = ApplyPolicy(s.list, h, GroupBy::kHostPaths, -3600);
-  EXPECT_EQ(DecisionOf(hourly, late).reasons,
-            std::vector<std::string>{"hourly 2026-11-27 22:00"});
+  EXPECT_EQ(DecisionOf(hourly, late).reasons, std::vector<std::string>{"hourly 2026-11-27 22:00"});
 }
 
 TEST(Policy, WeeklyUsesIsoWeeksAcrossTheYearBoundary) {
   // 2026 starts on a Thursday, so it has 53 ISO weeks: 2026-W53 runs Mon Dec 28 2026 to Sun
   // Jan 3 2027, and 2027-W01 starts Mon Jan 4.
   Snaps s;
-  Id w52 = s.Add(At(2026, 12, 27, 12));     // Sunday, 2026-W52
-  Id w53_dec = s.Add(At(2026, 12, 29, 12)); // Tuesday, 2026-W53
-  Id w53_jan = s.Add(At(2027, 1, 2, 12));   // Saturday, still 2026-W53
-  Id w01 = s.Add(At(2027, 1, 5, 12));       // Tuesday, 2027-W01
+  Id w52 = s.Add(At(2026, 12, 27, 12));      // Sunday, 2026-W52
+  Id w53_dec = s.Add(At(2026, 12, 29, 12));  // Tuesday, 2026-W53
+  Id w53_jan = s.Add(At(2027, 1, 2, 12));    // Saturday, still 2026-W53
+  Id w01 = s.Add(At(2027, 1, 5, 12));        // Tuesday, 2027-W01
   KeepPolicy p;
   p.weekly = 3;
   auto decisions = ApplyPolicy(s.list, p, GroupBy::kHostPaths, 0);
@@ -203,9 +203,8 @@ TEST(Policy, SeveralRulesListEveryReason) {
   p.weekly = 1;
   p.monthly = 1;
   auto decisions = ApplyPolicy(s.list, p, GroupBy::kHostPaths, 0);
-  EXPECT_EQ(decisions[0].reasons,
-            (std::vector<std::string>{"last", "daily 2026-11-30", "weekly 2026-W49",
-                                      "monthly 2026-11"}));
+  EXPECT_EQ(decisions[0].reasons, (std::vector<std::string>{"last", "daily 2026-11-30",
+                                                            "weekly 2026-W49", "monthly 2026-11"}));
   EXPECT_EQ(Kept(decisions).size(), 2u);  // Nov 30 21:00 and Nov 29 21:00
 }
 
