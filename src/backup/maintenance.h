@@ -63,5 +63,8 @@ StatusOr<PruneReport> Prune(Repository* repo, const PruneOptions& options);
 
 // Rebuilds the index from the pack headers (after index files were lost or damaged).
 StatusOr<uint64_t> RebuildIndex(Repository* repo);
+// The same, adding to *skipped one line per pack whose header is damaged ("data/3f/3fa1…:
+// authentication failed"); such packs are left in place, unindexed.
+StatusOr<uint64_t> RebuildIndex(Repository* repo, std::vector<std::string>* skipped);
 
 }  // namespace steward::backup
