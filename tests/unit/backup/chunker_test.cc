@@ -264,16 +264,20 @@ TEST(Chunker, CutPointsAreStableAcrossVersions) {
 }
 
 TEST(Chunker, Throughput) {
-  // Printed for the record, never asserted: this machine is shared.
-  auto data = RandomBytes(256 << 20, 8);
+  // Printed for the record, never asserted: the machine is shared, so the best of a few runs
+  // is the closest to what the code can do.
+  auto data = RandomBytes(64 << 20, 8);
   Chunker c{ChunkerParams{}};
-  auto t0 = std::chrono::steady_clock::now();
-  auto cuts = Cuts(c, data);
-  auto t1 = std::chrono::steady_clock::now();
-  double secs = std::chrono::duration<double>(t1 - t0).count();
-  std::printf("[ throughput ] chunker %.0f MiB/s (%zu chunks of 256 MiB)\n",
-              data.size() / double(1 << 20) / secs, cuts.size());
-  EXPECT_FALSE(cuts.empty());
+  double best = 0;
+  size_t chunks = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    chunks = Cuts(c, data).size();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, data.size() / double(1 << 20) / secs);
+  }
+  std::printf("[ throughput ] chunker %.0f MiB/s (%zu chunks in 64 MiB)\n", best, chunks);
+  EXPECT_GT(chunks, 0u);
 }
 
 }  // namespace
