@@ -143,6 +143,30 @@ CREATE INDEX deploys_by_service ON deploys (service, id);
 CREATE INDEX deploys_by_started ON deploys (started_at_ms);
 )sql";
 
+// Version 4: restore drills (issue 7): one row per drill, kept for `steward report dr` and
+// the DR runbook. Durations in milliseconds.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE drills (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  service          TEXT NOT NULL,
+  snapshot         TEXT NOT NULL,
+  snapshot_time_ms INTEGER NOT NULL,
+  started_at_ms    INTEGER NOT NULL,
+  finished_at_ms   INTEGER NOT NULL,
+  restore_ms       INTEGER NOT NULL,
+  verify_ms        INTEGER NOT NULL,
+  rto_ms           INTEGER NOT NULL,
+  rpo_ms           INTEGER NOT NULL,
+  files            INTEGER NOT NULL,
+  bytes            INTEGER NOT NULL,
+  ok               INTEGER NOT NULL,
+  message          TEXT NOT NULL,
+  trigger_kind     TEXT NOT NULL,
+  host             TEXT NOT NULL
+);
+CREATE INDEX drills_by_service ON drills (service, id);
+)sql";
+
 Status WriteSchemaVersion(SqliteDb* db, int version) {
   ASSIGN_OR_RETURN(Statement stmt,
                    Statement::Prepare(db, "write schema version",
@@ -179,6 +203,7 @@ const std::vector<Migration>& StateMigrations() {
       {"services, replicas, history", kSchemaV1},
       {"incidents, incident_events", kSchemaV2},
       {"pipeline_runs, pipeline_jobs, releases, deploys", kSchemaV3},
+      {"drills", kSchemaV4},
   };
   return kMigrations;
 }

@@ -87,6 +87,10 @@ class SqliteStateStore : public StateStore {
   StatusOr<std::vector<DeployRecord>> ListDeploys(const std::string& service, int64_t since_ms,
                                                   int limit) override;
 
+  // Restore drills (sqlite_drills.cc). started_at_ms 0 is replaced by the clock's wall time.
+  StatusOr<int64_t> RecordDrill(const DrillRecord& record) override;
+  StatusOr<std::vector<DrillRecord>> ListDrills(const std::string& service, int limit) override;
+
   int SchemaVersion() const override { return schema_version_; }
 
   const std::string& dir() const { return dir_; }

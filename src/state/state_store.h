@@ -159,6 +159,27 @@ struct DeployRecord {
   std::string events_json = "[]";  // [{"at_ms":..., "text":"canary 20%: error rate 0.00"}]
 };
 
+// One restore drill (backup/job.h RunDrill), from `steward drill` or the daemon's drill
+// schedule (schema v4). Durations are milliseconds, like every time in the store.
+struct DrillRecord {
+  int64_t id = 0;                  // assigned by RecordDrill
+  std::string service;
+  std::string snapshot;            // the restored snapshot's id (64 hex); "" when none was found
+  int64_t snapshot_time_ms = 0;    // when that snapshot's backup started
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  int64_t restore_ms = 0;
+  int64_t verify_ms = 0;
+  int64_t rto_ms = 0;              // restore + verify
+  int64_t rpo_ms = 0;              // started − snapshot time: the data a disaster then would lose
+  int64_t files = 0;
+  int64_t bytes = 0;
+  bool ok = false;
+  std::string message;             // why it failed ("verify exited 1: …"); "" when ok
+  std::string trigger = "manual";  // "manual" (steward drill) or "schedule" (the daemon)
+  std::string host;
+};
+
 // Who holds the state lock; shown when another command cannot take it.
 struct LockHolder {
   int pid = 0;
@@ -257,6 +278,12 @@ class StateStore {
   // Newest first; empty service: all; since_ms: started at or after.
   virtual StatusOr<std::vector<DeployRecord>> ListDeploys(const std::string& service,
                                                           int64_t since_ms, int limit) = 0;
+
+  // Restore drills (schema v4). RecordDrill assigns the id and returns it.
+  virtual StatusOr<int64_t> RecordDrill(const DrillRecord& record) = 0;
+  // Newest (highest id) first; empty service: all; limit <= 0: all.
+  virtual StatusOr<std::vector<DrillRecord>> ListDrills(const std::string& service,
+                                                        int limit) = 0;
 
   virtual int SchemaVersion() const = 0;
 };

@@ -355,7 +355,7 @@ TEST(PipelineStoreMigration, VersionTwoDatabaseGainsTheV3TablesAndKeepsItsRows) 
   }
   auto store = OpenSqliteStateStore(dir.path(), &clock);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->SchemaVersion(), 3);
+  EXPECT_EQ((*store)->SchemaVersion(), static_cast<int>(StateMigrations().size()));
   EXPECT_EQ((*store)->ListServices()->at(0).generation, 4);
   EXPECT_EQ((*store)->GetIncident(incident)->title, "web down");
   PipelineRunRecord run;

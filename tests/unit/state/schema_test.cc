@@ -48,9 +48,9 @@ TEST(StateSchema, FreshDatabaseGetsEveryTableAndTheLatestVersion) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->SchemaVersion(), static_cast<int>(StateMigrations().size()));
   EXPECT_EQ(RawTables(dir.Sub(".steward/state.db")),
-            (std::vector<std::string>{"deploys", "history", "incident_events", "incidents",
-                                      "meta", "pipeline_jobs", "pipeline_runs", "releases",
-                                      "replicas", "services"}));
+            (std::vector<std::string>{"deploys", "drills", "history", "incident_events",
+                                      "incidents", "meta", "pipeline_jobs", "pipeline_runs",
+                                      "releases", "replicas", "services"}));
 }
 
 TEST(StateSchema, VersionOneDatabaseMigratesToIncidentsAndKeepsItsRows) {
@@ -154,7 +154,7 @@ TEST(StateSchema, FailedMigrationLeavesThePreviousVersionIntact) {
   auto version = ReadSchemaVersion(db->get());
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, static_cast<int>(StateMigrations().size()));
-  EXPECT_EQ(RawTables(dir.Sub("state.db")).size(), 10u);  // "half" was rolled back
+  EXPECT_EQ(RawTables(dir.Sub("state.db")).size(), 11u);  // "half" was rolled back
 }
 
 TEST(StateSchema, NewerSchemaIsRefusedWithUpgradeAdvice) {
