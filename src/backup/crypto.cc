@@ -156,11 +156,13 @@ bool IetfDecrypt(const Key& key, const unsigned char* xnonce, const unsigned cha
          EVP_DecryptFinal_ex(ctx, m + written, &len) == 1 && written + len == n;
 }
 
-// Smallest window log that covers `max_size` bytes, so a frame cannot make the streaming
-// decoder allocate a window far larger than the output it is allowed to produce.
+// The window limit for frames without a content size: enough for max_size and for what any
+// level we compress at (1..19, windows up to 8 MiB) uses when streaming, so a hostile frame
+// cannot make the decoder allocate zstd's default 128 MiB (or up to 2 GiB) window.
 int WindowLogFor(size_t max_size) {
+  constexpr int kStreamingWindowLog = 23;
   ZSTD_bounds b = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax);
-  int log = b.lowerBound;
+  int log = std::max(static_cast<int>(b.lowerBound), kStreamingWindowLog);
   while (log < b.upperBound && (size_t{1} << log) < max_size) ++log;
   return log;
 }

@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace steward::backup {
@@ -261,6 +264,64 @@ TEST(Chunker, CutPointsAreStableAcrossVersions) {
   auto cuts = Cuts(Chunker(p), data);
   std::vector<size_t> first(cuts.begin(), cuts.begin() + std::min<size_t>(8, cuts.size()));
   EXPECT_EQ(first, (std::vector<size_t>{9075, 8464, 14014, 10627, 2483, 11284, 9650, 16200}));
+}
+
+TEST(Chunker, NormalizationNarrowsTheSizeSpread) {
+  // The point of normalized chunking: sizes cluster around avg_size instead of spreading
+  // geometrically, so the standard deviation drops as the level rises.
+  auto data = RandomBytes(32 << 20, 13);
+  auto stddev = [&](int level) {
+    ChunkerParams p = SmallParams(5);
+    p.normalization = level;
+    auto cuts = Cuts(Chunker(p), data);
+    double mean = double(data.size()) / cuts.size(), var = 0;
+    for (size_t i = 0; i + 1 < cuts.size(); ++i) var += (cuts[i] - mean) * (cuts[i] - mean);
+    return std::sqrt(var / (cuts.size() - 1));
+  };
+  double nc0 = stddev(0), nc1 = stddev(1), nc2 = stddev(2), nc3 = stddev(3);
+  std::printf("[ spread     ] stddev nc0 %.0f nc1 %.0f nc2 %.0f nc3 %.0f\n", nc0, nc1, nc2, nc3);
+  EXPECT_LT(nc1, nc0);
+  EXPECT_LT(nc2, nc1);
+  EXPECT_LT(nc3, nc2);
+}
+
+TEST(Chunker, SharedAcrossThreadsGivesTheSameCuts) {
+  auto data = RandomBytes(8 << 20, 14);
+  const Chunker c(SmallParams(3));
+  auto expected = Cuts(c, data);
+  std::vector<std::vector<size_t>> got(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < got.size(); ++t) threads.emplace_back([&, t] { got[t] = Cuts(c, data); });
+  for (std::thread& th : threads) th.join();
+  for (const auto& g : got) EXPECT_EQ(g, expected);
+}
+
+TEST(Chunker, KeepsItsParams) {
+  ChunkerParams p = SmallParams(77);
+  p.normalization = 1;
+  Chunker c(p);
+  EXPECT_EQ(c.params().seed, 77u);
+  EXPECT_EQ(c.params().avg_size, p.avg_size);
+  EXPECT_EQ(c.params().normalization, 1);
+}
+
+TEST(Chunker, TinyParamsWork) {
+  // The smallest configuration the contract allows still meets every bound.
+  ChunkerParams p;
+  p.min_size = 64;
+  p.avg_size = 128;
+  p.max_size = 512;
+  ASSERT_TRUE(p.Validate().ok());
+  auto data = RandomBytes(1 << 20, 15);
+  auto cuts = Cuts(Chunker(p), data);
+  for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+    ASSERT_GE(cuts[i], 64u);
+    ASSERT_LE(cuts[i], 512u);
+  }
+  double mean = double(data.size()) / cuts.size();
+  EXPECT_GT(mean, 0.75 * 128);
+  EXPECT_LT(mean, 1.5 * 128);
+  EXPECT_EQ(StreamingCuts(Chunker(p), data, 4), cuts);
 }
 
 TEST(Chunker, Throughput) {

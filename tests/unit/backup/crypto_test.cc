@@ -4,11 +4,13 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace steward::backup {
@@ -225,6 +227,66 @@ TEST_F(Crypto, DeriveKeyRejectsOutOfRangeParams) {
   EXPECT_EQ(DeriveKey("pw", p, &k).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(Crypto, DeriveKeyReportsOutOfMemoryAsIOError) {
+  // 1 TiB is within libsodium's limits but far beyond this machine; the kernel refuses the
+  // mapping only where it checks commitments (overcommit mode 0 or 2), so elsewhere the test
+  // would try to fill the memory instead.
+  std::FILE* f = std::fopen("/proc/sys/vm/overcommit_memory", "r");
+  int mode = -1;
+  if (f) {
+    if (std::fscanf(f, "%d", &mode) != 1) mode = -1;
+    std::fclose(f);
+  }
+  if (mode != 0 && mode != 2) GTEST_SKIP() << "overcommit_memory is " << mode;
+  KdfParams p = CheapKdf(1);
+  p.mem = uint64_t{1} << 40;
+  Key k;
+  k.fill(0xaa);
+  Status st = DeriveKey("pw", p, &k);
+  EXPECT_EQ(st.code(), StatusCode::kIOError) << st.ToString();
+  EXPECT_EQ(k, Key{}) << "a failed derivation must not leave a usable-looking key";
+}
+
+TEST_F(Crypto, ErrorsNeverContainThePassword) {
+  KdfParams p = CheapKdf(1);
+  p.ops = 0;
+  Key k;
+  Status st = DeriveKey("correct horse battery staple", p, &k);
+  EXPECT_EQ(st.ToString().find("horse"), std::string::npos);
+}
+
+TEST_F(Crypto, IsThreadSafe) {
+  // Every function keeps per-thread contexts (digest, cipher, zstd); hammer them together,
+  // with InitCrypto racing too.
+  Key key = RandomKey();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      if (!InitCrypto().ok()) ++failures;
+      for (int i = 0; i < 200; ++i) {
+        std::string plain = CompressibleString(1000 + 37 * i, t * 1000 + i);
+        std::string sealed, opened, back;
+        Seal(key, plain, &sealed);
+        if (!Open(key, sealed, &opened).ok() || opened != plain) ++failures;
+        if (!Decompress(Compress(plain), plain.size(), &back).ok() || back != plain) ++failures;
+        if (Sha256(plain) != Sha256(opened)) ++failures;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(Crypto, CompressClampsLevels) {
+  std::string plain = CompressibleString(10000, 14);
+  for (int level : {-5, 0, 1, 19, 22, 1000}) {
+    std::string out;
+    ASSERT_TRUE(Decompress(Compress(plain, level), plain.size(), &out).ok()) << level;
+    EXPECT_EQ(out, plain) << level;
+  }
+}
+
 TEST_F(Crypto, CompressRoundTrip) {
   for (size_t n : {size_t{0}, size_t{1}, size_t{1000}, size_t{3 << 20}}) {
     std::string plain = CompressibleString(n, n);
@@ -256,18 +318,56 @@ TEST_F(Crypto, DecompressEnforcesMaxSize) {
 
 // A frame written by a streaming compressor has no content size in its header, so only the
 // decoder can notice that it grows past the limit.
-std::string StreamedFrame(std::string_view data) {
+// It is fed in pieces, so zstd does not know the total either and uses the level's full
+// window.
+std::string StreamedFrame(std::string_view data, int level = 3) {
   ZSTD_CCtx* c = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
-  std::string out(ZSTD_compressBound(data.size()) + 64, '\0');
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  std::string out(ZSTD_compressBound(data.size()) + 1024, '\0');
   ZSTD_outBuffer ob{out.data(), out.size(), 0};
-  ZSTD_inBuffer ib{data.data(), data.size(), 0};
-  size_t r = ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_end);
-  EXPECT_EQ(r, 0u);
+  for (size_t off = 0; off < data.size(); off += 10000) {
+    std::string_view piece = data.substr(off, 10000);
+    ZSTD_inBuffer ib{piece.data(), piece.size(), 0};
+    while (ib.pos < ib.size) ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_continue);
+  }
+  ZSTD_inBuffer empty{nullptr, 0, 0};
+  while (ZSTD_compressStream2(c, &ob, &empty, ZSTD_e_end) != 0) {
+  }
   ZSTD_freeCCtx(c);
   out.resize(ob.pos);
   EXPECT_EQ(ZSTD_getFrameContentSize(out.data(), out.size()), ZSTD_CONTENTSIZE_UNKNOWN);
   return out;
+}
+
+TEST_F(Crypto, DecompressAcceptsStreamedFramesOfEveryLevel) {
+  std::string plain = CompressibleString(100000, 12);
+  for (int level : {1, 3, 9, 19}) {
+    std::string out;
+    Status st = Decompress(StreamedFrame(plain, level), plain.size(), &out);
+    ASSERT_TRUE(st.ok()) << "level " << level << ": " << st.ToString();
+    EXPECT_EQ(out, plain);
+  }
+}
+
+TEST_F(Crypto, DecompressRefusesHugeWindows) {
+  // A frame that asks for a 1 GiB window must not make the decoder allocate it.
+  std::string plain = CompressibleString(100000, 13);
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 30);
+  std::string frame(ZSTD_compressBound(plain.size()) + 1024, '\0');
+  ZSTD_outBuffer ob{frame.data(), frame.size(), 0};
+  ZSTD_inBuffer ib{plain.data(), 1000, 0};
+  while (ib.pos < ib.size) ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_continue);
+  ZSTD_inBuffer rest{plain.data() + 1000, plain.size() - 1000, 0};
+  while (ZSTD_compressStream2(c, &ob, &rest, ZSTD_e_end) != 0) {
+  }
+  ZSTD_freeCCtx(c);
+  frame.resize(ob.pos);
+  std::string out;
+  Status st = Decompress(frame, plain.size(), &out);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
 }
 
 TEST_F(Crypto, DecompressBoundsFramesWithoutContentSize) {
