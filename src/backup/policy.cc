@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <string_view>
 
 namespace steward::backup {
 
@@ -67,6 +68,20 @@ std::string DayBucket(const Civil& c) { return Format("%04d-%02u-%02u", c.year, 
 std::string WeekBucket(const Civil& c) { return Format("%04d-W%02u", c.iso_year, c.iso_week); }
 std::string MonthBucket(const Civil& c) { return Format("%04d-%02u", c.year, c.month); }
 std::string YearBucket(const Civil& c) { return Format("%04d", c.year); }
+
+// restic's --keep-tag a,b: a snapshot must carry every tag of the comma-separated list.
+bool HasAllTags(const Snapshot& snap, std::string_view list) {
+  bool any = false;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view tag = list.substr(0, comma);
+    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+    if (tag.empty()) continue;
+    if (std::find(snap.tags.begin(), snap.tags.end(), tag) == snap.tags.end()) return false;
+    any = true;
+  }
+  return any;
+}
 
 struct Group {
   std::string label;
@@ -132,9 +147,8 @@ void Decide(const std::vector<std::pair<Id, Snapshot>>& snapshots, const Group& 
       if (rule.remaining > 0) --rule.remaining;
     }
     if (policy.within_seconds > 0 && snap.time_ns > within_from) d.reasons.push_back("within");
-    for (const std::string& tag : policy.keep_tags)
-      if (std::find(snap.tags.begin(), snap.tags.end(), tag) != snap.tags.end())
-        d.reasons.push_back("tag " + tag);
+    for (const std::string& tags : policy.keep_tags)
+      if (HasAllTags(snap, tags)) d.reasons.push_back("tag " + tags);
     d.keep = keep_all || !d.reasons.empty();
     out->push_back(std::move(d));
   }

@@ -231,6 +231,16 @@ TEST(Policy, KeepTags) {
   EXPECT_EQ(Kept(decisions).size(), 2u);
   EXPECT_EQ(DecisionOf(decisions, tagged).reasons,
             (std::vector<std::string>{"tag prod", "tag release"}));
+
+  // A comma-separated entry needs every tag, as restic's --keep-tag a,b.
+  Id both = s.Add(At(2026, 9, 1), "h", {"/srv"}, {"db", "weekly"});
+  Id one = s.Add(At(2026, 9, 2), "h", {"/srv"}, {"db"});
+  KeepPolicy all;
+  all.keep_tags = {"db,weekly"};
+  auto list = ApplyPolicy(s.list, all, GroupBy::kHostPaths, 0);
+  EXPECT_EQ(Kept(list), std::set<Id>{both});
+  EXPECT_EQ(DecisionOf(list, both).reasons, std::vector<std::string>{"tag db,weekly"});
+  EXPECT_FALSE(DecisionOf(list, one).keep);
 }
 
 TEST(Policy, GroupsAreKeptApart) {
