@@ -1,10 +1,10 @@
 #include "backup/chunker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "backup/crypto.h"
 
@@ -64,8 +64,8 @@ int Log2Floor(uint32_t v) { return v == 0 ? 0 : 31 - __builtin_clz(v); }
 // instead of two (h1 is computed off that chain just for its check). The values are exactly
 // those of the byte-at-a-time rule h = 2h + g[byte], so cut points do not depend on this
 // optimisation; it measured ~1.5x faster than the simple loop here.
-inline size_t Scan(const uint64_t* gear, const uint8_t* data, size_t i, size_t end,
-                   uint64_t mask, uint64_t* hash) {
+inline size_t Scan(const uint64_t* gear, const uint8_t* data, size_t i, size_t end, uint64_t mask,
+                   uint64_t* hash) {
   uint64_t h = *hash;
   for (; i + 2 <= end; i += 2) {
     uint64_t ga = gear[data[i]], gb = gear[data[i + 1]];
@@ -94,32 +94,31 @@ constexpr int kMaxNormalization = 4;
 
 Status ChunkerParams::Validate() const {
   if (min_size < kMinMinSize) {
-    return InvalidArgument(
-        fmt::format("chunker min_size {} is too small; must be at least {}", min_size,
-                    kMinMinSize));
+    return InvalidArgument(fmt::format("chunker min_size {} is too small; must be at least {}",
+                                       min_size, kMinMinSize));
   }
   if (avg_size <= min_size) {
-    return InvalidArgument(fmt::format(
-        "chunker avg_size {} must be greater than min_size {}", avg_size, min_size));
+    return InvalidArgument(
+        fmt::format("chunker avg_size {} must be greater than min_size {}", avg_size, min_size));
   }
   if ((avg_size & (avg_size - 1)) != 0) {
-    return InvalidArgument(fmt::format(
-        "chunker avg_size {} is not a power of two (e.g. {})", avg_size,
-        uint32_t{1} << Log2Floor(avg_size)));
+    return InvalidArgument(fmt::format("chunker avg_size {} is not a power of two (e.g. {})",
+                                       avg_size, uint32_t{1} << Log2Floor(avg_size)));
   }
   if (max_size <= avg_size) {
-    return InvalidArgument(fmt::format(
-        "chunker max_size {} must be greater than avg_size {}", max_size, avg_size));
+    return InvalidArgument(
+        fmt::format("chunker max_size {} must be greater than avg_size {}", max_size, avg_size));
   }
   if (max_size > kMaxMaxSize) {
-    return InvalidArgument(fmt::format("chunker max_size {} is too large; must be at most {}",
-                                       max_size, kMaxMaxSize));
+    return InvalidArgument(
+        fmt::format("chunker max_size {} is too large; must be at most {}", max_size, kMaxMaxSize));
   }
   // The masks have log2(avg) +/- normalization bits; beyond 4 levels sizes pile up at
   // min_size and max_size and deduplication suffers (FastCDC evaluates 1..3).
   if (normalization < 0 || normalization > kMaxNormalization) {
-    return InvalidArgument(fmt::format("chunker normalization {} is out of range; must be in [0, {}]",
-                                       normalization, kMaxNormalization));
+    return InvalidArgument(
+        fmt::format("chunker normalization {} is out of range; must be in [0, {}]", normalization,
+                    kMaxNormalization));
   }
   return Status::OK();
 }

@@ -1,5 +1,6 @@
 #include "backup/crypto.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <zstd.h>
@@ -10,8 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-
-#include <fmt/format.h>
 
 namespace steward::backup {
 namespace {
@@ -137,9 +136,8 @@ bool IetfEncrypt(const Key& key, const unsigned char* xnonce, const unsigned cha
   size_t written = 0;
   int len = 0;
   return EVP_EncryptInit_ex2(ctx, ChachaPoly(), k.subkey(), k.nonce(), nullptr) == 1 &&
-         CipherUpdate(ctx, m, n, c, &written) &&
-         EVP_EncryptFinal_ex(ctx, c + written, &len) == 1 && written + len == n &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagSize, tag) == 1;
+         CipherUpdate(ctx, m, n, c, &written) && EVP_EncryptFinal_ex(ctx, c + written, &len) == 1 &&
+         written + len == n && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagSize, tag) == 1;
 }
 
 bool IetfDecrypt(const Key& key, const unsigned char* xnonce, const unsigned char* c, size_t n,
@@ -185,8 +183,8 @@ Status DecompressStreaming(ZSTD_DCtx* dctx, std::string_view frame, size_t max_s
       out->resize(std::min(max_size, out->size() * 2));
       full = false;
     }
-    ZSTD_outBuffer ob = full ? ZSTD_outBuffer{&spare, 1, 0}
-                             : ZSTD_outBuffer{out->data(), out->size(), pos};
+    ZSTD_outBuffer ob =
+        full ? ZSTD_outBuffer{&spare, 1, 0} : ZSTD_outBuffer{out->data(), out->size(), pos};
     size_t in_before = in.pos;
     size_t ret = ZSTD_decompressStream(dctx, &ob, &in);
     if (ZSTD_isError(ret)) {
@@ -219,7 +217,8 @@ Status DecompressStreaming(ZSTD_DCtx* dctx, std::string_view frame, size_t max_s
 }  // namespace
 
 Status InitCrypto() {
-  if (SodiumInitResult() < 0) return Internal("libsodium failed to initialize (no entropy source?)");
+  if (SodiumInitResult() < 0)
+    return Internal("libsodium failed to initialize (no entropy source?)");
   return Status::OK();
 }
 
@@ -285,8 +284,8 @@ Status Open(const Key& key, std::string_view sealed, std::string* plaintext) {
     ok = IetfDecrypt(key, nonce, c, mlen, c + mlen, m);
   } else {
     unsigned long long n = 0;
-    ok = crypto_aead_xchacha20poly1305_ietf_decrypt(m, &n, nullptr, c, mlen + kTagSize, nullptr,
-                                                    0, nonce, key.data()) == 0;
+    ok = crypto_aead_xchacha20poly1305_ietf_decrypt(m, &n, nullptr, c, mlen + kTagSize, nullptr, 0,
+                                                    nonce, key.data()) == 0;
   }
   if (!ok) {
     // Never hand out unauthenticated plaintext, not even partially.
@@ -309,17 +308,16 @@ Status DeriveKey(std::string_view password, const KdfParams& params, Key* key) {
                                        params.ops, ops_min, ops_max));
   }
   if (params.mem < mem_min || params.mem > mem_max) {
-    return InvalidArgument(fmt::format(
-        "argon2id mem {} bytes is out of range; must be in [{}, {}]", params.mem, mem_min,
-        mem_max));
+    return InvalidArgument(fmt::format("argon2id mem {} bytes is out of range; must be in [{}, {}]",
+                                       params.mem, mem_min, mem_max));
   }
   if (password.size() > crypto_pwhash_argon2id_PASSWD_MAX) {
     return InvalidArgument(fmt::format("password of {} bytes is longer than the maximum of {}",
                                        password.size(), crypto_pwhash_argon2id_PASSWD_MAX));
   }
   errno = 0;
-  if (crypto_pwhash(key->data(), key->size(), password.data(), password.size(),
-                    params.salt.data(), params.ops, static_cast<size_t>(params.mem),
+  if (crypto_pwhash(key->data(), key->size(), password.data(), password.size(), params.salt.data(),
+                    params.ops, static_cast<size_t>(params.mem),
                     crypto_pwhash_ALG_ARGON2ID13) != 0) {
     int err = errno;
     sodium_memzero(key->data(), key->size());
@@ -335,8 +333,8 @@ std::string Compress(std::string_view data, int level) {
   level = std::clamp(level, 1, 19);
   std::string out;
   out.resize(ZSTD_compressBound(data.size()));
-  size_t n = ZSTD_compressCCtx(ThreadCCtx(), out.data(), out.size(), data.data(), data.size(),
-                               level);
+  size_t n =
+      ZSTD_compressCCtx(ThreadCCtx(), out.data(), out.size(), data.data(), data.size(), level);
   if (ZSTD_isError(n)) Die(ZSTD_getErrorName(n));
   out.resize(n);
   return out;
@@ -358,8 +356,8 @@ Status Decompress(std::string_view frame, size_t max_size, std::string* out) {
     return DecompressStreaming(dctx, frame, max_size, out);
   }
   if (declared > max_size) {
-    return Corruption(fmt::format("zstd frame declares {} bytes, over the limit of {}",
-                                  declared, max_size));
+    return Corruption(
+        fmt::format("zstd frame declares {} bytes, over the limit of {}", declared, max_size));
   }
   // The header names the size: decode in one shot into a buffer of exactly that size. zstd
   // refuses to write past the buffer and checks that the decoded size matches the header, so

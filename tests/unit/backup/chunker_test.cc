@@ -249,6 +249,8 @@ TEST(Chunker, SeedSelectsDifferentCutPoints) {
   size_t common = 0;
   for (size_t e : ends_b) common += std::binary_search(ends_a.begin(), ends_a.end(), e);
   EXPECT_LT(common, ends_b.size() / 4) << common << " of " << ends_b.size();
+  // Every bit of the seed matters, the high ones included.
+  EXPECT_NE(Cuts(Chunker(SmallParams(1)), data), Cuts(Chunker(SmallParams(1 | 1ull << 63)), data));
 }
 
 TEST(Chunker, CutPointsAreStableAcrossVersions) {

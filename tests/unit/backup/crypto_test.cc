@@ -34,7 +34,7 @@ std::string RandomString(size_t n, uint64_t seed) {
 // Text-like data that compresses: words from a small vocabulary in random order.
 std::string CompressibleString(size_t n, uint64_t seed) {
   static const char* kWords[] = {"backup ", "steward ", "chunk ", "snapshot ", "tree ",
-                                 "pack ",   "index ",   "blob ",  "\n",         "restic "};
+                                 "pack ",   "index ",   "blob ",  "\n",        "restic "};
   std::mt19937_64 rng(seed);
   std::string s;
   s.reserve(n + 16);
@@ -58,8 +58,7 @@ TEST_F(Crypto, Sha256MatchesFipsVectors) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq").Hex(),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(Sha256("").Hex(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256("").Hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   // One million 'a' (FIPS 180-2 B.3): exercises many blocks in one call.
   EXPECT_EQ(Sha256(std::string(1000000, 'a')).Hex(),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
@@ -134,9 +133,9 @@ TEST_F(Crypto, OpensWhatLibsodiumSealed) {
     auto* p = reinterpret_cast<unsigned char*>(sealed.data());
     randombytes_buf(p, kNonceSize);
     unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        p + kNonceSize, &clen, reinterpret_cast<const unsigned char*>(plain.data()), n, nullptr,
-        0, nullptr, p, key.data());
+    crypto_aead_xchacha20poly1305_ietf_encrypt(p + kNonceSize, &clen,
+                                               reinterpret_cast<const unsigned char*>(plain.data()),
+                                               n, nullptr, 0, nullptr, p, key.data());
     std::string back;
     Status st = Open(key, sealed, &back);
     ASSERT_TRUE(st.ok()) << n << ": " << st.ToString();
@@ -488,12 +487,12 @@ TEST_F(Crypto, Throughput) {
   double decompress = BestMiBPerSecond(n, 3, [&] {
     for (const std::string& f : frames) ASSERT_TRUE(Decompress(f, piece, &back).ok());
   });
-  double sha = BestMiBPerSecond(n, 3, [&] {
-    pieces([&](std::string_view p, size_t) { EXPECT_FALSE(Sha256(p).IsZero()); });
-  });
-  std::printf("[ throughput ] Seal %.0f MiB/s, Open %.0f MiB/s, Compress(3) %.0f MiB/s "
-              "(ratio %.2f), Decompress %.0f MiB/s, SHA-256 %.0f MiB/s\n",
-              seal, open, compress, double(n) / compressed, decompress, sha);
+  double sha = BestMiBPerSecond(
+      n, 3, [&] { pieces([&](std::string_view p, size_t) { EXPECT_FALSE(Sha256(p).IsZero()); }); });
+  std::printf(
+      "[ throughput ] Seal %.0f MiB/s, Open %.0f MiB/s, Compress(3) %.0f MiB/s "
+      "(ratio %.2f), Decompress %.0f MiB/s, SHA-256 %.0f MiB/s\n",
+      seal, open, compress, double(n) / compressed, decompress, sha);
 }
 
 }  // namespace
