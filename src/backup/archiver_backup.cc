@@ -537,7 +537,7 @@ void BackupRun::ReadFile(FileTask* task) {
       task->failed = true;
     } else {
       Fd owned(fd);
-      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      if (task->size > kBlockSize) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
       Status st = ReadChunks(task, fd);
       if (!st.ok()) {
         AddError(st.message());

@@ -8,6 +8,7 @@
 // fifos and device nodes, then hardlinks (link() to the first restored name of the same
 // inode), and last the directories' owners, modes, xattrs and times, deepest first, because
 // creating entries changes a directory's mtime.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -225,8 +226,16 @@ Status RestoreRun::Collect(const Id& tree_id, const std::string& prefix, int dep
 
 Status RestoreRun::CheckNothingExists() {
   struct stat st;
-  if (lstat(target_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+  if (lstat(target_.c_str(), &st) != 0) return Status::OK();  // a new target: nothing there
+  if (!S_ISDIR(st.st_mode))
     return AlreadyExists("restore: target " + target_ + " exists and is not a directory");
+  if (DIR* d = opendir(target_.c_str())) {  // an empty target needs no lstat per item
+    bool empty = true;
+    while (struct dirent* e = readdir(d))
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = false;
+    closedir(d);
+    if (empty) return Status::OK();
+  }
   for (const Item& item : items_) {
     std::string p = Target(item);
     if (lstat(p.c_str(), &st) != 0) continue;
@@ -275,7 +284,7 @@ void RestoreRun::RestoreFile(const Item& item) {
   }
   Fd owned(fd);
   std::string chunk;
-  uint64_t off = 0;
+  uint64_t off = 0, written_end = 0;
   for (const Id& id : item.node.content) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -305,9 +314,10 @@ void RestoreRun::RestoreFile(const Item& item) {
       done += n;
     }
     off += chunk.size();
+    written_end = off;
     bytes_ += chunk.size();
   }
-  if (ftruncate(fd, off) != 0) {  // the holes at the end
+  if (written_end != off && ftruncate(fd, off) != 0) {  // the hole at the end
     AddError("restore: truncate " + p + ": " + Errno(errno));
     return;
   }

@@ -5,7 +5,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -64,8 +67,8 @@ class CountingStore : public BlobStore {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "archiver_test.XXXXXX").string();
+  explicit TempDir(const std::string& parent = fs::temp_directory_path().string()) {
+    std::string tmpl = parent + "/archiver_test.XXXXXX";
     path_ = mkdtemp(tmpl.data());
   }
   ~TempDir() {
@@ -153,6 +156,16 @@ void ExpectSameTree(const std::string& a, const std::string& b) {
   }
 }
 
+// /dev/shm when it is a tmpfs, else the temp dir. For the tests that create and remove
+// hundreds of thousands of files: on a disk shared with fsync-heavy tests, ext4's journal
+// makes that take minutes, and what is tested does not depend on the file system.
+std::string FastTempParent() {
+  struct statfs sf;
+  if (statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK) == 0)
+    return "/dev/shm";
+  return fs::temp_directory_path().string();
+}
+
 ChunkerParams SmallChunks() {
   ChunkerParams p;
   p.min_size = 16 << 10;
@@ -164,7 +177,8 @@ ChunkerParams SmallChunks() {
 
 class ArchiverTest : public ::testing::Test {
  protected:
-  ArchiverTest() : store_(NewMemoryBlobStore(ChunkerParams{})) {}
+  explicit ArchiverTest(const std::string& temp = fs::temp_directory_path().string())
+      : src_(temp), dst_(temp), store_(NewMemoryBlobStore(ChunkerParams{})) {}
 
   std::string Src(const std::string& rel = "") const { return src_.path() + rel; }
   // Where a source path lands under the restore target (the snapshot mirrors from "/").
@@ -210,6 +224,12 @@ class ArchiverTest : public ::testing::Test {
 
   TempDir src_, dst_;
   std::unique_ptr<BlobStore> store_;
+};
+
+// The source and the restore target on tmpfs when there is one (see FastTempParent).
+class ArchiverFastFsTest : public ArchiverTest {
+ protected:
+  ArchiverFastFsTest() : ArchiverTest(FastTempParent()) {}
 };
 
 TEST_F(ArchiverTest, EmptyFilesAndEmptyDirectoriesRoundTrip) {
@@ -263,12 +283,21 @@ TEST_F(ArchiverTest, SparseFileIsReadThroughItsHolesAndRestoredSparse) {
   EXPECT_LT(st.st_blocks * 512, 16ll << 20) << "the restored file is not sparse";
   EXPECT_EQ(MtimeNs(st), MtimeNs(Lstat(path)));
   int fa = open(path.c_str(), O_RDONLY), fb = open(restored.c_str(), O_RDONLY);
+  // cmp in 4 MiB windows; a window where neither file has data is zeros in both.
   std::string ba(4 << 20, '\0'), bb(4 << 20, '\0');
+  auto next_data = [](int fd, uint64_t off) {
+    off_t d = lseek(fd, off, SEEK_DATA);
+    return d < 0 ? kSize : uint64_t(d);
+  };
   bool same = true;
+  int compared = 0;
   for (uint64_t off = 0; off < kSize && same; off += ba.size()) {
+    if (std::min(next_data(fa, off), next_data(fb, off)) >= off + ba.size()) continue;
     ssize_t na = pread(fa, ba.data(), ba.size(), off), nb = pread(fb, bb.data(), bb.size(), off);
     same = na == nb && na > 0 && ba == bb;
+    ++compared;
   }
+  EXPECT_GE(compared, 3);
   close(fa);
   close(fb);
   EXPECT_TRUE(same) << "restored sparse file differs";
@@ -408,7 +437,7 @@ TEST_F(ArchiverTest, UserXattrsRoundTrip) {
   EXPECT_EQ(getxattr(Restored("/d").c_str(), "user.dir", buf, sizeof buf), 1);
 }
 
-TEST_F(ArchiverTest, HundredThousandSmallFiles) {
+TEST_F(ArchiverFastFsTest, HundredThousandSmallFiles) {
   const int kDirs = 400, kPerDir = 250;
   for (int d = 0; d < kDirs; ++d) {
     std::string dir = Src("/d" + std::to_string(d));
@@ -587,7 +616,7 @@ TEST_F(ArchiverTest, ProgressIsReported) {
 
 // Throughput of ~500 MB of mixed data into the memory store; printed, not asserted.
 // Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
-TEST_F(ArchiverTest, DISABLED_Throughput500MB) {
+TEST_F(ArchiverFastFsTest, DISABLED_Throughput500MB) {
   for (int i = 0; i < 4; ++i)
     WriteFile(Src("/random" + std::to_string(i)), RandomBytes(50 << 20, i));  // 200 MB
   std::string text;
@@ -603,22 +632,32 @@ TEST_F(ArchiverTest, DISABLED_Throughput500MB) {
       WriteFile(dir + "/" + std::to_string(f), RandomBytes(10000, d * 1000 + f));
   }
   sync();
+  // CPU seconds too: on a shared machine the wall time says more about the neighbours.
+  auto cpu = [] {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  };
   for (int threads : {1, 2}) {
     store_ = NewMemoryBlobStore(ChunkerParams{});
     BackupOptions options;
     options.threads = threads;
+    double cpu0 = cpu();
     BackupResult b = Backup(options);
-    std::printf("backup of %.0f MB, %d thread(s): %.2f s, %.0f MB/s\n",
-                b.summary.bytes_processed / 1e6, threads, b.summary.seconds,
-                b.summary.bytes_processed / 1e6 / b.summary.seconds);
+    double mb = b.summary.bytes_processed / 1e6, cpu1 = cpu();
+    std::printf("backup of %.0f MB, %d thread(s): %.2f s wall (%.0f MB/s), %.2f s CPU (%.0f MB/s)\n",
+                mb, threads, b.summary.seconds, mb / b.summary.seconds, cpu1 - cpu0,
+                mb / (cpu1 - cpu0));
     auto start = std::chrono::steady_clock::now();
     RestoreOptions ro;
     ro.threads = threads;
     ro.target = dst_.path() + "/t" + std::to_string(threads);
     Restore(b.tree, ro);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("restore, %d thread(s): %.2f s, %.0f MB/s\n", threads, s,
-                b.summary.bytes_processed / 1e6 / s);
+    double cpu2 = cpu();
+    std::printf("restore, %d thread(s): %.2f s wall (%.0f MB/s), %.2f s CPU (%.0f MB/s)\n",
+                threads, s, mb / s, cpu2 - cpu1, mb / (cpu2 - cpu1));
   }
 }
 
