@@ -17,8 +17,8 @@ namespace {
 
 // sodium_init() is itself thread-safe and idempotent, but a function-local static makes every
 // later call a single load, so the hot paths below can ensure initialization on their own
-// instead of trusting every caller to have run InitCrypto() (the AEAD picks its SIMD
-// implementation during sodium_init).
+// instead of trusting every caller to have run InitCrypto() (sodium_init selects the SIMD
+// code of Argon2id and HChaCha20 and readies the random source).
 int SodiumInitResult() {
   static const int rc = sodium_init();
   return rc;
