@@ -63,26 +63,27 @@ StatusOr<IdMap<uint64_t>> ListPacks(Backend* backend) {
 }
 
 // A blob as stored in a pack: Seal(key, format byte || payload) (kBlobRaw or kBlobZstd).
-// Decrypts, decompresses and checks the plaintext against the blob's id.
-Status DecodeBlob(const Key& key, std::string_view sealed, const PackEntry& e, std::string* scratch,
-                  std::string* plain) {
+// Decrypts, decompresses and checks the plaintext against the blob's id; the buffers are the
+// caller's so that a loop over many blobs allocates once.
+Status VerifyBlob(const Key& key, std::string_view sealed, const PackEntry& e, std::string* scratch,
+                  std::string* unzipped) {
   RETURN_IF_ERROR(Open(key, sealed, scratch));
   if (scratch->empty()) return Corruption("empty blob");
-  std::string_view payload = std::string_view(*scratch).substr(1);
+  std::string_view plain = std::string_view(*scratch).substr(1);
   switch (uint8_t((*scratch)[0])) {
     case kBlobRaw:
-      plain->assign(payload);
       break;
     case kBlobZstd:
-      RETURN_IF_ERROR(Decompress(payload, e.where.raw_length, plain));
+      RETURN_IF_ERROR(Decompress(plain, e.where.raw_length, unzipped));
+      plain = *unzipped;
       break;
     default:
       return Corruption("unknown blob format " + std::to_string(uint8_t((*scratch)[0])));
   }
-  if (plain->size() != e.where.raw_length)
-    return Corruption("decodes to " + std::to_string(plain->size()) + " bytes, the index says " +
+  if (plain.size() != e.where.raw_length)
+    return Corruption("decodes to " + std::to_string(plain.size()) + " bytes, the index says " +
                       std::to_string(e.where.raw_length));
-  if (Sha256(*plain) != e.id) return Corruption("content does not hash to the blob's id");
+  if (Sha256(plain) != e.id) return Corruption("content does not hash to the blob's id");
   return Status::OK();
 }
 
@@ -389,7 +390,7 @@ class Checker {
     for (const PackEntry& e : blobs) {
       StatusOr<std::string_view> sealed = SealedBytes(*data, e);
       Status blob_st =
-          sealed.ok() ? DecodeBlob(repo_->key(), *sealed, e, scratch, plain) : sealed.status();
+          sealed.ok() ? VerifyBlob(repo_->key(), *sealed, e, scratch, plain) : sealed.status();
       if (blob_st.ok()) continue;
       bad.push_back(e.id);
       add("blob",
@@ -625,7 +626,7 @@ Status Repack(Repository* repo, const std::vector<const PackPlan*>& repack,
     for (const PackEntry& e : p.keep) {
       StatusOr<std::string_view> sealed = SealedBytes(data, e);
       Status st =
-          sealed.ok() ? DecodeBlob(repo->key(), *sealed, e, &scratch, &plain) : sealed.status();
+          sealed.ok() ? VerifyBlob(repo->key(), *sealed, e, &scratch, &plain) : sealed.status();
       if (!st.ok())
         return Corruption("prune: " + PackPath(p.id) + ": " +
                           std::string(BlobTypeName(e.where.type)) + " blob " + e.id.Hex() +

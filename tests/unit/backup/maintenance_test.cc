@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
+#include "backup/archiver.h"
 #include "repo_fixture.h"
 
 namespace steward::backup {
@@ -311,6 +313,50 @@ TEST_F(MaintenanceTest, RebuildIndexSkipsAPackWithADamagedHeader) {
   EXPECT_EQ(*indexed, packs.size() - 1);
   ASSERT_EQ(skipped.size(), 1u);
   EXPECT_NE(skipped[0].find(std::filesystem::path(victim).filename().string()), std::string::npos);
+}
+
+// The whole path: a real directory backed up by the archiver, a flipped byte in one of its
+// file's chunks, and the affected path is that file's absolute path.
+TEST(MaintenanceArchiverTest, ReadDataNamesTheBackedUpFileADamagedChunkBelongsTo) {
+  TempDir tmp;
+  std::string src = tmp.path() + "/src", dir = tmp.path() + "/repo";
+  std::filesystem::create_directories(src + "/db");
+  std::ofstream(src + "/db/big", std::ios::binary) << RandomContent(200000, 7);
+  std::ofstream(src + "/notes", std::ios::binary) << "small";
+  auto repo = testing::CreateRepo(dir, testing::SmallRepoOptions());
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  BackupOptions options;
+  options.paths = {src};
+  auto backed = BackupPaths(repo->get(), options);
+  ASSERT_TRUE(backed.ok()) << backed.status().ToString();
+  ASSERT_TRUE((*repo)->Flush().ok());
+  Snapshot snap;
+  snap.time_ns = 1;
+  snap.paths = {src};
+  snap.tree = backed->tree;
+  auto snap_id = (*repo)->SaveSnapshot(snap);
+  ASSERT_TRUE(snap_id.ok()) << snap_id.status().ToString();
+
+  std::vector<Id> chunks;
+  ASSERT_TRUE(WalkTree(repo->get(), snap.tree, [&](const std::string& path, const Node& node) {
+                if (path == src + "/db/big") chunks = node.content;
+                return Status::OK();
+              }).ok());
+  ASSERT_GT(chunks.size(), 2u);
+  PackEntry victim;
+  for (const PackEntry& e : (*repo)->IndexEntries())
+    if (e.id == chunks[1]) victim = e;
+  ASSERT_FALSE(victim.id.IsZero());
+  FlipByte(PackFile(dir, victim.where.pack), victim.where.offset + victim.where.length - 3);
+
+  CheckOptions check;
+  check.read_data = true;
+  auto report = Check(repo->get(), check);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  auto blobs = ProblemsOf(*report, "blob", PackName(victim.where.pack));
+  ASSERT_EQ(blobs.size(), 1u) << Describe(*report);
+  EXPECT_EQ(blobs[0].affected,
+            std::vector<std::string>{"snapshot " + snap_id->Short() + " " + src + "/db/big"});
 }
 
 uint64_t DataBytes(const std::string& dir) {
