@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -600,6 +601,97 @@ TEST_F(ArchiverTest, TreesDoNotDependOnThreadCount) {
   Id a = SubtreeOf(Backup(one).tree, Src());
   Id b = SubtreeOf(Backup(many).tree, Src());
   EXPECT_EQ(a, b);
+}
+
+TEST_F(ArchiverTest, PathsAreNormalisedAndLeadingDirectoriesKeepTheirMetadata) {
+  fs::create_directories(Src("/sub/inner"));
+  WriteFile(Src("/sub/inner/f"), "f");
+  WriteFile(Src("/outside"), "not backed up");
+  BackupOptions options;
+  options.paths = {Src("//sub/./inner/../")};
+  BackupResult b = Backup(options);
+  EXPECT_EQ(b.summary.files_new, 1u);
+  // The root tree's first component is the temp dir's first component, with its real mode.
+  std::string first = fs::path(Src()).begin()->string() == "/"
+                          ? (++fs::path(Src()).begin())->string()
+                          : fs::path(Src()).begin()->string();
+  auto root = LoadTree(store_.get(), b.tree);
+  ASSERT_TRUE(root.ok());
+  ASSERT_EQ(root->nodes.size(), 1u);
+  EXPECT_EQ(root->nodes[0].name, first);
+  EXPECT_EQ(root->nodes[0].type, NodeType::kDir);
+  EXPECT_EQ(root->nodes[0].mode, Lstat("/" + first).st_mode & 07777);
+  auto src = LoadTree(store_.get(), SubtreeOf(b.tree, Src()));
+  ASSERT_TRUE(src.ok());
+  ASSERT_EQ(src->nodes.size(), 1u);  // "sub" only, not "outside"
+  EXPECT_EQ(src->nodes[0].name, "sub");
+}
+
+// /dev is one file system and /dev/shm another on Linux: with one_file_system the walk
+// records /dev/shm as an empty directory and does not descend into it.
+TEST_F(ArchiverTest, OneFileSystemStopsAtMountPoints) {
+  struct stat dev, shm;
+  if (stat("/dev", &dev) != 0 || stat("/dev/shm", &shm) != 0 || dev.st_dev == shm.st_dev)
+    GTEST_SKIP() << "/dev/shm is not a mount point here";
+  TempDir in_shm("/dev/shm");
+  WriteFile(in_shm.path() + "/x", "x");
+  BackupOptions options;
+  options.paths = {"/dev"};
+  options.one_file_system = true;
+  auto b = BackupPaths(store_.get(), options);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  auto shm_tree = LoadTree(store_.get(), SubtreeOf(b->tree, "/dev/shm"));
+  ASSERT_TRUE(shm_tree.ok());
+  EXPECT_TRUE(shm_tree->nodes.empty());
+  auto dev_tree = LoadTree(store_.get(), SubtreeOf(b->tree, "/dev"));
+  ASSERT_TRUE(dev_tree.ok());
+  for (const Node& n : dev_tree->nodes)
+    if (n.name == "null") {
+      EXPECT_EQ(n.type, NodeType::kCharDevice);
+      EXPECT_EQ(n.rdev, makedev(1, 3));
+    }
+}
+
+// Unreadable entries are listed in `errors` and skipped; the rest is backed up. Run as an
+// unprivileged user (a forked child that drops to nobody when the test runs as root).
+TEST_F(ArchiverTest, UnreadableEntriesAreReportedAndSkipped) {
+  WriteFile(Src("/readable"), "r");
+  WriteFile(Src("/locked"), "secret", 0000);
+  fs::create_directories(Src("/closed"));
+  WriteFile(Src("/closed/inside"), "x");
+  ASSERT_EQ(chmod(Src("/closed").c_str(), 0000), 0);
+  ASSERT_EQ(chmod(Src().c_str(), 0755), 0);
+  auto check = [&]() -> int {
+    BackupOptions options;
+    options.paths = {Src()};
+    auto b = BackupPaths(store_.get(), options);
+    if (!b.ok()) return 10;
+    if (b->summary.files_new != 1) return 11;
+    for (const auto& e : b->errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+    if (b->errors.size() != 2) return 12;
+    std::string all = b->errors[0] + "\n" + b->errors[1];
+    if (all.find("open directory " + Src("/closed") + ": Permission denied") == std::string::npos)
+      return 13;
+    if (all.find("open " + Src("/locked") + ": Permission denied") == std::string::npos) return 14;
+    auto tree = LoadTree(store_.get(), SubtreeOf(b->tree, Src()));
+    if (!tree.ok() || tree->nodes.size() != 2) return 15;  // "closed" (empty) and "readable"
+    return 0;
+  };
+  if (geteuid() != 0) {
+    EXPECT_EQ(check(), 0);
+    return;
+  }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(20);
+    _exit(check());
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see the return codes in the test";
+  chmod(Src("/closed").c_str(), 0755);
 }
 
 TEST_F(ArchiverTest, ProgressIsReported) {
