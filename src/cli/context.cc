@@ -10,6 +10,7 @@
 #include "alerting/rule_file.h"
 #include "alerting/slo.h"
 #include "cli/cli.h"
+#include "pipeline/cron.h"
 #include "pipeline/parse.h"
 #include "server/deploy_controller.h"
 #include "server/alerting.h"
@@ -72,6 +73,25 @@ std::vector<config::Diagnostic> Context::CheckRules(const config::Stack& stack) 
       if (d.message.rfind(at, 0) == 0) d = {check.location, d.message.substr(at.size())};
     }
     out.push_back(std::move(d));
+  }
+  // Backup and drill schedules: the config room cannot parse cron, the daemon must not get a
+  // schedule it cannot run.
+  auto cron = [&out](const std::string& text, const config::SourceLocation& at,
+                     const std::string& owner, const char* key) {
+    if (text.empty()) return;
+    auto parsed = pipeline::CronSchedule::Parse(text);
+    if (!parsed.ok())
+      out.push_back({at, owner + "'" + key + "': " + parsed.status().message() +
+                             "; e.g. \"0 3 * * *\" or @daily"});
+  };
+  if (!stack.backup.repository.empty())
+    cron(stack.backup.schedule, stack.backup.schedule_location, "", "backup.schedule");
+  for (const config::Service& svc : stack.services) {
+    if (!svc.backup.enabled) continue;
+    std::string owner = "service '" + svc.name + "': ";
+    cron(svc.backup.schedule, svc.backup.schedule_location, owner, "backup.schedule");
+    cron(svc.backup.drill_schedule, svc.backup.drill_schedule_location, owner,
+         "backup.drill_schedule");
   }
   // Pipelines too: the daemon loads them at apply, and a broken one must not get that far.
   if (!stack.path.empty()) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "config/backup_parser.h"
 #include "config/deploy_parser.h"
 #include "config/monitoring_rules.h"
 #include "config/parse_context.h"
@@ -14,7 +15,7 @@ namespace {
 constexpr std::string_view kServiceKeyList[] = {
     "command", "args",    "env",         "working_dir", "replicas",   "port",      "ports",
     "health",  "restart", "stop_signal", "stop_grace",  "depends_on", "resources", "metrics",
-    "ingress", "deploy"};
+    "ingress", "deploy",  "backup"};
 constexpr std::string_view kHealthKeys[] = {"http",
                                             "tcp",
                                             "exec",
@@ -95,6 +96,7 @@ class ServiceReader {
     if (k == "metrics") return Metrics(e);
     if (k == "ingress") return ParseIngress(ctx_, e, who_, &s_);
     if (k == "deploy") return ParseDeploy(ctx_, e, who_, &s_);
+    if (k == "backup") return ParseServiceBackup(ctx_, e, who_, dir_, &s_);
   }
 
   template <typename T>

@@ -1,6 +1,7 @@
 #include "config/stack_json.h"
 
 #include "base/hash.h"
+#include "config/backup_parser.h"
 #include "config/monitoring_rules.h"
 
 #include <array>
@@ -390,6 +391,7 @@ Service ServiceFromJsonOrThrow(const json& j) {
   s.metrics = MetricsFromJson(Object(j, "metrics"));
   s.ingress = IngressFromJson(Object(j, "ingress"));
   s.deploy = DeployFromJson(Object(j, "deploy"));
+  if (j.contains("backup")) s.backup = internal::ServiceBackupFromJson(j["backup"]);
   return s;
 }
 
@@ -423,7 +425,8 @@ json ServiceToJson(const Service& s) {
       {"resources", {{"cpu", s.resources.cpu}, {"memory_bytes", s.resources.memory_bytes}}},
       {"metrics", MetricsToJson(s.metrics)},
       {"ingress", IngressToJson(s.ingress)},
-      {"deploy", DeployToJson(s.deploy)}};
+      {"deploy", DeployToJson(s.deploy)},
+      {"backup", internal::ServiceBackupToJson(s.backup)}};
 }
 
 StatusOr<Service> ServiceFromJson(const json& j) {
@@ -455,7 +458,8 @@ json StackToJson(const Stack& stack) {
               {"rule_files", stack.rule_files},
               {"alerting", internal::AlertingToJson(stack.alerting)},
               {"slos", internal::SlosToJson(stack.slos)},
-              {"runbooks", RunbooksToJson(stack.runbooks)}};
+              {"runbooks", RunbooksToJson(stack.runbooks)},
+              {"backup", internal::BackupSettingsToJson(stack.backup)}};
 }
 
 StatusOr<Stack> StackFromJson(const json& j) {
@@ -486,6 +490,7 @@ StatusOr<Stack> StackFromJson(const json& j) {
     auto runbooks = RunbooksFromJson(Array(j, "runbooks"));
     if (!runbooks.ok()) throw std::invalid_argument(runbooks.status().message());
     stack.runbooks = *std::move(runbooks);
+    if (j.contains("backup")) stack.backup = internal::BackupSettingsFromJson(j["backup"]);
     return stack;
   });
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "config/backup_parser.h"
 #include "config/parse_context.h"
 #include "config/yaml_tree.h"
 
@@ -42,7 +43,8 @@ using internal::YamlPair;
 
 constexpr std::string_view kTopKeys[] = {"project",    "environments", "services",   "scrape_configs",
                                          "monitors",   "monitoring",   "rule_files", "alerting",
-                                         "slos",       "runbooks",     "pipelines"};
+                                         "slos",       "runbooks",     "pipelines",
+                                         "backup"};
 constexpr std::string_view kEnvironmentKeys[] = {"vars", "services"};
 constexpr std::string_view kHealthKinds[] = {"http", "tcp", "exec"};
 
@@ -240,6 +242,7 @@ void StackReader::ReadRoot(YamlNode root) {
   internal::ParseAlertingSections(ctx_, top, &stack_);
   if (const Entry* slos = Find(top, "slos")) internal::ParseSlos(ctx_, *slos, &stack_);
   internal::ParseRunbooks(ctx_, top, &stack_);
+  internal::ParseBackupSettings(ctx_, Find(top, "backup"), stack_.dir, &stack_);
 }
 
 void StackReader::ReadEnvironments(const Entry& e) {

@@ -10,6 +10,7 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr char kStack[] = R"(project: demo
+backup: {repository: /b, key_file: k, keep: {last: 3, within: 2h}, state: true}
 environments:
   prod: {vars: {LEVEL: info}}
 services:
@@ -25,6 +26,7 @@ services:
     stop_grace: 1m30s
     depends_on: [db]
     resources: {cpu: 0.25, memory: 1.5Gi}
+    backup: {paths: [./data], exclude: ["*.tmp"], before: "true", max_age: 2h, schedule: "@hourly"}
   db:
     command: postgres
     health: {exec: [pg_isready]}
