@@ -16,6 +16,7 @@
 // Thread safety: one job or drill per Repository at a time.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -51,6 +52,17 @@ struct JobResult {
 
 StatusOr<JobResult> RunBackupJob(Repository* repo, const JobSpec& spec, const LogFn& log);
 
+// The repository secret as the stack's backup: settings name it, read the way `steward backup`
+// reads --password-file (the first line) and --key-file (the whole file). Errors name the file,
+// never its content.
+StatusOr<std::string> ReadRepositorySecret(const std::string& password_file,
+                                           const std::string& key_file);
+// OpenBackend(location) + Repository::Open with that secret: what the daemon and
+// `steward backup run --service` do before RunBackupJob.
+StatusOr<std::unique_ptr<Repository>> OpenJobRepository(const std::string& location,
+                                                        const std::string& password_file,
+                                                        const std::string& key_file);
+
 struct DrillSpec {
   std::string name;          // the service
   std::string verify;        // "" = restore only
@@ -60,6 +72,9 @@ struct DrillSpec {
   // verify is killed (its process group: SIGTERM, then SIGKILL 5 s later) after this long; a
   // drill whose verify hangs fails with "verify timed out".
   int verify_timeout_seconds = 600;
+  // When set and it becomes true (the daemon stopping), verify is killed like at the timeout
+  // and the drill fails with "verify cancelled". Not owned.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct DrillResult {
