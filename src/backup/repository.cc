@@ -25,6 +25,8 @@ using nlohmann::json;
 namespace {
 
 constexpr int kFormatVersion = 1;
+constexpr uint64_t kMaxKdfOps = 100;
+constexpr uint64_t kMaxKdfMem = uint64_t{16} << 30;
 
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -142,6 +144,11 @@ StatusOr<RepoConfig> ConfigFromJson(std::string_view text) {
 
 // Makes a key file: the master key sealed under a key derived from `password`.
 StatusOr<std::string> MakeKeyFile(std::string_view password, KdfParams kdf, const Key& master) {
+  if (kdf.ops > kMaxKdfOps || kdf.mem > kMaxKdfMem)
+    return InvalidArgument(fmt::format(
+        "argon2id ops {} mem {} bytes: at most ops {} and mem {} bytes (a key beyond them "
+        "could not be opened)",
+        kdf.ops, kdf.mem, kMaxKdfOps, kMaxKdfMem));
   RandomBytes(kdf.salt.data(), kdf.salt.size());
   Key derived;
   RETURN_IF_ERROR(DeriveKey(password, kdf, &derived));
@@ -175,6 +182,11 @@ StatusOr<KeyFile> ParseKeyFile(std::string_view name, std::string_view text) {
     if (j.at("kdf").get<std::string>() != "argon2id") return Corruption("kdf is not \"argon2id\"");
     k.kdf.ops = j.at("ops").get<uint64_t>();
     k.kdf.mem = j.at("mem").get<uint64_t>();
+    // A damaged or planted key file must not make opening run for hours or exhaust memory.
+    if (k.kdf.ops > kMaxKdfOps || k.kdf.mem > kMaxKdfMem)
+      return Corruption(fmt::format(
+          "argon2id ops {} mem {} exceed what steward accepts (ops <= {}, mem <= {} bytes)",
+          k.kdf.ops, k.kdf.mem, kMaxKdfOps, kMaxKdfMem));
     std::string salt;
     if (!FromHex(j.at("salt").get<std::string>(), &salt) || salt.size() != k.kdf.salt.size())
       return Corruption("salt is not 32 hex digits");
@@ -329,6 +341,7 @@ Status Repository::State::LoadIndex(Repository& repo) {
     repo.state_->AddToIndex(loaded[i].entries);
     repo.index_files_.push_back(names[i]);
   }
+  repo.state_->DedupeExtra();
   return Status::OK();
 }
 
@@ -450,6 +463,7 @@ Status Repository::RewriteIndex(const std::vector<PackEntry>& entries) {
   // Blobs of packs written since the last index file stay known (and are still written to
   // the next one).
   s.AddToIndex(s.unindexed);
+  s.DedupeExtra();
   index_files_ = std::move(kept);
   index_files_.push_back(name);
   return removed;

@@ -88,6 +88,11 @@ struct Repository::State {
   static Status WritePack(Repository& repo, std::shared_ptr<OpenPack> pack);
   // Saves an index file naming `entries`; on failure they go back to `unindexed`.
   static Status WriteIndex(Repository& repo, std::vector<PackEntry> entries);
+  // Reads, decrypts and verifies one stored copy of a blob.
+  static Status LoadStoredBlob(Repository& repo, const Id& id, const BlobLocation& where,
+                               std::string* sealed, std::string* plaintext);
+  // Sorts `extra` and drops repeats (the same copy named by several index files).
+  void DedupeExtra();
   // Loads every index file (a damaged one is skipped into index_warnings_).
   static Status LoadIndex(Repository& repo);
 };

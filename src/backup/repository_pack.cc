@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "backup/repository_format.h"
 
@@ -57,6 +58,21 @@ Status OpenBlob(const Key& key, const Id& pack, const Id& id, BlobType type, uin
 }
 
 }  // namespace
+
+Status Repository::State::LoadStoredBlob(Repository& repo, const Id& id, const BlobLocation& where,
+                                         std::string* sealed, std::string* plaintext) {
+  Status st =
+      repo.backend_->Load(FileType::kData, where.pack.Hex(), sealed, where.offset, where.length);
+  if (!st.ok())
+    return Status(st.code(), fmt::format("{} blob {}: read pack {}: {}", TypeName(where.type),
+                                         id.Hex(), PackPath(where.pack), st.message()));
+  if (sealed->size() != where.length)
+    return Corruption(fmt::format("pack {}: {} blob {} at offset {}: pack is too short",
+                                  PackPath(where.pack), TypeName(where.type), id.Hex(),
+                                  where.offset));
+  return OpenBlob(repo.master_, where.pack, id, where.type, where.offset, where.raw_length, *sealed,
+                  plaintext);
+}
 
 std::string PackPath(const Id& pack) {
   std::string hex = pack.Hex();
@@ -193,6 +209,17 @@ void Repository::State::AddToIndex(const std::vector<PackEntry>& entries) {
   }
 }
 
+void Repository::State::DedupeExtra() {
+  auto key = [](const PackEntry& e) {
+    return std::tie(e.where.pack, e.where.offset, e.id, e.where.type);
+  };
+  std::sort(extra.begin(), extra.end(),
+            [&](const PackEntry& a, const PackEntry& b) { return key(a) < key(b); });
+  extra.erase(std::unique(extra.begin(), extra.end(),
+                          [&](const PackEntry& a, const PackEntry& b) { return key(a) == key(b); }),
+              extra.end());
+}
+
 Status Repository::State::WritePack(Repository& repo, std::shared_ptr<OpenPack> pack) {
   State& s = *repo.state_;
   std::string header = EncodePackHeader(pack->entries);
@@ -312,34 +339,38 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
 Status Repository::LoadBlob(BlobType type, const Id& id, std::string* plaintext) {
   State& s = *state_;
   const int t = TypeIndex(type);
-  Id pack;
-  Slot slot{};
+  BlobLocation where;
   std::string sealed;
-  bool in_memory = false;
   {
     std::lock_guard<std::mutex> lock(s.mu);
     if (auto it = s.index[t].find(id); it != s.index[t].end()) {
-      slot = it->second;
-      pack = s.packs[slot.pack];
+      const Slot& slot = it->second;
+      where = BlobLocation{s.packs[slot.pack], type, slot.offset, slot.length, slot.raw_length};
     } else if (auto f = s.in_flight[t].find(id); f != s.in_flight[t].end()) {
       // Not written yet: serve the sealed bytes from the pack buffer.
       sealed.assign(f->second.pack->data, f->second.offset, f->second.length);
-      slot = Slot{0, f->second.offset, f->second.length, f->second.raw_length};
-      in_memory = true;
+      where = BlobLocation{Id{}, type, f->second.offset, f->second.length, f->second.raw_length};
     } else {
       return NotFound(fmt::format("{} blob {} is not in the index", TypeName(type), id.Hex()));
     }
   }
-  if (!in_memory) {
-    Status st = backend_->Load(FileType::kData, pack.Hex(), &sealed, slot.offset, slot.length);
-    if (!st.ok())
-      return Status(st.code(), fmt::format("{} blob {}: read pack {}: {}", TypeName(type), id.Hex(),
-                                           PackPath(pack), st.message()));
-    if (sealed.size() != slot.length)
-      return Corruption(fmt::format("pack {}: {} blob {} at offset {}: pack is too short",
-                                    PackPath(pack), TypeName(type), id.Hex(), slot.offset));
+  if (!sealed.empty())
+    return OpenBlob(master_, where.pack, id, type, where.offset, where.raw_length, sealed,
+                    plaintext);
+  Status first = State::LoadStoredBlob(*this, id, where, &sealed, plaintext);
+  if (first.ok()) return first;
+  // Another copy (from a concurrent backup or an interrupted prune) may be intact. Looked up
+  // only now: duplicates are rare and the list is not indexed by id.
+  std::vector<BlobLocation> others;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (const PackEntry& e : s.extra)
+      if (e.id == id && e.where.type == type && e.where.pack != where.pack)
+        others.push_back(e.where);
   }
-  return OpenBlob(master_, pack, id, type, slot.offset, slot.raw_length, sealed, plaintext);
+  for (const BlobLocation& other : others)
+    if (State::LoadStoredBlob(*this, id, other, &sealed, plaintext).ok()) return Status::OK();
+  return first;
 }
 
 bool Repository::HasBlob(BlobType type, const Id& id) {

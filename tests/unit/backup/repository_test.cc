@@ -354,6 +354,131 @@ TEST_F(RepositoryTest, ConcurrentSaversStoreEachBlobOnce) {
   }
 }
 
+// The local backend, with pack writes failing on demand (a full disk).
+class FailingBackend : public Backend {
+ public:
+  FailingBackend(std::unique_ptr<Backend> inner, std::atomic<bool>* fail)
+      : inner_(std::move(inner)), fail_(fail) {}
+  std::string Location() const override { return inner_->Location(); }
+  Status Save(FileType type, std::string_view name, std::string_view data) override {
+    if (type == FileType::kData && fail_->load())
+      return IOError("data/" + std::string(name) + ": No space left on device");
+    return inner_->Save(type, name, data);
+  }
+  Status Load(FileType type, std::string_view name, std::string* out, uint64_t offset,
+              uint64_t length) override {
+    return inner_->Load(type, name, out, offset, length);
+  }
+  Status Size(FileType type, std::string_view name, uint64_t* size) override {
+    return inner_->Size(type, name, size);
+  }
+  Status Remove(FileType type, std::string_view name) override {
+    return inner_->Remove(type, name);
+  }
+  Status List(FileType type, const std::function<void(std::string_view, uint64_t)>& fn) override {
+    return inner_->List(type, fn);
+  }
+  bool Exists(FileType type, std::string_view name) override { return inner_->Exists(type, name); }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  std::atomic<bool>* fail_;
+};
+
+TEST_F(RepositoryTest, FailedPackWriteFailsEverythingAfter) {
+  ASSERT_TRUE(Create(Options(4096)));
+  std::atomic<bool> fail{false};
+  auto local = OpenLocalBackend(dir_, LocalBackendOptions{});
+  ASSERT_TRUE(local.ok());
+  auto repo =
+      Repository::Open(std::make_unique<FailingBackend>(std::move(*local), &fail), kPassword);
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  auto kept = (*repo)->SaveBlob(BlobType::kData, Random(3000, 1));
+  ASSERT_TRUE(kept.ok());
+  ASSERT_TRUE((*repo)->Flush().ok());
+  fail = true;
+  // The first blob fits the open pack; the second fills it and its write fails.
+  auto accepted = (*repo)->SaveBlob(BlobType::kData, Random(3000, 2));
+  ASSERT_TRUE(accepted.ok());
+  auto filled = (*repo)->SaveBlob(BlobType::kData, Random(3000, 3));
+  ASSERT_FALSE(filled.ok());
+  EXPECT_EQ(filled.status().code(), StatusCode::kIOError);
+  EXPECT_NE(filled.status().message().find("No space left"), std::string::npos);
+  // The disk has room again, but blob 2 was accepted and lost: nothing more may succeed,
+  // or a snapshot could name it.
+  fail = false;
+  EXPECT_FALSE((*repo)->SaveBlob(BlobType::kData, Random(3000, 4)).ok());
+  EXPECT_FALSE((*repo)->Flush().ok());
+  EXPECT_FALSE((*repo)->HasBlob(BlobType::kData, *accepted));
+  // What was stored before is intact.
+  auto again = Reopen();
+  ASSERT_TRUE(again.ok());
+  std::string out;
+  EXPECT_TRUE((*again)->LoadBlob(BlobType::kData, *kept, &out).ok());
+  EXPECT_FALSE((*again)->HasBlob(BlobType::kData, *accepted));
+}
+
+TEST_F(RepositoryTest, TwoClientsDuplicatesServeEachOther) {
+  ASSERT_TRUE(Create(Options()));
+  std::string bytes = Random(20000, 9);
+  Id id;
+  {
+    // Two clients open the repository before either stored the blob: both store it.
+    auto a = Reopen();
+    auto b = Reopen();
+    ASSERT_TRUE(a.ok() && b.ok());
+    bool added_a = false, added_b = false;
+    auto ia = (*a)->SaveBlob(BlobType::kData, bytes, &added_a);
+    auto ib = (*b)->SaveBlob(BlobType::kData, bytes, &added_b);
+    ASSERT_TRUE(ia.ok() && ib.ok());
+    EXPECT_TRUE(added_a && added_b);
+    ASSERT_TRUE((*a)->Flush().ok());
+    ASSERT_TRUE((*b)->Flush().ok());
+    id = *ia;
+  }
+  auto repo = Reopen();
+  ASSERT_TRUE(repo.ok());
+  auto entries = (*repo)->IndexEntries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_NE(entries[0].where.pack, entries[1].where.pack);
+  // Damage either copy (one of them is the one read first): the other serves.
+  auto packs = Files("data");
+  ASSERT_EQ(packs.size(), 2u);
+  std::string out;
+  for (const std::string& pack : packs) {
+    FlipByte(pack, 500);
+    Status st = (*repo)->LoadBlob(BlobType::kData, id, &out);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(out, bytes);
+    FlipByte(pack, 500);  // repaired
+  }
+  // Both damaged: the error names the blob.
+  FlipByte(packs[0], 500);
+  FlipByte(packs[1], 500);
+  Status st = (*repo)->LoadBlob(BlobType::kData, id, &out);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find(id.Hex()), std::string::npos);
+}
+
+TEST_F(RepositoryTest, CostlyOrDamagedKeyFilesDoNotStopTheSearch) {
+  ASSERT_TRUE(Create(Options()));
+  // A planted key file asking for a day of Argon2id, and a garbage one.
+  std::ofstream(dir_ + "/keys/" + std::string(64, '0'))
+      << R"({"kdf":"argon2id","ops":4294967295,"mem":1099511627776,"salt":")"
+      << std::string(32, 'a') << R"(","data":"00"})";
+  std::ofstream(dir_ + "/keys/" + std::string(64, '1')) << "not json";
+  auto repo = Reopen();
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  auto wrong = Reopen("nope");
+  ASSERT_EQ(wrong.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.status().message().find("2 of 3 key files could not be read"), std::string::npos)
+      << wrong.status().message();
+  // A key too costly to open is refused when added.
+  KdfParams costly;
+  costly.ops = 1000;
+  EXPECT_EQ((*repo)->AddKey("x", costly).status().code(), StatusCode::kInvalidArgument);
+}
+
 Snapshot MakeSnapshot(int64_t time_ns, std::string host) {
   Snapshot s;
   s.time_ns = time_ns;
@@ -410,22 +535,24 @@ TEST_F(RepositoryTest, SnapshotsSaveListFindRemove) {
 TEST_F(RepositoryTest, AmbiguousPrefixListsCandidates) {
   auto repo = Create(Options());
   ASSERT_TRUE(repo);
-  // Save snapshots until two share their first 4 hex digits (birthday bound: ~300 expected
-  // among 65536; bounded at 3000).
-  std::map<std::string, Id> by_prefix;
-  std::string clash;
-  for (int i = 0; i < 3000 && clash.empty(); ++i) {
-    auto id = repo->SaveSnapshot(MakeSnapshot(i, "h"));
-    ASSERT_TRUE(id.ok());
-    auto [it, fresh] = by_prefix.emplace(id->Hex().substr(0, 4), *id);
-    if (!fresh) clash = it->first;
-  }
-  ASSERT_FALSE(clash.empty());
-  auto found = repo->FindSnapshot(clash);
+  auto id = repo->SaveSnapshot(MakeSnapshot(1, "h"));
+  ASSERT_TRUE(id.ok());
+  // A second file whose name shares the first 6 digits (finding a real collision would take
+  // hundreds of snapshots); FindSnapshot goes by names.
+  std::string name = id->Hex();
+  std::string twin = name.substr(0, 6) + (name[6] == '0' ? '1' : '0') + name.substr(7);
+  fs::copy_file(dir_ + "/snapshots/" + name, dir_ + "/snapshots/" + twin);
+  auto found = repo->FindSnapshot(name.substr(0, 6));
   ASSERT_EQ(found.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(found.status().message().find("ambiguous"), std::string::npos);
-  EXPECT_NE(found.status().message().find(by_prefix[clash].Hex().substr(0, 8)), std::string::npos)
+  EXPECT_NE(found.status().message().find(name.substr(0, 10)), std::string::npos)
       << found.status().message();
+  EXPECT_NE(found.status().message().find(twin.substr(0, 10)), std::string::npos)
+      << found.status().message();
+  // One more digit decides.
+  auto exact = repo->FindSnapshot(name.substr(0, 7));
+  ASSERT_TRUE(exact.ok()) << exact.status().ToString();
+  EXPECT_EQ(*exact, *id);
 }
 
 TEST_F(RepositoryTest, AddedKeyOpensWithTheSecondPassword) {
