@@ -433,6 +433,43 @@ TEST_F(MaintenanceTest, PruneRepacksPartlyUsedPacks) {
   EXPECT_EQ(*files, second_files_);
 }
 
+TEST_F(MaintenanceTest, PruneKeepsPartlyUsedPacksUpToMaxUnused) {
+  ASSERT_TRUE(repo_->RemoveSnapshot(first_).ok());
+  PruneOptions options;
+  options.max_unused = 1.0;  // never repack
+  auto report = Prune(repo_.get(), options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->packs_repacked, 0u);
+  EXPECT_GT(report->packs_deleted, 0u);
+  Reopen();
+  CheckReport check = MustCheck(repo_.get(), true);
+  EXPECT_TRUE(check.ok()) << Describe(check);
+  // With max_unused 0 the same repository still has partly used packs to repack.
+  options.max_unused = 0;
+  options.dry_run = true;
+  auto strict = Prune(repo_.get(), options);
+  ASSERT_TRUE(strict.ok()) << strict.status().ToString();
+  EXPECT_GT(strict->packs_repacked, 0u);
+}
+
+TEST_F(MaintenanceTest, PruneWithoutSnapshotsEmptiesTheRepository) {
+  ASSERT_TRUE(repo_->RemoveSnapshot(first_).ok());
+  ASSERT_TRUE(repo_->RemoveSnapshot(second_).ok());
+  auto report = Prune(repo_.get(), PruneOptions{});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->bytes_after, 0u);
+  EXPECT_TRUE(RepoFiles(dir_, "data").empty());
+  Reopen();
+  CheckReport check = MustCheck(repo_.get(), true);
+  EXPECT_TRUE(check.ok()) << Describe(check);
+  EXPECT_EQ(check.packs, 0u);
+  // The repository takes new backups as before.
+  Id again = AddSnapshot(repo_.get(), second_files_, 3);
+  auto files = ReadSnapshot(repo_.get(), again);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(*files, second_files_);
+}
+
 TEST_F(MaintenanceTest, PruneDryRunWritesNothing) {
   ASSERT_TRUE(repo_->RemoveSnapshot(first_).ok());
   std::vector<std::string> data = RepoFiles(dir_, "data"), index = RepoFiles(dir_, "index");
