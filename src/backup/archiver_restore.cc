@@ -17,8 +17,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -41,6 +42,28 @@ struct Item {
   Node node;
   int depth = 0;
   size_t link_to = kNoLink;  // index of the first restored name of the same inode
+};
+
+// A file being written by several workers, one chunk each. Chunk lengths are known only once
+// a chunk is loaded, so loads run in parallel and a sequencer hands out offsets in chunk
+// order; the writes themselves (pwrite at distinct offsets) run in parallel again. Whoever
+// finishes the last chunk truncates, sets metadata and closes.
+struct FileState {
+  const Item* item = nullptr;
+  std::string path;
+  int fd = -1;
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t next = 0;             // the chunk whose offset is handed out next (guarded by mu)
+  uint64_t off = 0;            // where chunk `next` starts (guarded by mu)
+  uint64_t written_end = 0;    // end of the last chunk with data (guarded by mu)
+  std::atomic<size_t> done{0};  // chunks written or skipped
+};
+
+struct Unit {
+  uint32_t file;
+  uint32_t chunk;
 };
 
 std::string Errno(int err) { return std::strerror(err); }
@@ -80,7 +103,10 @@ class RestoreRun {
   Status CheckNothingExists();
   bool RemoveExisting(const std::string& path, bool want_dir);
   void CreateDir(const Item& item);
-  void RestoreFile(const Item& item);
+  void RestoreFiles(const std::vector<size_t>& files);
+  void RestoreChunk(FileState& file, size_t k);
+  void FailFile(FileState& file, std::string error);
+  void FinishFile(FileState& file);
   void RestoreSpecial(const Item& item);
   void RestoreLink(const Item& item);
   void SetMetadata(const Item& item, int fd, bool set_mode);
@@ -154,15 +180,7 @@ StatusOr<RestoreResult> RestoreRun::Run(const Id& tree) {
     if (item.node.type == NodeType::kFile) files.push_back(i);
   }
 
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t k = next++; k < files.size(); k = next++) RestoreFile(items_[files[k]]);
-  };
-  int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(files.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  RestoreFiles(files);
 
   for (const Item& item : items_)
     if (item.link_to == kNoLink && item.node.type != NodeType::kDir &&
@@ -273,58 +291,111 @@ void RestoreRun::CreateDir(const Item& item) {
   dirs_ += 1;
 }
 
-void RestoreRun::RestoreFile(const Item& item) {
-  std::string p = Target(item);
-  MaybeReport(p);
-  if (options_.overwrite && !RemoveExisting(p, false)) return;
-  int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    AddError("restore: create " + p + ": " + Errno(errno));
+void RestoreRun::RestoreFiles(const std::vector<size_t>& files) {
+  std::vector<FileState> states(files.size());
+  std::vector<Unit> units;
+  for (size_t f = 0; f < files.size(); ++f) {
+    states[f].item = &items_[files[f]];
+    states[f].path = Target(items_[files[f]]);
+    size_t chunks = std::max<size_t>(1, states[f].item->node.content.size());
+    for (size_t k = 0; k < chunks; ++k)
+      units.push_back(Unit{static_cast<uint32_t>(f), static_cast<uint32_t>(k)});
+  }
+  // Units are taken in order, so a chunk's predecessors are always taken before it and its
+  // wait in the sequencer is short and cannot deadlock.
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t u = next++; u < units.size(); u = next++)
+      RestoreChunk(states[units[u].file], units[u].chunk);
+  };
+  int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(units.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+void RestoreRun::RestoreChunk(FileState& file, size_t k) {
+  const std::vector<Id>& content = file.item->node.content;
+  if (k == 0) {
+    MaybeReport(file.path);
+    if (!options_.overwrite || RemoveExisting(file.path, false)) {
+      file.fd = open(file.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (file.fd < 0) FailFile(file, "restore: create " + file.path + ": " + Errno(errno));
+    } else {
+      file.failed = true;  // RemoveExisting said why
+    }
+  }
+  if (content.empty()) {
+    FinishFile(file);
     return;
   }
-  Fd owned(fd);
   std::string chunk;
-  uint64_t off = 0, written_end = 0;
-  for (const Id& id : item.node.content) {
+  size_t len = 0;
+  bool zero = false;
+  if (!file.failed) {
+    const Id& id = content[k];
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (auto it = zero_ids_.find(id); it != zero_ids_.end()) {
-        off += it->second;
-        continue;
+        zero = true;
+        len = it->second;
       }
     }
-    Status st = store_->LoadBlob(BlobType::kData, id, &chunk);
-    if (!st.ok()) {
-      AddError("restore " + p + ": " + st.ToString());
-      return;
+    if (!zero) {
+      Status st = store_->LoadBlob(BlobType::kData, id, &chunk);
+      if (!st.ok()) {
+        FailFile(file, "restore " + file.path + ": " + st.ToString());
+      } else if (AllZero(chunk)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        zero_ids_.emplace(id, chunk.size());
+        zero = true;
+      }
+      len = chunk.size();
     }
-    if (AllZero(chunk)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      zero_ids_.emplace(id, chunk.size());
-      off += chunk.size();
-      continue;
-    }
-    for (size_t done = 0; done < chunk.size();) {
-      ssize_t n = pwrite(fd, chunk.data() + done, chunk.size() - done, off + done);
+  }
+  uint64_t at;
+  {
+    std::unique_lock<std::mutex> lock(file.mu);
+    file.cv.wait(lock, [&] { return file.next == k; });
+    at = file.off;
+    file.off += len;
+    if (!zero) file.written_end = file.off;
+    file.next += 1;
+  }
+  file.cv.notify_all();
+  if (!zero && !file.failed) {
+    for (size_t done = 0; done < len;) {
+      ssize_t n = pwrite(file.fd, chunk.data() + done, len - done, at + done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        AddError("restore: write " + p + ": " + Errno(errno));
-        return;
+        FailFile(file, "restore: write " + file.path + ": " + Errno(errno));
+        break;
       }
       done += n;
     }
-    off += chunk.size();
-    written_end = off;
-    bytes_ += chunk.size();
+    bytes_ += len;
   }
-  if (written_end != off && ftruncate(fd, off) != 0) {  // the hole at the end
-    AddError("restore: truncate " + p + ": " + Errno(errno));
+  if (++file.done == content.size()) FinishFile(file);
+}
+
+// The first failure of a file is reported; its other chunks are then skipped.
+void RestoreRun::FailFile(FileState& file, std::string error) {
+  if (!file.failed.exchange(true)) AddError(std::move(error));
+}
+
+void RestoreRun::FinishFile(FileState& file) {
+  if (file.fd < 0) return;
+  Fd fd(file.fd);
+  if (file.failed) return;
+  if (file.written_end != file.off && ftruncate(fd.get(), file.off) != 0) {  // a hole at the end
+    AddError("restore: truncate " + file.path + ": " + Errno(errno));
     return;
   }
-  if (off != item.node.size)
-    AddError("restore " + p + ": content has " + std::to_string(off) + " bytes, the snapshot says " +
-             std::to_string(item.node.size));
-  SetMetadata(item, fd, true);
+  if (file.off != file.item->node.size)
+    AddError("restore " + file.path + ": content has " + std::to_string(file.off) +
+             " bytes, the snapshot says " + std::to_string(file.item->node.size));
+  SetMetadata(*file.item, fd.get(), true);
   files_ += 1;
 }
 

@@ -694,6 +694,58 @@ TEST_F(ArchiverTest, UnreadableEntriesAreReportedAndSkipped) {
   chmod(Src("/closed").c_str(), 0755);
 }
 
+// One file of many chunks restored by several workers (offsets handed out in chunk order),
+// with zero runs in the middle and at the end.
+TEST_F(ArchiverTest, LargeFileRestoredInParallelKeepsItsBytesAndHoles) {
+  store_ = NewMemoryBlobStore(SmallChunks());
+  std::string data = RandomBytes(6 << 20, 3) + std::string(3 << 20, '\0') +
+                     RandomBytes(5 << 20, 4) + std::string(2 << 20, '\0');
+  WriteFile(Src("/big"), data);
+  BackupOptions bo;
+  bo.threads = 4;
+  BackupResult b = Backup(bo);
+  RestoreOptions ro;
+  ro.threads = 4;
+  RestoreResult r = Restore(b.tree, ro);
+  // All-zero chunks are not written; only chunks straddling data and zeros carry some.
+  EXPECT_GE(r.bytes, 11u << 20);
+  EXPECT_LE(r.bytes, (11u << 20) + 4 * SmallChunks().max_size);
+  EXPECT_TRUE(ReadFile(Restored("/big")) == data);
+  EXPECT_EQ(Lstat(Restored("/big")).st_size, static_cast<off_t>(data.size()));
+  EXPECT_EQ(MtimeNs(Lstat(Restored("/big"))), MtimeNs(Lstat(Src("/big"))));
+}
+
+// A chunk that cannot be loaded fails its file (reported), not the restore.
+TEST_F(ArchiverTest, DamagedChunkIsReportedAndOtherFilesAreRestored) {
+  class Failing : public CountingStore {
+   public:
+    using CountingStore::CountingStore;
+    Status LoadBlob(BlobType type, const Id& id, std::string* plaintext) override {
+      if (type == BlobType::kData && id == bad) return Corruption("blob damaged");
+      return CountingStore::LoadBlob(type, id, plaintext);
+    }
+    Id bad;
+  };
+  auto failing = std::make_unique<Failing>(NewMemoryBlobStore(ChunkerParams{}));
+  Failing* store = failing.get();
+  store_ = std::move(failing);
+  WriteFile(Src("/bad"), "this chunk will be damaged");
+  WriteFile(Src("/good"), "this one is fine");
+  BackupResult b = Backup();
+  auto tree = LoadTree(store_.get(), SubtreeOf(b.tree, Src()));
+  ASSERT_TRUE(tree.ok());
+  store->bad = tree->nodes[0].content.at(0);
+  RestoreOptions options;
+  options.target = dst_.path();
+  auto r = RestoreTree(store_.get(), b.tree, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_NE(r->errors[0].find(Restored("/bad")), std::string::npos) << r->errors[0];
+  EXPECT_NE(r->errors[0].find("blob damaged"), std::string::npos) << r->errors[0];
+  EXPECT_EQ(ReadFile(Restored("/good")), "this one is fine");
+  EXPECT_EQ(r->files, 1u);
+}
+
 TEST_F(ArchiverTest, ProgressIsReported) {
   WriteFile(Src("/f"), RandomBytes(1 << 20, 1));
   int calls = 0;
