@@ -48,7 +48,7 @@
 namespace steward::backup {
 namespace {
 
-constexpr size_t kBlockSize = 16u << 20;  // read buffer; several chunks per read()
+constexpr size_t kMinBlockSize = 16u << 20;  // read buffer; several chunks per read()
 
 int64_t Ns(const struct timespec& ts) { return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec; }
 
@@ -199,6 +199,7 @@ class Pool {
 // Read buffers are large; recycling them avoids an mmap and page faults per file.
 class BufferPool {
  public:
+  explicit BufferPool(size_t size) : size_(size) {}
   ~BufferPool() {
     for (uint8_t* b : free_) delete[] b;
   }
@@ -211,7 +212,7 @@ class BufferPool {
         free_.pop_back();
       }
     }
-    if (!b) b = new uint8_t[kBlockSize];
+    if (!b) b = new uint8_t[size_];
     return std::shared_ptr<uint8_t>(b, [this](uint8_t* p) { Put(p); });
   }
 
@@ -224,6 +225,7 @@ class BufferPool {
     }
     delete[] b;
   }
+  const size_t size_;
   std::mutex mu_;
   std::vector<uint8_t*> free_;
 };
@@ -236,7 +238,7 @@ struct DirJob {
   DirJob* parent = nullptr;
   Node* node = nullptr;  // this directory's node in parent->nodes
   std::vector<Node> nodes;
-  std::vector<char> skip;  // nodes dropped after listing (unreadable files); char, not bool
+  std::vector<char> skip;   // nodes dropped after listing (unreadable files); char, not bool
   std::optional<Tree> old;  // the parent snapshot's tree for this directory
   std::atomic<int> pending{1};
 
@@ -274,6 +276,9 @@ class BackupRun {
         options_(options),
         chunker_(store->chunker()),
         excludes_(ParseExcludes(options.excludes)),
+        // At least two chunks, so that an unfinished chunk plus max_size more always fit.
+        block_size_(std::max<size_t>(kMinBlockSize, 2 * size_t{chunker_.params().max_size})),
+        buffers_(block_size_),
         pool_(options.threads) {}
 
   StatusOr<BackupResult> Run();
@@ -320,6 +325,7 @@ class BackupRun {
   const BackupOptions& options_;
   const Chunker& chunker_;
   std::vector<Exclude> excludes_;
+  const size_t block_size_;
   BufferPool buffers_;
 
   std::mutex mu_;  // errors_, fatal_, the progress callback
@@ -411,7 +417,8 @@ void BackupRun::WalkMirror(DirJob* dir, const std::string& path, const Mirror& m
     }
     // An intermediate component that is a symlink (/var/run → /run) stands for the
     // directory it leads to.
-    if (!child.covered && !S_ISDIR(st.st_mode) && (stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+    if (!child.covered && !S_ISDIR(st.st_mode) &&
+        (stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
       AddError("backup " + full + ": not a directory");
       continue;
     }
@@ -425,7 +432,8 @@ void BackupRun::WalkMirror(DirJob* dir, const std::string& path, const Mirror& m
   }
   dir->skip.assign(dir->nodes.size(), 0);
   for (size_t i = 0; i < dir->nodes.size(); ++i)
-    ProcessChild(dir, i, paths[i], children[i].second, children[i].second.st_dev, children[i].first);
+    ProcessChild(dir, i, paths[i], children[i].second, children[i].second.st_dev,
+                 children[i].first);
 }
 
 void BackupRun::WalkDir(DirJob* dir, const std::string& path, dev_t root_dev) {
@@ -469,13 +477,14 @@ void BackupRun::WalkDir(DirJob* dir, const std::string& path, dev_t root_dev) {
     paths.push_back(std::move(full));
   }
   dir->skip.assign(dir->nodes.size(), 0);
-  for (size_t i = 0; i < dir->nodes.size(); ++i) ProcessChild(dir, i, paths[i], stats[i], root_dev, nullptr);
+  for (size_t i = 0; i < dir->nodes.size(); ++i)
+    ProcessChild(dir, i, paths[i], stats[i], root_dev, nullptr);
 }
 
 // `mirror` is set for a child of a mirror directory (then it is either covered or another
 // mirror directory).
-void BackupRun::ProcessChild(DirJob* dir, size_t i, const std::string& path,
-                             const struct stat& st, dev_t root_dev, const Mirror* mirror) {
+void BackupRun::ProcessChild(DirJob* dir, size_t i, const std::string& path, const struct stat& st,
+                             dev_t root_dev, const Mirror* mirror) {
   MaybeReport(path);
   if (mirror && !mirror->covered) {
     StartDir(dir, i, path, root_dev, mirror, true);
@@ -508,8 +517,7 @@ void BackupRun::StartDir(DirJob* parent, size_t i, const std::string& path, dev_
   DirDone(dir);
 }
 
-void BackupRun::HandleFile(DirJob* dir, size_t i, const std::string& path,
-                           const struct stat& st) {
+void BackupRun::HandleFile(DirJob* dir, size_t i, const std::string& path, const struct stat& st) {
   Node& node = dir->nodes[i];
   const Node* old = dir->OldNode(node.name);
   if (old && old->type == NodeType::kFile && old->size == node.size &&
@@ -522,8 +530,9 @@ void BackupRun::HandleFile(DirJob* dir, size_t i, const std::string& path,
     bytes_processed_ += node.size;
     return;
   }
-  auto* task = new FileTask{dir, i, path, old != nullptr, node.size,
-                            uint64_t(st.st_blocks) * 512 < node.size, {}, {1}, false};
+  auto* task = new FileTask{
+      dir, i,   path, old != nullptr, node.size, uint64_t(st.st_blocks) * 512 < node.size,
+      {},  {1}, false};
   dir->pending += 1;
   pool_.Submit([this, task] { ReadFile(task); });
 }
@@ -537,7 +546,7 @@ void BackupRun::ReadFile(FileTask* task) {
       task->failed = true;
     } else {
       Fd owned(fd);
-      if (task->size > kBlockSize) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      if (task->size > block_size_) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
       Status st = ReadChunks(task, fd);
       if (!st.ok()) {
         AddError(st.message());
@@ -618,7 +627,7 @@ Status BackupRun::ReadChunks(FileTask* task, int fd) {
       block = std::move(next);
       bstart = pos;
       bend = pos + keep;
-      uint64_t limit = std::min<uint64_t>(size, bstart + kBlockSize);
+      uint64_t limit = std::min<uint64_t>(size, bstart + block_size_);
       while (bend < limit) {
         map.Locate(bend);
         uint8_t* out = block.get() + (bend - bstart);
@@ -742,13 +751,27 @@ void BackupRun::DirDone(DirJob* dir) {
 
 bool BackupRun::FillNode(const std::string& path, const struct stat& st, Node* node) {
   switch (st.st_mode & S_IFMT) {
-    case S_IFREG: node->type = NodeType::kFile; break;
-    case S_IFDIR: node->type = NodeType::kDir; break;
-    case S_IFLNK: node->type = NodeType::kSymlink; break;
-    case S_IFBLK: node->type = NodeType::kDevice; break;
-    case S_IFCHR: node->type = NodeType::kCharDevice; break;
-    case S_IFIFO: node->type = NodeType::kFifo; break;
-    case S_IFSOCK: node->type = NodeType::kSocket; break;
+    case S_IFREG:
+      node->type = NodeType::kFile;
+      break;
+    case S_IFDIR:
+      node->type = NodeType::kDir;
+      break;
+    case S_IFLNK:
+      node->type = NodeType::kSymlink;
+      break;
+    case S_IFBLK:
+      node->type = NodeType::kDevice;
+      break;
+    case S_IFCHR:
+      node->type = NodeType::kCharDevice;
+      break;
+    case S_IFIFO:
+      node->type = NodeType::kFifo;
+      break;
+    case S_IFSOCK:
+      node->type = NodeType::kSocket;
+      break;
     default:
       AddError("backup " + path + ": unknown file type");
       return false;
@@ -765,7 +788,8 @@ bool BackupRun::FillNode(const std::string& path, const struct stat& st, Node* n
   node->device_id = st.st_dev;
   node->links = st.st_nlink;
   if (node->type == NodeType::kFile) node->size = st.st_size;
-  if (node->type == NodeType::kDevice || node->type == NodeType::kCharDevice) node->rdev = st.st_rdev;
+  if (node->type == NodeType::kDevice || node->type == NodeType::kCharDevice)
+    node->rdev = st.st_rdev;
   if (node->type == NodeType::kSymlink) {
     std::string target(std::max<size_t>(st.st_size, 64) + 1, '\0');
     for (;;) {

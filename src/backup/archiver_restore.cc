@@ -55,9 +55,9 @@ struct FileState {
   std::atomic<bool> failed{false};
   std::mutex mu;
   std::condition_variable cv;
-  size_t next = 0;             // the chunk whose offset is handed out next (guarded by mu)
-  uint64_t off = 0;            // where chunk `next` starts (guarded by mu)
-  uint64_t written_end = 0;    // end of the last chunk with data (guarded by mu)
+  size_t next = 0;              // the chunk whose offset is handed out next (guarded by mu)
+  uint64_t off = 0;             // where chunk `next` starts (guarded by mu)
+  uint64_t written_end = 0;     // end of the last chunk with data (guarded by mu)
   std::atomic<size_t> done{0};  // chunks written or skipped
 };
 
@@ -162,7 +162,8 @@ StatusOr<RestoreResult> RestoreRun::Run(const Id& tree) {
   if (stat(target_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return FailedPrecondition("restore: target " + target_ + " is not a directory");
 
-  std::unordered_map<uint64_t, std::unordered_map<uint64_t, size_t>> first_name;  // dev → ino → item
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, size_t>>
+      first_name;  // dev → ino → item
   std::vector<size_t> files;
   for (size_t i = 0; i < items_.size(); ++i) {
     Item& item = items_[i];
@@ -406,8 +407,12 @@ void RestoreRun::RestoreSpecial(const Item& item) {
   if (options_.overwrite && !RemoveExisting(p, false)) return;
   int rc = 0;
   switch (n.type) {
-    case NodeType::kSymlink: rc = symlink(n.link_target.c_str(), p.c_str()); break;
-    case NodeType::kFifo: rc = mkfifo(p.c_str(), 0600); break;
+    case NodeType::kSymlink:
+      rc = symlink(n.link_target.c_str(), p.c_str());
+      break;
+    case NodeType::kFifo:
+      rc = mkfifo(p.c_str(), 0600);
+      break;
     case NodeType::kDevice:
     case NodeType::kCharDevice:
       if (!root_) {
@@ -417,7 +422,8 @@ void RestoreRun::RestoreSpecial(const Item& item) {
       rc = mknod(p.c_str(), (n.type == NodeType::kDevice ? S_IFBLK : S_IFCHR) | 0600,
                  static_cast<dev_t>(n.rdev));
       break;
-    default: return;
+    default:
+      return;
   }
   if (rc != 0) {
     AddError("restore: create " + p + ": " + Errno(errno));
@@ -458,8 +464,8 @@ void RestoreRun::SetMetadata(const Item& item, int fd, bool set_mode) {
       AddError("restore: set xattr " + name + " on " + p + ": " + Errno(errno));
   }
   struct timespec times[2] = {Ts(n.atime_ns), Ts(n.mtime_ns)};
-  int rc = fd >= 0 ? futimens(fd, times)
-                   : utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  int rc =
+      fd >= 0 ? futimens(fd, times) : utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW);
   if (rc != 0) AddError("restore: set times of " + p + ": " + Errno(errno));
 }
 

@@ -44,7 +44,8 @@ class MemoryBlobStore : public BlobStore {
     }
     // The map could hold damaged bytes only through a bug or a test that flips them; verify
     // anyway so restore's "content is verified" holds for this store too.
-    if (Sha256(*plaintext) != id) return Corruption("blob " + id.Hex() + " does not hash to its id");
+    if (Sha256(*plaintext) != id)
+      return Corruption("blob " + id.Hex() + " does not hash to its id");
     return Status::OK();
   }
 

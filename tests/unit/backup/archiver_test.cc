@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -25,8 +26,7 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
+#include "backup/crypto.h"
 #include "backup/tree.h"
 
 namespace steward::backup {
@@ -482,7 +482,7 @@ TEST_F(ArchiverTest, EqualFilesAreStoredOnce) {
   EXPECT_EQ(b.summary.files_new, 2u);
   EXPECT_EQ(b.summary.bytes_processed, 2u * data.size());
   EXPECT_EQ(store->data_bytes_added.load(), data.size());
-  EXPECT_GT(store->data_blobs_added.load(), 10u);  // small chunks: many blobs, each once
+  EXPECT_GT(store->data_blobs_added.load(), 10u);             // small chunks: many blobs, each once
   EXPECT_LT(b.summary.bytes_added, data.size() + 64 * 1024);  // trees are small
   Restore(b.tree);
   ExpectSameTree(Src(), Restored());
@@ -746,6 +746,34 @@ TEST_F(ArchiverTest, DamagedChunkIsReportedAndOtherFilesAreRestored) {
   EXPECT_EQ(r->files, 1u);
 }
 
+// The streamed chunking (buffer refills, chunk saves handed to other workers) cuts exactly
+// where the chunker cuts the whole file at once, also with chunks larger than the read buffer.
+TEST_F(ArchiverTest, ContentIdsMatchChunkingTheWholeFile) {
+  std::string data = RandomBytes(70 << 20, 11);
+  WriteFile(Src("/f"), data);
+  ChunkerParams large;
+  large.min_size = 8 << 20;
+  large.avg_size = 16 << 20;
+  large.max_size = 32 << 20;
+  for (const ChunkerParams& params : {SmallChunks(), ChunkerParams{}, large}) {
+    store_ = NewMemoryBlobStore(params);
+    std::vector<Id> expected;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+    for (size_t pos = 0; pos < data.size();) {
+      size_t cut = store_->chunker().NextCut(bytes + pos, data.size() - pos, true);
+      expected.push_back(Sha256(std::string_view(data).substr(pos, cut)));
+      pos += cut;
+    }
+    BackupOptions options;
+    options.threads = 3;
+    auto tree = LoadTree(store_.get(), SubtreeOf(Backup(options).tree, Src()));
+    ASSERT_TRUE(tree.ok());
+    ASSERT_EQ(tree->nodes.size(), 1u);
+    EXPECT_EQ(tree->nodes[0].content, expected) << "max_size " << params.max_size;
+    EXPECT_EQ(tree->nodes[0].size, data.size());
+  }
+}
+
 TEST_F(ArchiverTest, ProgressIsReported) {
   WriteFile(Src("/f"), RandomBytes(1 << 20, 1));
   int calls = 0;
@@ -790,9 +818,9 @@ TEST_F(ArchiverFastFsTest, DISABLED_Throughput500MB) {
     double cpu0 = cpu();
     BackupResult b = Backup(options);
     double mb = b.summary.bytes_processed / 1e6, cpu1 = cpu();
-    std::printf("backup of %.0f MB, %d thread(s): %.2f s wall (%.0f MB/s), %.2f s CPU (%.0f MB/s)\n",
-                mb, threads, b.summary.seconds, mb / b.summary.seconds, cpu1 - cpu0,
-                mb / (cpu1 - cpu0));
+    std::printf(
+        "backup of %.0f MB, %d thread(s): %.2f s wall (%.0f MB/s), %.2f s CPU (%.0f MB/s)\n", mb,
+        threads, b.summary.seconds, mb / b.summary.seconds, cpu1 - cpu0, mb / (cpu1 - cpu0));
     auto start = std::chrono::steady_clock::now();
     RestoreOptions ro;
     ro.threads = threads;
@@ -800,8 +828,8 @@ TEST_F(ArchiverFastFsTest, DISABLED_Throughput500MB) {
     Restore(b.tree, ro);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double cpu2 = cpu();
-    std::printf("restore, %d thread(s): %.2f s wall (%.0f MB/s), %.2f s CPU (%.0f MB/s)\n",
-                threads, s, mb / s, cpu2 - cpu1, mb / (cpu2 - cpu1));
+    std::printf("restore, %d thread(s): %.2f s wall (%.0f MB/s), %.2f s CPU (%.0f MB/s)\n", threads,
+                s, mb / s, cpu2 - cpu1, mb / (cpu2 - cpu1));
   }
 }
 
