@@ -253,7 +253,12 @@ StatusOr<Key> UnlockMaster(Backend* backend, std::string_view password) {
 
 }  // namespace
 
-Repository::~Repository() = default;  // no Flush: a destroyed repository models a crash
+// No Flush: destroying a repository models a crash. Packs already handed to the writer
+// threads are finished (a crash might have lost them too; either way the repository stays
+// consistent), the open pack and index entries not yet written are dropped.
+Repository::~Repository() {
+  if (state_) state_->StopWriters();
+}
 
 StatusOr<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Backend> backend,
                                                        std::string_view password,

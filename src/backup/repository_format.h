@@ -3,11 +3,14 @@
 // docs/formats/backup.md; keep the two in step.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -22,6 +25,10 @@ constexpr uint8_t kBlobRaw = 0;
 constexpr uint8_t kBlobZstd = 1;
 // An index file is written after this many packs during a backup (and at Flush).
 constexpr int kPacksPerIndex = 4;
+// Packs are written by this many background threads, so sealing goes on while a pack is
+// written and fsynced; SaveBlob waits when this many full packs are already queued.
+constexpr int kPackWriters = 2;
+constexpr size_t kMaxQueuedPacks = 2;
 // Bounds what a damaged or hostile index may make us allocate when decompressing.
 constexpr size_t kMaxIndexJson = size_t{4} << 30;
 
@@ -78,6 +85,21 @@ struct Repository::State {
   // every later SaveBlob and Flush fails too and no snapshot can name them.
   Status failed;
   std::vector<std::string> damaged_index;  // index files skipped at Open (RewriteIndex removes)
+
+  // Full packs waiting for a writer thread (their blobs are in flight meanwhile).
+  std::deque<std::shared_ptr<OpenPack>> queue;
+  int writing = 0;  // packs a writer has taken and not finished
+  bool stopping = false;
+  std::condition_variable work_cv;   // queue non-empty or stopping
+  std::condition_variable done_cv;   // room in the queue, or a pack finished
+  std::vector<std::thread> writers;  // started with the first full pack
+
+  // Queues a full pack (mu held); starts the writers on first use.
+  void Enqueue(Repository& repo, std::shared_ptr<OpenPack> pack);
+  void WriterLoop(Repository& repo);
+  // Writes what is queued, then joins the writers (mu not held). The open pack and unindexed
+  // entries are left alone: that is the destructor's crash semantics.
+  void StopWriters();
 
   // Adds a written pack's entries to the index (mu held); duplicates go to `extra`.
   void AddToIndex(const std::vector<PackEntry>& entries);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <tuple>
 
 #include "backup/repository_format.h"
@@ -307,9 +308,8 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
   sealed.reserve(payload.size() + kSealOverhead);
   Seal(master_, payload, &sealed);
 
-  std::shared_ptr<OpenPack> full;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::unique_lock<std::mutex> lock(s.mu);
     if (!s.failed.ok()) return s.failed;
     // Another thread may have stored the same content while we were sealing.
     if (s.index[t].count(id) || s.in_flight[t].count(id)) return id;
@@ -328,11 +328,16 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
     e.where.raw_length = static_cast<uint32_t>(plaintext.size());
     pack.entries.push_back(e);
     s.in_flight[t].emplace(id, InFlight{s.open, offset, e.where.length, e.where.raw_length});
-    if (pack.data.size() >= config_.pack_size) full = std::move(s.open);
+    if (pack.data.size() >= config_.pack_size) {
+      // Hand the pack to the writers and go on sealing; wait only when they are behind, so
+      // memory stays bounded (a few packs per saving thread).
+      s.Enqueue(*this, std::move(s.open));
+      s.done_cv.wait(lock, [&] { return s.queue.size() < kMaxQueuedPacks || !s.failed.ok(); });
+      if (!s.failed.ok()) return s.failed;
+    }
   }
   if (added) *added = true;
   if (stored) *stored = sealed.size();
-  if (full) RETURN_IF_ERROR(State::WritePack(*this, std::move(full)));
   return id;
 }
 
@@ -382,21 +387,55 @@ bool Repository::HasBlob(BlobType type, const Id& id) {
 
 Status Repository::Flush() {
   State& s = *state_;
-  std::shared_ptr<OpenPack> pack;
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (!s.failed.ok()) return s.failed;
-    if (s.open && !s.open->entries.empty()) pack = std::move(s.open);
-  }
-  if (pack) RETURN_IF_ERROR(State::WritePack(*this, std::move(pack)));
   std::vector<PackEntry> entries;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::unique_lock<std::mutex> lock(s.mu);
+    if (s.failed.ok() && s.open && !s.open->entries.empty()) s.Enqueue(*this, std::move(s.open));
+    s.done_cv.wait(lock, [&] { return s.queue.empty() && s.writing == 0; });
+    if (!s.failed.ok()) return s.failed;
     entries.swap(s.unindexed);
     s.packs_since_index = 0;
   }
   if (!entries.empty()) RETURN_IF_ERROR(State::WriteIndex(*this, std::move(entries)));
   return Status::OK();
+}
+
+void Repository::State::Enqueue(Repository& repo, std::shared_ptr<OpenPack> pack) {
+  queue.push_back(std::move(pack));
+  if (writers.empty()) {
+    for (int i = 0; i < kPackWriters; ++i)
+      writers.emplace_back([this, &repo] { WriterLoop(repo); });
+  }
+  work_cv.notify_one();
+}
+
+void Repository::State::WriterLoop(Repository& repo) {
+  std::unique_lock<std::mutex> lock(mu);
+  for (;;) {
+    work_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+    if (queue.empty()) return;  // stopping, and every handed-over pack is written
+    std::shared_ptr<OpenPack> pack = std::move(queue.front());
+    queue.pop_front();
+    ++writing;
+    done_cv.notify_all();  // room in the queue
+    lock.unlock();
+    // A failed pack write sets `failed` (sticky); a failed index write leaves the entries in
+    // `unindexed` for Flush to retry and report.
+    WritePack(repo, std::move(pack)).IgnoreError();
+    lock.lock();
+    --writing;
+    done_cv.notify_all();
+  }
+}
+
+void Repository::State::StopWriters() {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stopping = true;
+  }
+  work_cv.notify_all();
+  for (std::thread& t : writers) t.join();
+  writers.clear();
 }
 
 std::vector<PackEntry> Repository::IndexEntries() const {
