@@ -485,6 +485,7 @@ void BackupRun::WalkDir(DirJob* dir, const std::string& path, dev_t root_dev) {
 // mirror directory).
 void BackupRun::ProcessChild(DirJob* dir, size_t i, const std::string& path, const struct stat& st,
                              dev_t root_dev, const Mirror* mirror) {
+  if (aborted_) return;  // the store failed: the run ends with that error, stop walking
   MaybeReport(path);
   if (mirror && !mirror->covered) {
     StartDir(dir, i, path, root_dev, mirror, true);

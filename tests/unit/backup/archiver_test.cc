@@ -774,6 +774,35 @@ TEST_F(ArchiverTest, ContentIdsMatchChunkingTheWholeFile) {
   }
 }
 
+// A store that fails (a full disk under the repository) fails the backup with its error,
+// whichever thread saw it, and the run still winds down.
+TEST_F(ArchiverTest, StoreFailureFailsTheBackup) {
+  class FullStore : public CountingStore {
+   public:
+    using CountingStore::CountingStore;
+    StatusOr<Id> SaveBlob(BlobType type, std::string_view plaintext, bool* added,
+                          uint64_t* stored) override {
+      if (++saves > 40) return IOError("write pack: No space left on device");
+      return CountingStore::SaveBlob(type, plaintext, added, stored);
+    }
+    std::atomic<int> saves{0};
+  };
+  store_ = std::make_unique<FullStore>(NewMemoryBlobStore(SmallChunks()));
+  for (int d = 0; d < 10; ++d) {
+    fs::create_directories(Src("/d" + std::to_string(d)));
+    for (int f = 0; f < 20; ++f)
+      WriteFile(Src("/d" + std::to_string(d) + "/f" + std::to_string(f)),
+                RandomBytes(100000, d * 100 + f));
+  }
+  BackupOptions options;
+  options.paths = {Src()};
+  options.threads = 3;
+  auto result = BackupPaths(store_.get(), options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kIOError);
+  EXPECT_NE(result.status().message().find("No space left"), std::string::npos);
+}
+
 TEST_F(ArchiverTest, ProgressIsReported) {
   WriteFile(Src("/f"), RandomBytes(1 << 20, 1));
   int calls = 0;
