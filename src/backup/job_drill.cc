@@ -105,6 +105,7 @@ struct VerifyOutcome {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   bool timed_out = false;
+  bool cancelled = false;
   std::deque<std::string> tail;  // last kTailLines lines
 };
 
@@ -142,7 +143,7 @@ class LineSink {
 // built before fork: the daemon is multi-threaded, so the child may only make system calls.
 StatusOr<VerifyOutcome> RunVerify(const std::string& command, const std::string& work_dir,
                                   const std::vector<std::string>& extra_env, int timeout_seconds,
-                                  const LogFn& log) {
+                                  const std::atomic<bool>* cancel, const LogFn& log) {
   std::vector<std::string> env_strings;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -198,8 +199,9 @@ StatusOr<VerifyOutcome> RunVerify(const std::string& command, const std::string&
   bool exited = false;
   while (!exited) {
     auto now = SteadyClock::now();
-    if (!killed_at && now >= deadline) {
-      out.timed_out = true;
+    const bool cancelling = cancel != nullptr && cancel->load();
+    if (!killed_at && (now >= deadline || cancelling)) {
+      (cancelling ? out.cancelled : out.timed_out) = true;
       kill(-pid, SIGTERM);
       killed_at = now;
     } else if (killed_at && now >= *killed_at + kKillGrace) {
@@ -259,7 +261,9 @@ std::string Tail(const std::deque<std::string>& tail) {
 
 std::string VerifyFailure(const VerifyOutcome& v, int timeout_seconds) {
   std::string why;
-  if (v.timed_out) {
+  if (v.cancelled) {
+    why = "verify cancelled (steward is stopping)";
+  } else if (v.timed_out) {
     why = "verify timed out after " + std::to_string(timeout_seconds) + " s";
   } else if (v.signal != 0) {
     why = std::string("verify killed by signal ") + strsignal(v.signal);
@@ -328,9 +332,9 @@ StatusOr<DrillResult> RunDrill(Repository* repo, const DrillSpec& spec, const Lo
                                     "SNAPSHOT_ID=" + snap_id.Hex(),
                                     "STEWARD_SERVICE=" + spec.name};
     ASSIGN_OR_RETURN(VerifyOutcome v, RunVerify(spec.verify, spec.work_dir, env,
-                                                spec.verify_timeout_seconds, log));
+                                                spec.verify_timeout_seconds, spec.cancel, log));
     result.verify_seconds = SecondsSince(verify_start);
-    if (!v.timed_out && v.signal == 0 && v.exit_code == 0) {
+    if (!v.timed_out && !v.cancelled && v.signal == 0 && v.exit_code == 0) {
       result.ok = true;
     } else {
       result.message = VerifyFailure(v, spec.verify_timeout_seconds);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -198,6 +199,24 @@ TEST_F(DrillTest, HangingVerifyIsKilledAtTheTimeout) {
   EXPECT_EQ(r->message.rfind("verify timed out after 1 s", 0), 0u) << r->message;
   EXPECT_NE(r->message.find("started"), std::string::npos);
   EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_EQ(Leftovers(), 0u);
+}
+
+TEST_F(DrillTest, CancelKillsVerifyAndFailsTheDrill) {
+  WriteFile(data_ / "f", "x");
+  Snap("db", NowNs());
+  std::atomic<bool> cancel{false};
+  DrillSpec spec = Spec("db", "echo waiting; sleep 60");
+  spec.cancel = &cancel;
+  auto start = std::chrono::steady_clock::now();
+  // Cancel once verify has said something: it is running then.
+  auto r = RunDrill(repo_.get(), spec, [&](const std::string& line) {
+    if (line == "waiting") cancel = true;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->message.rfind("verify cancelled", 0), 0u) << r->message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_EQ(Leftovers(), 0u);
 }
 
