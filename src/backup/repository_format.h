@@ -78,7 +78,9 @@ struct Repository::State {
   std::unordered_map<Id, Slot, IdHash> index[2];  // by BlobType
   std::vector<PackEntry> extra;                   // further copies of blobs already in `index`
   std::unordered_map<Id, InFlight, IdHash> in_flight[2];
-  std::shared_ptr<OpenPack> open;    // null until the first blob after a pack was cut
+  // By BlobType: trees get packs of their own, so listing and checking snapshots (which
+  // read only trees) touch few packs. Null until the first blob after a pack was cut.
+  std::shared_ptr<OpenPack> open[2];
   std::vector<PackEntry> unindexed;  // blobs of written packs that no index file names yet
   int packs_since_index = 0;
   // Set when a pack could not be written: blobs whose SaveBlob returned OK are then lost, so

@@ -313,11 +313,14 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
     if (!s.failed.ok()) return s.failed;
     // Another thread may have stored the same content while we were sealing.
     if (s.index[t].count(id) || s.in_flight[t].count(id)) return id;
-    if (!s.open) {
-      s.open = std::make_shared<OpenPack>();
-      s.open->data.reserve(std::min<size_t>(config_.pack_size, 64u << 20) + (64u << 10));
+    std::shared_ptr<OpenPack>& open = s.open[t];
+    if (!open) {
+      open = std::make_shared<OpenPack>();
+      // Trees are small and few: their packs grow as needed.
+      if (type == BlobType::kData)
+        open->data.reserve(std::min<size_t>(config_.pack_size, 64u << 20) + (64u << 10));
     }
-    OpenPack& pack = *s.open;
+    OpenPack& pack = *open;
     uint32_t offset = static_cast<uint32_t>(pack.data.size());
     pack.data.append(sealed);
     PackEntry e;
@@ -327,11 +330,11 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
     e.where.length = static_cast<uint32_t>(sealed.size());
     e.where.raw_length = static_cast<uint32_t>(plaintext.size());
     pack.entries.push_back(e);
-    s.in_flight[t].emplace(id, InFlight{s.open, offset, e.where.length, e.where.raw_length});
+    s.in_flight[t].emplace(id, InFlight{open, offset, e.where.length, e.where.raw_length});
     if (pack.data.size() >= config_.pack_size) {
       // Hand the pack to the writers and go on sealing; wait only when they are behind, so
       // memory stays bounded (a few packs per saving thread).
-      s.Enqueue(*this, std::move(s.open));
+      s.Enqueue(*this, std::move(open));
       s.done_cv.wait(lock, [&] { return s.queue.size() < kMaxQueuedPacks || !s.failed.ok(); });
       if (!s.failed.ok()) return s.failed;
     }
@@ -390,7 +393,8 @@ Status Repository::Flush() {
   std::vector<PackEntry> entries;
   {
     std::unique_lock<std::mutex> lock(s.mu);
-    if (s.failed.ok() && s.open && !s.open->entries.empty()) s.Enqueue(*this, std::move(s.open));
+    for (std::shared_ptr<OpenPack>& open : s.open)
+      if (s.failed.ok() && open && !open->entries.empty()) s.Enqueue(*this, std::move(open));
     s.done_cv.wait(lock, [&] { return s.queue.empty() && s.writing == 0; });
     if (!s.failed.ok()) return s.failed;
     entries.swap(s.unindexed);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -171,10 +172,15 @@ TEST_F(RepositoryTest, BlobsRoundTrip) {
   // Types are separate name spaces.
   EXPECT_FALSE(repo->HasBlob(BlobType::kData, ids[2]));
   EXPECT_EQ(repo->LoadBlob(BlobType::kData, ids[2], &out).code(), StatusCode::kNotFound);
-  // Compression paid off on disk: one pack, well under the plaintext total.
+  // A data pack and a tree pack; compression paid off: well under the plaintext total.
   auto packs = Files("data");
-  ASSERT_EQ(packs.size(), 1u);
-  EXPECT_LT(fs::file_size(packs[0]), 100000u + 20000u);
+  ASSERT_EQ(packs.size(), 2u);
+  EXPECT_LT(fs::file_size(packs[0]) + fs::file_size(packs[1]), 100000u + 20000u);
+  // Trees have packs of their own.
+  std::map<Id, std::set<BlobType>> types_per_pack;
+  for (const PackEntry& e : repo->IndexEntries()) types_per_pack[e.where.pack].insert(e.where.type);
+  ASSERT_EQ(types_per_pack.size(), 2u);
+  for (const auto& [pack, types] : types_per_pack) EXPECT_EQ(types.size(), 1u) << pack.Hex();
 }
 
 TEST_F(RepositoryTest, SameBlobTwiceIsStoredOnce) {
