@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "backup/backend.h"
+#include "backup/tree.h"
 
 namespace steward::backup {
 namespace {
@@ -607,6 +608,106 @@ TEST_F(RepositoryTest, RewriteIndexReplacesAllIndexFiles) {
   std::string out;
   ASSERT_TRUE((*again)->LoadBlob(BlobType::kData, saved[5].first, &out).ok());
   EXPECT_EQ(out, saved[5].second);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// docs/formats/backup.md promises a repository can be read without Steward and gives a
+// script for it: run that script (as the doc has it) on a repository Steward wrote, so the
+// document cannot drift from the format.
+TEST_F(RepositoryTest, FormatDocReaderRestoresASnapshot) {
+  if (std::system("python3 -c 'import ctypes.util as u; assert u.find_library(\"sodium\") "
+                  "and u.find_library(\"zstd\")' 2>/dev/null") != 0)
+    GTEST_SKIP() << "python3 with libsodium and libzstd findable is needed";
+  // __FILE__ is relative to the build folder under Ninja (the parent of bin/).
+  std::string doc;
+  for (const fs::path& base :
+       {fs::path(), fs::read_symlink("/proc/self/exe").parent_path().parent_path()}) {
+    fs::path p = base / fs::path(__FILE__).parent_path() / "../../../docs/formats/backup.md";
+    if (fs::exists(p)) {
+      doc = ReadAll(p);
+      break;
+    }
+  }
+  size_t start = doc.find("```python\n");
+  ASSERT_NE(start, std::string::npos) << "no python block in docs/formats/backup.md";
+  start += 10;
+  size_t end = doc.find("```", start);
+  ASSERT_NE(end, std::string::npos);
+
+  InitOptions options = Options(16u << 10);
+  options.config.chunker.min_size = 512;
+  options.config.chunker.avg_size = 2048;
+  options.config.chunker.max_size = 8192;
+  auto repo = Create(options);
+  ASSERT_TRUE(repo);
+  auto content = [&](const std::string& bytes) {
+    std::vector<Id> ids;
+    for (size_t pos = 0; pos < bytes.size();) {
+      size_t n = repo->chunker().NextCut(reinterpret_cast<const uint8_t*>(bytes.data()) + pos,
+                                         bytes.size() - pos, /*eof=*/true);
+      auto id = repo->SaveBlob(BlobType::kData, std::string_view(bytes).substr(pos, n));
+      EXPECT_TRUE(id.ok());
+      if (id.ok()) ids.push_back(*id);
+      pos += n;
+    }
+    return ids;
+  };
+  const std::string random = Random(100000, 11), text = Compressible(60000, 12);
+  Tree sub;
+  Node f;
+  f.name = "random.bin";
+  f.mode = 0600;
+  f.size = random.size();
+  f.content = content(random);
+  sub.nodes.push_back(f);
+  Node d;
+  d.name = "sub";
+  d.type = NodeType::kDir;
+  d.mode = 0750;
+  auto sub_id = repo->SaveBlob(BlobType::kTree, EncodeTree(sub));
+  ASSERT_TRUE(sub_id.ok());
+  d.subtree = *sub_id;
+  Node t;
+  t.name = "text.txt";
+  t.mode = 0644;
+  t.size = text.size();
+  t.content = content(text);
+  Node l;
+  l.name = "link";
+  l.type = NodeType::kSymlink;
+  l.link_target = "text.txt";
+  Tree root;
+  root.nodes = {d, t, l};
+  auto root_id = repo->SaveBlob(BlobType::kTree, EncodeTree(root));
+  ASSERT_TRUE(root_id.ok());
+  ASSERT_TRUE(repo->Flush().ok());
+  Snapshot snap = MakeSnapshot(7, "h");
+  snap.tree = *root_id;
+  ASSERT_TRUE(repo->SaveSnapshot(snap).ok());
+
+  const std::string script = dir_ + ".read-repo.py", target = dir_ + ".restored";
+  std::ofstream(script) << doc.substr(start, end - start);
+  std::string cmd = "python3 " + script + " " + dir_ + " '" + kPassword + "' latest " + target;
+  int rc = std::system(cmd.c_str());
+  EXPECT_EQ(rc, 0) << cmd;
+  EXPECT_EQ(ReadAll(target + "/text.txt"), text);
+  EXPECT_EQ(ReadAll(target + "/sub/random.bin"), random);
+  EXPECT_EQ(fs::read_symlink(target + "/link"), "text.txt");
+  EXPECT_EQ(fs::status(target + "/sub/random.bin").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // A wrong password fails the script as it says.
+  std::string wrong =
+      "python3 " + script + " " + dir_ + " nope latest " + target + ".2 2>/dev/null";
+  EXPECT_NE(std::system(wrong.c_str()), 0);
+  std::error_code ec;
+  fs::remove(script, ec);
+  fs::remove_all(target, ec);
 }
 
 }  // namespace
