@@ -316,9 +316,12 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
     std::shared_ptr<OpenPack>& open = s.open[t];
     if (!open) {
       open = std::make_shared<OpenPack>();
-      // Trees are small and few: their packs grow as needed.
+      // Room for the blob that crosses pack_size and the header, so the buffer is not moved
+      // (a copy of the whole pack) while the mutex is held. Trees are small and few: their
+      // packs grow as needed.
       if (type == BlobType::kData)
-        open->data.reserve(std::min<size_t>(config_.pack_size, 64u << 20) + (64u << 10));
+        open->data.reserve(std::min<size_t>(config_.pack_size, 64u << 20) +
+                           config_.chunker.max_size + (256u << 10));
     }
     OpenPack& pack = *open;
     uint32_t offset = static_cast<uint32_t>(pack.data.size());
