@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <pwd.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,7 +65,9 @@ std::string HostName() {
 }
 
 std::string UserName() {
-  if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
+  passwd pw, *found = nullptr;
+  char buf[1024];
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
   return std::to_string(geteuid());
 }
 
@@ -156,6 +159,8 @@ StatusOr<std::string> MakeKeyFile(std::string_view password, KdfParams kdf, cons
       json{{"master", ToHex({reinterpret_cast<const char*>(master.data()), master.size()})}}.dump();
   std::string sealed;
   Seal(derived, inner, &sealed);
+  explicit_bzero(derived.data(), derived.size());
+  explicit_bzero(inner.data(), inner.size());
   json j = {{"kdf", "argon2id"},
             {"ops", kdf.ops},
             {"mem", kdf.mem},
@@ -241,8 +246,11 @@ StatusOr<Key> UnlockMaster(Backend* backend, std::string_view password) {
     }
     Key out;
     std::copy(master.begin(), master.end(), out.begin());
+    explicit_bzero(master.data(), master.size());
+    for (auto& [params, key] : derived) explicit_bzero(key.data(), key.size());
     return out;
   }
+  for (auto& [params, key] : derived) explicit_bzero(key.data(), key.size());
   std::string msg = "wrong password: no key in " + keys_dir + " opens with it";
   if (!damaged.empty()) {
     msg += fmt::format(" ({} of {} key files could not be read: {})", damaged.size(), names.size(),
@@ -258,6 +266,7 @@ StatusOr<Key> UnlockMaster(Backend* backend, std::string_view password) {
 // consistent), the open pack and index entries not yet written are dropped.
 Repository::~Repository() {
   if (state_) state_->StopWriters();
+  explicit_bzero(master_.data(), master_.size());
 }
 
 StatusOr<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Backend> backend,
