@@ -314,6 +314,51 @@ TEST_F(RepositoryTest, DamagedIndexFileIsSkippedWithAWarning) {
       << (*repo)->index_warnings()[0];
   EXPECT_EQ((*repo)->index_files().size(), 1u);
   EXPECT_EQ((*repo)->IndexEntries().size(), 1u);
+  // Rebuilding the index from the pack headers (as rebuild-index does) replaces the damaged
+  // file too.
+  std::vector<PackEntry> all;
+  for (const std::string& pack : Files("data")) {
+    auto header = (*repo)->ReadPackHeader(*Id::FromHex(fs::path(pack).filename().string()));
+    ASSERT_TRUE(header.ok()) << header.status().ToString();
+    all.insert(all.end(), header->begin(), header->end());
+  }
+  ASSERT_EQ(all.size(), 2u);
+  ASSERT_TRUE((*repo)->RewriteIndex(all).ok());
+  EXPECT_EQ(Files("index").size(), 1u);
+  auto again = Reopen();
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE((*again)->index_warnings().empty());
+  EXPECT_EQ((*again)->IndexEntries().size(), 2u);
+}
+
+TEST_F(RepositoryTest, DamagedPackHeaderIsCorruption) {
+  auto repo = Create(Options());
+  ASSERT_TRUE(repo);
+  ASSERT_TRUE(repo->SaveBlob(BlobType::kData, Random(5000, 1)).ok());
+  ASSERT_TRUE(repo->Flush().ok());
+  auto packs = Files("data");
+  ASSERT_EQ(packs.size(), 1u);
+  Id pack = *Id::FromHex(fs::path(packs[0]).filename().string());
+  auto header = repo->ReadPackHeader(pack);
+  ASSERT_TRUE(header.ok()) << header.status().ToString();
+  ASSERT_EQ(header->size(), 1u);
+  EXPECT_EQ((*header)[0].where.raw_length, 5000u);
+  FlipByte(packs[0], fs::file_size(packs[0]) - 10);  // inside the sealed header
+  auto damaged = repo->ReadPackHeader(pack);
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find(pack.Hex()), std::string::npos);
+  FlipByte(packs[0], fs::file_size(packs[0]) - 10);
+  FlipByte(packs[0], fs::file_size(packs[0]) - 2);  // the header length
+  EXPECT_EQ(repo->ReadPackHeader(pack).status().code(), StatusCode::kCorruption);
+}
+
+TEST_F(RepositoryTest, MissingKeyFilesSaySo) {
+  ASSERT_TRUE(Create(Options()));
+  for (const std::string& key : Files("keys")) fs::remove(key);
+  auto repo = Reopen();
+  ASSERT_FALSE(repo.ok());
+  EXPECT_NE(repo.status().message().find("has no key files"), std::string::npos)
+      << repo.status().message();
 }
 
 TEST_F(RepositoryTest, ConcurrentSaversStoreEachBlobOnce) {
