@@ -26,6 +26,19 @@ uint32_t GetU32(const char* p) {
   return uint32_t{u[0]} | uint32_t{u[1]} << 8 | uint32_t{u[2]} << 16 | uint32_t{u[3]} << 24;
 }
 
+// Per-thread scratch buffers are reused across blobs, but one that grew for a huge tree blob
+// is given back when done rather than held for the thread's life.
+class ScratchTrim {
+ public:
+  explicit ScratchTrim(std::string& s) : s_(s) {}
+  ~ScratchTrim() {
+    if (s_.capacity() > (16u << 20)) std::string().swap(s_);
+  }
+
+ private:
+  std::string& s_;
+};
+
 std::string_view TypeName(BlobType type) { return type == BlobType::kTree ? "tree" : "data"; }
 
 int TypeIndex(BlobType type) { return type == BlobType::kTree ? 1 : 0; }
@@ -38,6 +51,7 @@ Status OpenBlob(const Key& key, const Id& pack, const Id& id, BlobType type, uin
                        offset);
   };
   thread_local std::string payload;
+  ScratchTrim trim(payload);
   payload.clear();
   if (!backup::Open(key, sealed, &payload).ok())
     return Corruption(where() + ": does not decrypt (the pack is damaged)");
@@ -292,6 +306,7 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
   }
   // Compress and encrypt in the calling thread, outside the lock: this is where the time goes.
   thread_local std::string payload;
+  ScratchTrim trim_payload(payload);
   payload.clear();
   if (config_.compression > 0) {
     std::string z = Compress(plaintext, config_.compression);
@@ -304,8 +319,9 @@ StatusOr<Id> Repository::SaveBlob(BlobType type, std::string_view plaintext, boo
     payload.push_back(static_cast<char>(kBlobRaw));
     payload.append(plaintext);
   }
-  std::string sealed;
-  sealed.reserve(payload.size() + kSealOverhead);
+  thread_local std::string sealed;
+  ScratchTrim trim_sealed(sealed);
+  sealed.clear();
   Seal(master_, payload, &sealed);
 
   {
@@ -351,7 +367,10 @@ Status Repository::LoadBlob(BlobType type, const Id& id, std::string* plaintext)
   State& s = *state_;
   const int t = TypeIndex(type);
   BlobLocation where;
-  std::string sealed;
+  // Reused per thread: restore loads millions of ~1 MiB blobs.
+  thread_local std::string sealed;
+  ScratchTrim trim(sealed);
+  sealed.clear();
   {
     std::lock_guard<std::mutex> lock(s.mu);
     if (auto it = s.index[t].find(id); it != s.index[t].end()) {
