@@ -29,6 +29,7 @@
 #include "server/http_internal.h"
 #include "server/monitoring.h"
 #include "server/notifier.h"
+#include "server/backups.h"
 #include "server/pipelines.h"
 #include "server/remediation.h"
 
@@ -121,6 +122,7 @@ Daemon::~Daemon() {
   if (reconcile_thread_.joinable()) reconcile_thread_.join();
   StopHttp();
   if (pipelines_) pipelines_->Stop();  // cancels runs; their deploy steps go through deploys_
+  if (backups_) backups_->Stop();      // waits for a running backup
   if (deploys_) deploys_->Stop(opt_.stop_replicas_on_exit);
   if (alerting_) alerting_->Stop();
   if (runbooks_) runbooks_->Stop();  // waits for a running action; before the runtime stops
@@ -190,6 +192,7 @@ Status Daemon::Start() {
   deploys_ = std::make_unique<DeployController>(this);
   RETURN_IF_ERROR(deploys_->Start());
   StartPipelines();
+  StartBackups();
   RETURN_IF_ERROR(StartHttp());  // binds, starts monitoring (it needs the port), then listens
   RETURN_IF_ERROR(PublishDiscovery());
   if (opt_.reconcile) reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
@@ -453,6 +456,11 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
     RETURN_IF_ERROR(store_->PutDocument(
         "pipelines", nlohmann::json{{"stack_file", desired->path}}.dump()));
     if (Status st = pipelines_->Load(desired->path); !st.ok()) progress("pipelines", st.message());
+  }
+  // Backups are not resources of the plan: their schedules follow the stack from this apply.
+  if (backups_) {
+    if (Status st = backups_->Apply(desired ? *desired : config::Stack{}); !st.ok())
+      progress("backups", st.message());
   }
   if (alerting_) {
     // Rules are not resources of the plan either; a broken set leaves the old rules running

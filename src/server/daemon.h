@@ -53,6 +53,7 @@ class AlertingService;
 class Notifier;
 class DaemonRemediation;
 class PipelineService;
+class BackupService;
 class DeployController;
 
 inline constexpr int kDefaultPort = 7420;
@@ -134,6 +135,8 @@ class Daemon {
   alerting::RunbookEngine* runbooks() { return runbooks_.get(); }
   // Pipelines of the applied stack: triggers, runs started by the API (made in Start).
   PipelineService* pipelines() { return pipelines_.get(); }
+  // The stack's backup jobs on their schedules (made in Start).
+  BackupService* backups() { return backups_.get(); }
   // The stack as last applied (services and the monitoring, alerting and SLO sections).
   StatusOr<config::Stack> RecordedStackForApi() { return RecordedStack(); }
   // Alerts from the rules and from POST /api/v2/alerts: to the notifier, incidents, runbooks.
@@ -166,6 +169,7 @@ class Daemon {
   void UpdateMonitoring();
   Status StartAlerting();
   void StartPipelines();  // pipeline_api.cc
+  void StartBackups();    // backup_api.cc
   void RecordNotified(const alerting::Notification& n);
   void UpdateDiskMetrics();
   // The DORA report as gauges (report/dora_metrics.h), recomputed from the store every 15 s.
@@ -187,6 +191,7 @@ class Daemon {
   std::unique_ptr<DaemonRemediation> remediation_;
   std::unique_ptr<alerting::RunbookEngine> runbooks_;  // acts through remediation_
   std::unique_ptr<PipelineService> pipelines_;
+  std::unique_ptr<BackupService> backups_;
   std::unique_ptr<QueryGate> query_gate_;
   std::unique_ptr<DeployController> deploys_;  // before the HTTP server; stopped before runtime_
   Status monitoring_error_;  // written before the HTTP server listens, then read-only

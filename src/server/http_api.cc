@@ -206,6 +206,7 @@ void Daemon::InstallRoutes() {
   InstallAlertRoutes(svr, this);
   InstallRunbookRoutes(svr, this);
   InstallPipelineRoutes(svr, this);
+  InstallBackupRoutes(svr, this);
   InstallDeployRoutes(svr, deploys_.get());
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");

@@ -36,6 +36,8 @@ void InstallRunbookRoutes(httplib::Server& svr, Daemon* daemon);
 // pipeline_api.cc: /api/v1/pipelines, /api/v1/runs (token required) and the webhook receiver
 // POST /hooks/<pipeline> (HMAC-verified instead of the token).
 void InstallPipelineRoutes(httplib::Server& svr, Daemon* daemon);
+// backup_api.cc: GET /api/v1/backups and POST /api/v1/backups/{service}/run (token required).
+void InstallBackupRoutes(httplib::Server& svr, Daemon* daemon);
 // Unix seconds (with fraction) or RFC 3339, as Prometheus' API accepts times; returns unix ms.
 StatusOr<int64_t> ParsePromTime(const std::string& s);
 
