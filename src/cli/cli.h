@@ -101,8 +101,10 @@ void AddRollback(CLI::App& app, Context& ctx, int& rc);
 void AddReleases(CLI::App& app, Context& ctx, int& rc);
 // Backups (cmd_backup*.cc): `backup init|run|snapshots|ls|diff|restore|check|forget|prune…`.
 void AddBackup(CLI::App& app, Context& ctx, int& rc);
-// Reports (cmd_report.cc): `report dora`.
+// Reports (cmd_report.cc): `report dora`, `report dr [--runbook [SERVICE]]`.
 void AddReport(CLI::App& app, Context& ctx, int& rc);
+// Restore drills (cmd_drill.cc): `drill SERVICE`.
+void AddDrill(CLI::App& app, Context& ctx, int& rc);
 
 // A pipeline's deploy step, carried out by the daemon (cmd_deploy.cc): POST /api/v1/deploys,
 // then follows the deploy, writing its events to `log`, until it ends; an error when it failed

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   AddRuns(app, ctx, rc);
   AddCache(app, ctx, rc);
   AddReport(app, ctx, rc);
+  AddDrill(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
