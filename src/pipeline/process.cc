@@ -1,21 +1,28 @@
 // How a step runs (see process.h for the contract):
 //
-//   steward (Run thread) ── fork ──> shim ── fork ──> command (setsid, execve)
-//                                     │                 └─ its children, daemons, ...
-//                                     └ PR_SET_CHILD_SUBREAPER
+//   steward (Run thread) ── posix_spawn ──> steward-shim ── vfork ──> command (setsid, execve)
+//                                            │                          └─ its children, ...
+//                                            └ PR_SET_CHILD_SUBREAPER
 //
-// The shim is a forked copy of steward that never execs: it makes itself a child subreaper,
-// starts the command, reports the command's wait status through a pipe and reaps everything
-// below it. Because it is a subreaper, a descendant whose parent dies (a double-forked daemon,
+// The shim (shim.h) is a small program of its own that makes itself a child subreaper, starts
+// the command, reports the command's wait status through a pipe and reaps everything below it.
+// Because it is a subreaper, a descendant whose parent dies (a double-forked daemon,
 // `setsid x &` in a script that exits) is re-parented to the shim and not to init or to
 // steward, so "every process of this step" is exactly "every descendant of the shim", found by
 // walking /proc by parent pid — with no guessing even when many steps run at once and other
 // parts of steward have children of their own. When the command has ended (or the deadline
 // or a cancel came), the Run thread signals every descendant of the shim, repeating the walk
 // since processes fork while being killed, until none is left; the shim then finds it has no
-// children and exits. The shim and the command run only async-signal-safe code between fork
-// and exec, since steward is multi-threaded.
+// children and exits.
+//
+// Why a program and not a fork() of steward: fork copies steward's page tables (tens of MB,
+// hundreds of mappings) for every step, and tearing the copy down costs as much again; that
+// was most of a short step's cost. posix_spawn's clone shares the memory until the exec of a
+// small static program. Without steward-shim next to the steward binary, the same shim code
+// runs in a fork() of steward, as it always did — slower, and otherwise the same.
 #include "pipeline/process.h"
+
+#include <spawn.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -36,6 +43,8 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+
+#include "pipeline/shim.h"
 
 namespace steward::pipeline {
 namespace {
@@ -159,51 +168,6 @@ struct Prepared {
   pid_t steward = 0;
 };
 
-enum ChildStep : int { kShimSetup, kShimFork, kSetsid, kChdir, kDevNull, kDup, kExec };
-
-struct ChildError {
-  int step;
-  int err;
-};
-
-const char* StepText(int step) {
-  switch (step) {
-    case kShimSetup:
-      return "set up the process supervisor";
-    case kShimFork:
-      return "fork";
-    case kSetsid:
-      return "setsid";
-    case kChdir:
-      return "chdir";
-    case kDevNull:
-      return "open /dev/null";
-    case kDup:
-      return "dup2";
-    default:
-      return "exec";
-  }
-}
-
-[[noreturn]] void ChildFail(int fd, int step) {
-  ChildError e{step, errno};
-  ssize_t ignored = write(fd, &e, sizeof e);
-  (void)ignored;
-  _exit(127);
-}
-
-// Closes every descriptor from 3 up except `keep` (async-signal-safe: no allocation).
-void CloseFdsExcept(int keep) {
-  if (keep > 3) close_range(3, keep - 1, 0);
-  close_range(keep < 3 ? 3 : keep + 1, ~0U, 0);
-}
-
-// Moves fd onto target without close-on-exec.
-bool MoveFd(int fd, int target) {
-  if (fd == target) return fcntl(fd, F_SETFD, 0) == 0;
-  return dup2(fd, target) == target;
-}
-
 struct Pipes {
   int out[2] = {-1, -1};
   int err[2] = {-1, -1};
@@ -211,125 +175,22 @@ struct Pipes {
   int status[2] = {-1, -1};    // the shim reports the command's wait status here
 };
 
-// What the shim writes to the status pipe when the command has ended.
-struct ShimReport {
-  int wait_status;
-  bool tree_empty;  // nothing else of the step was alive: the shim exits at once
-};
-
-[[noreturn]] void RunCommand(const Prepared& p, const Pipes& pipes) {
-  const int err_fd = pipes.exec_err[1];
-  sigset_t none;
-  sigemptyset(&none);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (setsid() < 0) ChildFail(err_fd, kSetsid);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (p.cwd != nullptr && chdir(p.cwd) != 0) ChildFail(err_fd, kChdir);
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull < 0) ChildFail(err_fd, kDevNull);
-  if (!MoveFd(devnull, 0) || !MoveFd(pipes.out[1], 1) || !MoveFd(pipes.err[1], 2)) {
-    ChildFail(err_fd, kDup);
-  }
-  CloseFdsExcept(err_fd);
-  execve(p.program.c_str(), p.argv.data(), p.envp.data());
-  ChildFail(err_fd, kExec);
-}
-
-// Steward died (the shim's parent-death signal): a step must not outlive the steward that ran
-// it, so the shim kills every process below it — its children, and what each killed child
-// leaves re-parented here — until it has none, then exits. Async-signal-safe only: it runs in
-// a forked copy of a multi-threaded process.
-[[noreturn]] void KillTreeAndExit() {
-  char path[64] = "/proc/self/task/";
-  {  // + our tid + "/children", without snprintf
-    char digits[16];
-    int n = 0;
-    for (long tid = syscall(SYS_gettid); tid > 0 && n < 15; tid /= 10) digits[n++] = '0' + tid % 10;
-    size_t at = strlen(path);
-    while (n > 0) path[at++] = digits[--n];
-    memcpy(path + at, "/children", 10);
-  }
-  for (int round = 0; round < 2000; ++round) {
-    char buf[8192];
-    ssize_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      len = read(fd, buf, sizeof buf - 1);
-      close(fd);
-    }
-    bool any = false;
-    long pid = 0;
-    for (ssize_t i = 0; i <= len; ++i) {
-      if (i < len && buf[i] >= '0' && buf[i] <= '9') {
-        pid = pid * 10 + (buf[i] - '0');
-      } else if (pid > 0) {
-        kill(static_cast<pid_t>(-pid), SIGKILL);  // its process group, if it leads one
-        kill(static_cast<pid_t>(pid), SIGKILL);
-        any = true;
-        pid = 0;
-      }
-    }
-    int status;
-    while (waitpid(-1, &status, WNOHANG) > 0) {
-    }
-    if (!any && waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD) _exit(137);
-    timespec pause{0, 1'000'000};
-    nanosleep(&pause, nullptr);
-  }
-  _exit(137);
-}
-
-// The shim: see the top of the file. Never returns.
-[[noreturn]] void RunShim(const Prepared& p, const Pipes& pipes) {
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);  // steward's handlers must not run in here
-  const int err_fd = pipes.exec_err[1];
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ChildFail(err_fd, kShimSetup);
-  // Steward's death is a signal that stays pending (every signal is blocked here) and is taken
-  // by sigwaitinfo below: the shim then kills the step's tree instead of orphaning it.
-  prctl(PR_SET_PDEATHSIG, SIGUSR1);
-  if (getppid() != p.steward) _exit(127);  // steward died before the line above
-  setsid();  // out of steward's process group: a terminal's Ctrl-C is steward's to handle
-  // vfork: the shim is a copy of steward, and copying its page tables again for a child that
-  // execs at once is most of the cost of a short step. The child only makes system calls on
-  // its own stack before execve or _exit, which is what vfork allows.
-  pid_t command = vfork();
-  if (command < 0) ChildFail(err_fd, kShimFork);
-  if (command == 0) RunCommand(p, pipes);
-  close(pipes.out[1]);
-  close(pipes.err[1]);
-  close(err_fd);
-  CloseFdsExcept(pipes.status[1]);
-  sigset_t wake;
-  sigemptyset(&wake);
-  sigaddset(&wake, SIGCHLD);
-  sigaddset(&wake, SIGUSR1);
-  for (;;) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid == 0) {
-      // Children live: sleep until one ends (SIGCHLD, pending while blocked) or steward dies.
-      siginfo_t info;
-      if (sigwaitinfo(&wake, &info) == SIGUSR1) KillTreeAndExit();
-      continue;
-    }
-    if (pid == command) {
-      // No child left means no process of the step is left: a descendant whose parent died was
-      // re-parented here, so every live one has a living ancestor among the shim's children.
-      // Steward then need not look for the rest of the tree in /proc.
-      int ignored_status;
-      ShimReport report{status, waitpid(-1, &ignored_status, WNOHANG) < 0 && errno == ECHILD};
-      ssize_t ignored = write(pipes.status[1], &report, sizeof report);
-      (void)ignored;
-      close(pipes.status[1]);
-      if (report.tree_empty) _exit(0);
-    } else if (pid < 0 && errno == ECHILD) {
-      _exit(0);  // nothing left below: the step is over
-    }
+const char* StepText(int step) {
+  switch (step) {
+    case shim::kShimSetup:
+      return "set up the process supervisor";
+    case shim::kShimFork:
+      return "fork";
+    case shim::kSetsid:
+      return "setsid";
+    case shim::kChdir:
+      return "chdir";
+    case shim::kDevNull:
+      return "open /dev/null";
+    case shim::kDup:
+      return "dup2";
+    default:
+      return "exec";
   }
 }
 
@@ -409,6 +270,80 @@ StatusOr<Prepared> Prepare(const ProcessSpec& spec) {
   if (!spec.cwd.empty() && !spec.sandbox.enabled) p.cwd = spec.cwd.c_str();
   p.steward = getpid();
   return p;
+}
+
+// The shim program's path as looked up once, and what tests set instead.
+std::mutex shim_mu;
+bool shim_set = false;
+std::string shim_program;
+
+std::string FindShimProgram() {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "";
+  std::string path(self, static_cast<size_t>(n));
+  path = path.substr(0, path.rfind('/') + 1) + "steward-shim";
+  return access(path.c_str(), X_OK) == 0 ? path : "";
+}
+
+// Starts the shim of a step (shim.h): steward-shim through posix_spawn (a vfork-like clone:
+// its cost does not depend on steward's size), or a fork of steward when that program is not
+// installed or cannot be started. Returns its pid, or -1 with errno set.
+pid_t StartShim(const Prepared& p, Pipes& pipes) {
+  const std::string program = ShimProgram();
+  if (!program.empty()) {
+    // posix_spawn moves the pipes onto 1..4 one after another; a pipe already on one of those
+    // numbers (steward started with a standard descriptor closed) is moved out of the way.
+    for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.exec_err[1], &pipes.status[1]}) {
+      if (*fd > shim::kStatusFd) continue;
+      int moved = fcntl(*fd, F_DUPFD_CLOEXEC, shim::kStatusFd + 1);
+      if (moved < 0) return -1;
+      close(*fd);
+      *fd = moved;
+    }
+    const std::string steward = std::to_string(p.steward);
+    std::vector<char*> argv = {const_cast<char*>(program.c_str()),
+                               const_cast<char*>(steward.c_str()),
+                               const_cast<char*>(p.cwd != nullptr ? p.cwd : ""),
+                               const_cast<char*>(p.program.c_str())};
+    argv.insert(argv.end(), p.argv.begin(), p.argv.end());  // ends with its nullptr
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, pipes.out[1], shim::kOutFd);
+    posix_spawn_file_actions_adddup2(&actions, pipes.err[1], shim::kErrFd);
+    posix_spawn_file_actions_adddup2(&actions, pipes.exec_err[1], shim::kStartErrorFd);
+    posix_spawn_file_actions_adddup2(&actions, pipes.status[1], shim::kStatusFd);
+    // Every signal blocked from the start (steward's death must stay pending for the shim to
+    // take) and at its default (an ignored SIGCHLD would hide the command's end).
+    sigset_t all;
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &all);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    int err = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), p.envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err == 0) return pid;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    shim::Command c;
+    c.program = p.program.c_str();
+    c.argv = p.argv.data();
+    c.envp = p.envp.data();
+    c.cwd = p.cwd;
+    c.steward = p.steward;
+    c.out_fd = pipes.out[1];
+    c.err_fd = pipes.err[1];
+    c.start_error_fd = pipes.exec_err[1];
+    c.status_fd = pipes.status[1];
+    shim::RunShim(c);
+  }
+  return pid;
 }
 
 void ClosePipe(int fds[2]) {
@@ -531,8 +466,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
       return result;
     }
   }
-  pid_t shim = fork();
-  if (shim == 0) RunShim(p, pipes);
+  pid_t shim = StartShim(p, pipes);
   int fork_errno = errno;
   close(pipes.out[1]);
   close(pipes.err[1]);
@@ -546,7 +480,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   }
 
   // Until exec the command (and the shim) may report a failure; exec closes the pipe.
-  ChildError child_error{};
+  shim::ChildError child_error{};
   ssize_t n;
   while ((n = read(pipes.exec_err[0], &child_error, sizeof child_error)) < 0 && errno == EINTR) {
   }
@@ -562,7 +496,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
     result.end = ProcessEnd::kFailedToStart;
     result.exit_code = 127;
     result.error = std::string(StepText(child_error.step)) + " '" +
-                   (child_error.step == kChdir ? spec.cwd : p.program) +
+                   (child_error.step == shim::kChdir ? spec.cwd : p.program) +
                    "': " + strerror(child_error.err);
     result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
     return result;
@@ -640,7 +574,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
       if (fds[i].revents == 0) continue;
       int fd = fds[i].fd;
       if (fd == status_fd) {
-        ShimReport report{};
+        shim::ShimReport report{};
         ssize_t r = read(fd, &report, sizeof report);
         if (r < 0 && errno == EINTR) continue;
         if (r == static_cast<ssize_t>(sizeof report)) {
@@ -691,6 +625,21 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
     if (result.end == ProcessEnd::kExited) result.end = ProcessEnd::kSignaled;
   }
   return result;
+}
+
+std::string ShimProgram() {
+  std::lock_guard<std::mutex> l(shim_mu);
+  if (!shim_set) {
+    shim_program = FindShimProgram();
+    shim_set = true;
+  }
+  return shim_program;
+}
+
+void SetShimProgramForTesting(const std::string& path) {
+  std::lock_guard<std::mutex> l(shim_mu);
+  shim_program = path;
+  shim_set = true;
 }
 
 bool SandboxAvailable() {

@@ -2,7 +2,7 @@
 // a bubblewrap sandbox, with a given environment and working directory, its stdout and stderr
 // read line by line as they come, a deadline, and cancellation that kills the whole process
 // tree — also descendants that left the group (found through /proc by parentage, and held by
-// making the runner a child subreaper), so no process outlives its step.
+// making each step's supervisor a child subreaper), so no process outlives its step.
 //
 // Thread safety: Run blocks the calling thread; many Runs may go on at once on different
 // threads. CancelToken is thread-safe.
@@ -69,6 +69,14 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
 // Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER) so orphaned grandchildren of
 // steps are re-parented here and can be found and killed; reaps them. Call once at start.
 void BecomeSubreaper();
+
+// The step supervisor program RunProcess starts for each step (pipeline/shim.h): steward-shim
+// next to the running executable, or "" when it is not there — each step then runs below a
+// fork() of this process instead, the same code at a cost that grows with the process's size.
+std::string ShimProgram();
+
+// For tests: use `path` as the shim program from now on ("": the fork fallback).
+void SetShimProgramForTesting(const std::string& path);
 
 // Kills a process and every descendant (by walking /proc), SIGTERM then SIGKILL after grace.
 void KillTree(int pid, std::chrono::milliseconds grace);

@@ -352,6 +352,58 @@ TEST(RunProcess, RunsManyAtOnce) {
   }
 }
 
+TEST(RunProcess, StartsTheCommandBelowTheShimProgram) {
+  // The build puts steward-shim next to every program it links (bin/), this test included.
+  ASSERT_NE(ShimProgram(), "");
+  EXPECT_EQ(ShimProgram().substr(ShimProgram().rfind('/')), "/steward-shim");
+  Outcome run = Sh("cat /proc/$PPID/comm; ps -o pid=,sid= -p $PPID");
+  ASSERT_TRUE(run.result.ok()) << run.result.Describe();
+  ASSERT_EQ(run.Out().size(), 2u);
+  EXPECT_EQ(run.Out()[0], "steward-shim");
+  int pid = 0, sid = 0;
+  ASSERT_EQ(sscanf(run.Out()[1].c_str(), "%d %d", &pid, &sid), 2) << run.Out()[1];
+  EXPECT_EQ(pid, sid);  // the shim left this process's session
+}
+
+// Without steward-shim each step runs below a fork() of this process: the same shim code, so
+// the same guarantees.
+class ForkFallback : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    installed_ = ShimProgram();
+    SetShimProgramForTesting("");
+  }
+  void TearDown() override { SetShimProgramForTesting(installed_); }
+  std::string installed_;
+};
+
+TEST_F(ForkFallback, RunsTheCommandBelowACopyOfThisProcess) {
+  Outcome run = Sh("cat /proc/$PPID/comm; echo oops >&2; exit 3");
+  EXPECT_EQ(run.result.exit_code, 3);
+  ASSERT_EQ(run.Out().size(), 1u);
+  EXPECT_NE(run.Out()[0], "steward-shim");
+  EXPECT_NE(run.Out()[0], "sh");
+  EXPECT_EQ(run.Err(), (std::vector<std::string>{"oops"}));
+}
+
+TEST_F(ForkFallback, TimeoutKillsTheWholeTreeIncludingADaemon) {
+  std::string m = Marker();
+  Outcome run = Sh("setsid sh -c 'sleep " + m + "' >/dev/null 2>&1 </dev/null & sleep " + m,
+                   milliseconds(300));
+  EXPECT_EQ(run.result.end, ProcessEnd::kTimedOut);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+}
+
+TEST_F(ForkFallback, ReportsAStartFailure) {
+  ProcessSpec spec;
+  spec.argv = {"true"};
+  spec.env = kEnv;
+  spec.cwd = "/nonexistent/dir";
+  Outcome run = RunSpec(spec);
+  EXPECT_EQ(run.result.end, ProcessEnd::kFailedToStart);
+  EXPECT_EQ(run.result.error, "chdir '/nonexistent/dir': No such file or directory");
+}
+
 TEST(KillTree, KillsAProcessAndItsDescendants) {
   BecomeSubreaper();
   std::string m = Marker();

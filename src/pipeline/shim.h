@@ -1,0 +1,55 @@
+// The step supervisor ("shim"): the process between steward and a step's command. It makes
+// itself a child subreaper, starts the command in a session of its own, reports the command's
+// wait status, and reaps everything below it until nothing is left — so "every process of the
+// step" is exactly "every descendant of the shim" (see process.cc). When steward dies it gets
+// its parent-death signal and kills everything below it before it exits: a step never
+// outlives the steward that ran it.
+//
+// The shim runs either as its own small program, `steward-shim` (tools/shim/main.cc, started
+// with posix_spawn: its cost does not grow with steward's size), or, when that program is not
+// installed next to steward, in a fork() of steward. The code is the same; in the fork it runs
+// in a copy of a multi-threaded process, so RunShim and everything it calls is
+// async-signal-safe: system calls on prepared arrays, no allocation.
+//
+// The wire between steward and a shim: four descriptors (the command's stdout and stderr, the
+// write ends of the start-error and status pipes) and, for steward-shim, its argv:
+//   steward-shim STEWARD_PID CWD PROGRAM ARGV0 ARGV1 ...   (CWD "" keeps the shim's)
+// with the command's complete environment as its own, and the descriptors as 1, 2, 3 and 4.
+#pragma once
+
+#include <sys/types.h>
+
+namespace steward::pipeline::shim {
+
+// What goes wrong before the command runs, by where; written as a ChildError to the start-error
+// pipe (which exec closes, so an empty read means the command runs).
+enum ChildStep : int { kShimSetup, kShimFork, kSetsid, kChdir, kDevNull, kDup, kExec };
+
+struct ChildError {
+  int step;
+  int err;  // errno
+};
+
+// Written to the status pipe once the command has ended.
+struct ShimReport {
+  int wait_status;
+  bool tree_empty;  // nothing else of the step was alive: the shim exits at once
+};
+
+// Descriptor numbers steward-shim receives its pipes on.
+inline constexpr int kOutFd = 1, kErrFd = 2, kStartErrorFd = 3, kStatusFd = 4;
+
+struct Command {
+  const char* program = nullptr;  // a path: execve does no PATH search
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* cwd = nullptr;  // nullptr: stay
+  pid_t steward = 0;          // the expected parent; the shim exits if it is already gone
+  int out_fd = -1, err_fd = -1, start_error_fd = -1, status_fd = -1;
+};
+
+// Becomes the shim for `c` (call in a new child process, every signal blocked or not); never
+// returns. Async-signal-safe.
+[[noreturn]] void RunShim(const Command& c);
+
+}  // namespace steward::pipeline::shim
