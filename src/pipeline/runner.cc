@@ -1,7 +1,8 @@
 // RunPipeline: records the run, prepares the working copy, and schedules the job instances —
 // a job starts when everything it needs has ended and its `if:` holds, up to options.jobs at
-// once, on a pool of that many worker threads (runner_job.cc runs each). The scheduler owns every status
-// change and writes it to the store as it happens, so `steward runs` and the API see a run live.
+// once, on a pool of that many worker threads (runner_job.cc runs each). The scheduler owns
+// every status change and writes it to the store within kRecordDelay (in batches), so
+// `steward runs` and the API see a run live.
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,7 +74,13 @@ class Scheduler {
   void Decide(Slot& s);
   void Start(Slot& s);
   void Finish(Slot& s, const std::string& status, const std::string& error);
+  // Queues the slot's record for WriteRecords.
   void Record(const Slot& s);
+  // Writes the queued records in one transaction, with mu_ released meanwhile: when `all`, or
+  // when kRecordBatch have gathered or the oldest has waited kRecordDelay. Run thread only.
+  void WriteRecords(std::unique_lock<std::mutex>& l, bool all);
+  // How long the run thread may sleep before WriteRecords is due.
+  std::chrono::milliseconds UntilRecordsDue() const;
   void Worker(const std::string& scratch_dir);
   void Complete(Slot& s, const JobOutcome& out);
   void FailFast(const Slot& failed);
@@ -94,7 +101,16 @@ class Scheduler {
   std::set<size_t> ready_;                       // decided to run, waiting for a worker
   std::deque<Slot*> queue_;                      // started, not yet taken by a worker
   std::vector<std::thread> workers_;
+  // Records not yet written (the latest of each slot) and when the oldest was queued. Written
+  // in batches: a transaction per record cost more than a no-op job. `steward runs` sees a job
+  // change at most kRecordDelay late; after a kill -9 the next command marks what is left
+  // "running" or "pending" interrupted either way.
+  std::map<size_t, state::PipelineJobRecord> unwritten_;
+  std::chrono::steady_clock::time_point first_unwritten_{};
 };
+
+constexpr size_t kRecordBatch = 256;
+constexpr std::chrono::milliseconds kRecordDelay{50};
 
 bool Scheduler::AnyAncestorFailed(const Slot& s, std::set<size_t>& seen) const {
   for (size_t n : s.needs) {
@@ -131,13 +147,34 @@ NeedsView Scheduler::Needs(const Slot& s) const {
 }
 
 void Scheduler::Record(const Slot& s) {
-  Status st = opts_.store->PutPipelineJob(s.rec);
+  if (unwritten_.empty()) first_unwritten_ = std::chrono::steady_clock::now();
+  unwritten_[s.index] = s.rec;
+  if (unwritten_.size() >= kRecordBatch) cv_.notify_all();
+}
+
+std::chrono::milliseconds Scheduler::UntilRecordsDue() const {
+  if (unwritten_.empty()) return std::chrono::milliseconds(100);
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(
+      first_unwritten_ + kRecordDelay - std::chrono::steady_clock::now());
+  return std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100));
+}
+
+void Scheduler::WriteRecords(std::unique_lock<std::mutex>& l, bool all) {
+  if (unwritten_.empty()) return;
+  if (!all && unwritten_.size() < kRecordBatch && UntilRecordsDue().count() > 0) return;
+  std::vector<state::PipelineJobRecord> batch;
+  batch.reserve(unwritten_.size());
+  for (auto& [index, rec] : unwritten_) batch.push_back(std::move(rec));
+  unwritten_.clear();
+  l.unlock();
+  Status st = opts_.store->PutPipelineJobs(batch);
+  l.lock();
   if (!st.ok()) {
     RunEvent e;
     e.kind = RunEventKind::kNote;
     e.run_id = run_.run_id;
-    e.job = s.rec.job;
-    e.text = "could not record the job: " + st.message();
+    e.job = batch.front().job;
+    e.text = "could not record " + std::to_string(batch.size()) + " job(s): " + st.message();
     run_.Emit(std::move(e));
   }
 }
@@ -315,13 +352,16 @@ bool Scheduler::Run() {
         if (s->state == Slot::State::kRunning) s->cancel.Cancel();
     }
     Dispatch();
+    WriteRecords(l, false);
     if (running_ == 0 && to_decide_.empty() && ready_.empty()) break;
-    cv_.wait_for(l, std::chrono::milliseconds(100));
+    cv_.wait_for(l, UntilRecordsDue());
   }
   stopping_ = true;
   work_cv_.notify_all();
   l.unlock();
   for (auto& t : workers_) t.join();
+  l.lock();
+  WriteRecords(l, true);
   return cancelled_;
 }
 
@@ -483,14 +523,16 @@ StatusOr<RunResult> RunPipeline(const Pipeline& pipeline, const RunOptions& opti
     index[instances[i].key] = i;
     slots.push_back(std::move(s));
   }
+  std::vector<state::PipelineJobRecord> pending;
   for (auto& s : slots) {
     for (const std::string& need : s->inst->needs) {
       auto it = index.find(need);
       if (it != index.end()) s->needs.push_back(it->second);
     }
-    Status st = options.store->PutPipelineJob(s->rec);
-    if (!st.ok()) return fail_run(st);
+    pending.push_back(s->rec);
   }
+  Status recorded = options.store->PutPipelineJobs(pending);
+  if (!recorded.ok()) return fail_run(recorded);
   {
     RunEvent e;
     e.kind = RunEventKind::kRunStarted;
@@ -502,11 +544,13 @@ StatusOr<RunResult> RunPipeline(const Pipeline& pipeline, const RunOptions& opti
   if (!options.in_place) {
     Status copied = internal::PrepareWorkingCopy(options.source_dir, run.commit.sha, run.work_dir);
     if (!copied.ok()) {
+      std::vector<state::PipelineJobRecord> skipped;
       for (auto& s : slots) {
         s->rec.status = "skipped";
         s->rec.error = "no working copy";
-        (void)options.store->PutPipelineJob(s->rec);
+        skipped.push_back(s->rec);
       }
+      (void)options.store->PutPipelineJobs(skipped);
       return fail_run(copied.Annotate("prepare the working copy"));
     }
   }

@@ -139,6 +139,35 @@ StatusOr<std::vector<T>> ReadAll(Statement& stmt, Read read) {
   }
 }
 
+// One job record (an upsert by run and job), in the caller's transaction if any.
+Status PutJob(SqliteDb* db, const PipelineJobRecord& j) {
+  const std::string op =
+      "record job '" + j.job + "' of pipeline run " + std::to_string(j.run_id);
+  // Only for an existing run, instead of relying on foreign keys.
+  ASSIGN_OR_RETURN(Statement stmt,
+                   Statement::Prepare(db, op,
+                                      "INSERT INTO pipeline_jobs (run_id, job, position, status, "
+                                      "attempts, exit_code, started_at_ms, finished_at_ms, "
+                                      "outputs_json, cache_key, log_path, error) SELECT ?1, ?2, "
+                                      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE EXISTS "
+                                      "(SELECT 1 FROM pipeline_runs WHERE id = ?1) "
+                                      "ON CONFLICT (run_id, job) DO UPDATE SET "
+                                      "position = excluded.position, status = excluded.status, "
+                                      "attempts = excluded.attempts, "
+                                      "exit_code = excluded.exit_code, "
+                                      "started_at_ms = excluded.started_at_ms, "
+                                      "finished_at_ms = excluded.finished_at_ms, "
+                                      "outputs_json = excluded.outputs_json, "
+                                      "cache_key = excluded.cache_key, "
+                                      "log_path = excluded.log_path, error = excluded.error"));
+  RETURN_IF_ERROR(stmt.BindAll(j.run_id, j.job, j.position, j.status, j.attempts, j.exit_code,
+                               j.started_at_ms, j.finished_at_ms, OrEmptyObject(j.outputs_json),
+                               j.cache_key, j.log_path, j.error));
+  RETURN_IF_ERROR(stmt.Run());
+  if (sqlite3_changes(db->handle()) == 0) return NotFound(op + ": no such run");
+  return Status::OK();
+}
+
 }  // namespace
 
 StatusOr<int64_t> SqliteStateStore::CreatePipelineRun(const PipelineRunRecord& r) {
@@ -206,31 +235,17 @@ StatusOr<std::vector<PipelineRunRecord>> SqliteStateStore::ListPipelineRuns(
 
 Status SqliteStateStore::PutPipelineJob(const PipelineJobRecord& j) {
   std::lock_guard<std::mutex> l(mu_);
-  const std::string op =
-      "record job '" + j.job + "' of pipeline run " + std::to_string(j.run_id);
-  // Only for an existing run, instead of relying on foreign keys.
-  ASSIGN_OR_RETURN(Statement stmt,
-                   Statement::Prepare(db_.get(), op,
-                                      "INSERT INTO pipeline_jobs (run_id, job, position, status, "
-                                      "attempts, exit_code, started_at_ms, finished_at_ms, "
-                                      "outputs_json, cache_key, log_path, error) SELECT ?1, ?2, "
-                                      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE EXISTS "
-                                      "(SELECT 1 FROM pipeline_runs WHERE id = ?1) "
-                                      "ON CONFLICT (run_id, job) DO UPDATE SET "
-                                      "position = excluded.position, status = excluded.status, "
-                                      "attempts = excluded.attempts, "
-                                      "exit_code = excluded.exit_code, "
-                                      "started_at_ms = excluded.started_at_ms, "
-                                      "finished_at_ms = excluded.finished_at_ms, "
-                                      "outputs_json = excluded.outputs_json, "
-                                      "cache_key = excluded.cache_key, "
-                                      "log_path = excluded.log_path, error = excluded.error"));
-  RETURN_IF_ERROR(stmt.BindAll(j.run_id, j.job, j.position, j.status, j.attempts, j.exit_code,
-                               j.started_at_ms, j.finished_at_ms, OrEmptyObject(j.outputs_json),
-                               j.cache_key, j.log_path, j.error));
-  RETURN_IF_ERROR(stmt.Run());
-  if (sqlite3_changes(db_->handle()) == 0) return NotFound(op + ": no such run");
-  return Status::OK();
+  return PutJob(db_.get(), j);
+}
+
+Status SqliteStateStore::PutPipelineJobs(const std::vector<PipelineJobRecord>& jobs) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (jobs.empty()) return Status::OK();
+  const std::string op = "record " + std::to_string(jobs.size()) + " job(s) of pipeline run " +
+                         std::to_string(jobs.front().run_id);
+  ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_.get(), op));
+  for (const PipelineJobRecord& j : jobs) RETURN_IF_ERROR(PutJob(db_.get(), j));
+  return txn->Commit();
 }
 
 StatusOr<std::vector<PipelineJobRecord>> SqliteStateStore::ListPipelineJobs(int64_t run_id) {

@@ -74,6 +74,7 @@ class SqliteStateStore : public StateStore {
   StatusOr<std::vector<PipelineRunRecord>> ListPipelineRuns(const std::string& pipeline,
                                                            int limit) override;
   Status PutPipelineJob(const PipelineJobRecord& record) override;  // kNotFound without its run
+  Status PutPipelineJobs(const std::vector<PipelineJobRecord>& records) override;
   StatusOr<std::vector<PipelineJobRecord>> ListPipelineJobs(int64_t run_id) override;
   StatusOr<int> MarkInterruptedPipelineRuns() override;
   StatusOr<int64_t> CreateRelease(const ReleaseRecord& record) override;

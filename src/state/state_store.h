@@ -258,6 +258,12 @@ class StateStore {
   virtual StatusOr<std::vector<PipelineRunRecord>> ListPipelineRuns(const std::string& pipeline,
                                                                    int limit) = 0;
   virtual Status PutPipelineJob(const PipelineJobRecord& record) = 0;
+  // Several job records in one transaction, all or none (a runner of many short jobs writes
+  // its records in batches: a transaction per record costs more than a no-op job).
+  virtual Status PutPipelineJobs(const std::vector<PipelineJobRecord>& records) {
+    for (const PipelineJobRecord& r : records) RETURN_IF_ERROR(PutPipelineJob(r));
+    return Status::OK();
+  }
   // In position order.
   virtual StatusOr<std::vector<PipelineJobRecord>> ListPipelineJobs(int64_t run_id) = 0;
   // Marks "running" runs of this host whose pid is no longer alive (and their running/pending
