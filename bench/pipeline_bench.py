@@ -214,6 +214,9 @@ def main():
     steward = os.path.abspath(os.path.join(args.build_dir, "bin", "steward"))
     if not os.path.exists(steward):
         raise SystemExit(f"bench: {steward} not found; build the steward target first")
+    if not os.path.exists(os.path.join(os.path.dirname(steward), "steward-shim")):
+        log("note: no steward-shim next to steward: each step starts below a fork() of steward "
+            "(the slower fallback); build the steward target to get it")
     if not shutil.which("make"):
         raise SystemExit("bench: make not on PATH")
     helptext = subprocess.run([steward, "run", "--help"], capture_output=True, text=True).stdout
