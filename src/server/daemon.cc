@@ -30,6 +30,7 @@
 #include "server/monitoring.h"
 #include "server/notifier.h"
 #include "server/backups.h"
+#include "server/drills.h"
 #include "server/pipelines.h"
 #include "server/remediation.h"
 
@@ -123,6 +124,7 @@ Daemon::~Daemon() {
   StopHttp();
   if (pipelines_) pipelines_->Stop();  // cancels runs; their deploy steps go through deploys_
   if (backups_) backups_->Stop();      // waits for a running backup
+  if (drills_) drills_->Stop();        // cancels a running verify
   if (deploys_) deploys_->Stop(opt_.stop_replicas_on_exit);
   if (alerting_) alerting_->Stop();
   if (runbooks_) runbooks_->Stop();  // waits for a running action; before the runtime stops
@@ -193,6 +195,7 @@ Status Daemon::Start() {
   RETURN_IF_ERROR(deploys_->Start());
   StartPipelines();
   StartBackups();
+  drills_ = StartDrillService(opt_.state_dir, store_.get(), &metrics_);
   RETURN_IF_ERROR(StartHttp());  // binds, starts monitoring (it needs the port), then listens
   RETURN_IF_ERROR(PublishDiscovery());
   if (opt_.reconcile) reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
@@ -461,6 +464,10 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
   if (backups_) {
     if (Status st = backups_->Apply(desired ? *desired : config::Stack{}); !st.ok())
       progress("backups", st.message());
+  }
+  if (drills_) {
+    if (Status st = drills_->Apply(desired ? *desired : config::Stack{}); !st.ok())
+      progress("drills", st.message());
   }
   if (alerting_) {
     // Rules are not resources of the plan either; a broken set leaves the old rules running

@@ -54,6 +54,7 @@ class Notifier;
 class DaemonRemediation;
 class PipelineService;
 class BackupService;
+class DrillService;
 class DeployController;
 
 inline constexpr int kDefaultPort = 7420;
@@ -192,6 +193,7 @@ class Daemon {
   std::unique_ptr<alerting::RunbookEngine> runbooks_;  // acts through remediation_
   std::unique_ptr<PipelineService> pipelines_;
   std::unique_ptr<BackupService> backups_;
+  std::unique_ptr<DrillService> drills_;  // restore drills on drill_schedule (drills.h)
   std::unique_ptr<QueryGate> query_gate_;
   std::unique_ptr<DeployController> deploys_;  // before the HTTP server; stopped before runtime_
   Status monitoring_error_;  // written before the HTTP server listens, then read-only
