@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   AddCache(app, ctx, rc);
   AddReport(app, ctx, rc);
   AddDrill(app, ctx, rc);
+  AddBackup(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
