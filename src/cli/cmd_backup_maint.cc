@@ -11,6 +11,7 @@
 #include "backup/lock.h"
 #include "backup/maintenance.h"
 #include "base/json.h"
+#include "cli/backup_jobs.h"
 #include "cli/backup_cli.h"
 #include "promql/parser.h"
 
@@ -338,8 +339,20 @@ void AddBackup(CLI::App& app, Context& ctx, int& rc) {
   init->add_option("--kdf-ops", a.kdf_ops, "Argon2id passes (default 2)");
   init->add_option("--kdf-memory", a.kdf_memory, "Argon2id memory (default 64M)");
 
-  auto* run = cmd("run", "Back up PATHs into a new snapshot", Run);
-  run->add_option("paths", a.paths, "Files and directories to back up")->required();
+  auto* run = cmd("run", "Back up PATHs into a new snapshot (or the stack's jobs: --service, --all)",
+                  Run);
+  run->add_option("paths", a.paths, "Files and directories to back up");
+  // The stack's backup jobs, now, without the daemon (cmd_backup_service.cc).
+  static std::vector<std::string> services;
+  static bool all_services = false;
+  run->add_option("--service", services,
+                  "Run this service's backup job from the stack now (repeatable; steward-state "
+                  "for Steward's own state)");
+  run->add_flag("--all", all_services, "Run every backup job the stack declares");
+  run->callback([&ctx, &rc] {
+    rc = services.empty() && !all_services ? Run(ctx, a)
+                                           : RunServices(ctx, a, services, all_services);
+  });
   run->add_option("--exclude,-e", a.excludes,
                   "Glob to leave out: *.tmp (base names), /srv/db/pg_wal (paths), cache/ (dirs)");
   run->add_option("--tag", a.tags, "Tag the snapshot");
