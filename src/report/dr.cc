@@ -407,7 +407,7 @@ std::string Runbook(const config::Stack& stack, const config::Service& service,
   const std::string snap = row.last_snapshot ? row.last_snapshot->substr(0, 8) : "SNAPSHOT";
   o << "\n## How to restore\n\n"
     << "1. Pick the snapshot (newest first is last in the list):\n\n"
-    << "   ```sh\n   steward backup snapshots" << repo_flags << " --tag service="
+    << "   ```sh\n   steward backup" << repo_flags << " snapshots --tag service="
     << service.name << "\n   ```\n\n";
   if (!row.last_snapshot) o << "   Use its id as SNAPSHOT below.\n\n";
   o << "2. Stop what writes to the paths: `steward down` (or stop " << service.name
@@ -416,15 +416,15 @@ std::string Runbook(const config::Stack& stack, const config::Service& service,
        "`--overwrite`):\n\n"
     << "   ```sh\n";
   std::string staging = "/var/tmp/restore-" + service.name;
-  o << "   steward backup restore " << snap << repo_flags << " --target " << staging;
+  o << "   steward backup" << repo_flags << " restore " << snap << " --target " << staging;
   for (const auto& p : b.paths) o << " \\\n     --include " << ShellQuote(p);
   o << "\n   ```\n\n"
     << "   The snapshot mirrors absolute paths: `" << (b.paths.empty() ? "/path" : b.paths[0])
     << "` is restored to `" << staging << (b.paths.empty() ? "/path" : b.paths[0]) << "`.\n";
   if (!b.before.empty() || !b.sqlite.empty()) {
     o << "   Files the before hook or the SQLite copies wrote to `$BACKUP_DIR` are in the "
-         "snapshot too; list them with `steward backup ls "
-      << snap << repo_flags << "` and restore them the same way.\n";
+         "snapshot too; list them with `steward backup"
+      << repo_flags << " ls " << snap << "` and restore them the same way.\n";
   }
   o << "4. Move the current data aside, then the restored data into place:\n\n   ```sh\n";
   for (const auto& p : b.paths) {

@@ -251,7 +251,7 @@ TEST_F(BackupDrill, PostgresDumpRestoresInADrillAndAWrongCountFailsIt) {
 
   RunResult runbook = p_.Steward({"report", "dr", "--runbook", "db"});
   ASSERT_EQ(runbook.exit_code, 0) << runbook.err;
-  for (const char* want : {"# DR runbook: db", "pg_dump -h 127.0.0.1", "steward backup restore ",
+  for (const char* want : {"# DR runbook: db", "pg_dump -h 127.0.0.1", " restore ",
                            "sh ./verify.sh", "**FAILED**", "expected 41 rows, got 42"}) {
     EXPECT_NE(runbook.out.find(want), std::string::npos) << want << "\n" << runbook.out;
   }

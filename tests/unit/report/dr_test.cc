@@ -195,10 +195,11 @@ TEST_F(DrTest, RunbookSaysWhatWhereHowToRestoreAndVerifyAndTheLastDrill) {
            "- Schedule: `*/30 * * * *`",
            "- Retention: keep last 7, daily 14",
            "- Snapshots of db: 2, newest `bbbbbbbb`",
-           "steward backup snapshots --repo /var/backups/shop --password-file "
-           "/srv/shop/secrets/backup.pw --tag service=db",
-           "steward backup restore bbbbbbbb --repo /var/backups/shop --password-file "
-           "/srv/shop/secrets/backup.pw --target /var/tmp/restore-db \\\n     --include /srv/db",
+           "steward backup --repo /var/backups/shop --password-file "
+           "/srv/shop/secrets/backup.pw snapshots --tag service=db",
+           "steward backup --repo /var/backups/shop --password-file "
+           "/srv/shop/secrets/backup.pw restore bbbbbbbb --target /var/tmp/restore-db \\\n"
+           "     --include /srv/db",
            "mv /srv/db /srv/db.broken && mv /var/tmp/restore-db/srv/db /srv/db",
            "pg_restore",
            "steward apply",
@@ -214,7 +215,7 @@ TEST_F(DrTest, RunbookSaysWhatWhereHowToRestoreAndVerifyAndTheLastDrill) {
   std::string cache = Runbook(stack_, stack_.services[2], r->services[2], *r);
   EXPECT_NE(cache.find("Never drilled. Run `steward drill cache`."), std::string::npos) << cache;
   EXPECT_NE(cache.find("No `verify:` is declared"), std::string::npos);
-  EXPECT_NE(cache.find("steward backup restore SNAPSHOT"), std::string::npos) << cache;
+  EXPECT_NE(cache.find(" restore SNAPSHOT --target"), std::string::npos) << cache;
 }
 
 TEST(DrEffectiveMaxAge, DeclaredElseTwiceTheSchedulesPeriodAtLeastAnHour) {
