@@ -5,6 +5,8 @@
 // --password-file or --key-file say otherwise.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <iomanip>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -40,8 +42,13 @@ StatusOr<std::vector<backup::JobSpec>> Jobs(const Context& ctx, const config::St
   for (const config::Service& s : stack.services)
     if (s.backup.enabled && wanted(s.name))
       jobs.push_back(server::ServiceJobSpec(stack, s, ctx.StateDir()));
-  if (stack.backup.state && wanted(server::kStateBackupJob))
+  if (stack.backup.state && wanted(server::kStateBackupJob)) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(ctx.StateDir(), ec))
+      return FailedPrecondition("steward-state: the state directory " + ctx.StateDir() +
+                                " does not exist yet (nothing was applied from this stack)");
     jobs.push_back(server::StateJobSpec(ctx.StateDir(), stack.backup.keep));
+  }
   if (jobs.empty())
     return FailedPrecondition("the stack declares no backups; add backup: to a service");
   return jobs;
@@ -107,8 +114,8 @@ int RunServices(const Context& ctx, const BackupArgs& a, const std::vector<std::
     if (!ctx.g.json) {
       std::cout << spec.name << ": snapshot " << r->snapshot.Hex().substr(0, 8) << " saved: added "
                 << FormatBytes(static_cast<int64_t>(m.bytes_added)) << " of "
-                << FormatBytes(static_cast<int64_t>(m.bytes_processed)) << " in "
-                << static_cast<int64_t>(seconds * 10) / 10.0 << " s"
+                << FormatBytes(static_cast<int64_t>(m.bytes_processed)) << " in " << std::fixed
+                << std::setprecision(1) << seconds << " s"
                 << (r->forgotten > 0 ? "; forgot " + std::to_string(r->forgotten) + " old" : "")
                 << "\n";
     }
