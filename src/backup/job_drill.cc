@@ -283,7 +283,9 @@ StatusOr<DrillResult> RunDrill(Repository* repo, const DrillSpec& spec, const Lo
   result.service = spec.name;
   result.started_ns = WallNowNs();
   ASSIGN_OR_RETURN(auto latest, LatestSnapshot(repo, spec.name));
-  const auto& [snap_id, snap] = latest;
+  // Named references, not a structured binding: clang 14 cannot capture bindings in lambdas.
+  const Id& snap_id = latest.first;
+  const Snapshot& snap = latest.second;
   result.snapshot = snap_id;
   result.snapshot_time_ns = snap.time_ns;
   // A snapshot from a clock ahead of ours is not "from the future"; its age is none.
