@@ -284,7 +284,9 @@ class Checker {
   // that exists. Each tree is checked once however many snapshots share it.
   void CheckTrees() {
     IdSet seen_trees, seen_blobs;
-    for (const auto& [snap_id, snap] : snapshots_) {
+    for (const auto& entry : snapshots_) {  // not a binding: clang 14 cannot capture those
+      const Id& snap_id = entry.first;
+      const Snapshot& snap = entry.second;
       ForEachTree(repo_, {snap.tree}, &seen_trees, [&](const Id& id, const StatusOr<Tree>& tree) {
         report_.trees++;
         if (damaged_.count(id)) return true;  // its pack is missing: reported already
