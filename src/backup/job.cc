@@ -38,12 +38,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string Hostname() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -240,7 +234,7 @@ StatusOr<int> Forget(Repository* repo, const JobSpec& spec, const LogFn& log) {
   std::vector<std::pair<Id, Snapshot>> mine;
   for (auto& entry : all)
     if (entry.second.service == spec.name) mine.push_back(std::move(entry));
-  int64_t offset = LocalUtcOffsetSeconds(NowNs() / 1000000000);
+  int64_t offset = LocalUtcOffsetSeconds(NowUnixNanos() / 1000000000);
   int forgotten = 0;
   for (const PolicyDecision& d : ApplyPolicy(mine, spec.keep, GroupBy::kNone, offset)) {
     if (d.keep) continue;
@@ -304,7 +298,7 @@ StatusOr<JobResult> RunBackupJob(Repository* repo, const JobSpec& spec, const Lo
 
   std::string work_dir = spec.work_dir.empty() ? fs::current_path(ec).string() : spec.work_dir;
   std::vector<std::string> env = {"BACKUP_DIR=" + backup_dir, "STEWARD_SERVICE=" + spec.name};
-  int64_t started = NowNs();
+  int64_t started = NowUnixNanos();
   if (!spec.before.empty()) {
     log("running before hook of " + spec.name);
     ASSIGN_OR_RETURN(int code, RunHook(spec.before, work_dir, env, "before", log));
@@ -351,7 +345,7 @@ StatusOr<JobResult> RunBackupJob(Repository* repo, const JobSpec& spec, const Lo
     if (parent) snap.parent = parent->first;
     snap.service = spec.name;
     snap.summary = backed.summary;
-    if (snap.summary.seconds == 0) snap.summary.seconds = (NowNs() - started) / 1e9;
+    if (snap.summary.seconds == 0) snap.summary.seconds = (NowUnixNanos() - started) / 1e9;
     ASSIGN_OR_RETURN(result.snapshot, repo->SaveSnapshot(snap));
     for (std::string& e : backed.errors) {
       log("warning: " + e);

@@ -49,12 +49,6 @@ double SecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-int64_t WallNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool IsServiceSnapshot(const Snapshot& s, const std::string& name) {
   if (s.service == name) return true;
   const std::string tag = "service=" + name;
@@ -281,7 +275,7 @@ StatusOr<DrillResult> RunDrill(Repository* repo, const DrillSpec& spec, const Lo
   if (spec.scratch_root.empty()) return InvalidArgument("drill " + spec.name + ": no scratch_root");
   DrillResult result;
   result.service = spec.name;
-  result.started_ns = WallNowNs();
+  result.started_ns = NowUnixNanos();
   ASSIGN_OR_RETURN(auto latest, LatestSnapshot(repo, spec.name));
   // Named references, not a structured binding: clang 14 cannot capture bindings in lambdas.
   const Id& snap_id = latest.first;

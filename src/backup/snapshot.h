@@ -3,6 +3,7 @@
 // docs/formats/backup.md; unknown keys are ignored so newer writers stay readable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +37,13 @@ struct Snapshot {
   std::string service;          // the stack service it backs up ("" when run by hand)
   SnapshotSummary summary;
 };
+
+// Now, in the unit of Snapshot::time_ns (the wall clock, ns since the epoch).
+inline int64_t NowUnixNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string SnapshotToJson(const Snapshot& snapshot);
 // kCorruption (with what is wrong) for JSON that is not a snapshot.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "report/dora.h"
+#include "report/text_table.h"
 
 namespace steward::report {
 namespace {
@@ -141,19 +142,7 @@ std::string ToText(const DoraReport& report) {
   if (!report.overall.HasDeploys() && report.overall.incidents == 0) {
     return out + "no deploys and no incidents in this window\n";
   }
-  auto rows = Rows(report);
-  std::vector<size_t> width(Header().size(), 0);
-  for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
+  return out + TextTable(Rows(report));
 }
 
 std::string ToMarkdown(const DoraReport& report) {

@@ -11,6 +11,7 @@
 #include "backup/backend.h"
 #include "base/json.h"
 #include "pipeline/cron.h"
+#include "report/text_table.h"
 
 namespace steward::report {
 namespace {
@@ -304,19 +305,7 @@ std::string ToText(const DrReport& r) {
   }
   std::vector<std::vector<std::string>> rows = {kHeader};
   for (const auto& s : r.services) rows.push_back(Cells(s, r.now_ms));
-  std::vector<size_t> width(kHeader.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
-  }
+  out << TextTable(rows);
   if (!r.repository_error.empty()) out << "\nrepository " << r.repository << ": " << r.repository_error << "\n";
   return out.str();
 }

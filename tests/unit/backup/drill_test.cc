@@ -23,12 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void WriteFile(const fs::path& path, const std::string& content) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << content;
@@ -109,11 +103,11 @@ class DrillTest : public ::testing::Test {
 
 TEST_F(DrillTest, RestoresTheServicesLatestSnapshotAndRunsVerifyInIt) {
   WriteFile(data_ / "table", "v1");
-  Snap("db", NowNs() - 7'200'000'000'000);
+  Snap("db", NowUnixNanos() - 7'200'000'000'000);
   WriteFile(data_ / "table", "v2");
-  Id latest = Snap("db", NowNs() - 60'000'000'000);
+  Id latest = Snap("db", NowUnixNanos() - 60'000'000'000);
   WriteFile(data_ / "table", "other service");
-  Snap("web", NowNs());  // newer, but not this service's
+  Snap("web", NowUnixNanos());  // newer, but not this service's
 
   // verify sees the restored paths under RESTORE_DIR (mirrored from "/"), the snapshot id, the
   // service, RESTORE_ROOT as an alias, and runs in work_dir.
@@ -148,7 +142,7 @@ TEST_F(DrillTest, RestoresTheServicesLatestSnapshotAndRunsVerifyInIt) {
 
 TEST_F(DrillTest, FindsSnapshotsByServiceTag) {
   WriteFile(data_ / "f", "tagged");
-  Id tagged = Snap("", NowNs(), {"nightly", "service=cache"});
+  Id tagged = Snap("", NowUnixNanos(), {"nightly", "service=cache"});
   auto r = RunDrill(repo_.get(), Spec("cache", ""), nullptr);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->ok);
@@ -158,7 +152,7 @@ TEST_F(DrillTest, FindsSnapshotsByServiceTag) {
 
 TEST_F(DrillTest, ServiceWithoutSnapshotIsNotFound) {
   WriteFile(data_ / "f", "x");
-  Snap("web", NowNs());
+  Snap("web", NowUnixNanos());
   auto r = RunDrill(repo_.get(), Spec("db", "true"), nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
@@ -168,7 +162,7 @@ TEST_F(DrillTest, ServiceWithoutSnapshotIsNotFound) {
 
 TEST_F(DrillTest, FailingVerifyIsAFailedDrillWithItsLastLines) {
   WriteFile(data_ / "f", "x");
-  Snap("db", NowNs());
+  Snap("db", NowUnixNanos());
   std::vector<std::string> lines;
   auto r = RunDrill(repo_.get(),
                     Spec("db", "for i in $(seq 1 30); do echo line$i; done; "
@@ -188,7 +182,7 @@ TEST_F(DrillTest, FailingVerifyIsAFailedDrillWithItsLastLines) {
 
 TEST_F(DrillTest, HangingVerifyIsKilledAtTheTimeout) {
   WriteFile(data_ / "f", "x");
-  Snap("db", NowNs());
+  Snap("db", NowUnixNanos());
   DrillSpec spec = Spec("db", "echo started; sleep 60 & sleep 60; echo never");
   spec.verify_timeout_seconds = 1;
   auto start = std::chrono::steady_clock::now();
@@ -204,7 +198,7 @@ TEST_F(DrillTest, HangingVerifyIsKilledAtTheTimeout) {
 
 TEST_F(DrillTest, CancelKillsVerifyAndFailsTheDrill) {
   WriteFile(data_ / "f", "x");
-  Snap("db", NowNs());
+  Snap("db", NowUnixNanos());
   std::atomic<bool> cancel{false};
   DrillSpec spec = Spec("db", "echo waiting; sleep 60");
   spec.cancel = &cancel;
@@ -223,7 +217,7 @@ TEST_F(DrillTest, CancelKillsVerifyAndFailsTheDrill) {
 TEST_F(DrillTest, RemovesReadOnlyRestoredFolders) {
   WriteFile(data_ / "ro" / "f", "x");
   ASSERT_EQ(::chmod((data_ / "ro").c_str(), 0555), 0);
-  Snap("db", NowNs());
+  Snap("db", NowUnixNanos());
   ::chmod((data_ / "ro").c_str(), 0755);
   auto r = RunDrill(repo_.get(), Spec("db", "test -f \"$RESTORE_DIR" + data_.string() + "/ro/f\""),
                     nullptr);
