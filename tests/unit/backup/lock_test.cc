@@ -209,16 +209,19 @@ TEST_F(LockTest, RefreshReplacesTheFileWithANewTime) {
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   const LockInfo first = Locks().at(0);
   // Wait for a refresh in a later second, so its time shows it was rewritten.
-  bool refreshed = false;
+  // The old file goes right after the new one is written, so a listing may catch both: wait
+  // until the new time shows and the old file is gone.
+  bool refreshed = false, old_gone = false;
   for (auto deadline = std::chrono::steady_clock::now() + 10s;
-       !refreshed && std::chrono::steady_clock::now() < deadline;) {
+       !(refreshed && old_gone) && std::chrono::steady_clock::now() < deadline;) {
     std::this_thread::sleep_for(20ms);
     auto locks = Locks();
-    ASSERT_LE(locks.size(), 2u);  // the old file goes right after the new one is written
+    ASSERT_LE(locks.size(), 2u);
     for (const LockInfo& l : locks) refreshed |= l.time_unix > first.time_unix;
+    old_gone = !backend_->Exists(FileType::kLock, first.name);
   }
   EXPECT_TRUE(refreshed);
-  EXPECT_FALSE(backend_->Exists(FileType::kLock, first.name));
+  EXPECT_TRUE(old_gone);
   (*lock)->Release();
   EXPECT_TRUE(Locks().empty());
 }
