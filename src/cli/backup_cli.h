@@ -52,6 +52,7 @@ struct BackupArgs {
   // init
   int64_t kdf_ops = 0;
   std::string kdf_memory;
+  int compression = -1;  // init: zstd level, 0 = off; -1 = the default
 };
 
 StatusOr<std::string> RepoLocation(const BackupArgs& a);

@@ -148,16 +148,6 @@ std::string Rfc3339(int64_t ns) {
   return FormatRfc3339Millis(FromUnixMillis(ns / 1'000'000));
 }
 
-namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 // A "12%" or "0.12" share in (0, 1].
 StatusOr<double> ParseShare(const std::string& flag, const std::string& text, bool allow_zero) {
   std::string t = text;
@@ -213,14 +203,16 @@ void ProgressLine::Clear() {
 int Init(const Context& ctx, const BackupArgs& a) {
   auto location = RepoLocation(a);
   if (!location.ok()) return Fail(location.status());
+  // The password first: a refused one must not leave an empty repository folder behind.
+  auto password = Password(a, /*confirm=*/true);
+  if (!password.ok()) return Fail(password.status());
   backup::LocalBackendOptions options;
   options.create = true;
   auto backend = backup::OpenBackend(*location, options);
   if (!backend.ok()) return Fail(backend.status());
-  auto password = Password(a, /*confirm=*/true);
-  if (!password.ok()) return Fail(password.status());
   backup::InitOptions init;
   if (a.kdf_ops > 0) init.kdf.ops = static_cast<uint64_t>(a.kdf_ops);
+  if (a.compression >= 0) init.config.compression = a.compression;
   if (!a.kdf_memory.empty()) {
     auto mem = ParseSize("--kdf-memory", a.kdf_memory);
     if (!mem.ok()) return Fail(mem.status());
@@ -296,7 +288,7 @@ int Run(const Context& ctx, const BackupArgs& a) {
   if (!lock.ok()) return Fail(lock.status());
 
   backup::Snapshot snap;
-  snap.time_ns = NowNs();
+  snap.time_ns = backup::NowUnixNanos();
   snap.host = a.host.empty() ? Hostname() : a.host;
   snap.user = Username();
   snap.paths = AbsolutePaths(a.paths);

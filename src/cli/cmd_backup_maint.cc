@@ -338,6 +338,9 @@ void AddBackup(CLI::App& app, Context& ctx, int& rc) {
   auto* init = cmd("init", "Create a repository (asks for the password twice on a terminal)", Init);
   init->add_option("--kdf-ops", a.kdf_ops, "Argon2id passes (default 2)");
   init->add_option("--kdf-memory", a.kdf_memory, "Argon2id memory (default 64M)");
+  init->add_option("--compression", a.compression,
+                   "zstd level for new data: 1 (fastest) to 19 (smallest), 0 = off (default 3)")
+      ->check(CLI::Range(0, 19));
 
   auto* run = cmd("run", "Back up PATHs into a new snapshot (or the stack's jobs: --service, --all)",
                   Run);
