@@ -248,25 +248,26 @@ StatusOr<int> Forget(Repository* repo, const JobSpec& spec, const LogFn& log) {
 
 }  // namespace
 
-StatusOr<std::string> ReadRepositorySecret(const std::string& password_file,
-                                           const std::string& key_file) {
-  bool password = !password_file.empty();
-  const std::string& path = password ? password_file : key_file;
-  const char* what = password ? "password_file" : "key_file";
-  if (path.empty()) return InvalidArgument("no password_file or key_file for the repository");
+StatusOr<std::string> ReadSecretFile(const std::string& path, const std::string& what,
+                                     bool first_line) {
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return NotFound(std::string("backup.") + what + " " + path + ": cannot be read (" +
-                    std::strerror(errno) + ")");
+  if (!in) return NotFound(what + " " + path + ": cannot be read (" + std::strerror(errno) + ")");
   std::stringstream buf;
   buf << in.rdbuf();
   std::string text = buf.str();
-  if (password) {
+  if (first_line) {
     text = text.substr(0, text.find('\n'));
     if (!text.empty() && text.back() == '\r') text.pop_back();
   }
-  if (text.empty()) return InvalidArgument(std::string("backup.") + what + " " + path + " is empty");
+  if (text.empty()) return InvalidArgument(what + " " + path + " is empty");
   return text;
+}
+
+StatusOr<std::string> ReadRepositorySecret(const std::string& password_file,
+                                           const std::string& key_file) {
+  if (!password_file.empty()) return ReadSecretFile(password_file, "backup.password_file", true);
+  if (!key_file.empty()) return ReadSecretFile(key_file, "backup.key_file", false);
+  return InvalidArgument("no password_file or key_file for the repository");
 }
 
 StatusOr<std::unique_ptr<Repository>> OpenJobRepository(const std::string& location,

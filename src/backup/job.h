@@ -55,6 +55,11 @@ StatusOr<JobResult> RunBackupJob(Repository* repo, const JobSpec& spec, const Lo
 // The repository secret as the stack's backup: settings name it, read the way `steward backup`
 // reads --password-file (the first line) and --key-file (the whole file). Errors name the file,
 // never its content.
+// Reads a secret from a file: its first line (a password file; a trailing \r dropped) or all of
+// it (a key file). Errors name `what` ("--password-file", "backup.key_file") and the path,
+// never the content; an empty secret is an error.
+StatusOr<std::string> ReadSecretFile(const std::string& path, const std::string& what,
+                                     bool first_line);
 StatusOr<std::string> ReadRepositorySecret(const std::string& password_file,
                                            const std::string& key_file);
 // OpenBackend(location) + Repository::Open with that secret: what the daemon and

@@ -12,16 +12,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "backup/archiver.h"
 #include "backup/backend.h"
+#include "backup/job.h"
 #include "backup/lock.h"
 #include "backup/maintenance.h"
 #include "backup/policy.h"
@@ -50,22 +49,6 @@ StatusOr<std::string> RepoLocation(const BackupArgs& a) {
 }
 
 namespace {
-
-StatusOr<std::string> ReadSecretFile(const std::string& path, const char* what, bool first_line) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return NotFound(std::string(what) + " " + path + ": cannot be read (" +
-                    std::strerror(errno) + ")");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
-  if (first_line) {
-    text = text.substr(0, text.find('\n'));
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-  }
-  if (text.empty()) return InvalidArgument(std::string(what) + " " + path + " is empty");
-  return text;
-}
 
 // Reads a password from the terminal without echo.
 StatusOr<std::string> Prompt(const char* question) {
@@ -98,10 +81,11 @@ StatusOr<std::string> Prompt(const char* question) {
 }  // namespace
 
 StatusOr<std::string> Password(const BackupArgs& a, bool confirm) {
-  if (!a.password_file.empty()) return ReadSecretFile(a.password_file, "--password-file", true);
-  if (!a.key_file.empty()) return ReadSecretFile(a.key_file, "--key-file", false);
+  if (!a.password_file.empty())
+    return backup::ReadSecretFile(a.password_file, "--password-file", true);
+  if (!a.key_file.empty()) return backup::ReadSecretFile(a.key_file, "--key-file", false);
   if (const char* f = std::getenv("STEWARD_PASSWORD_FILE"); f && *f)
-    return ReadSecretFile(f, "STEWARD_PASSWORD_FILE", true);
+    return backup::ReadSecretFile(f, "STEWARD_PASSWORD_FILE", true);
   if (const char* p = std::getenv("STEWARD_PASSWORD"); p && *p) return std::string(p);
   ASSIGN_OR_RETURN(std::string password, Prompt("repository password: "));
   if (confirm) {
