@@ -28,6 +28,7 @@
 
 #include "backup/crypto.h"
 #include "backup/tree.h"
+#include "unit/state/temp_dir.h"
 
 namespace steward::backup {
 namespace {
@@ -66,21 +67,7 @@ class CountingStore : public BlobStore {
   std::unique_ptr<BlobStore> inner_;
 };
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& parent = fs::temp_directory_path().string()) {
-    std::string tmpl = parent + "/archiver_test.XXXXXX";
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using state::testing::TempDir;
 
 void WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

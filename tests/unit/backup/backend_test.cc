@@ -14,26 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "unit/state/temp_dir.h"
+
 namespace steward::backup {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "backend_test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using state::testing::TempDir;
 
 std::unique_ptr<Backend> Create(const std::string& path, bool append_only = false) {
   LocalBackendOptions options;

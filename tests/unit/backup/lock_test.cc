@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "backup/backend.h"
+#include "unit/state/temp_dir.h"
 
 namespace steward::backup {
 namespace {
@@ -27,8 +28,6 @@ class LockTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(InitCrypto().ok());
-    std::string tmpl = (fs::temp_directory_path() / "lock_test.XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
     LocalBackendOptions options;
     options.create = true;
     auto backend = OpenLocalBackend(dir_, options);
@@ -38,8 +37,6 @@ class LockTest : public ::testing::Test {
   }
   void TearDown() override {
     SetLockRefreshIntervalForTesting(kRefreshInterval);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::vector<LockInfo> Locks() {
@@ -68,7 +65,8 @@ class LockTest : public ::testing::Test {
     return pid;  // reaped: no process has it until the pid space wraps
   }
 
-  std::string dir_;
+  state::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<Backend> backend_;
   Key key_{};
 };

@@ -19,30 +19,14 @@
 #include "backup/backend.h"
 #include "backup/repository.h"
 #include "backup/tree.h"
+#include "unit/state/temp_dir.h"
 
 namespace steward::backup::testing {
 
+using state::testing::TempDir;
+
 inline constexpr char kPassword[] = "correct horse battery staple";
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/steward-backup-test-XXXXXX";
-    char* made = mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Incompressible bytes, the same for the same seed.
 inline std::string RandomContent(size_t n, uint64_t seed) {

@@ -15,6 +15,7 @@
 
 #include "backup/backend.h"
 #include "backup/tree.h"
+#include "unit/state/temp_dir.h"
 
 namespace steward::backup {
 namespace {
@@ -25,16 +26,6 @@ constexpr char kPassword[] = "correct horse battery staple";
 
 class RepositoryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/steward-repo-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   static InitOptions Options(uint32_t pack_size = 16u << 20) {
     InitOptions o;
     o.kdf.ops = 1;
@@ -86,7 +77,8 @@ class RepositoryTest : public ::testing::Test {
     out << bytes;
   }
 
-  std::string dir_;
+  state::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 std::string Random(size_t n, uint64_t seed) {

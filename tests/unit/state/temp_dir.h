@@ -1,4 +1,4 @@
-// TempDir: a fresh directory under /tmp for one test, removed with everything in it afterwards.
+// TempDir: a fresh directory (under /tmp unless told) for one test, removed with everything in it afterwards.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,9 +13,10 @@ namespace steward::state::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/steward-state-test-XXXXXX";
-    char* made = mkdtemp(tmpl);
+  // Under `parent` (e.g. /dev/shm for a test that needs tmpfs).
+  explicit TempDir(const std::string& parent = "/tmp") {
+    std::string tmpl = parent + "/steward-test-XXXXXX";
+    char* made = mkdtemp(tmpl.data());
     EXPECT_NE(made, nullptr);
     path_ = made ? made : "";
   }
