@@ -48,10 +48,6 @@ constexpr const char* kRules = R"(groups:
         for: 1h
 )";
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::trunc) << text;
-}
-
 nlohmann::json FindAlert(Project& p, const std::string& name) {
   auto d = Data(p, "/api/v1/alerts");
   if (d.is_object() && d["alerts"].is_array())

@@ -31,11 +31,6 @@ using nlohmann::json;
 constexpr char kPgBin[] = "/usr/lib/postgresql/15/bin";
 constexpr int kRows = 42;
 
-void WriteFile(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << data;
-}
-
 // Runs `command` with sh; returns its exit status (output into *out when given).
 int Sh(const std::string& command, std::string* out = nullptr) {
   std::string quoted;

@@ -19,11 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void WriteFile(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << data;
-}
-
 // The value of the sample `name{service="<service>"}` in a /metrics text, or -1.
 double Sample(const std::string& metrics, const std::string& name, const std::string& service) {
   std::string prefix = name + "{service=\"" + service + "\"} ";

@@ -22,18 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void WriteFile(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << data;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937_64 rng(seed);
   std::string s(n, '\0');

@@ -34,6 +34,18 @@ bool PollUntil(const std::function<bool()>& cond, int timeout_ms) {
 std::string StewardBinary() { return STEWARD_BIN; }
 std::string DemoBinary() { return STEWARD_DEMO_BIN; }
 
+void WriteFile(const std::string& path, const std::string& data) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 int ReapAll() {
   int n = 0;
   while (waitpid(-1, nullptr, WNOHANG) > 0) ++n;

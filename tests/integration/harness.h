@@ -62,6 +62,11 @@ std::string StewardBinary();
 
 // Reaps every exited child (the subreaper's adopted ones too). Returns how many.
 int ReapAll();
+
+// Writes `data` to `path` (binary), creating the folders above it.
+void WriteFile(const std::string& path, const std::string& data);
+// The whole file, or "" when it cannot be read.
+std::string ReadFile(const std::string& path);
 // True when /proc/<pid> exists and is not a zombie.
 bool ProcessAlive(int pid);
 
