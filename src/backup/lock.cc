@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "backup/backend.h"
+#include "backup/json_fields.h"
 #include "base/json.h"
 
 namespace steward::backup {
@@ -76,15 +77,19 @@ StatusOr<std::vector<LockInfo>> ListLocksAt(Backend* backend, const Key& key, in
     info.stale = true;  // until it decrypts and parses
     if (Open(key, sealed, &plain).ok()) {
       json j = json::parse(plain, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.contains("time") && j["time"].is_number_integer()) {
-        info.host = j.value("host", "");
-        info.user = j.value("user", "");
-        info.command = j.value("command", "");
-        info.pid = j.value("pid", 0);
-        info.time_unix = j["time"].get<int64_t>();
-        info.exclusive = j.value("exclusive", false);
-        info.stale =
-            now - info.time_unix > stale_after || (info.host == host && ProcessGone(info.pid));
+      try {
+        if (j.is_object()) {
+          info.time_unix = JsonIntAt<int64_t>(j, "time");
+          info.host = j.value("host", "");
+          info.user = j.value("user", "");
+          info.command = j.value("command", "");
+          info.pid = JsonIntOr<int>(j, "pid", 0);
+          info.exclusive = j.value("exclusive", false);
+          info.stale =
+              now - info.time_unix > stale_after || (info.host == host && ProcessGone(info.pid));
+        }
+      } catch (const json::exception&) {
+        info.stale = true;  // a damaged lock holds nothing
       }
     }
     locks.push_back(std::move(info));

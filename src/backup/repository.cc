@@ -15,6 +15,7 @@
 #include <thread>
 #include <tuple>
 
+#include "backup/json_fields.h"
 #include "backup/repository_format.h"
 #include "base/clock.h"
 #include "base/json.h"
@@ -123,20 +124,20 @@ StatusOr<RepoConfig> ConfigFromJson(std::string_view text) {
   if (!j.is_object()) return Corruption("config: not a JSON object");
   RepoConfig c;
   try {
-    c.version = j.at("version").get<int>();
+    c.version = JsonIntAt<int>(j, "version");
     if (c.version > kFormatVersion)
       return FailedPrecondition(
           fmt::format("config: repository format version {} is newer than this steward reads ({})",
                       c.version, kFormatVersion));
     c.id = j.at("id").get<std::string>();
     const json& k = j.at("chunker");
-    c.chunker.min_size = k.at("min").get<uint32_t>();
-    c.chunker.avg_size = k.at("avg").get<uint32_t>();
-    c.chunker.max_size = k.at("max").get<uint32_t>();
-    c.chunker.seed = k.at("seed").get<uint64_t>();
-    c.chunker.normalization = k.value("normalization", 2);
-    c.compression = j.at("compression").get<int>();
-    c.pack_size = j.at("pack_size").get<uint32_t>();
+    c.chunker.min_size = JsonIntAt<uint32_t>(k, "min");
+    c.chunker.avg_size = JsonIntAt<uint32_t>(k, "avg");
+    c.chunker.max_size = JsonIntAt<uint32_t>(k, "max");
+    c.chunker.seed = JsonIntAt<uint64_t>(k, "seed");
+    c.chunker.normalization = JsonIntOr<int>(k, "normalization", 2);
+    c.compression = JsonIntAt<int>(j, "compression");
+    c.pack_size = JsonIntAt<uint32_t>(j, "pack_size");
   } catch (const json::exception& e) {
     return Corruption(std::string("config: ") + e.what());
   }
@@ -185,8 +186,8 @@ StatusOr<KeyFile> ParseKeyFile(std::string_view name, std::string_view text) {
   k.name = std::string(name);
   try {
     if (j.at("kdf").get<std::string>() != "argon2id") return Corruption("kdf is not \"argon2id\"");
-    k.kdf.ops = j.at("ops").get<uint64_t>();
-    k.kdf.mem = j.at("mem").get<uint64_t>();
+    k.kdf.ops = JsonIntAt<uint64_t>(j, "ops");
+    k.kdf.mem = JsonIntAt<uint64_t>(j, "mem");
     // A damaged or planted key file must not make opening run for hours or exhaust memory.
     if (k.kdf.ops > kMaxKdfOps || k.kdf.mem > kMaxKdfMem)
       return Corruption(fmt::format(

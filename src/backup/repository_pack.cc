@@ -9,6 +9,7 @@
 #include <thread>
 #include <tuple>
 
+#include "backup/json_fields.h"
 #include "backup/repository_format.h"
 
 namespace steward::backup {
@@ -197,9 +198,9 @@ Status DecodeIndexJson(std::string_view text, std::vector<PackEntry>* out) {
         e.id = *id;
         e.where.pack = *pack;
         e.where.type = type == "tree" ? BlobType::kTree : BlobType::kData;
-        e.where.offset = b.at("offset").get<uint32_t>();
-        e.where.length = b.at("length").get<uint32_t>();
-        e.where.raw_length = b.at("raw_length").get<uint32_t>();
+        e.where.offset = JsonIntAt<uint32_t>(b, "offset");
+        e.where.length = JsonIntAt<uint32_t>(b, "length");
+        e.where.raw_length = JsonIntAt<uint32_t>(b, "raw_length");
         out->push_back(e);
       }
     }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backup/json_fields.h"
 #include "base/json.h"
 
 namespace steward::backup {
@@ -27,7 +28,7 @@ StatusOr<Snapshot> SnapshotFromJson(std::string_view text) {
   if (!j.is_object()) return Corruption("snapshot is not a JSON object");
   Snapshot s;
   try {
-    s.time_ns = j.at("time_ns").get<int64_t>();
+    s.time_ns = JsonIntAt<int64_t>(j, "time_ns");
     s.host = j.value("host", "");
     s.user = j.value("user", "");
     s.paths = j.value("paths", std::vector<std::string>{});
@@ -44,14 +45,14 @@ StatusOr<Snapshot> SnapshotFromJson(std::string_view text) {
     if (j.contains("summary")) {
       const json& m = j["summary"];
       SnapshotSummary& o = s.summary;
-      o.files_new = m.value("files_new", uint64_t{0});
-      o.files_changed = m.value("files_changed", uint64_t{0});
-      o.files_unmodified = m.value("files_unmodified", uint64_t{0});
-      o.dirs = m.value("dirs", uint64_t{0});
-      o.bytes_processed = m.value("bytes_processed", uint64_t{0});
-      o.bytes_added = m.value("bytes_added", uint64_t{0});
-      o.bytes_stored = m.value("bytes_stored", uint64_t{0});
-      o.blobs_added = m.value("blobs_added", uint64_t{0});
+      o.files_new = JsonIntOr<uint64_t>(m, "files_new", 0);
+      o.files_changed = JsonIntOr<uint64_t>(m, "files_changed", 0);
+      o.files_unmodified = JsonIntOr<uint64_t>(m, "files_unmodified", 0);
+      o.dirs = JsonIntOr<uint64_t>(m, "dirs", 0);
+      o.bytes_processed = JsonIntOr<uint64_t>(m, "bytes_processed", 0);
+      o.bytes_added = JsonIntOr<uint64_t>(m, "bytes_added", 0);
+      o.bytes_stored = JsonIntOr<uint64_t>(m, "bytes_stored", 0);
+      o.blobs_added = JsonIntOr<uint64_t>(m, "blobs_added", 0);
       o.seconds = m.value("seconds", 0.0);
     }
   } catch (const json::exception& e) {

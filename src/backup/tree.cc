@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "backup/json_fields.h"
 #include "backup/repository.h"
 
 namespace steward::backup {
@@ -114,19 +115,19 @@ StatusOr<Node> NodeFromJson(const json& j) {
   auto it = std::find(std::begin(kTypeNames), std::end(kTypeNames), type);
   if (it == std::end(kTypeNames)) return Corruption("node " + n.name + ": unknown type '" + type + "'");
   n.type = static_cast<NodeType>(it - std::begin(kTypeNames));
-  n.mode = j.value("mode", 0u) & 07777;
-  n.uid = j.value("uid", 0u);
-  n.gid = j.value("gid", 0u);
+  n.mode = JsonIntOr<uint32_t>(j, "mode", 0) & 07777;
+  n.uid = JsonIntOr<uint32_t>(j, "uid", 0);
+  n.gid = JsonIntOr<uint32_t>(j, "gid", 0);
   GetBytes(j, "user", &n.user);
   GetBytes(j, "group", &n.group);
-  n.mtime_ns = j.value("mtime_ns", int64_t{0});
-  n.atime_ns = j.value("atime_ns", int64_t{0});
-  n.ctime_ns = j.value("ctime_ns", int64_t{0});
-  n.inode = j.value("inode", uint64_t{0});
-  n.device_id = j.value("device_id", uint64_t{0});
-  n.links = j.value("links", uint64_t{1});
-  n.size = j.value("size", uint64_t{0});
-  n.rdev = j.value("rdev", uint64_t{0});
+  n.mtime_ns = JsonIntOr<int64_t>(j, "mtime_ns", 0);
+  n.atime_ns = JsonIntOr<int64_t>(j, "atime_ns", 0);
+  n.ctime_ns = JsonIntOr<int64_t>(j, "ctime_ns", 0);
+  n.inode = JsonIntOr<uint64_t>(j, "inode", 0);
+  n.device_id = JsonIntOr<uint64_t>(j, "device_id", 0);
+  n.links = JsonIntOr<uint64_t>(j, "links", 1);
+  n.size = JsonIntOr<uint64_t>(j, "size", 0);
+  n.rdev = JsonIntOr<uint64_t>(j, "rdev", 0);
   GetBytes(j, "link_target", &n.link_target);
   if (auto c = j.find("content"); c != j.end()) {
     if (!c->is_array()) return Corruption("node " + n.name + ": content is not a list");

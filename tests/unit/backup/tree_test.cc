@@ -56,6 +56,25 @@ TEST(Tree, RejectsDamagedTrees) {
             StatusCode::kCorruption);
 }
 
+// Regression (backup_tree_fuzz): numbers that are not integers of the field's type — a float
+// too large for int64 was undefined behaviour, a negative size wrapped — are corruption.
+TEST(Tree, NonIntegerOrOutOfRangeNumbersAreCorruption) {
+  EXPECT_EQ(DecodeTree(R"({"nodes":[{"name":"a","type":"file","mtime_ns":1e300}]})").status().code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(DecodeTree(R"({"nodes":[{"name":"a","type":"file","size":-1}]})").status().code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(DecodeTree(R"({"nodes":[{"name":"a","type":"file","uid":4294967296}]})").status().code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(SnapshotFromJson(R"({"time_ns":176423040000000764230400000000000,"tree":")" +
+                             std::string(64, 'b') + R"("})")
+                .status()
+                .code(),
+            StatusCode::kCorruption);
+  auto ok = DecodeTree(R"({"nodes":[{"name":"a","type":"file","size":18446744073709551615}]})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->nodes[0].size, 18446744073709551615u);
+}
+
 TEST(Snapshot, JsonRoundTrip) {
   Snapshot s;
   s.time_ns = 1234567890123456789;
