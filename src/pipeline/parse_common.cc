@@ -334,6 +334,8 @@ void Reader::MoveInto(ParseResult* out) {
   notes_.clear();
 }
 
+namespace {
+
 std::string UsesNote(std::string_view job, size_t index, std::string_view uses) {
   std::string_view action = uses.substr(0, uses.find('@'));
   std::string why;
@@ -349,6 +351,22 @@ std::string UsesNote(std::string_view job, size_t index, std::string_view uses) 
     why = "actions do not run here; write what it does as a run: step";
   }
   return fmt::format("job '{}' step {}: uses: {} is skipped ({})", job, index + 1, uses, why);
+}
+
+}  // namespace
+
+void ReadUses(Reader& r, const YamlPair& f, std::string_view job, size_t index,
+              std::string_view where, std::string* uses) {
+  std::optional<std::string> v = r.String(f, where);
+  if (!v) return;
+  *uses = std::move(*v);  // kept even when refused, so the step is not also "without run or uses"
+  if (uses->find("${{") != std::string::npos) {
+    r.Error(r.Loc(f), fmt::format("{}: uses: cannot contain an expression (${{{{ }}}}); name the "
+                                  "action and its version literally, e.g. actions/setup-python@v5",
+                                  where));
+    return;
+  }
+  r.Note(r.Loc(f), UsesNote(job, index, *uses));
 }
 
 std::string JobWhere(std::string_view prefix, std::string_view job) {

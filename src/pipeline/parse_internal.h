@@ -94,9 +94,12 @@ class Reader {
 // include, exclude); fail_fast and max_parallel are the caller's.
 void ReadMatrix(Reader& r, const YamlPair& p, std::string_view where, Matrix* m);
 
-// The note for a `uses:` step, which is skipped: "job 'build' step 1: uses: actions/checkout@v4
-// is skipped (the working copy is already checked out)". `index` is 0-based.
-std::string UsesNote(std::string_view job, size_t index, std::string_view uses);
+// Reads a step's `uses:` into `uses` and adds the note that the step is skipped: "job 'build'
+// step 1: uses: actions/checkout@v4 is skipped (the working copy is already checked out)".
+// `index` is 0-based. An expression in uses: is an error, as on GitHub: an action is fixed when
+// the workflow is read (and the value also names the step when it has no name:).
+void ReadUses(Reader& r, const YamlPair& f, std::string_view job, size_t index,
+              std::string_view where, std::string* uses);
 
 // "Run <first line of the script>", at most 60 characters of it, never cut inside a ${{ }}
 // (a cut expression would not parse where the name is interpolated).

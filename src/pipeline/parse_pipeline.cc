@@ -375,8 +375,7 @@ class SpecReader {
       } else if (key == "timeout") {
         if (auto d = r_.Dur(f, where)) s.timeout = *d;
       } else if (key == "uses") {
-        if (auto v = r_.String(f, where)) s.uses = *v;
-        r_.Note(r_.Loc(f), internal::UsesNote(job, index, s.uses));
+        internal::ReadUses(r_, f, job, index, where, &s.uses);
       } else if (key == "with") {
         if (auto w = r_.StringMap(f, where)) s.with = std::move(*w);
       } else if (key == "deploy") {

@@ -405,8 +405,7 @@ class WorkflowReader {
       } else if (key == "timeout-minutes") {
         if (auto d = Minutes(f, where)) s.timeout = *d;
       } else if (key == "uses") {
-        if (auto v = r_.String(f, where)) s.uses = *v;
-        r_.Note(r_.Loc(f), internal::UsesNote(job, index, s.uses));
+        internal::ReadUses(r_, f, job, index, where, &s.uses);
       } else if (key == "with") {
         if (auto w = r_.StringMap(f, where)) s.with = std::move(*w);
       }

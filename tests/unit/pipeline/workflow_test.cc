@@ -204,6 +204,39 @@ jobs:
   EXPECT_TRUE(r.pipelines.empty());
 }
 
+// A `uses:` value names the step when it has no name:, and the name is interpolated; an
+// unclosed ${{ in it made a pipeline that parsed but did not validate (found by
+// workflow_parse_fuzz). GitHub refuses expressions in uses:, and so does Steward, in both formats.
+TEST(Workflow, ExpressionsInUsesAreRefused) {
+  ParseResult r = ParseWorkflowText(R"(on: push
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-${{ matrix.tool }}@v5
+      - uses: actions/setup-${{hon@v5
+      - run: make lint
+)",
+                                    "w.yml");
+  std::string e = Join(r.errors);
+  EXPECT_THAT(e, HasSubstr("w.yml:6:15: error: job 'lint', step 1: uses: cannot contain an "
+                           "expression"));
+  EXPECT_THAT(e, HasSubstr("w.yml:7:15: error: job 'lint', step 2: uses: cannot contain"));
+  EXPECT_THAT(e, Not(HasSubstr("none of run")));
+  EXPECT_TRUE(r.pipelines.empty());
+
+  ParseResult s = ParsePipelineText(R"(name: ci
+jobs:
+  lint:
+    steps:
+      - uses: actions/setup-${{hon@v5
+)",
+                                    "p.yml");
+  EXPECT_THAT(Join(s.errors), HasSubstr("p.yml:5:15: error: "));
+  EXPECT_THAT(Join(s.errors), HasSubstr("uses: cannot contain an expression"));
+  EXPECT_TRUE(s.pipelines.empty());
+}
+
 TEST(Workflow, KeysTypesAndExpressionsAreChecked) {
   ParseResult r = ParseWorkflowText(R"(on: [push, pul_request]
 jobs:
