@@ -167,6 +167,48 @@ CREATE TABLE drills (
 CREATE INDEX drills_by_service ON drills (service, id);
 )sql";
 
+// Version 5: security operations (issue 8). Secrets: one row per version of a value, sealed by
+// the secrets room (base64 of nonce || ciphertext || tag; the store never sees a plaintext);
+// state "current" (what services get), "previous" (kept until the services that used it have
+// rolled), "retired". API tokens besides <state>/api.token: their SHA-256 only, with a scope.
+// The audit log of the API's mutating calls, append-only: triggers refuse UPDATE and DELETE.
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE secrets (
+  name          TEXT NOT NULL,
+  version       INTEGER NOT NULL,
+  sealed        TEXT NOT NULL,
+  key_id        TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  created_by    TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE TABLE api_tokens (
+  name          TEXT PRIMARY KEY,
+  scope         TEXT NOT NULL,
+  token_sha256  TEXT NOT NULL UNIQUE,
+  created_at_ms INTEGER NOT NULL,
+  last_used_ms  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE audit_log (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms     INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  scope       TEXT NOT NULL,
+  remote      TEXT NOT NULL,
+  method      TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  status      INTEGER NOT NULL,
+  result      TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL
+);
+CREATE INDEX audit_log_by_time ON audit_log (time_ms);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
 Status WriteSchemaVersion(SqliteDb* db, int version) {
   ASSIGN_OR_RETURN(Statement stmt,
                    Statement::Prepare(db, "write schema version",
@@ -204,6 +246,7 @@ const std::vector<Migration>& StateMigrations() {
       {"incidents, incident_events", kSchemaV2},
       {"pipeline_runs, pipeline_jobs, releases, deploys", kSchemaV3},
       {"drills", kSchemaV4},
+      {"secrets, api_tokens, audit_log", kSchemaV5},
   };
   return kMigrations;
 }

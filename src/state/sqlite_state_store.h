@@ -92,6 +92,18 @@ class SqliteStateStore : public StateStore {
   StatusOr<int64_t> RecordDrill(const DrillRecord& record) override;
   StatusOr<std::vector<DrillRecord>> ListDrills(const std::string& service, int limit) override;
 
+  Status PutSecrets(const std::vector<SecretRecord>& records) override;
+  StatusOr<std::vector<SecretRecord>> ListSecrets(const std::string& name) override;
+  Status DeleteSecret(const std::string& name) override;
+  Status DeleteSecretVersion(const std::string& name, int64_t version) override;
+  Status PutApiToken(const ApiTokenRecord& record) override;
+  StatusOr<std::vector<ApiTokenRecord>> ListApiTokens() override;
+  StatusOr<std::optional<ApiTokenRecord>> FindApiToken(const std::string& sha256) override;
+  Status DeleteApiToken(const std::string& name) override;
+  Status TouchApiToken(const std::string& name, int64_t when_ms) override;
+  StatusOr<int64_t> AppendAudit(const AuditRecord& record) override;
+  StatusOr<std::vector<AuditRecord>> ListAudit(int64_t since_ms, int limit) override;
+
   int SchemaVersion() const override { return schema_version_; }
 
   const std::string& dir() const { return dir_; }

@@ -180,6 +180,41 @@ struct DrillRecord {
   std::string host;
 };
 
+// One version of a secret (schema v5). The value is sealed by the secrets room before it gets
+// here: the store never holds or logs a plaintext.
+struct SecretRecord {
+  std::string name;
+  int64_t version = 0;             // 1, 2, …; chosen by the caller
+  std::string sealed;              // base64 of nonce || ciphertext || tag
+  std::string key_id;              // which master key sealed it (a fingerprint, not the key)
+  std::string state = "current";   // "current", "previous" (until its roll completes), "retired"
+  int64_t created_at_ms = 0;
+  std::string created_by;          // user@host
+};
+
+// An API token besides <state>/api.token (schema v5): only its SHA-256 is kept.
+struct ApiTokenRecord {
+  std::string name;
+  std::string scope;               // "read", "deploy" or "admin"
+  std::string token_sha256;        // 64 hex
+  int64_t created_at_ms = 0;
+  int64_t last_used_ms = 0;
+};
+
+// One mutating API call (schema v5); the log is append-only.
+struct AuditRecord {
+  int64_t id = 0;                  // assigned by AppendAudit
+  int64_t time_ms = 0;
+  std::string actor;               // the token's name ("admin" for api.token, "-" without one)
+  std::string scope;               // the token's scope; "-" when the call was refused before
+  std::string remote;              // peer address
+  std::string method;
+  std::string path;                // without the query string
+  int status = 0;                  // HTTP status answered
+  std::string result;              // "ok", "denied", "error: …" (never a secret or a body)
+  int64_t duration_ms = 0;
+};
+
 // Who holds the state lock; shown when another command cannot take it.
 struct LockHolder {
   int pid = 0;
@@ -290,6 +325,28 @@ class StateStore {
   // Newest (highest id) first; empty service: all; limit <= 0: all.
   virtual StatusOr<std::vector<DrillRecord>> ListDrills(const std::string& service,
                                                         int limit) = 0;
+
+  // Secrets (schema v5). PutSecrets upserts by (name, version), all rows in one transaction
+  // (a rotation writes the new current and demotes the old one together). ListSecrets: every
+  // version of `name` (empty: of all secrets), by name, newest version first. DeleteSecret
+  // removes every version (kNotFound if there is none); DeleteSecretVersion one.
+  virtual Status PutSecrets(const std::vector<SecretRecord>& records) = 0;
+  virtual StatusOr<std::vector<SecretRecord>> ListSecrets(const std::string& name) = 0;
+  virtual Status DeleteSecret(const std::string& name) = 0;
+  virtual Status DeleteSecretVersion(const std::string& name, int64_t version) = 0;
+
+  // API tokens (schema v5). Put upserts by name; FindApiToken looks up by the SHA-256 (nullopt
+  // when none); TouchApiToken sets last_used_ms.
+  virtual Status PutApiToken(const ApiTokenRecord& record) = 0;
+  virtual StatusOr<std::vector<ApiTokenRecord>> ListApiTokens() = 0;
+  virtual StatusOr<std::optional<ApiTokenRecord>> FindApiToken(const std::string& sha256) = 0;
+  virtual Status DeleteApiToken(const std::string& name) = 0;  // kNotFound if unknown
+  virtual Status TouchApiToken(const std::string& name, int64_t when_ms) = 0;
+
+  // The audit log (schema v5). AppendAudit assigns the id (time_ms 0: now). ListAudit: newest
+  // first, entries at or after since_ms; limit <= 0: all.
+  virtual StatusOr<int64_t> AppendAudit(const AuditRecord& record) = 0;
+  virtual StatusOr<std::vector<AuditRecord>> ListAudit(int64_t since_ms, int limit) = 0;
 
   virtual int SchemaVersion() const = 0;
 };

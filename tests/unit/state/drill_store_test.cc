@@ -96,7 +96,7 @@ TEST(DrillStoreMigration, VersionThreeDatabaseGainsTheDrillsTableAndKeepsItsRows
   }
   auto store = OpenSqliteStateStore(dir.Sub(".steward"), &clock);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->SchemaVersion(), 4);
+  EXPECT_EQ((*store)->SchemaVersion(), static_cast<int>(StateMigrations().size()));
   EXPECT_EQ((*store)->ListServices()->at(0).generation, 7);
   ASSERT_TRUE((*store)->RecordDrill(Drill("db", true, 1)).ok());
   EXPECT_EQ((*store)->ListDrills("db", 0)->size(), 1u);

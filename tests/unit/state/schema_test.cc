@@ -48,9 +48,10 @@ TEST(StateSchema, FreshDatabaseGetsEveryTableAndTheLatestVersion) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->SchemaVersion(), static_cast<int>(StateMigrations().size()));
   EXPECT_EQ(RawTables(dir.Sub(".steward/state.db")),
-            (std::vector<std::string>{"deploys", "drills", "history", "incident_events",
-                                      "incidents", "meta", "pipeline_jobs", "pipeline_runs",
-                                      "releases", "replicas", "services"}));
+            (std::vector<std::string>{"api_tokens", "audit_log", "deploys", "drills", "history",
+                                      "incident_events", "incidents", "meta", "pipeline_jobs",
+                                      "pipeline_runs", "releases", "replicas", "secrets",
+                                      "services"}));
 }
 
 TEST(StateSchema, VersionOneDatabaseMigratesToIncidentsAndKeepsItsRows) {
@@ -154,7 +155,7 @@ TEST(StateSchema, FailedMigrationLeavesThePreviousVersionIntact) {
   auto version = ReadSchemaVersion(db->get());
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, static_cast<int>(StateMigrations().size()));
-  EXPECT_EQ(RawTables(dir.Sub("state.db")).size(), 11u);  // "half" was rolled back
+  EXPECT_EQ(RawTables(dir.Sub("state.db")).size(), 14u);  // "half" was rolled back
 }
 
 TEST(StateSchema, NewerSchemaIsRefusedWithUpgradeAdvice) {
