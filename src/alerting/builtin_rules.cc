@@ -59,6 +59,22 @@ const std::string& BuiltinRulesText() {
         annotations:
           summary: 'The backup of {{ $labels.service }} is late'
           description: 'The last successful backup is {{ $value | humanizeDuration }} old, more than twice its schedule.'
+      - alert: StewardCertificateExpiringSoon
+        expr: probe_tls_days_left{job="monitor"} < 14 and probe_tls_days_left{job="monitor"} >= 3
+        for: 10m
+        labels:
+          severity: warning
+        annotations:
+          summary: 'The TLS certificate of {{ $labels.instance }} expires in {{ $value | humanize }} days'
+          description: 'Monitor {{ $labels.monitor }} sees a certificate that expires in less than 14 days; renew it.'
+      - alert: StewardCertificateExpiringSoon
+        expr: probe_tls_days_left{job="monitor"} < 3
+        for: 10m
+        labels:
+          severity: critical
+        annotations:
+          summary: 'The TLS certificate of {{ $labels.instance }} expires in {{ $value | humanize }} days'
+          description: 'Monitor {{ $labels.monitor }} sees a certificate that expires in less than 3 days (or has expired); renew it now.'
 )yaml";
   return kText;
 }
