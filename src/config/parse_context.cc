@@ -9,6 +9,8 @@
 #include <limits>
 #include <unordered_map>
 
+#include "config/secret_refs.h"
+
 namespace steward::config::internal {
 namespace {
 
@@ -199,17 +201,37 @@ bool ParseContext::ExpectMap(const Entry& e, std::string_view ctx) {
 
 std::optional<std::string> ParseContext::Scalar(YamlNode node, const SourceLocation& loc,
                                                 std::string_view ctx, std::string_view path,
-                                                std::string_view expected) {
+                                                std::string_view expected,
+                                                bool secrets_allowed) {
   if (!node.IsScalar()) {
     Error(loc, fmt::format("{} must be {}, got {}", Subject(ctx, path), expected, Describe(node)));
     return std::nullopt;
   }
-  StatusOr<std::string> text = Interpolate(node.Scalar(), lookup_);
-  if (!text.ok()) {
-    Error(loc, fmt::format("{}: {}", Subject(ctx, path), text.status().message()));
+  StatusOr<std::vector<InterpolatedPart>> parts = InterpolateParts(node.Scalar(), lookup_);
+  if (!parts.ok()) {
+    Error(loc, fmt::format("{}: {}", Subject(ctx, path), parts.status().message()));
     return std::nullopt;
   }
-  return std::move(text).value();
+  if (secrets_allowed) return SecretTemplate(*parts);
+  std::string out;
+  for (const InterpolatedPart& p : *parts) {
+    if (!p.secret) {
+      out += p.text;
+      continue;
+    }
+    // Here the value would be shown, recorded or sent where a secret must not go.
+    Error(loc, fmt::format("{}: '${{secret:{}}}' is not allowed here; secret references go only "
+                           "in a service's env values or its secret_files (write "
+                           "'$${{secret:{}}}' for the literal text)",
+                           Subject(ctx, path), p.text, p.text));
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> ParseContext::SecretTemplateString(const Entry& e,
+                                                              std::string_view ctx) {
+  return Scalar(e.value, Loc(e), ctx, e.path, "a string", /*secrets_allowed=*/true);
 }
 
 std::optional<std::string> ParseContext::String(const Entry& e, std::string_view ctx) {

@@ -60,6 +60,9 @@ class ParseContext {
   // Typed readers; `ctx` names the owner ("service 'web'"), "" at top level.
   bool ExpectMap(const Entry& e, std::string_view ctx);
   std::optional<std::string> String(const Entry& e, std::string_view ctx);
+  // A string where ${secret:NAME} references are allowed (a service's env values), kept in the
+  // template form of config/secret_refs.h. Everywhere else a reference is reported.
+  std::optional<std::string> SecretTemplateString(const Entry& e, std::string_view ctx);
   std::optional<std::string> ItemString(YamlNode item, const Entry& list, std::string_view ctx);
   std::optional<std::vector<std::string>> StringList(const Entry& e, std::string_view ctx);
   std::optional<int64_t> Int(const Entry& e, std::string_view ctx, int64_t min, int64_t max);
@@ -77,7 +80,8 @@ class ParseContext {
  private:
   // The interpolated scalar, or nullopt after reporting (not a scalar, unset variable).
   std::optional<std::string> Scalar(YamlNode node, const SourceLocation& loc, std::string_view ctx,
-                                    std::string_view path, std::string_view expected);
+                                    std::string_view path, std::string_view expected,
+                                    bool secrets_allowed = false);
 
   std::string file_;
   LookupFn lookup_;

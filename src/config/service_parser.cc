@@ -8,6 +8,7 @@
 #include "config/deploy_parser.h"
 #include "config/monitoring_rules.h"
 #include "config/parse_context.h"
+#include "config/secret_refs.h"
 
 namespace steward::config::internal {
 namespace {
@@ -15,7 +16,8 @@ namespace {
 constexpr std::string_view kServiceKeyList[] = {
     "command", "args",    "env",         "working_dir", "replicas",   "port",      "ports",
     "health",  "restart", "stop_signal", "stop_grace",  "depends_on", "resources", "metrics",
-    "ingress", "deploy",  "backup"};
+    "ingress", "deploy",  "backup",      "secret_files"};
+constexpr std::string_view kSecretFileKeys[] = {"secret", "path", "mode"};
 constexpr std::string_view kHealthKeys[] = {"http",
                                             "tcp",
                                             "exec",
@@ -97,6 +99,7 @@ class ServiceReader {
     if (k == "ingress") return ParseIngress(ctx_, e, who_, &s_);
     if (k == "deploy") return ParseDeploy(ctx_, e, who_, &s_);
     if (k == "backup") return ParseServiceBackup(ctx_, e, who_, dir_, &s_);
+    if (k == "secret_files") return SecretFiles(e);
   }
 
   template <typename T>
@@ -149,7 +152,7 @@ class ServiceReader {
                                               who_, var.key, ParseContext::Describe(var.value)));
         continue;
       }
-      if (std::optional<std::string> v = ctx_.String(var, who_)) s_.env[var.key] = *v;
+      if (std::optional<std::string> v = ctx_.SecretTemplateString(var, who_)) s_.env[var.key] = *v;
     }
   }
 
@@ -187,6 +190,9 @@ class ServiceReader {
       marks_.ports.push_back(ctx_.Loc(e));
     }
   }
+
+  void SecretFiles(const Entry& e);
+  std::optional<SecretFile> SecretFileItem(YamlNode item, const std::string& path);
 
   void Health(const Entry& e);
   void HealthKind(const Entry& e);
@@ -407,6 +413,96 @@ void ServiceReader::Metrics(const Entry& e) {
   ctx_.Error(ctx_.Loc(e), fmt::format("{}: 'metrics' must be a path such as /metrics, true, false "
                                       "or a map {{path, port, interval, timeout, labels}}, got {}",
                                       who_, got));
+}
+
+void ServiceReader::SecretFiles(const Entry& e) {
+  if (!e.value.IsSequence()) {
+    ctx_.Error(ctx_.Loc(e), fmt::format("{}: 'secret_files' must be a list, e.g. [{{secret: "
+                                        "tls_key, path: ./run/tls.key}}], got {}",
+                                        who_, ParseContext::Describe(e.value)));
+    return;
+  }
+  int i = 0;
+  for (YamlNode item : e.value.Items()) {
+    std::string path = fmt::format("secret_files[{}]", i++);
+    std::optional<SecretFile> f = SecretFileItem(item, path);
+    if (!f) continue;
+    for (const SecretFile& other : s_.secret_files) {
+      if (other.path != f->path) continue;
+      ctx_.Error(f->location, fmt::format("{}: {}: path '{}' is already written by another "
+                                          "entry; give each secret file its own path",
+                                          who_, path, f->path));
+      f.reset();
+      break;
+    }
+    if (f) s_.secret_files.push_back(std::move(*f));
+  }
+}
+
+std::optional<SecretFile> ServiceReader::SecretFileItem(YamlNode item, const std::string& path) {
+  SecretFile f;
+  f.location = ctx_.Loc(item);
+  if (!item.IsMap()) {
+    ctx_.Error(f.location, fmt::format("{}: '{}' must be a map {{secret, path, mode}}, got {}",
+                                       who_, path, ParseContext::Describe(item)));
+    return std::nullopt;
+  }
+  bool ok = true;
+  std::string where = fmt::format("in {} of {}", path, who_);
+  for (const Entry& k : ctx_.Entries(item, kSecretFileKeys, where, path + ".")) {
+    if (k.key == "secret") {
+      // The bare NAME; a ${secret:NAME} written here means the same.
+      std::optional<std::string> t = ctx_.SecretTemplateString(k, who_);
+      if (!t) {
+        ok = false;
+        continue;
+      }
+      std::vector<std::string> refs = TemplateSecrets(*t);
+      std::string name = refs.size() == 1 && *t == "${secret:" + refs[0] + "}" ? refs[0] : *t;
+      if (TemplateSecrets("${secret:" + name + "}") != std::vector<std::string>{name}) {
+        ctx_.Error(ctx_.Loc(k), fmt::format("{}: '{}' must be a secret name (letters, digits, "
+                                            "'_', '.', '-'), e.g. tls_key, got '{}'",
+                                            who_, k.path, *t));
+        ok = false;
+        continue;
+      }
+      f.secret = name;
+    } else if (k.key == "path") {
+      std::optional<std::string> p = ctx_.String(k, who_);
+      if (p && p->empty()) {
+        ctx_.Error(ctx_.Loc(k), fmt::format("{}: '{}' is empty; give the file to write, e.g. "
+                                            "./run/tls.key",
+                                            who_, k.path));
+        p.reset();
+      }
+      if (!p) ok = false;
+      if (p) f.path = ResolvePath(dir_, *p);
+    } else if (k.key == "mode") {
+      std::optional<std::string> m = ctx_.String(k, who_);
+      int mode = -1;
+      if (m && m->size() >= 3 && m->size() <= 4 &&
+          m->find_first_not_of("01234567") == std::string::npos) {
+        mode = static_cast<int>(std::strtol(m->c_str(), nullptr, 8));
+      }
+      if (m && (mode < 0 || (mode & 0400) == 0)) {
+        ctx_.Error(ctx_.Loc(k), fmt::format("{}: '{}' must be an octal file mode that lets the "
+                                            "owner read, e.g. \"0400\" or \"0640\", got '{}'",
+                                            who_, k.path, *m));
+        mode = -1;
+      }
+      if (mode < 0) ok = false;
+      else f.mode = mode;
+    }
+  }
+  for (std::string_view required : {"secret", "path"}) {
+    if (!(required == "secret" ? f.secret : f.path).empty() || !ok) continue;
+    ctx_.Error(f.location, fmt::format("{}: '{}' has no '{}'; write e.g. {{secret: tls_key, "
+                                       "path: ./run/tls.key}}",
+                                       who_, path, required));
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return f;
 }
 
 void ServiceReader::MetricsKey(const Entry& f) {

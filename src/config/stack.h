@@ -112,12 +112,31 @@ struct DeployConfig {
   SourceLocation location;
 };
 
+// secret_files: an entry writes a secret's current value to a file (atomically, with `mode`)
+// before each replica starts; the file is removed with the replica's service when it lies
+// under Steward's state directory.
+struct SecretFile {
+  std::string secret;                   // the secret's NAME
+  std::string path;                     // absolute after parsing (relative: to the stack file)
+  int mode = 0600;
+  SourceLocation location;
+  bool operator==(const SecretFile& o) const {
+    return secret == o.secret && path == o.path && mode == o.mode;
+  }
+};
+
 struct Service {
   std::string name;
   SourceLocation location;              // of the service's key in the file
   std::string command;                  // program; resolved through PATH when it has no '/'
   std::vector<std::string> args;
+  // Values are templates that may hold ${secret:NAME} references (config/secret_refs.h); they
+  // are resolved only into a starting replica's environment.
   std::map<std::string, std::string> env;
+  std::vector<SecretFile> secret_files;
+  // The version of each secret the service uses, as of the plan (StampSecretVersions); not
+  // written in the stack file. Part of ReplaceHash: a rotation rolls the service.
+  std::map<std::string, int64_t> secret_versions;
   std::string working_dir;              // absolute after parsing (relative to the stack file)
   int replicas = 1;
   // Declared ports. Replica i of a service with port P runs with PORT=P+i; during a rolling

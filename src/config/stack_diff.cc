@@ -83,6 +83,16 @@ class Differ {
         out_.push_back(fmt::format("env.{} changed", k));
     }
   }
+  // Names and versions only. A secret newly used or no longer used shows as the env or
+  // secret_files change that caused it.
+  void SecretVersions(const std::map<std::string, int64_t>& a,
+                      const std::map<std::string, int64_t>& b) {
+    for (const auto& [name, version] : b) {
+      auto it = a.find(name);
+      if (it != a.end() && it->second != version)
+        out_.push_back(fmt::format("secret {} rotated (v{} → v{})", name, it->second, version));
+    }
+  }
   std::vector<std::string> Take() { return std::move(out_); }
 
  private:
@@ -93,6 +103,14 @@ auto kQuoted = [](const std::string& s) { return Quote(s); };
 auto kQuotedList = [](const std::vector<std::string>& v) { return List(v, true); };
 auto kPlainList = [](const std::vector<std::string>& v) { return List(v, false); };
 auto kPorts = [](const std::vector<int>& v) { return List(v, false); };
+
+std::string SecretFiles(const std::vector<SecretFile>& files) {
+  std::string out = "[";
+  for (const SecretFile& f : files)
+    out += fmt::format("{}{} → {} ({:04o})", out.size() > 1 ? ", " : "", f.secret, Quote(f.path),
+                       f.mode);
+  return out + "]";
+}
 
 void DiffHealth(Differ& d, const HealthCheck& a, const HealthCheck& b) {
   d.Field("health.kind", a.kind, b.kind, KindName);
@@ -138,6 +156,8 @@ std::vector<std::string> ReplaceReasons(const Service& a, const Service& b) {
   d.Field("ports", a.ports, b.ports, kPorts);
   d.Field("resources.cpu", a.resources.cpu, b.resources.cpu, Cores);
   d.Field("resources.memory", a.resources.memory_bytes, b.resources.memory_bytes, Memory);
+  d.Field("secret_files", a.secret_files, b.secret_files, SecretFiles);
+  d.SecretVersions(a.secret_versions, b.secret_versions);
   return d.Take();
 }
 

@@ -369,6 +369,37 @@ Monitoring MonitoringFromJson(const json& j) {
   return m;
 }
 
+json SecretFilesToJson(const std::vector<SecretFile>& files) {
+  json out = json::array();
+  for (const SecretFile& f : files)
+    out.push_back({{"secret", f.secret},
+                   {"path", f.path},
+                   {"mode", f.mode},
+                   {"location", LocationToJson(f.location)}});
+  return out;
+}
+
+std::vector<SecretFile> SecretFilesFromJson(const json& j) {
+  std::vector<SecretFile> out;
+  for (const json& fj : j) {
+    if (!fj.is_object()) throw std::invalid_argument("a secret_files entry must be an object");
+    SecretFile f;
+    Read(fj, "secret", &f.secret);
+    Read(fj, "path", &f.path);
+    Read(fj, "mode", &f.mode);
+    f.location = LocationFromJson(Object(fj, "location"));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// A secret's version by name; versions only, never values.
+std::map<std::string, int64_t> SecretVersionsFromJson(const json& j) {
+  std::map<std::string, int64_t> out;
+  for (const auto& [name, v] : j.items()) out[name] = Integer<int64_t>(v, "secret_versions");
+  return out;
+}
+
 Service ServiceFromJsonOrThrow(const json& j) {
   if (!j.is_object()) throw std::invalid_argument("a service must be a JSON object");
   Service s;
@@ -392,6 +423,8 @@ Service ServiceFromJsonOrThrow(const json& j) {
   s.ingress = IngressFromJson(Object(j, "ingress"));
   s.deploy = DeployFromJson(Object(j, "deploy"));
   if (j.contains("backup")) s.backup = internal::ServiceBackupFromJson(j["backup"]);
+  s.secret_files = SecretFilesFromJson(Array(j, "secret_files"));
+  s.secret_versions = SecretVersionsFromJson(Object(j, "secret_versions"));
   return s;
 }
 
@@ -408,7 +441,7 @@ auto Guard(const char* what, F&& f) -> StatusOr<decltype(f())> {
 }  // namespace
 
 json ServiceToJson(const Service& s) {
-  return json{
+  json j{
       {"name", s.name},
       {"location", LocationToJson(s.location)},
       {"command", s.command},
@@ -427,6 +460,10 @@ json ServiceToJson(const Service& s) {
       {"ingress", IngressToJson(s.ingress)},
       {"deploy", DeployToJson(s.deploy)},
       {"backup", internal::ServiceBackupToJson(s.backup)}};
+  // Only when used, so the records of services without secrets keep their exact shape.
+  if (!s.secret_files.empty()) j["secret_files"] = SecretFilesToJson(s.secret_files);
+  if (!s.secret_versions.empty()) j["secret_versions"] = s.secret_versions;
+  return j;
 }
 
 StatusOr<Service> ServiceFromJson(const json& j) {
@@ -504,6 +541,15 @@ std::string ReplaceHash(const Service& s) {
       {"working_dir", s.working_dir},
       {"ports", s.ports},
       {"resources", {{"cpu", s.resources.cpu}, {"memory_bytes", s.resources.memory_bytes}}}};
+  // Only when used, so that the hash of a service without secrets is what it always was (an
+  // upgrade replaces nothing). The versions make a rotation a replace.
+  if (!s.secret_files.empty()) {
+    json files = json::array();
+    for (const SecretFile& f : s.secret_files)
+      files.push_back({{"secret", f.secret}, {"path", f.path}, {"mode", f.mode}});
+    fields["secret_files"] = files;
+  }
+  if (!s.secret_versions.empty()) fields["secret_versions"] = s.secret_versions;
   // Replacing invalid UTF-8 keeps dump() from throwing; the parser rejects such files anyway.
   return Fnv1a64Hex(fields.dump(-1, ' ', false, json::error_handler_t::replace));
 }

@@ -5,8 +5,9 @@
 // are integer milliseconds under "*_ms" keys, memory is integer bytes. Readers ignore unknown
 // keys and default missing ones, so older records stay readable; a wrong type is an error.
 //
-// Replace vs update: a change to command, args, env, working_dir, ports or resources needs new
-// processes (a rolling replace); replicas, health, restart, stop_signal, stop_grace, depends_on
+// Replace vs update: a change to command, args, env, working_dir, ports, resources, secret_files
+// or the version of a secret the service uses (a rotation) needs new processes (a rolling
+// replace); replicas, health, restart, stop_signal, stop_grace, depends_on
 // and metrics are applied in place. ReplaceHash digests exactly the first group. A metrics
 // change is an update reason so that the new spec is recorded, yet it touches no process: only
 // the scraper reads it.
