@@ -69,6 +69,14 @@ SecretStore::SecretStore(state::StateStore* store, MasterKey key, Clock* clock,
                          std::string lock_path)
     : store_(store), key_(std::move(key)), clock_(clock), lock_path_(std::move(lock_path)) {}
 
+SecretStore::SecretStore(state::StateStore* store, Clock* clock, std::string lock_path)
+    : store_(store), clock_(clock), lock_path_(std::move(lock_path)) {}
+
+Status SecretStore::NeedKey() const {
+  if (key_) return Status::OK();
+  return FailedPrecondition("no master key was loaded to seal or open secrets");
+}
+
 StatusOr<std::unique_ptr<state::Lock>> SecretStore::LockWriters() {
   if (lock_path_.empty()) return std::unique_ptr<state::Lock>();
   state::LockHolder me;
@@ -92,7 +100,8 @@ StatusOr<std::vector<state::SecretRecord>> SecretStore::Versions(const std::stri
 }
 
 StatusOr<std::string> SecretStore::OpenRecord(const state::SecretRecord& r) {
-  if (r.key_id != key_.id()) return WrongKey(r.name, key_.id(), r.key_id);
+  RETURN_IF_ERROR(NeedKey());
+  if (r.key_id != key_->id()) return WrongKey(r.name, key_->id(), r.key_id);
   auto damaged = [&](const std::string& why) {
     return Corruption(fmt::format(
         "secret '{}' version {} cannot be opened: {} (damaged, or copied from another secret or "
@@ -101,14 +110,15 @@ StatusOr<std::string> SecretStore::OpenRecord(const state::SecretRecord& r) {
   };
   auto sealed = Base64Decode(r.sealed);
   if (!sealed.ok()) return damaged("the stored value is not base64");
-  auto plain = Open(key_.bytes(), *sealed, AdFor(r.name, r.version));
+  auto plain = Open(key_->bytes(), *sealed, AdFor(r.name, r.version));
   if (!plain.ok()) return damaged(plain.status().message());
   return plain;
 }
 
 Status SecretStore::CheckSameKey(const std::vector<state::SecretRecord>& all) {
+  RETURN_IF_ERROR(NeedKey());
   for (const state::SecretRecord& r : all) {
-    if (Live(r) && r.key_id != key_.id()) return WrongKey(r.name, key_.id(), r.key_id);
+    if (Live(r) && r.key_id != key_->id()) return WrongKey(r.name, key_->id(), r.key_id);
   }
   return Status::OK();
 }
@@ -126,6 +136,7 @@ StatusOr<std::vector<int64_t>> SecretStore::SetAll(
     RETURN_IF_ERROR(CheckSecretValue(name, value));
     if (seen[name]++) return InvalidArgument("secret '" + name + "' is given twice");
   }
+  RETURN_IF_ERROR(NeedKey());
   ASSIGN_OR_RETURN(auto lock, LockWriters());
   ASSIGN_OR_RETURN(auto all, store_->ListSecrets(""));
   RETURN_IF_ERROR(CheckSameKey(all));
@@ -148,8 +159,8 @@ StatusOr<std::vector<int64_t>> SecretStore::SetAll(
     state::SecretRecord fresh;
     fresh.name = name;
     fresh.version = next;
-    fresh.sealed = Base64Encode(Seal(key_.bytes(), value, AdFor(name, next)));
-    fresh.key_id = key_.id();
+    fresh.sealed = Base64Encode(Seal(key_->bytes(), value, AdFor(name, next)));
+    fresh.key_id = key_->id();
     fresh.state = "current";
     fresh.created_at_ms = now;
     fresh.created_by = by;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,8 +65,12 @@ class SecretStore : public SecretResolver {
   // `store` and `clock` must outlive this. `lock_path` empty: no cross-process lock (tests, or
   // a caller that serializes writers itself).
   SecretStore(state::StateStore* store, MasterKey key, Clock* clock, std::string lock_path = "");
+  // Without a master key: List, Exists, CurrentVersion, Remove and CompleteRoll work (they need
+  // no plaintext); the rest fail with kFailedPrecondition.
+  SecretStore(state::StateStore* store, Clock* clock, std::string lock_path = "");
 
-  const MasterKey& key() const { return key_; }
+  bool has_key() const { return key_.has_value(); }
+  const MasterKey& key() const { return *key_; }  // only when has_key()
 
   // A new version of `name` (1 for a new secret); returns it.
   StatusOr<int64_t> Set(const std::string& name, const std::string& value);
@@ -91,6 +96,7 @@ class SecretStore : public SecretResolver {
   StatusOr<int64_t> CurrentVersion(const std::string& name) override;
 
  private:
+  Status NeedKey() const;
   StatusOr<std::unique_ptr<state::Lock>> LockWriters();
   StatusOr<std::vector<state::SecretRecord>> Versions(const std::string& name);
   StatusOr<std::string> OpenRecord(const state::SecretRecord& record);
@@ -98,7 +104,7 @@ class SecretStore : public SecretResolver {
   Status CheckSameKey(const std::vector<state::SecretRecord>& all);
 
   state::StateStore* store_;
-  MasterKey key_;
+  std::optional<MasterKey> key_;
   Clock* clock_;
   std::string lock_path_;
 };
