@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
 
+#include "config/secret_refs.h"
 #include "drivers/proc_fs.h"
+#include "runtime/secret_env.h"
 #include "supervisor/health.h"
 
 namespace steward::runtime {
@@ -132,9 +135,23 @@ drivers::ReplicaSpec Runtime::SpecFor(const Managed& m) const {
   return spec;
 }
 
+// The spec with the service's secrets resolved and its secret files written; the plaintext
+// lives only in the returned spec (and the child's environment).
+StatusOr<drivers::ReplicaSpec> Runtime::StartSpecFor(const Managed& m) const {
+  drivers::ReplicaSpec spec = SpecFor(m);
+  if (config::ServiceSecrets(m.service).empty()) return spec;
+  if (!opt_.secrets)
+    return FailedPrecondition("service '" + m.service.name +
+                              "' uses secrets, and this runtime has no secret store");
+  RETURN_IF_ERROR(ResolveSecretEnv(m.service, *opt_.secrets, &spec.env));
+  RETURN_IF_ERROR(WriteSecretFiles(m.service, *opt_.secrets));
+  return spec;
+}
+
 Status Runtime::SpawnLocked(Managed& m) {
   MonoTime now = opt_.clock->Now();
-  auto h = opt_.driver->Start(SpecFor(m));
+  StatusOr<drivers::ReplicaSpec> spec = StartSpecFor(m);
+  auto h = spec.ok() ? opt_.driver->Start(*spec) : StatusOr<drivers::ReplicaHandle>(spec.status());
   ++m.starts;
   if (!h.ok()) {
     m.start_error = h.status().message();
@@ -217,6 +234,9 @@ Status Runtime::WaitReady(const ReplicaKey& key, Duration timeout) {
     }
     if (!why.empty()) {
       std::string tail = LogTail(LogDir(key.service, key.slot), 5);
+      // A replica may print what it was given; the error goes to the CLI and the history.
+      if (opt_.masking_values && !tail.empty())
+        tail = secrets::MaskValues(tail, opt_.masking_values());
       return Unavailable("replica " + key.ToString() + " " + why +
                          (tail.empty() ? "" : "; its stderr ends with:\n" + tail));
     }
@@ -228,6 +248,8 @@ Status Runtime::StopReplica(const ReplicaKey& key, const drivers::ReplicaHandle&
   drivers::ReplicaHandle handle = fallback;
   int signal = SIGTERM;
   Duration grace(10000);
+  std::optional<config::Service> service;  // when managed, for its secret files
+  bool last_of_service = true;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = replicas_.find(key);
@@ -238,11 +260,18 @@ Status Runtime::StopReplica(const ReplicaKey& key, const drivers::ReplicaHandle&
       grace = it->second->service.stop_grace;
       // A replica stopped on purpose is not "not ready": its series ends.
       if (ready_) ready_->Remove({key.service, std::to_string(key.slot)});
+      service = std::move(it->second->service);
       replicas_.erase(it);
+      for (const auto& [k, m] : replicas_)
+        if (k.service == key.service) last_of_service = false;
     }
   }
-  if (handle.pid == 0) return Status::OK();
-  return opt_.driver->Stop(handle, signal, grace).Annotate("stop " + key.ToString());
+  Status st = handle.pid == 0
+                  ? Status::OK()
+                  : opt_.driver->Stop(handle, signal, grace).Annotate("stop " + key.ToString());
+  // After the stop: the file is the replica's until it is gone.
+  if (service && last_of_service) RemoveSecretFiles(*service, opt_.state_dir);
+  return st;
 }
 
 void Runtime::UpdateService(const config::Service& service) {

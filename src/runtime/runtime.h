@@ -25,6 +25,7 @@
 #include "config/stack.h"
 #include "drivers/driver.h"
 #include "metrics/registry.h"
+#include "secrets/resolver.h"
 #include "supervisor/replica_supervisor.h"
 
 namespace steward::runtime {
@@ -60,6 +61,14 @@ struct RuntimeOptions {
   int log_keep = 3;
   int health_workers = 4;
   Duration tick = Duration(100);
+  // Resolves ${secret:NAME} in env values and secret_files at each start (runtime/secret_env.h);
+  // null: a service that uses a secret fails to start, saying so. Not owned.
+  secrets::SecretResolver* secrets = nullptr;
+  // The values to mask out of replica output the runtime quotes (a failed start's stderr);
+  // null: nothing is masked.
+  std::function<std::vector<std::string>()> masking_values;
+  // Secret files under this directory are removed when their service's last replica stops.
+  std::string state_dir;
   // Called (outside the runtime's lock) whenever a replica's process (re)starts, so the caller
   // can record its pid in the state store.
   std::function<void(const ReplicaKey&, const drivers::ReplicaHandle&, int port)> on_started;
@@ -117,6 +126,7 @@ class Runtime {
   void Loop();
   void HealthWorker();
   drivers::ReplicaSpec SpecFor(const Managed& m) const;
+  StatusOr<drivers::ReplicaSpec> StartSpecFor(const Managed& m) const;
 
   RuntimeOptions opt_;
   mutable std::mutex mu_;
