@@ -242,9 +242,11 @@ Status ListCommits(git_repository* repo, int max_commits, std::vector<git_oid>* 
   if (git_revwalk_new(&rw, repo) != 0) return Internal(GitError("revwalk"));
   Walk walk(rw);
   git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME | GIT_SORT_REVERSE);
-  bool pushed = git_revwalk_push_head(walk.get()) == 0;
-  pushed |= git_revwalk_push_glob(walk.get(), "refs/heads/*") == 0;
-  if (!pushed) return FailedPrecondition("no commits (HEAD and every branch are unborn)");
+  // An unborn HEAD (a new repository) is not an error: there is nothing to scan yet.
+  static_cast<void>(git_revwalk_push_head(walk.get()));
+  if (git_revwalk_push_glob(walk.get(), "refs/heads/*") != 0) {
+    return Internal(GitError("listing branches"));
+  }
   git_oid oid;
   while (git_revwalk_next(&oid, walk.get()) == 0) out->push_back(oid);
   if (max_commits > 0 && out->size() > static_cast<size_t>(max_commits)) {

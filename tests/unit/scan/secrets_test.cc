@@ -25,9 +25,14 @@ using state::testing::TempDir;
 using state::testing::WriteFile;
 
 // tests/fixtures/scan/secrets: planted/ holds one secret of each kind (expected.txt lists
-// path:line:rule), clean/ near misses only. __FILE__ is relative to the build folder under
-// Ninja with ccache's base dir (the parent of bin/), absolute otherwise.
+// path:line:rule), clean/ near misses only. Found through STEWARD_SCAN_FIXTURES, else from
+// __FILE__ (relative to the build folder under Ninja with ccache's base dir).
 fs::path FixtureDir() {
+#ifdef STEWARD_SCAN_FIXTURES
+  if (fs::exists(fs::path(STEWARD_SCAN_FIXTURES) / "secrets/expected.txt")) {
+    return fs::path(STEWARD_SCAN_FIXTURES) / "secrets";
+  }
+#endif
   for (const fs::path& base :
        {fs::path(), fs::read_symlink("/proc/self/exe").parent_path().parent_path()}) {
     fs::path p = base / fs::path(__FILE__).parent_path() / "../../fixtures/scan/secrets";
