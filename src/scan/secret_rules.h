@@ -47,6 +47,10 @@ struct SecretRule {
   int key_group = 0;    // capture group of the assigned name (kHighEntropy), 0: none
   size_t max_match = 600;  // longest match in bytes: the verification window
   std::vector<std::string_view> keywords;  // literals every match contains (case-insensitive)
+  // What Hyperscan runs when `pattern` is too slow for it: a pattern that ends wherever
+  // `pattern` ends (its tail), verified with `pattern`. The generic rule's name part before
+  // "=" costs Hyperscan 60× its value part.
+  std::string_view hs_pattern = {};
 };
 
 // All rules, in a fixed order (a rule's index is its Hyperscan id).
