@@ -50,8 +50,7 @@ StatusOr<Baseline> ParseBaseline(std::string_view text, std::string_view name) {
     // nlohmann counts the byte that failed, 1-based.
     size_t at = e.byte > 0 ? e.byte - 1 : 0;
     return Corruption(where + ":" + LineColumn(text, at) +
-                      ": not valid JSON; a baseline is written by `steward scan "
-                      "--write-baseline`");
+                      ": not valid JSON (the format: docs/formats/scan-baseline.md)");
   }
   if (!j.is_object()) return Corruption(where + ": not a JSON object");
   auto v = j.find("version");
