@@ -329,17 +329,20 @@ void AppendSecretFindings(std::string_view data, const std::vector<SecretHit>& h
     line_no += static_cast<int>(std::count(data.begin() + static_cast<ptrdiff_t>(counted),
                                            data.begin() + static_cast<ptrdiff_t>(h.begin), '\n'));
     counted = h.begin;
-    size_t nl = data.rfind('\n', h.begin == 0 ? std::string_view::npos : h.begin - 1);
-    LineSpan line{h.begin == 0 || nl == std::string_view::npos ? 0 : nl + 1, data.size()};
-    if (h.begin == 0) line.begin = 0;
+    LineSpan line{0, data.size()};
+    size_t prev = h.begin == 0 ? std::string_view::npos : data.rfind('\n', h.begin - 1);
+    if (prev != std::string_view::npos) line.begin = prev + 1;
     size_t next = data.find('\n', h.begin);
     if (next != std::string_view::npos) line.end = next;
     std::string_view line_text = data.substr(line.begin, line.end - line.begin);
     if (keep && !keep(h, line_text)) continue;
     const SecretRule& r = rules[h.rule];
+    // No hit spans lines and hits are sorted: the line's hits are i's neighbours.
+    size_t first = i;
+    while (first > 0 && hits[first - 1].begin >= line.begin) --first;
     std::vector<const SecretHit*> on_line;
-    for (const SecretHit& o : hits) {
-      if (o.begin < line.end && o.begin + o.size > line.begin) on_line.push_back(&o);
+    for (size_t j = first; j < hits.size() && hits[j].begin < line.end; ++j) {
+      on_line.push_back(&hits[j]);
     }
     Finding f;
     f.scanner = "secrets";
@@ -445,8 +448,7 @@ bool SecretMatcher::Accept(const SecretRule& r, std::string_view value,
       // Vendor formats are specific already; this only drops patterned fakes ("ghp_abab…").
       return ShannonEntropy(value) >= 2.5;
     case SecretKind::kUrlCredentials:
-      return value.find('$') == std::string_view::npos &&
-             value.find('%') == std::string_view::npos;
+      return true;  // "${DB_PASSWORD}", "%(password)s" are placeholders already
     case SecretKind::kAssignment: {
       if (KeyHoldsNoSecret(key, true) || LooksLikePath(value)) return false;
       if (value.find("://") != std::string_view::npos) return false;
