@@ -24,7 +24,9 @@ namespace steward::scan {
 
 struct ConfigScanOptions {
   const config::Stack* stack = nullptr;  // when set, stack rules run on it
-  std::string stack_path;  // for Finding::path of stack findings (line from the model's SourceLocation where present)
+  // For Finding::path of stack findings (line from the model's SourceLocation where present);
+  // "" means the stack file's name.
+  std::string stack_path;
 };
 
 ScanResult ScanConfig(const std::filesystem::path& root, const ConfigScanOptions& o);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <regex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -81,13 +80,25 @@ std::string UnknownInstruction(std::string_view word) {
   return message;
 }
 
-// `# name=value` before anything else; returns false for any other line.
+bool IsWordStart(char c) {
+  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+bool IsWordChar(char c) { return IsWordStart(c) || (c >= '0' && c <= '9'); }
+
+// `# name=value` before anything else; returns false for any other line. (Hand-written rather
+// than std::regex, whose recursion overflows the stack on a long line.)
 bool ParseDirective(std::string_view line, std::string* name, std::string* value) {
-  static const std::regex kDirective(R"(^\s*#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$)");
-  std::cmatch m;
-  if (!std::regex_match(line.begin(), line.end(), m, kDirective)) return false;
-  *name = Upper(m[1].str());
-  *value = m[2].str();
+  std::string_view t = TrimLeft(line);
+  if (t.empty() || t.front() != '#') return false;
+  t = TrimLeft(t.substr(1));
+  size_t end = 0;
+  while (end < t.size() && (IsWordChar(t[end]) || t[end] == '-')) ++end;
+  if (end == 0 || !IsWordStart(t[0])) return false;
+  std::string_view rest = TrimLeft(t.substr(end));
+  if (rest.empty() || rest.front() != '=') return false;
+  *name = Upper(t.substr(0, end));
+  *value = std::string(TrimRight(TrimLeft(rest.substr(1))));
   return true;
 }
 
@@ -97,12 +108,26 @@ struct Heredoc {
 };
 
 // <<EOF, <<-EOF, <<"EOF", <<'EOF' in args, in order; "<<<" (a here-string) is not one.
-std::vector<Heredoc> FindHeredocs(const std::string& args) {
-  static const std::regex kMarker(R"((^|[^<])<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\3)");
+std::vector<Heredoc> FindHeredocs(std::string_view args) {
   std::vector<Heredoc> found;
-  for (auto it = std::sregex_iterator(args.begin(), args.end(), kMarker);
-       it != std::sregex_iterator(); ++it) {
-    found.push_back(Heredoc{(*it)[2].length() > 0, (*it)[4].str()});
+  for (size_t at = args.find("<<"); at != std::string_view::npos; at = args.find("<<", at + 2)) {
+    if ((at > 0 && args[at - 1] == '<') || (at + 2 < args.size() && args[at + 2] == '<')) {
+      while (at + 2 < args.size() && args[at + 2] == '<') ++at;  // skip the whole <<<
+      continue;
+    }
+    size_t i = at + 2;
+    Heredoc h;
+    if (i < args.size() && args[i] == '-') {
+      h.strip_tabs = true;
+      ++i;
+    }
+    char quote = (i < args.size() && (args[i] == '\'' || args[i] == '"')) ? args[i++] : 0;
+    size_t start = i;
+    if (i >= args.size() || !IsWordStart(args[i])) continue;
+    while (i < args.size() && IsWordChar(args[i])) ++i;
+    if (quote != 0 && (i >= args.size() || args[i] != quote)) continue;
+    h.word = std::string(args.substr(start, i - start));
+    found.push_back(std::move(h));
   }
   return found;
 }

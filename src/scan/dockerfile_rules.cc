@@ -4,7 +4,6 @@
 #include <cctype>
 #include <map>
 #include <optional>
-#include <regex>
 #include <utility>
 #include <vector>
 
@@ -29,28 +28,43 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+bool IsNameStart(char c) { return c == '_' || std::isalpha(static_cast<unsigned char>(c)); }
+bool IsNameChar(char c) { return c == '_' || std::isalnum(static_cast<unsigned char>(c)); }
+
 // Replaces $NAME, ${NAME}, ${NAME:-word} and ${NAME-word} from `vars`; nullopt when a
-// variable has no value there (the image is then unknown, not unpinned).
+// variable has no value there (the image is then unknown, not unpinned) or is malformed.
 std::optional<std::string> Expand(std::string_view s, const std::map<std::string, std::string>& vars) {
-  static const std::regex kVar(R"(\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*)))");
-  std::string text(s), out;
-  auto last = text.cbegin();
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kVar);
-       it != std::sregex_iterator(); ++it) {
-    const std::smatch& m = *it;
-    out.append(last, m[0].first);
-    std::string name = m[1].matched ? m[1].str() : m[3].str();
-    auto v = vars.find(name);
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '$' || i + 1 >= s.size()) {
+      out += s[i];
+      continue;
+    }
+    bool braced = s[i + 1] == '{';
+    size_t start = i + (braced ? 2 : 1), end = start;
+    while (end < s.size() && IsNameChar(s[end])) ++end;
+    if (end == start || !IsNameStart(s[start])) return std::nullopt;
+    std::optional<std::string> fallback;
+    size_t close = end;
+    if (braced) {
+      close = s.find('}', end);
+      if (close == std::string_view::npos) return std::nullopt;
+      std::string_view op = s.substr(end, close - end);
+      if (op.rfind(":-", 0) == 0) fallback = std::string(op.substr(2));
+      else if (op.rfind('-', 0) == 0) fallback = std::string(op.substr(1));
+      else if (!op.empty()) return std::nullopt;
+      ++close;
+    }
+    auto v = vars.find(std::string(s.substr(start, end - start)));
     if (v != vars.end() && !v->second.empty()) {
       out += v->second;
-    } else if (m[2].matched) {
-      out += m[2].str();
+    } else if (fallback) {
+      out += *fallback;
     } else {
       return std::nullopt;
     }
-    last = m[0].second;
+    i = close - 1;
   }
-  out.append(last, text.cend());
   return out;
 }
 

@@ -1,7 +1,7 @@
 #include "scan/dockerfile_shell.h"
 
 #include <algorithm>
-#include <regex>
+#include <cctype>
 
 namespace steward::scan {
 namespace {
@@ -151,6 +151,32 @@ class Splitter {
   int pipeline_ = 0;
 };
 
+constexpr size_t kMaxCommandBytes = 4096;
+
+// `sh -c "$(curl …)"`, `bash <(curl …)`: a $( or <( whose command is curl or wget, with a
+// shell earlier in the same command (up to the last newline, ;, | or &). Also inside double
+// quotes, which the splitter keeps whole. Returns where the shell word starts.
+std::optional<size_t> FindSubstitutedDownload(std::string_view text) {
+  for (size_t at = text.find('('); at != std::string_view::npos; at = text.find('(', at + 1)) {
+    if (at == 0 || (text[at - 1] != '$' && text[at - 1] != '<')) continue;
+    size_t i = at + 1;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    size_t word_end = i;
+    while (word_end < text.size() && std::isalnum(static_cast<unsigned char>(text[word_end]))) {
+      ++word_end;
+    }
+    std::string_view program = text.substr(i, word_end - i);
+    if (program != "curl" && program != "wget") continue;
+    size_t start = text.find_last_of("\n;|&", at - 1);
+    start = start == std::string_view::npos ? 0 : start + 1;
+    start = std::max(start, at > kMaxCommandBytes ? at - kMaxCommandBytes : 0);  // bound the work
+    for (const ShellCommand& c : SplitShellCommands(text.substr(start, at - 1 - start))) {
+      if (IsShell(c.RealProgram())) return start + c.offset;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string ShellCommand::Program() const {
@@ -212,14 +238,7 @@ std::optional<size_t> FindPipeToShell(std::string_view text) {
       }
     }
   }
-  // Substitution: the download's output becomes the script (also inside double quotes).
-  static const std::regex kSubstituted(
-      R"(\b(?:ba|z|da|k|a)?sh\b[^\n;|&]*(?:\$\(|<\()\s*(?:curl|wget)\b)");
-  std::match_results<std::string_view::const_iterator> m;
-  if (std::regex_search(text.begin(), text.end(), m, kSubstituted)) {
-    return static_cast<size_t>(m.position(0));
-  }
-  return std::nullopt;
+  return FindSubstitutedDownload(text);
 }
 
 }  // namespace steward::scan

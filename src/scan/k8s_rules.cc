@@ -1,7 +1,6 @@
 #include "scan/k8s_rules.h"
 
 #include <optional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,10 +52,22 @@ std::vector<Document> SplitDocuments(std::string_view text) {
   return docs;
 }
 
-bool LooksLikeManifest(const std::string& text) {
-  static const std::regex kApi(R"((^|\n)apiVersion\s*:)");
-  static const std::regex kKind(R"((^|\n)kind\s*:)");
-  return std::regex_search(text, kApi) && std::regex_search(text, kKind);
+// A top-level `apiVersion:` and `kind:` line (keys may be quoted), by text: cheap enough to
+// skip the parse of YAML that cannot hold a manifest (lockfiles, OpenAPI specs, CI configs).
+bool LooksLikeManifest(std::string_view text) {
+  auto has_key = [&](std::string_view key) {
+    for (size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+      size_t begin = at;
+      if (begin > 0 && (text[begin - 1] == '"' || text[begin - 1] == '\'')) --begin;
+      if (begin > 0 && text[begin - 1] != '\n') continue;
+      size_t i = at + key.size();
+      if (i < text.size() && (text[i] == '"' || text[i] == '\'')) ++i;
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+      if (i < text.size() && text[i] == ':') return true;
+    }
+    return false;
+  };
+  return has_key("apiVersion") && has_key("kind");
 }
 
 bool IsTrue(const YAML::Node& n) {
@@ -193,7 +204,7 @@ class ManifestScan {
     std::string key = (init ? "init " : "container ") + ScalarOr(Value(c, "name"), "?");
     Image(c, who, key);
     YAML::Node sc = Value(c, "securityContext");
-    Privileges(pod, c, sc, who, key);
+    Privileges(c, sc, who, key);
     User(pod, c, sc, who, key);
     Resources(c, who, key);
     if (!init && !IsJobKind(kind_)) Probes(c, who, key);
@@ -212,9 +223,8 @@ class ManifestScan {
         "image: " + image->value.Scalar(), key + " image");
   }
 
-  void Privileges(const YAML::Node& pod, const YAML::Node& c, const YAML::Node& sc,
-                  const std::string& who, const std::string& key) {
-    (void)pod;
+  void Privileges(const YAML::Node& c, const YAML::Node& sc, const std::string& who,
+                  const std::string& key) {
     if (std::optional<Field> f = Get(sc, "privileged"); f && IsTrue(f->value)) {
       Add("k8s-privileged", f->key,
           fmt::format("{} is privileged: it has every capability and the node's devices; "
@@ -332,6 +342,7 @@ class ManifestScan {
 
 ScanResult ScanKubernetesYaml(std::string_view text, const std::string& path) {
   ScanResult out;
+  if (!LooksLikeManifest(text)) return out;
   for (const Document& d : SplitDocuments(text)) {
     YAML::Node doc;
     try {

@@ -5,11 +5,11 @@
 // root filesystems, literal secrets in env and the default namespace. Every container and init
 // container is checked; probes are not asked of init containers nor of Jobs and CronJobs.
 //
-// A file may hold several documents (---); each is parsed on its own, so a malformed one is a
-// Problem (path:line) and the others are still checked. Documents without apiVersion and kind
-// are not manifests and are skipped, and so is YAML that fails to parse unless it looks like a
-// manifest (a top-level apiVersion: and kind:) — a CI config with a syntax error is not ours
-// to report.
+// Only YAML with a top-level `apiVersion:` and `kind:` line is parsed at all: lockfiles, CI
+// configs and API specs are skipped unread, and a broken one is not ours to report. A file may
+// hold several documents (---); each is parsed on its own, so a malformed one is a Problem
+// (path:line) and the others are still checked; documents without apiVersion and kind are
+// skipped.
 // Thread safety: stateless; safe to call concurrently.
 #pragma once
 

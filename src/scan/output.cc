@@ -152,7 +152,7 @@ class SarifRules {
   static Json Describe(const Finding& f) {
     const ConfigRule* config = FindConfigRule(f.rule);
     std::string title = f.title.empty() ? f.rule : f.title;
-    Json rule = {{"id", f.rule}, {"name", f.rule}, {"shortDescription", {{"text", title}}}};
+    Json rule = {{"id", f.rule}, {"shortDescription", {{"text", title}}}};
     rule["fullDescription"] = {{"text", title}};
     if (config != nullptr) {
       rule["help"] = {{"text", std::string(config->fix)}};

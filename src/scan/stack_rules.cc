@@ -238,8 +238,8 @@ class RawStack {
 
 class StackScan {
  public:
-  StackScan(const config::Stack& stack, const std::string& path)
-      : stack_(stack), path_(path), raw_(stack) {}
+  StackScan(const config::Stack& stack, std::string path)
+      : stack_(stack), path_(std::move(path)), raw_(stack) {}
 
   ScanResult Run() {
     for (const config::Service& s : stack_.services) {
@@ -354,7 +354,7 @@ class StackScan {
   }
 
   const config::Stack& stack_;
-  const std::string& path_;
+  std::string path_;
   RawStack raw_;
   ScanResult out_;
 };
@@ -377,6 +377,10 @@ bool IsLoopbackHost(std::string_view host) {
 }
 
 ScanResult ScanStack(const config::Stack& stack, const std::string& stack_path) {
+  if (stack_path.empty()) {
+    std::string name = std::filesystem::path(stack.path).filename().string();
+    return StackScan(stack, name.empty() ? "steward.yaml" : name).Run();
+  }
   return StackScan(stack, stack_path).Run();
 }
 

@@ -258,6 +258,17 @@ TEST(DockerfileRules, FingerprintsSurviveMovedLines) {
   }
 }
 
+// std::regex recursed once per character and overflowed the stack on a multi-megabyte line;
+// a scanned repository decides how long its lines are.
+TEST(DockerfileRules, LongLinesDoNotExhaustTheStack) {
+  std::string long_word(3 << 20, 'a');
+  ScanResult r = Scan("# x=" + long_word + "\nFROM ${" + long_word + "}\nRUN sh " + long_word +
+                      " \"$(curl x)\" && cat <<" + long_word + "\n");
+  ASSERT_EQ(r.problems.size(), 1u);  // the <<aaa… heredoc is never closed
+  EXPECT_EQ(r.problems[0].line, 3);
+  EXPECT_FALSE(Has(r, "dockerfile-latest-tag"));  // ${aaa…} has no value: not judged
+}
+
 TEST(DockerfileShell, SplitsCommandsAndPipelines) {
   std::vector<ShellCommand> c =
       SplitShellCommands("A=1 sudo -u x apt-get install -y 'a;b' && curl x | sh # c; rm\nls");

@@ -139,6 +139,19 @@ TEST(KubernetesRules, ImageTagsLatestUntaggedPinned) {
   EXPECT_EQ(image_findings("nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 0u);
 }
 
+TEST(KubernetesRules, DeepNestingIsAProblemNotACrash) {
+  std::string flow = "apiVersion: v1\nkind: Pod\nspec: " + std::string(100000, '[') +
+                     std::string(100000, ']') + "\n";
+  std::string block = "apiVersion: v1\nkind: Pod\nspec:\n";
+  for (int i = 1; i < 2000; ++i) block += std::string(i, ' ') + "a:\n";
+  for (const std::string& text : {flow, block}) {
+    ScanResult r = ScanKubernetesYaml(text, "deep.yaml");
+    EXPECT_TRUE(r.findings.empty());
+    ASSERT_EQ(r.problems.size(), 1u);
+    EXPECT_GT(r.problems[0].line, 0);
+  }
+}
+
 TEST(KubernetesRules, NonManifestsAndOtherKindsAreIgnored) {
   EXPECT_TRUE(ScanKubernetesYaml("name: ci\non: [push]\n", "ci.yml").findings.empty());
   ScanResult r = ScanKubernetesYaml("apiVersion: v1\nkind: Secret\nstringData: {password: x}\n",
