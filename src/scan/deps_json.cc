@@ -1,6 +1,9 @@
 #include "scan/deps_json.h"
 
 #include <cstdio>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cstring>
 
 namespace steward::scan {
@@ -123,11 +126,41 @@ class JsonParser {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
 
+  // Advances pos_ past bytes that need no attention inside a string: anything but '"', '\\'
+  // and control characters. Strings are most of an advisory's bytes, so 16 at a time.
+  void SkipPlainRun() {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    while (pos_ + 16 <= t_.size()) {
+      __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t_.data() + pos_));
+      // A control character c < 0x20 is the one with min(c, 0x1f) == c (unsigned).
+      __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(chunk, _mm_set1_epi8(0x1f)), chunk);
+      __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote),
+                                               _mm_cmpeq_epi8(chunk, backslash)),
+                                  control);
+      int mask = _mm_movemask_epi8(hits);
+      if (mask != 0) {
+        pos_ += static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+        return;
+      }
+      pos_ += 16;
+    }
+#endif
+    while (pos_ < t_.size()) {
+      unsigned char c = static_cast<unsigned char>(t_[pos_]);
+      if (c == '"' || c == '\\' || c < 0x20) return;
+      ++pos_;
+    }
+  }
+
   // Reads a string at pos_ (on the opening quote) into *raw; validates escapes.
   bool ReadString(std::string_view* raw, bool* escaped) {
     size_t start = ++pos_;
     *escaped = false;
     while (pos_ < t_.size()) {
+      SkipPlainRun();
+      if (pos_ >= t_.size()) break;
       unsigned char c = static_cast<unsigned char>(t_[pos_]);
       if (c == '"') {
         *raw = t_.substr(start, pos_ - start);
@@ -213,9 +246,16 @@ class JsonParser {
 
 JsonDoc JsonDoc::Parse(std::string_view text) {
   JsonDoc doc;
-  doc.nodes_.reserve(text.size() / 16 + 4);
-  JsonParser(text, &doc).Run();
+  doc.Reparse(text);
   return doc;
+}
+
+void JsonDoc::Reparse(std::string_view text) {
+  nodes_.clear();
+  nodes_.reserve(text.size() / 16 + 4);
+  error_.clear();
+  error_line_ = error_column_ = 0;
+  JsonParser(text, this).Run();
 }
 
 namespace {
@@ -259,11 +299,13 @@ std::string DecodeJsonString(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c != '\\' || i + 1 >= raw.size()) {
-      out += c;
-      continue;
+    size_t slash = raw.find('\\', i);
+    if (slash == std::string_view::npos || slash + 1 >= raw.size()) {
+      out.append(raw.substr(i));
+      break;
     }
+    out.append(raw.substr(i, slash - i));
+    i = slash;
     char e = raw[++i];
     switch (e) {
       case 'b': out += '\b'; break;

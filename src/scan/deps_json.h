@@ -78,6 +78,8 @@ class JsonDoc {
 
   // Reads `text`. ok() is false after a syntax error; error() then says what and where.
   static JsonDoc Parse(std::string_view text);
+  // The same into an existing document, reusing its memory (a loop over many files).
+  void Reparse(std::string_view text);
 
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }  // "expected ',' or '}'"
