@@ -61,6 +61,8 @@ Finding MakeFinding(const Package& p, const Advisory& a, const std::vector<size_
   f.version = p.version;
   for (size_t e : entries) {
     for (std::string& v : a.FixedVersions(e)) {
+      // OSV writes Go versions without the 'v' that go.sum, go.mod and `go get` use.
+      if (p.ecosystem == "Go" && !v.empty() && v[0] != 'v') v.insert(0, "v");
       if (std::find(f.fixed.begin(), f.fixed.end(), v) == f.fixed.end()) f.fixed.push_back(v);
     }
   }

@@ -100,6 +100,15 @@ TEST(Deps, FindingSaysWhatWhereAndWhatToUpgradeTo) {
   EXPECT_EQ(old->fixed, (std::vector<std::string>{"0.2.4", "1.2.6"}));
   EXPECT_NE(old->message.find("; upgrade to 0.2.4"), std::string::npos) << old->message;
 
+  // Go's fixes are written as go.sum and `go get` write them.
+  const Finding* text = Find(r, "golang.org/x/text", "GO-test-text-0015");
+  ASSERT_NE(text, nullptr);
+  EXPECT_EQ(text->fixed, (std::vector<std::string>{"v0.3.8"}));
+  EXPECT_NE(text->message.find("golang.org/x/text v0.3.7 (Go) is affected by GO-test-text-0015: "
+                               "Denial of service in golang.org/x/text/language; upgrade to v0.3.8"),
+            std::string::npos)
+      << text->message;
+
   const Finding* widget = Find(r, "@scope/widget", "GHSA-test-widget-0003");
   ASSERT_NE(widget, nullptr);
   EXPECT_EQ(widget->severity, Severity::kMedium);  // the advisory states none
