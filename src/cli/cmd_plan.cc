@@ -1,15 +1,31 @@
 // validate and plan.
+#include <filesystem>
 #include <iostream>
 
 #include "cli/cli.h"
+#include "config/secret_refs.h"
 #include "config/stack_json.h"
 #include "drivers/driver.h"
 #include "plan/plan.h"
+#include "runtime/secret_env.h"
 #include "server/client.h"
 #include "state/state_store.h"
 
 namespace steward::cli {
 namespace {
+
+// The stack's ${secret:NAME} references against the state dir's secret store, when there is
+// one (versions only: no master key needed), stamping each service with the versions.
+std::vector<config::Diagnostic> CheckSecrets(Context& ctx, config::Stack* stack) {
+  bool uses = false;
+  for (const auto& s : stack->services) uses = uses || !config::ServiceSecrets(s).empty();
+  if (!uses || !std::filesystem::exists(ctx.StateDir() + "/state.db")) return {};
+  auto store = state::OpenSqliteStateStore(ctx.StateDir(), RealClock::Get());
+  if (!store.ok()) return {};
+  runtime::StateDirSecrets secrets(store->get(), ctx.StateDir(), RealClock::Get());
+  return config::StampSecretVersions(
+      stack, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); });
+}
 
 int RunValidate(Context& ctx) {
   config::ParseOptions opt;
@@ -17,6 +33,7 @@ int RunValidate(Context& ctx) {
   auto result = config::ParseStackFile(ctx.g.file, opt);
   if (result.ok()) {
     for (auto& d : ctx.CheckRules(*result.stack)) result.diagnostics.push_back(std::move(d));
+    for (auto& d : CheckSecrets(ctx, &*result.stack)) result.diagnostics.push_back(std::move(d));
   }
   bool ok = result.diagnostics.empty();
   if (ctx.g.json) {
@@ -45,6 +62,20 @@ int RunValidate(Context& ctx) {
 StatusOr<plan::Plan> LocalPlan(Context& ctx, const config::Stack* desired) {
   ASSIGN_OR_RETURN(auto store, state::OpenSqliteStateStore(ctx.StateDir(), RealClock::Get()));
   plan::PlanInputs in;
+  // Versions of the secrets used, as the daemon's plan has them (server/daemon.cc).
+  std::optional<config::Stack> stamped;
+  if (desired) {
+    stamped = *desired;
+    runtime::StateDirSecrets secrets(store.get(), ctx.StateDir(), RealClock::Get());
+    std::vector<config::Diagnostic> diags = config::StampSecretVersions(
+        &*stamped, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); });
+    if (!diags.empty()) {
+      std::string msg;
+      for (const auto& d : diags) msg += (msg.empty() ? "" : "; ") + d.ToString();
+      return InvalidArgument(msg);
+    }
+    desired = &*stamped;
+  }
   in.desired = desired;
   ASSIGN_OR_RETURN(in.recorded_services, store->ListServices());
   ASSIGN_OR_RETURN(in.recorded_replicas, store->ListReplicas());

@@ -10,6 +10,8 @@
 
 #include "cli/cli.h"
 #include "config/stack_json.h"
+#include "runtime/secret_env.h"
+#include "secrets/resolver.h"
 #include "server/client.h"
 #include "state/state_store.h"
 
@@ -113,7 +115,8 @@ int RunHistory(Context& ctx, int limit) {
 }
 
 // Prints new bytes of a log file from *offset on; a file that shrank was rotated: restart at 0.
-void Drain(const std::string& path, std::streamoff* offset, const std::string& prefix) {
+void Drain(const std::string& path, std::streamoff* offset, const std::string& prefix,
+           const std::vector<std::string>& mask) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return;
   in.seekg(0, std::ios::end);
@@ -125,7 +128,7 @@ void Drain(const std::string& path, std::streamoff* offset, const std::string& p
     if (in.eof()) {  // a partial last line: wait for the rest
       break;
     }
-    std::cout << prefix << line << "\n";
+    std::cout << prefix << secrets::MaskValues(line, mask) << "\n";
     *offset = in.tellg();
   }
   std::cout.flush();
@@ -155,6 +158,14 @@ int RunLogs(Context& ctx, const std::string& service, int replica, bool follow, 
     std::cerr << "error: service '" << service << "' has no replica " << replica << " logs\n";
     return kExitError;
   }
+  // A replica may print a secret it was given: every current and previous value is masked
+  // (when this user can open the secrets; else there is nothing Steward could mask with).
+  std::vector<std::string> mask;
+  if (fs::exists(ctx.StateDir() + "/state.db")) {
+    if (auto store = state::OpenSqliteStateStore(ctx.StateDir(), RealClock::Get()); store.ok())
+      mask = runtime::StateDirSecrets(store->get(), ctx.StateDir(), RealClock::Get())
+                 .MaskingValues();
+  }
   for (auto& s : sources) {
     // Start `tail` lines from the end.
     std::ifstream in(s.path, std::ios::binary);
@@ -166,11 +177,11 @@ int RunLogs(Context& ctx, const std::string& service, int replica, bool follow, 
       if (++n > tail) { ++pos; break; }
     }
     s.offset = tail < 0 ? 0 : static_cast<std::streamoff>(pos);
-    Drain(s.path, &s.offset, s.prefix);
+    Drain(s.path, &s.offset, s.prefix, mask);
   }
   while (follow) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    for (auto& s : sources) Drain(s.path, &s.offset, s.prefix);
+    for (auto& s : sources) Drain(s.path, &s.offset, s.prefix, mask);
   }
   return kExitOk;
 }

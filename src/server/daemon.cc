@@ -20,6 +20,7 @@
 
 #include "alerting/incidents.h"
 #include "base/hash.h"
+#include "config/secret_refs.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
 #include "report/dora.h"
@@ -169,8 +170,13 @@ Status Daemon::Start() {
   if (!opt_.self_dir.empty()) dopt.extra_path.push_back(opt_.self_dir);
   driver_ = drivers::NewProcessDriver(dopt);
 
+  secrets_ = std::make_unique<runtime::StateDirSecrets>(store_.get(), opt_.state_dir,
+                                                        RealClock::Get());
   runtime::RuntimeOptions ropt;
   ropt.driver = driver_.get();
+  ropt.secrets = secrets_.get();
+  ropt.masking_values = [s = secrets_.get()] { return s->MaskingValues(); };
+  ropt.state_dir = opt_.state_dir;
   ropt.clock = RealClock::Get();
   ropt.metrics = &metrics_;
   ropt.log_root = opt_.state_dir + "/logs";
@@ -413,8 +419,40 @@ StatusOr<config::Stack> Daemon::RecordedStack() {
   return stack;
 }
 
+// A stack from a user (plan, apply, the watched file) carries references without versions:
+// they get the current ones here, so a rotation since the last apply is a change. Recorded
+// specs keep the versions they ran with: the reconcile loop repairs drift, it never rolls a
+// service for a rotation nobody applied. An unknown secret stops the plan, naming it.
+namespace {
+Status StampSecretVersions(runtime::StateDirSecrets& secrets, config::Stack* stack) {
+  config::Stack unstamped;
+  for (const config::Service& s : stack->services)
+    if (s.secret_versions.empty()) unstamped.services.push_back(s);
+  if (unstamped.services.empty()) return Status::OK();
+  std::vector<config::Diagnostic> diags = config::StampSecretVersions(
+      &unstamped, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); });
+  if (!diags.empty()) {
+    std::string msg;
+    for (const auto& d : diags) msg += (msg.empty() ? "" : "; ") + d.ToString();
+    return InvalidArgument(msg);
+  }
+  size_t i = 0;
+  for (config::Service& s : stack->services)
+    if (s.secret_versions.empty() && i < unstamped.services.size() &&
+        unstamped.services[i].name == s.name)
+      s.secret_versions = unstamped.services[i++].secret_versions;
+  return Status::OK();
+}
+}  // namespace
+
 StatusOr<plan::Plan> Daemon::Plan(const config::Stack* desired) {
   plan::PlanInputs in;
+  std::optional<config::Stack> stamped;
+  if (desired && secrets_) {
+    stamped = *desired;
+    RETURN_IF_ERROR(StampSecretVersions(*secrets_, &*stamped));
+    desired = &*stamped;
+  }
   // The live releases' env overrides are part of what the stack asks for (deploy_controller.h).
   std::optional<config::Stack> with_releases;
   if (desired && deploys_) {
@@ -483,6 +521,17 @@ StatusOr<apply::ApplyReport> Daemon::Apply(const config::Stack* desired, const R
     return apply::ApplyReport{};
   }
   ASSIGN_OR_RETURN(apply::ApplyReport report, Execute(p, who, progress));
+  // Every service using a secret now runs its current version: the previous one retires.
+  if (report.ok() && desired && secrets_) {
+    std::set<std::string> used;
+    for (const auto& c : p.changes)
+      if (c.desired)
+        for (const auto& [name, version] : c.desired->secret_versions) used.insert(name);
+    for (const std::string& name : used)
+      if (Status st = secrets_->CompleteRoll(name); !st.ok())
+        spdlog::warn("msg=\"secret roll not completed\" secret={} error=\"{}\"", name,
+                     st.message());
+  }
   UpdateMonitoring();
   if (deploys_) deploys_->SyncIngress();  // the new replicas behind the ingress before we answer
   applies_->WithLabels({report.ok() ? "success" : "failed"}).Inc();

@@ -35,6 +35,7 @@
 #include "drivers/driver.h"
 #include "metrics/registry.h"
 #include "runtime/runtime.h"
+#include "runtime/secret_env.h"
 #include "server/query_gate.h"
 #include "state/state_store.h"
 
@@ -185,6 +186,9 @@ class Daemon {
   std::unique_ptr<state::StateStore> store_;
   std::unique_ptr<alerting::IncidentManager> incidents_;  // uses store_ and metrics_
   std::unique_ptr<drivers::Driver> driver_;
+  // ${secret:NAME} versions for plans, values for starts and masking (made in Start, with the
+  // state store; before runtime_, which resolves through it).
+  std::unique_ptr<runtime::StateDirSecrets> secrets_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<Monitoring> monitoring_;
   std::unique_ptr<Notifier> notifier_;      // before alerting_: the evaluator sends to it
