@@ -1,12 +1,12 @@
 #include "scan/config_scan.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <fstream>
 #include <iterator>
 #include <system_error>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "base/hash.h"
 #include "scan/dockerfile_rules.h"
@@ -165,8 +165,7 @@ void WalkTree(const fs::path& root, ScanResult* out) {
     if (!it->is_regular_file(type_ec)) continue;
     bool dockerfile = IsDockerfileName(name);
     if (!dockerfile && !IsYamlName(name)) continue;
-    ScanFile(it->path(), fs::relative(it->path(), root, type_ec).generic_string(), dockerfile,
-             out);
+    ScanFile(it->path(), fs::relative(it->path(), root, type_ec).generic_string(), dockerfile, out);
   }
 }
 

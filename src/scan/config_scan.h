@@ -37,7 +37,7 @@ struct ConfigRule {
   std::string_view id;     // "dockerfile-root-user"
   std::string_view title;  // "Container runs as root"
   Severity severity;
-  std::string_view fix;    // one or two sentences: what to write instead
+  std::string_view fix;  // one or two sentences: what to write instead
 };
 
 // Every rule, Dockerfile rules first, then Kubernetes, then stack; ids are unique.

@@ -1,19 +1,19 @@
 #include "scan/dockerfile_parser.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace steward::scan {
 namespace {
 
 constexpr std::array<std::string_view, 18> kKeywords = {
-    "ADD",     "ARG",  "CMD",   "COPY",  "ENTRYPOINT", "ENV",         "EXPOSE",      "FROM",
-    "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER",
-    "VOLUME",  "WORKDIR"};
+    "ADD",    "ARG",   "CMD",         "COPY",  "ENTRYPOINT", "ENV",
+    "EXPOSE", "FROM",  "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
+    "RUN",    "SHELL", "STOPSIGNAL",  "USER",  "VOLUME",     "WORKDIR"};
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -80,9 +80,7 @@ std::string UnknownInstruction(std::string_view word) {
   return message;
 }
 
-bool IsWordStart(char c) {
-  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
+bool IsWordStart(char c) { return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 bool IsWordChar(char c) { return IsWordStart(c) || (c >= '0' && c <= '9'); }
 
@@ -294,8 +292,8 @@ class Parser {
       if (in.keyword == "FROM") {
         seen_from = true;
       } else if (!seen_from && in.keyword != "ARG") {
-        Error(in.line, fmt::format("{} before the first FROM; only ARG may come before FROM",
-                                   in.keyword));
+        Error(in.line,
+              fmt::format("{} before the first FROM; only ARG may come before FROM", in.keyword));
         seen_from = true;  // one error is enough
       }
     }

@@ -18,14 +18,14 @@
 namespace steward::scan {
 
 struct DockerInstruction {
-  std::string keyword;                  // upper case: "FROM", "RUN", …
-  std::vector<std::string> flags;       // leading "--name=value" as written ("--platform=$X")
-  std::string args;                     // the rest, continuation lines joined, trimmed
-  bool exec_form = false;               // args is a JSON array of strings
-  std::vector<std::string> exec_args;   // its items when exec_form
-  std::vector<std::string> heredocs;    // bodies of <<WORD heredocs, in order
-  int line = 0;                         // 1-based line of the keyword
-  int end_line = 0;                     // last line, heredoc bodies included
+  std::string keyword;                 // upper case: "FROM", "RUN", …
+  std::vector<std::string> flags;      // leading "--name=value" as written ("--platform=$X")
+  std::string args;                    // the rest, continuation lines joined, trimmed
+  bool exec_form = false;              // args is a JSON array of strings
+  std::vector<std::string> exec_args;  // its items when exec_form
+  std::vector<std::string> heredocs;   // bodies of <<WORD heredocs, in order
+  int line = 0;                        // 1-based line of the keyword
+  int end_line = 0;                    // last line, heredoc bodies included
   // Where each joined source line starts in `args`, to point at the line of a match inside a
   // long continued RUN: (offset in args, line), ascending.
   std::vector<std::pair<size_t, int>> line_starts;

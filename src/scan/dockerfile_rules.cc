@@ -1,13 +1,13 @@
 #include "scan/dockerfile_rules.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "scan/config_scan.h"
 #include "scan/dockerfile_parser.h"
@@ -33,7 +33,8 @@ bool IsNameChar(char c) { return c == '_' || std::isalnum(static_cast<unsigned c
 
 // Replaces $NAME, ${NAME}, ${NAME:-word} and ${NAME-word} from `vars`; nullopt when a
 // variable has no value there (the image is then unknown, not unpinned) or is malformed.
-std::optional<std::string> Expand(std::string_view s, const std::map<std::string, std::string>& vars) {
+std::optional<std::string> Expand(std::string_view s,
+                                  const std::map<std::string, std::string>& vars) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] != '$' || i + 1 >= s.size()) {
@@ -50,9 +51,12 @@ std::optional<std::string> Expand(std::string_view s, const std::map<std::string
       close = s.find('}', end);
       if (close == std::string_view::npos) return std::nullopt;
       std::string_view op = s.substr(end, close - end);
-      if (op.rfind(":-", 0) == 0) fallback = std::string(op.substr(2));
-      else if (op.rfind('-', 0) == 0) fallback = std::string(op.substr(1));
-      else if (!op.empty()) return std::nullopt;
+      if (op.rfind(":-", 0) == 0)
+        fallback = std::string(op.substr(2));
+      else if (op.rfind('-', 0) == 0)
+        fallback = std::string(op.substr(1));
+      else if (!op.empty())
+        return std::nullopt;
       ++close;
     }
     auto v = vars.find(std::string(s.substr(start, end - start)));
@@ -79,8 +83,8 @@ bool IsArchive(std::string_view source) {
 
 bool IsRemote(std::string_view source) {
   std::string s = Lower(source);
-  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 ||
-         s.rfind("ftp://", 0) == 0 || s.rfind("git@", 0) == 0;
+  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("ftp://", 0) == 0 ||
+         s.rfind("git@", 0) == 0;
 }
 
 bool HasFlag(const DockerInstruction& in, std::string_view name) {
@@ -91,10 +95,10 @@ bool HasFlag(const DockerInstruction& in, std::string_view name) {
 }
 
 struct Stage {
-  size_t from = 0;            // index of its FROM in the instructions
-  std::string alias;          // lower case; "" without AS
-  int base = -1;              // index of the stage it is built on, -1 for an image
-  std::vector<size_t> body;   // indexes of its other instructions
+  size_t from = 0;           // index of its FROM in the instructions
+  std::string alias;         // lower case; "" without AS
+  int base = -1;             // index of the stage it is built on, -1 for an image
+  std::vector<size_t> body;  // indexes of its other instructions
 };
 
 class DockerfileScan {
@@ -345,8 +349,8 @@ class DockerfileScan {
 
   // The last `keyword` instruction of `stage` or, if it has none, of the stages it is built on.
   const DockerInstruction* LastInherited(size_t stage, std::string_view keyword) const {
-    for (int s = static_cast<int>(stage), hops = 0; s >= 0 && hops <= static_cast<int>(stages_.size());
-         s = stages_[s].base, ++hops) {
+    for (int s = static_cast<int>(stage), hops = 0;
+         s >= 0 && hops <= static_cast<int>(stages_.size()); s = stages_[s].base, ++hops) {
       const std::vector<size_t>& body = stages_[s].body;
       for (auto it = body.rbegin(); it != body.rend(); ++it) {
         if (At(*it).keyword == keyword) return &At(*it);

@@ -19,8 +19,8 @@ bool IsAssignment(std::string_view word) {
 }
 
 bool IsShellKeyword(std::string_view word) {
-  for (std::string_view k : {"if", "then", "do", "else", "elif", "while", "until", "!", "{",
-                             "time"}) {
+  for (std::string_view k :
+       {"if", "then", "do", "else", "elif", "while", "until", "!", "{", "time"}) {
     if (word == k) return true;
   }
   return false;
@@ -61,7 +61,10 @@ class Splitter {
     char c = text_[i];
     char next = i + 1 < text_.size() ? text_[i + 1] : '\0';
     if (quote_ == '\'') {
-      if (c == '\'') quote_ = 0; else word_ += c;
+      if (c == '\'')
+        quote_ = 0;
+      else
+        word_ += c;
       return i;
     }
     if (quote_ == '"') {
@@ -69,7 +72,10 @@ class Splitter {
         word_ += next;
         return i + 1;
       }
-      if (c == '"') quote_ = 0; else word_ += c;
+      if (c == '"')
+        quote_ = 0;
+      else
+        word_ += c;
       return i;
     }
     switch (c) {
@@ -223,9 +229,7 @@ bool ShellCommand::IsAptGetInstall() const {
   return (program == "apt-get" || program == "apt") && HasWord({"install"});
 }
 
-std::vector<ShellCommand> SplitShellCommands(std::string_view text) {
-  return Splitter(text).Run();
-}
+std::vector<ShellCommand> SplitShellCommands(std::string_view text) { return Splitter(text).Run(); }
 
 std::optional<size_t> FindPipeToShell(std::string_view text) {
   std::vector<ShellCommand> commands = SplitShellCommands(text);
@@ -233,7 +237,8 @@ std::optional<size_t> FindPipeToShell(std::string_view text) {
     if (!IsShell(commands[j].RealProgram())) continue;
     for (size_t i = 0; i < j; ++i) {
       std::string program = commands[i].RealProgram();
-      if (commands[i].pipeline == commands[j].pipeline && (program == "curl" || program == "wget")) {
+      if (commands[i].pipeline == commands[j].pipeline &&
+          (program == "curl" || program == "wget")) {
         return commands[i].offset;
       }
     }

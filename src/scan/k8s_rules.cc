@@ -1,12 +1,12 @@
 #include "scan/k8s_rules.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "scan/config_scan.h"
 
@@ -147,8 +147,8 @@ class ManifestScan {
   int Line(const YAML::Node& n) const { return first_line_ + n.Mark().line + 1; }
   int Column(const YAML::Node& n) const { return n.Mark().column + 1; }
 
-  void Add(std::string_view rule, const YAML::Node& at, std::string message,
-           std::string snippet, const std::string& key) {
+  void Add(std::string_view rule, const YAML::Node& at, std::string message, std::string snippet,
+           const std::string& key) {
     out_->findings.push_back(MakeConfigFinding(rule, path_, Line(at), Column(at),
                                                std::move(message), std::move(snippet),
                                                name_ + " " + key));
@@ -162,8 +162,10 @@ class ManifestScan {
     Add("k8s-default-namespace", at->key,
         fmt::format("{} {}; set metadata.namespace to the application's own namespace so its "
                     "policies and quotas apply",
-                    name_, ns ? "is in the default namespace" : "names no namespace, so it lands "
-                                                                "in the default one"),
+                    name_,
+                    ns ? "is in the default namespace"
+                       : "names no namespace, so it lands "
+                         "in the default one"),
         ns ? "namespace: default" : "metadata:", "namespace");
   }
 

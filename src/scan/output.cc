@@ -1,13 +1,13 @@
 #include "scan/output.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <map>
-#include <vector>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "base/hash.h"
 #include "scan/config_scan.h"
@@ -17,9 +17,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr std::array<Severity, 5> kWorstFirst = {Severity::kCritical, Severity::kHigh,
-                                                 Severity::kMedium, Severity::kLow,
-                                                 Severity::kInfo};
+constexpr std::array<Severity, 5> kWorstFirst = {
+    Severity::kCritical, Severity::kHigh, Severity::kMedium, Severity::kLow, Severity::kInfo};
 
 std::string Dump(const Json& j) {
   // Snippets come from arbitrary files: replace bytes that are not UTF-8 instead of throwing.
@@ -40,11 +39,16 @@ std::string Location(const Finding& f) {
 
 std::string_view Color(Severity s) {
   switch (s) {
-    case Severity::kCritical: return "\x1b[1;31m";
-    case Severity::kHigh: return "\x1b[31m";
-    case Severity::kMedium: return "\x1b[33m";
-    case Severity::kLow: return "\x1b[36m";
-    case Severity::kInfo: return "\x1b[2m";
+    case Severity::kCritical:
+      return "\x1b[1;31m";
+    case Severity::kHigh:
+      return "\x1b[31m";
+    case Severity::kMedium:
+      return "\x1b[33m";
+    case Severity::kLow:
+      return "\x1b[36m";
+    case Severity::kInfo:
+      return "\x1b[2m";
   }
   return "";
 }
@@ -75,10 +79,13 @@ std::string SummaryLine(const ScanResult& r) {
 std::string_view SarifLevel(Severity s) {
   switch (s) {
     case Severity::kCritical:
-    case Severity::kHigh: return "error";
-    case Severity::kMedium: return "warning";
+    case Severity::kHigh:
+      return "error";
+    case Severity::kMedium:
+      return "warning";
     case Severity::kLow:
-    case Severity::kInfo: return "note";
+    case Severity::kInfo:
+      return "note";
   }
   return "note";
 }
@@ -87,11 +94,16 @@ std::string_view SarifLevel(Severity s) {
 // medium, 0.1-3.9 low); "" for info, which has none.
 std::string_view SecuritySeverity(Severity s) {
   switch (s) {
-    case Severity::kCritical: return "9.5";
-    case Severity::kHigh: return "8.0";
-    case Severity::kMedium: return "5.5";
-    case Severity::kLow: return "2.0";
-    case Severity::kInfo: return "";
+    case Severity::kCritical:
+      return "9.5";
+    case Severity::kHigh:
+      return "8.0";
+    case Severity::kMedium:
+      return "5.5";
+    case Severity::kLow:
+      return "2.0";
+    case Severity::kInfo:
+      return "";
   }
   return "";
 }
@@ -161,7 +173,8 @@ class SarifRules {
     }
     if (IsAbsoluteUrl(f.url)) rule["helpUri"] = f.url;
     Severity level = config != nullptr ? config->severity : f.severity;
-    rule["properties"] = {{"tags", Json::array({"security", f.scanner.empty() ? "scan" : f.scanner})}};
+    rule["properties"] = {
+        {"tags", Json::array({"security", f.scanner.empty() ? "scan" : f.scanner})}};
     SetLevel(&rule, level);
     return rule;
   }
@@ -264,7 +277,8 @@ std::string FormatJson(const ScanResult& r) {
     problems.push_back({{"path", p.path}, {"line", p.line}, {"message", p.message}});
   }
   Json by_severity = Json::object();
-  for (const auto& [severity, count] : CountBySeverity(r)) by_severity[SeverityName(severity)] = count;
+  for (const auto& [severity, count] : CountBySeverity(r))
+    by_severity[SeverityName(severity)] = count;
   Json ordered = Json::object();
   for (Severity s : kWorstFirst) ordered[SeverityName(s)] = by_severity[SeverityName(s)];
   Json summary = {{"findings", r.findings.size()},
@@ -288,8 +302,7 @@ std::string FormatSarif(const ScanResult& r, std::string_view tool_version) {
   Json driver = {{"name", "steward"}};
   if (!tool_version.empty()) driver["version"] = std::string(tool_version);
   driver["rules"] = rules.ToJson();
-  Json invocation = {{"executionSuccessful", true},
-                     {"toolExecutionNotifications", notifications}};
+  Json invocation = {{"executionSuccessful", true}, {"toolExecutionNotifications", notifications}};
   Json run = {{"tool", {{"driver", driver}}},
               {"invocations", Json::array({invocation})},
               {"results", results}};

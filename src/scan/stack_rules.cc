@@ -1,12 +1,12 @@
 #include "scan/stack_rules.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <cctype>
 #include <filesystem>
 #include <optional>
 #include <utility>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "scan/config_scan.h"
 
@@ -34,10 +34,12 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 // as caches; one that persists is caught by its --dir or volume.
 bool IsDatastore(std::string_view name) {
   for (std::string_view d :
-       {"postgres", "postgresql", "postmaster", "pg_ctl", "mysqld", "mysqld_safe", "mysql",
-        "mariadbd", "mariadb", "mongod", "mongo", "etcd", "minio", "clickhouse", "clickhouse-server", "elasticsearch",
-        "opensearch", "rabbitmq-server", "rabbitmq", "influxd", "influxdb", "cockroach",
-        "cockroachdb", "kafka", "zookeeper", "cassandra", "neo4j", "couchdb", "timescaledb"}) {
+       {"postgres",      "postgresql", "postmaster",      "pg_ctl",     "mysqld",
+        "mysqld_safe",   "mysql",      "mariadbd",        "mariadb",    "mongod",
+        "mongo",         "etcd",       "minio",           "clickhouse", "clickhouse-server",
+        "elasticsearch", "opensearch", "rabbitmq-server", "rabbitmq",   "influxd",
+        "influxdb",      "cockroach",  "cockroachdb",     "kafka",      "zookeeper",
+        "cassandra",     "neo4j",      "couchdb",         "timescaledb"}) {
     if (name == d) return true;
   }
   return false;
@@ -51,13 +53,52 @@ std::string ImageName(std::string_view image) {
 
 // Options of `docker run` / `podman run` that take the next word as their value.
 bool TakesValue(std::string_view option) {
-  for (std::string_view o :
-       {"-e", "--env", "--env-file", "-p", "--publish", "-v", "--volume", "--mount", "--name",
-        "--network", "--net", "-w", "--workdir", "-u", "--user", "--entrypoint", "-l", "--label",
-        "--restart", "-m", "--memory", "--cpus", "-h", "--hostname", "--add-host", "--device",
-        "--pull", "--platform", "--log-driver", "--log-opt", "--health-cmd", "--tmpfs",
-        "--cap-add", "--cap-drop", "--security-opt", "--ulimit", "--dns", "--pod", "--userns",
-        "--stop-signal", "--stop-timeout", "-a", "--attach", "--cidfile", "--ip", "--secret"}) {
+  for (std::string_view o : {"-e",
+                             "--env",
+                             "--env-file",
+                             "-p",
+                             "--publish",
+                             "-v",
+                             "--volume",
+                             "--mount",
+                             "--name",
+                             "--network",
+                             "--net",
+                             "-w",
+                             "--workdir",
+                             "-u",
+                             "--user",
+                             "--entrypoint",
+                             "-l",
+                             "--label",
+                             "--restart",
+                             "-m",
+                             "--memory",
+                             "--cpus",
+                             "-h",
+                             "--hostname",
+                             "--add-host",
+                             "--device",
+                             "--pull",
+                             "--platform",
+                             "--log-driver",
+                             "--log-opt",
+                             "--health-cmd",
+                             "--tmpfs",
+                             "--cap-add",
+                             "--cap-drop",
+                             "--security-opt",
+                             "--ulimit",
+                             "--dns",
+                             "--pod",
+                             "--userns",
+                             "--stop-signal",
+                             "--stop-timeout",
+                             "-a",
+                             "--attach",
+                             "--cidfile",
+                             "--ip",
+                             "--secret"}) {
     if (option == o) return true;
   }
   return false;
@@ -101,8 +142,8 @@ std::string StatefulEvidence(const config::Service& s) {
     return fmt::format("mounts volume {}", volumes[0].substr(0, volumes[0].find(':')));
   }
   for (const std::string& a : s.args) {
-    for (std::string_view flag : {"--data-dir", "--datadir", "--data-path", "--dbpath",
-                                  "--data", "--storage.tsdb.path", "--db-path", "--dir", "-D"}) {
+    for (std::string_view flag : {"--data-dir", "--datadir", "--data-path", "--dbpath", "--data",
+                                  "--storage.tsdb.path", "--db-path", "--dir", "-D"}) {
       if (a == flag || a.rfind(std::string(flag) + "=", 0) == 0) {
         return fmt::format("is given {}", flag);
       }
@@ -146,9 +187,9 @@ bool MentionsTls(const config::Service& s) {
 std::string PublicListen(const config::Service& s) {
   for (const auto& [key, value] : s.env) {
     std::string k = Upper(key);
-    for (std::string_view name : {"HOST", "BIND", "BIND_ADDR", "BIND_ADDRESS", "LISTEN",
-                                  "LISTEN_ADDR", "LISTEN_ADDRESS", "LISTEN_HOST", "SERVER_HOST",
-                                  "HTTP_HOST", "ADDR"}) {
+    for (std::string_view name :
+         {"HOST", "BIND", "BIND_ADDR", "BIND_ADDRESS", "LISTEN", "LISTEN_ADDR", "LISTEN_ADDRESS",
+          "LISTEN_HOST", "SERVER_HOST", "HTTP_HOST", "ADDR"}) {
       if (k == name && IsAnyAddress(value)) return "env " + key;
     }
   }
@@ -157,8 +198,10 @@ std::string PublicListen(const config::Service& s) {
     for (std::string_view flag : {"--host", "--bind", "-b", "--listen", "--addr", "--address",
                                   "--listen-address", "--web.listen-address", "--http-addr"}) {
       std::string prefix = std::string(flag) + "=";
-      if (a.rfind(prefix, 0) == 0 && IsAnyAddress(a.substr(prefix.size()))) return std::string(flag);
-      if (a == flag && i + 1 < s.args.size() && IsAnyAddress(s.args[i + 1])) return std::string(flag);
+      if (a.rfind(prefix, 0) == 0 && IsAnyAddress(a.substr(prefix.size())))
+        return std::string(flag);
+      if (a == flag && i + 1 < s.args.size() && IsAnyAddress(s.args[i + 1]))
+        return std::string(flag);
     }
   }
   return "";

@@ -173,17 +173,17 @@ TEST(DockerfileRules, SecretValuesNeverReachAnyOutput) {
                       "\"\nENV GITHUB_TOKEN " + value + "\n" + std::string(kQuietEnd));
   EXPECT_EQ(Rules(r), (std::vector<std::string>{"dockerfile-secret-arg", "dockerfile-secret-env",
                                                 "dockerfile-secret-env"}));
-  for (const std::string& out :
-       {FormatTable(r, false), FormatJson(r), FormatSarif(r, "test")}) {
+  for (const std::string& out : {FormatTable(r, false), FormatJson(r), FormatSarif(r, "test")}) {
     EXPECT_EQ(out.find(value), std::string::npos) << out;
   }
   EXPECT_EQ(r.findings[0].snippet, "ENV API_KEY=***");
 }
 
 TEST(DockerfileRules, ReferencesAndEmptyValuesAreNotSecrets) {
-  ScanResult r = Scan("ARG API_KEY\nFROM alpine:3.20\nARG API_KEY\nENV API_KEY=$API_KEY "
-                      "DB_PASSWORD=\"${DB_PASSWORD}\" AUTH_TOKEN=\nENV TOKEN_TTL=60\n" +
-                      std::string(kQuietEnd));
+  ScanResult r = Scan(
+      "ARG API_KEY\nFROM alpine:3.20\nARG API_KEY\nENV API_KEY=$API_KEY "
+      "DB_PASSWORD=\"${DB_PASSWORD}\" AUTH_TOKEN=\nENV TOKEN_TTL=60\n" +
+      std::string(kQuietEnd));
   EXPECT_TRUE(r.findings.empty()) << testing::Describe(testing::Found(r, "Dockerfile"));
 }
 
@@ -191,12 +191,13 @@ TEST(DockerfileRules, StageNamesScratchAndArgsAreResolved) {
   ScanResult r = Scan(
       "ARG TAG=3.20\nARG FLOATING\n"
       "FROM alpine:${TAG} AS base\n"
-      "FROM Base AS second\n"            // a stage name, any case
+      "FROM Base AS second\n"  // a stage name, any case
       "FROM scratch AS empty\n"
       "FROM alpine:${FLOATING:-latest}\n"
       "FROM registry.local:5000/tools\n"
-      "FROM ${UNKNOWN}\n"                // unknown until build time: not judged
-      "FROM base\n" + std::string(kQuietEnd));
+      "FROM ${UNKNOWN}\n"  // unknown until build time: not judged
+      "FROM base\n" +
+      std::string(kQuietEnd));
   std::vector<int> lines;
   for (const Finding& f : r.findings) {
     EXPECT_EQ(f.rule, "dockerfile-latest-tag");
@@ -217,17 +218,17 @@ TEST(DockerfileRules, FinalStageInheritsUserAndHealthcheckFromItsBaseStage) {
 }
 
 TEST(DockerfileRules, DownloadsHandedToAShell) {
-  for (std::string run : {"curl -fsSL https://x/i.sh | sh", "curl https://x | sudo -E bash -",
-                          "wget -O- https://x | tee /tmp/log | /bin/sh",
-                          "sh -c \"$(curl -fsSL https://x/i.sh)\"", "bash <(curl -s https://x)",
-                          "<<EOF\ncurl https://x | bash\nEOF"}) {
+  for (std::string run :
+       {"curl -fsSL https://x/i.sh | sh", "curl https://x | sudo -E bash -",
+        "wget -O- https://x | tee /tmp/log | /bin/sh", "sh -c \"$(curl -fsSL https://x/i.sh)\"",
+        "bash <(curl -s https://x)", "<<EOF\ncurl https://x | bash\nEOF"}) {
     EXPECT_TRUE(Has(Scan("FROM alpine:3.20\nRUN " + run + "\n" + std::string(kQuietEnd)),
                     "dockerfile-curl-pipe-shell"))
         << run;
   }
-  for (std::string run : {"curl -fsSLo i.sh https://x && sha256sum -c sums && sh i.sh",
-                          "curl https://x | sha256sum", "curl https://x || sh fallback.sh",
-                          "echo 'curl https://x | sh' > README"}) {
+  for (std::string run :
+       {"curl -fsSLo i.sh https://x && sha256sum -c sums && sh i.sh", "curl https://x | sha256sum",
+        "curl https://x || sh fallback.sh", "echo 'curl https://x | sh' > README"}) {
     EXPECT_FALSE(Has(Scan("FROM alpine:3.20\nRUN " + run + "\n" + std::string(kQuietEnd)),
                      "dockerfile-curl-pipe-shell"))
         << run;

@@ -136,7 +136,9 @@ TEST(KubernetesRules, ImageTagsLatestUntaggedPinned) {
   EXPECT_EQ(image_findings("nginx:latest"), 1u);
   EXPECT_EQ(image_findings("localhost:5000/nginx"), 1u);
   EXPECT_EQ(image_findings("localhost:5000/nginx:1.27"), 0u);
-  EXPECT_EQ(image_findings("nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 0u);
+  EXPECT_EQ(image_findings(
+                "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            0u);
 }
 
 TEST(KubernetesRules, DeepNestingIsAProblemNotACrash) {
@@ -154,8 +156,8 @@ TEST(KubernetesRules, DeepNestingIsAProblemNotACrash) {
 
 TEST(KubernetesRules, NonManifestsAndOtherKindsAreIgnored) {
   EXPECT_TRUE(ScanKubernetesYaml("name: ci\non: [push]\n", "ci.yml").findings.empty());
-  ScanResult r = ScanKubernetesYaml("apiVersion: v1\nkind: Secret\nstringData: {password: x}\n",
-                                    "s.yaml");
+  ScanResult r =
+      ScanKubernetesYaml("apiVersion: v1\nkind: Secret\nstringData: {password: x}\n", "s.yaml");
   EXPECT_TRUE(r.findings.empty());
   EXPECT_TRUE(ScanKubernetesYaml("key: [unclosed\n", "x.yaml").problems.empty());
   ScanResult bad = ScanKubernetesYaml("apiVersion: v1\nkind: Pod\nspec: [unclosed\n", "bad.yaml");

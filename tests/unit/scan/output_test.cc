@@ -1,10 +1,10 @@
 #include "scan/output.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -149,12 +149,13 @@ TEST(FormatJson, EveryFieldParsesBack) {
     EXPECT_EQ(g["url"], f.url);
   }
   ASSERT_EQ(j["problems"].size(), 2u);
-  EXPECT_EQ(j["problems"][0], (json{{"path", "k8s/bad.yaml"}, {"line", 7},
+  EXPECT_EQ(j["problems"][0], (json{{"path", "k8s/bad.yaml"},
+                                    {"line", 7},
                                     {"message", "not valid YAML: end of map not found"}}));
   const json& s = j["summary"];
   EXPECT_EQ(s["findings"], 5);
-  EXPECT_EQ(s["by_severity"], (json{{"critical", 1}, {"high", 1}, {"medium", 1}, {"low", 1},
-                                    {"info", 1}}));
+  EXPECT_EQ(s["by_severity"],
+            (json{{"critical", 1}, {"high", 1}, {"medium", 1}, {"low", 1}, {"info", 1}}));
   EXPECT_EQ(s["files"], 12);
   EXPECT_EQ(s["bytes"], 2345678);
   EXPECT_EQ(s["problems"], 2);
@@ -198,9 +199,11 @@ TEST(FormatSarif, IsStructurallyValidSarif) {
 
   const json& results = run["results"];
   ASSERT_EQ(results.size(), r.findings.size());
-  const std::map<Severity, std::string> level_of = {
-      {Severity::kCritical, "error"}, {Severity::kHigh, "error"}, {Severity::kMedium, "warning"},
-      {Severity::kLow, "note"}, {Severity::kInfo, "note"}};
+  const std::map<Severity, std::string> level_of = {{Severity::kCritical, "error"},
+                                                    {Severity::kHigh, "error"},
+                                                    {Severity::kMedium, "warning"},
+                                                    {Severity::kLow, "note"},
+                                                    {Severity::kInfo, "note"}};
   for (size_t i = 0; i < results.size(); ++i) {
     const Finding& f = r.findings[i];
     const json& res = results[i];
@@ -263,7 +266,8 @@ TEST(ConfigRules, EveryRuleIsDocumentedWithItsSeverity) {
   std::set<std::string_view> ids;
   for (const ConfigRule& rule : ConfigRules()) {
     EXPECT_TRUE(ids.insert(rule.id).second) << "duplicate id " << rule.id;
-    std::string row = "| `" + std::string(rule.id) + "` | " + std::string(SeverityName(rule.severity)) + " |";
+    std::string row =
+        "| `" + std::string(rule.id) + "` | " + std::string(SeverityName(rule.severity)) + " |";
     EXPECT_NE(text.str().find(row), std::string::npos) << "docs/scan-rules.md lacks " << row;
     EXPECT_FALSE(rule.fix.empty());
   }

@@ -1,3 +1,5 @@
+#include "scan/stack_rules.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include "fixtures/scan/config/expectations.h"
 #include "scan/config_scan.h"
 #include "scan/output.h"
-#include "scan/stack_rules.h"
 #include "unit/state/temp_dir.h"
 
 namespace steward::scan {
@@ -19,9 +20,9 @@ using state::testing::TempDir;
 using state::testing::WriteFile;
 
 // Values for the fixtures' ${VAR}s, as if exported in the shell running steward.
-const std::map<std::string, std::string> kShellEnv = {
-    {"API_TOKEN", "tok-from-env"}, {"POSTGRES_PASSWORD", "pw-from-env"},
-    {"SESSION_SECRET", "session-from-env"}};
+const std::map<std::string, std::string> kShellEnv = {{"API_TOKEN", "tok-from-env"},
+                                                      {"POSTGRES_PASSWORD", "pw-from-env"},
+                                                      {"SESSION_SECRET", "session-from-env"}};
 
 config::Stack ParseFixture(const std::string& dir) {
   config::ParseOptions options;
@@ -81,8 +82,10 @@ TEST(StackRules, ValuesFromTheShellAndSecretsNeverReachOutput) {
 TEST(StackRules, ModelWithoutAFileUsesServiceLines) {
   config::Stack stack;
   config::Service api = Service("api", 7);
-  api.env = {{"DB_PASSWORD", "${secret:db_password}"}, {"STRIPE_API_KEY", "sk-literal"},
-             {"LOG_LEVEL", "debug"}, {"SIGNING_SECRET", "prefix-${secret:signing}"}};
+  api.env = {{"DB_PASSWORD", "${secret:db_password}"},
+             {"STRIPE_API_KEY", "sk-literal"},
+             {"LOG_LEVEL", "debug"},
+             {"SIGNING_SECRET", "prefix-${secret:signing}"}};
   stack.services.push_back(api);
   ScanResult r = ScanStack(WithReceiver(stack), "stack.json");
   ASSERT_EQ(r.findings.size(), 1u) << testing::Describe(testing::Found(r, "stack.json"));
@@ -125,8 +128,8 @@ TEST(StackRules, StatefulEvidence) {
 TEST(StackRules, ContainerImageOfDockerAndPodmanRun) {
   config::Service s = Service("x", 1);
   s.command = "/usr/bin/podman";
-  s.args = {"run", "--rm", "--name", "web", "-p", "8080:80", "-e", "A=1", "--read-only",
-            "--env=B=2", "nginx:1.27", "nginx", "-g", "daemon off;"};
+  s.args = {"run", "--rm",        "--name",    "web",        "-p",    "8080:80", "-e",
+            "A=1", "--read-only", "--env=B=2", "nginx:1.27", "nginx", "-g",      "daemon off;"};
   EXPECT_EQ(ContainerImage(s), "nginx:1.27");
   s.args = {"container", "run", "-d", "ghcr.io/acme/app"};
   EXPECT_EQ(ContainerImage(s), "ghcr.io/acme/app");
@@ -164,7 +167,8 @@ TEST(ScanConfig, WalksTheTreeSkipsGitAndAddsTheStack) {
   WriteFile(dir.Sub(".git/Dockerfile"), "FROM ubuntu\n");
   WriteFile(dir.Sub("services/api/Dockerfile"), "FROM ubuntu:24.04\nUSER app\nHEALTHCHECK NONE\n");
   WriteFile(dir.Sub("services/api/Dockerfile.dev"), "FROM ubuntu\nUSER app\nHEALTHCHECK NONE\n");
-  WriteFile(dir.Sub("deploy/k8s/ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+  WriteFile(dir.Sub("deploy/k8s/ns.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
   WriteFile(dir.Sub("deploy/k8s/broken.yml"), "apiVersion: v1\nkind: Pod\nspec: {\n");
   WriteFile(dir.Sub("README.md"), "FROM ubuntu\n");
   config::Stack stack;
@@ -197,14 +201,13 @@ TEST(ScanConfig, AMissingRootIsAProblemNotACrash) {
 
 TEST(SecretNames, WhatLooksLikeASecret) {
   for (std::string_view yes : {"DB_PASSWORD", "db-password", "GITHUB_TOKEN", "AUTHTOKEN",
-                               "STRIPE_API_KEY", "apiKey", "AWS_SECRET_ACCESS_KEY",
-                               "CLIENT_SECRET", "DB_PASS", "MYSQL_PWD", "GCP_CREDENTIALS",
-                               "SSH_PRIVATE_KEY"}) {
+                               "STRIPE_API_KEY", "apiKey", "AWS_SECRET_ACCESS_KEY", "CLIENT_SECRET",
+                               "DB_PASS", "MYSQL_PWD", "GCP_CREDENTIALS", "SSH_PRIVATE_KEY"}) {
     EXPECT_TRUE(LooksLikeSecretName(yes)) << yes;
   }
-  for (std::string_view no : {"PASSWORD_FILE", "TOKENIZERS_PARALLELISM", "TOKEN_TTL",
-                              "SECRET_NAME", "PWD", "LOG_LEVEL", "PASSWORD_MIN_LENGTH",
-                              "BYPASS_CACHE", "KEYCLOAK_URL"}) {
+  for (std::string_view no :
+       {"PASSWORD_FILE", "TOKENIZERS_PARALLELISM", "TOKEN_TTL", "SECRET_NAME", "PWD", "LOG_LEVEL",
+        "PASSWORD_MIN_LENGTH", "BYPASS_CACHE", "KEYCLOAK_URL"}) {
     EXPECT_FALSE(LooksLikeSecretName(no)) << no;
   }
 }
