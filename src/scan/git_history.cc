@@ -222,7 +222,8 @@ void ScanCommit(Shared& s, git_repository* repo, size_t index, SecretMatcher::Sc
     }
     parent_tree.reset(rpt);
   }
-  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+  git_diff_options opts;
+  git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
   opts.context_lines = 0;
   opts.interhunk_lines = 0;
   opts.max_size = static_cast<git_off_t>(s.options.max_file_bytes);

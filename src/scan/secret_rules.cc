@@ -368,7 +368,8 @@ void AppendSecretFindings(std::string_view data, const std::vector<SecretHit>& h
 // ---------------------------------------------------------------------------------------------
 
 struct SecretMatcher::Verifier {
-  std::regex re;
+  std::regex re;      // anchored at the end: the leftmost match that ends at a given offset
+  std::regex search;  // the pattern alone, for the keyword engine
 };
 
 SecretMatcher::Scratch::~Scratch() {
@@ -387,9 +388,14 @@ SecretMatcher::~SecretMatcher() {
   if (db_) hs_free_database(db_);
 }
 
-StatusOr<std::unique_ptr<SecretMatcher>> SecretMatcher::Create(double min_entropy) {
+StatusOr<std::unique_ptr<SecretMatcher>> SecretMatcher::Create(double min_entropy,
+                                                               Engine engine) {
   std::unique_ptr<SecretMatcher> m(new SecretMatcher());
   m->min_entropy_ = min_entropy;
+  if (engine == Engine::kHyperscan && hs_valid_platform() != HS_SUCCESS) {
+    engine = Engine::kKeywords;
+  }
+  m->engine_ = engine;
   const auto& rules = SecretRules();
   std::vector<std::string> patterns;
   std::vector<const char*> exprs;
@@ -406,11 +412,13 @@ StatusOr<std::unique_ptr<SecretMatcher>> SecretMatcher::Create(double min_entrop
     try {
       // Anchored at the end: the leftmost match that ends where Hyperscan said.
       v->re = std::regex("(?:" + std::string(rules[i].pattern) + ")$", syntax);
+      if (engine == Engine::kKeywords) v->search = std::regex(std::string(rules[i].pattern), syntax);
     } catch (const std::regex_error& e) {
       return Internal("secret rule " + std::string(rules[i].id) + ": " + e.what());
     }
     m->verifiers_.push_back(std::move(v));
   }
+  if (engine == Engine::kKeywords) return m;
   for (const auto& p : patterns) exprs.push_back(p.c_str());
   hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
@@ -427,6 +435,7 @@ StatusOr<std::unique_ptr<SecretMatcher>> SecretMatcher::Create(double min_entrop
 
 StatusOr<SecretMatcher::Scratch> SecretMatcher::NewScratch() const {
   Scratch s;
+  if (db_ == nullptr) return s;  // the keyword engine needs none
   if (hs_alloc_scratch(db_, &s.s_) != HS_SUCCESS) {
     return Internal("allocating Hyperscan scratch space");
   }
@@ -541,6 +550,36 @@ bool SecretMatcher::Verify(std::string_view data, size_t rule, size_t end,
   return Accept(r, value, key);
 }
 
+void SecretMatcher::KeywordCandidates(std::string_view data,
+                                      std::vector<Candidate>* out) const {
+  std::string lower = Lower(data);
+  const auto& rules = SecretRules();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const SecretRule& r = rules[i];
+    // The generic rule has no keyword of its own: its assignment operators stand in.
+    std::vector<std::string_view> keywords = r.keywords;
+    if (keywords.empty()) keywords = {"=", ":"};
+    std::set<size_t> lines_done;
+    for (std::string_view kw : keywords) {
+      for (size_t at = lower.find(kw); at != std::string::npos; at = lower.find(kw, at + 1)) {
+        size_t begin = lower.rfind('\n', at);
+        begin = begin == std::string::npos ? 0 : begin + 1;
+        size_t end = lower.find('\n', at);
+        if (end == std::string::npos) end = lower.size();
+        at = end;
+        if (!lines_done.insert(begin).second) continue;
+        const char* first = data.data() + begin;
+        const char* last = data.data() + end;
+        for (std::cregex_iterator it(first, last, verifiers_[i]->search), stop; it != stop;
+             ++it) {
+          out->push_back(Candidate{static_cast<unsigned>(i),
+                                   begin + static_cast<size_t>(it->position(0) + it->length(0))});
+        }
+      }
+    }
+  }
+}
+
 void SecretMatcher::FindAwsSecretsNearKeys(std::string_view data,
                                            std::vector<SecretHit>* hits) const {
   const auto& rules = SecretRules();
@@ -582,10 +621,6 @@ Status SecretMatcher::Find(std::string_view data, Scratch* scratch,
                            std::vector<SecretHit>* out) const {
   out->clear();
   if (data.size() > 0xffffffffu) return InvalidArgument("buffer larger than 4 GiB");
-  struct Candidate {
-    unsigned rule;
-    size_t end;
-  };
   std::vector<Candidate> candidates;
   auto on_match = [](unsigned int id, unsigned long long /*from*/, unsigned long long to,
                      unsigned int /*flags*/, void* ctx) -> int {
@@ -596,10 +631,14 @@ Status SecretMatcher::Find(std::string_view data, Scratch* scratch,
     c->push_back(Candidate{id, static_cast<size_t>(to)});
     return 0;
   };
-  hs_error_t rc = hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch->s_,
-                          on_match, &candidates);
-  if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
-    return Internal("Hyperscan scan failed with code " + std::to_string(rc));
+  if (engine_ == Engine::kKeywords) {
+    KeywordCandidates(data, &candidates);
+  } else {
+    hs_error_t rc = hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0,
+                            scratch->s_, on_match, &candidates);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+      return Internal("Hyperscan scan failed with code " + std::to_string(rc));
+    }
   }
   std::set<std::pair<size_t, size_t>> seen;  // (rule, begin)
   std::vector<SecretHit> hits;

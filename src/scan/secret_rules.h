@@ -104,8 +104,16 @@ class SecretMatcher {
     hs_scratch* s_ = nullptr;
   };
 
+  enum class Engine {
+    kHyperscan,  // one pass over the buffer for all rules (needs SSSE3: every x86-64 since 2006)
+    kKeywords,   // the portable one: each rule's keywords located in a lowercase copy, its
+                 // std::regex run on the lines holding one. Same findings, much slower.
+  };
   // Compiles every rule; min_entropy is the threshold of the generic high-entropy rule.
-  static StatusOr<std::unique_ptr<SecretMatcher>> Create(double min_entropy);
+  // kHyperscan falls back to kKeywords on a CPU Hyperscan does not support.
+  static StatusOr<std::unique_ptr<SecretMatcher>> Create(double min_entropy,
+                                                          Engine engine = Engine::kHyperscan);
+  Engine engine() const { return engine_; }
   ~SecretMatcher();
 
   StatusOr<Scratch> NewScratch() const;
@@ -118,10 +126,16 @@ class SecretMatcher {
  private:
   SecretMatcher() = default;
   struct Verifier;
+  struct Candidate {
+    unsigned rule;
+    size_t end;  // where a match of the rule's pattern ends
+  };
   hs_database* db_ = nullptr;
+  Engine engine_ = Engine::kHyperscan;
   double min_entropy_ = 4.0;
   std::vector<std::unique_ptr<Verifier>> verifiers_;
   bool Verify(std::string_view data, size_t rule, size_t end, SecretHit* hit) const;
+  void KeywordCandidates(std::string_view data, std::vector<Candidate>* out) const;
   bool Accept(const SecretRule& r, std::string_view value, std::string_view key) const;
   void FindAwsSecretsNearKeys(std::string_view data, std::vector<SecretHit>* hits) const;
 };

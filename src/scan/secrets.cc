@@ -214,6 +214,12 @@ std::string RelPath(const fs::path& root, const fs::path& p) {
 
 void Walk(const fs::path& root, const SecretScanOptions& o, const SecretAllowlist& allow,
           std::vector<FileEntry>* files, ScanResult* result) {
+  std::error_code root_ec;
+  if (fs::is_regular_file(root, root_ec)) {
+    // `steward scan config.env`: one file, reported by its name.
+    files->push_back({root.filename().generic_string(), root});
+    return;
+  }
   std::vector<fs::path> dirs = {root};
   while (!dirs.empty()) {
     fs::path dir = std::move(dirs.back());

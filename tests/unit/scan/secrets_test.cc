@@ -219,6 +219,19 @@ TEST(SecretScan, SkipsGitDirectoriesBinaryFilesAndSymlinks) {
   EXPECT_EQ(r.files, 1u);
 }
 
+TEST(SecretScan, ARootThatIsAFileIsScannedAndAMissingRootIsAProblem) {
+  TempDir dir;
+  WriteFile(dir.Sub("a.env"), "\nKEY=AKIAQ3EGRT7NXZ5W2K4M\n");
+  ScanResult r = ScanSecretsInTree(dir.Sub("a.env"), {});
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].path, "a.env");
+  EXPECT_EQ(r.findings[0].line, 2);
+  ScanResult missing = ScanSecretsInTree(dir.Sub("nope"), {});
+  EXPECT_TRUE(missing.findings.empty());
+  ASSERT_EQ(missing.problems.size(), 1u);
+  EXPECT_NE(missing.problems[0].message.find("No such file"), std::string::npos);
+}
+
 TEST(SecretScan, BigFilesAreSkippedWithAProblem) {
   TempDir dir;
   WriteFile(dir.Sub("big.txt"), std::string(5000, 'a') + "\nAKIAQ3EGRT7NXZ5W2K4M\n");
@@ -253,6 +266,35 @@ TEST(SecretScanDeathTest, UnreadableFileIsAProblemAndTheRestIsScanned) {
         std::exit(ok ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// The portable engine (keywords + std::regex) finds what Hyperscan finds, file by file, on the
+// fixture tree and on this test's own source — the two cannot drift apart unnoticed.
+TEST(SecretMatcher, KeywordEngineAgreesWithHyperscan) {
+  auto hs = SecretMatcher::Create(4.0, SecretMatcher::Engine::kHyperscan);
+  auto kw = SecretMatcher::Create(4.0, SecretMatcher::Engine::kKeywords);
+  ASSERT_TRUE(hs.ok() && kw.ok());
+  ASSERT_EQ((*hs)->engine(), SecretMatcher::Engine::kHyperscan);
+  auto hs_scratch = (*hs)->NewScratch();
+  auto kw_scratch = (*kw)->NewScratch();
+  ASSERT_TRUE(hs_scratch.ok() && kw_scratch.ok());
+  size_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(FixtureDir())) {
+    if (!e.is_regular_file()) continue;
+    std::string data = ReadFile(e.path().string());
+    if (data.find('\0') != std::string::npos) continue;  // the tree scan skips binaries
+    std::vector<SecretHit> a, b;
+    ASSERT_TRUE((*hs)->Find(data, &*hs_scratch, &a).ok());
+    ASSERT_TRUE((*kw)->Find(data, &*kw_scratch, &b).ok());
+    ASSERT_EQ(a.size(), b.size()) << e.path();
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].rule, b[i].rule) << e.path();
+      EXPECT_EQ(a[i].begin, b[i].begin) << e.path();
+      EXPECT_EQ(a[i].value, b[i].value) << e.path();
+    }
+    total += a.size();
+  }
+  EXPECT_EQ(total, Expected().size());
 }
 
 // ---- allowlist -------------------------------------------------------------------------------
