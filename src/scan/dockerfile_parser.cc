@@ -263,6 +263,7 @@ class Parser {
     for (const Heredoc& h : FindHeredocs(in->args)) {
       std::string body;
       bool closed = false;
+      in->heredoc_lines.push_back(static_cast<int>(next_) + 1);
       while (next_ < lines_.size()) {
         std::string_view line = lines_[next_++];
         std::string_view candidate = line;

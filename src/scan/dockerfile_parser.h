@@ -24,6 +24,7 @@ struct DockerInstruction {
   bool exec_form = false;              // args is a JSON array of strings
   std::vector<std::string> exec_args;  // its items when exec_form
   std::vector<std::string> heredocs;   // bodies of <<WORD heredocs, in order
+  std::vector<int> heredoc_lines;      // the line each body starts on
   int line = 0;                        // 1-based line of the keyword
   int end_line = 0;                    // last line, heredoc bodies included
   // Where each joined source line starts in `args`, to point at the line of a match inside a

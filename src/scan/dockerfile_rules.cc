@@ -273,8 +273,21 @@ class DockerfileScan {
     return text;
   }
 
-  int LineAt(const DockerInstruction& in, size_t offset) const {
-    return in.exec_form || offset >= in.args.size() ? in.line : in.LineOf(offset);
+  // The file line of RunText(in)[offset]: in the joined lines, or in a heredoc body.
+  static int LineAt(const DockerInstruction& in, size_t offset) {
+    if (in.exec_form) return in.line;
+    if (offset < in.args.size()) return in.LineOf(offset);
+    size_t start = in.args.size();
+    for (size_t h = 0; h < in.heredocs.size(); ++h) {
+      start += 1;  // the "\n" RunText puts before each body
+      const std::string& body = in.heredocs[h];
+      if (offset < start + body.size()) {
+        return in.heredoc_lines[h] +
+               static_cast<int>(std::count(body.begin(), body.begin() + (offset - start), '\n'));
+      }
+      start += body.size();
+    }
+    return in.line;
   }
 
   void Run(const DockerInstruction& in) {

@@ -235,6 +235,27 @@ TEST(DockerfileRules, DownloadsHandedToAShell) {
   }
 }
 
+TEST(DockerfileRules, FindingsInAHeredocPointAtTheirLine) {
+  ScanResult r = Scan(
+      "FROM alpine:3.20\n"
+      "RUN <<SETUP bash\n"
+      "set -eu\n"
+      "# sudo is fine in a comment\n"
+      "curl -fsSL https://x/i.sh \\\n"
+      "  | sh\n"
+      "SETUP\n"
+      "RUN <<A cat && <<B sh\n"
+      "a\n"
+      "A\n"
+      "echo\n"
+      "sudo true\n"
+      "B\n" +
+      std::string(kQuietEnd));
+  ASSERT_EQ(Rules(r), (std::vector<std::string>{"dockerfile-curl-pipe-shell", "dockerfile-sudo"}));
+  EXPECT_EQ(r.findings[0].line, 5);
+  EXPECT_EQ(r.findings[1].line, 12);
+}
+
 TEST(DockerfileRules, SudoChmodAndAptAreCommandsNotWords) {
   ScanResult r = Scan(
       "FROM debian:12\n"
