@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <system_error>
@@ -132,6 +134,10 @@ void ScanFile(const fs::path& file, const std::string& rel, bool dockerfile, Sca
     return;
   }
   std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    out->problems.push_back(Problem{rel, 0, std::string("cannot open: ") + std::strerror(errno)});
+    return;
+  }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) {
     out->problems.push_back(Problem{rel, 0, "cannot read the file"});
