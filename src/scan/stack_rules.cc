@@ -31,7 +31,7 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 // Programs and images that keep data of their own. Redis and Valkey are not here: most run them
-// as caches; one that persists is caught by its --dir or volume.
+// as caches; one that persists is caught by its volume.
 bool IsDatastore(std::string_view name) {
   for (std::string_view d :
        {"postgres",      "postgresql", "postmaster",      "pg_ctl",     "mysqld",
@@ -143,7 +143,7 @@ std::string StatefulEvidence(const config::Service& s) {
   }
   for (const std::string& a : s.args) {
     for (std::string_view flag : {"--data-dir", "--datadir", "--data-path", "--dbpath", "--data",
-                                  "--storage.tsdb.path", "--db-path", "--dir", "-D"}) {
+                                  "--storage.tsdb.path", "--db-path", "-D"}) {
       if (a == flag || a.rfind(std::string(flag) + "=", 0) == 0) {
         return fmt::format("is given {}", flag);
       }
