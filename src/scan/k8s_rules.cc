@@ -324,7 +324,12 @@ class ManifestScan {
       std::optional<Field> value = Get(var, "value");
       if (!value || !value->value.IsScalar() || !LooksLikeSecretName(name)) continue;
       const std::string& v = value->value.Scalar();
-      if (v.empty() || v.find("$(") != std::string::npos) continue;  // $(VAR) is a reference
+      // $(VAR) is Kubernetes' own reference; ${VAR} and {{ … }} are placeholders of envsubst,
+      // kustomize or Helm, filled in before the manifest is applied: no secret is in the file.
+      if (v.empty() || v.find("$(") != std::string::npos || v.find("${") != std::string::npos ||
+          v.find("{{") != std::string::npos) {
+        continue;
+      }
       Add("k8s-secret-in-env", value->key,
           fmt::format("{}: env {} holds a literal secret in the manifest; use valueFrom."
                       "secretKeyRef with a Secret",
