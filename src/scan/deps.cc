@@ -153,7 +153,9 @@ ScanResult ScanDependencies(const fs::path& root, const DependencyScanOptions& o
                                       "--osv-db DIR (osv.dev's all.zip unpacked)"});
     return result;
   }
-  StatusOr<OsvDatabase> db = OsvDatabase::Load(o.osv_db, &result.problems);
+  OsvLoadOptions load;
+  load.only_packages = packages;
+  StatusOr<OsvDatabase> db = OsvDatabase::Load(o.osv_db, &result.problems, load);
   if (!db.ok()) {
     result.problems.push_back(Problem{o.osv_db, 0, db.status().message()});
     return result;

@@ -8,7 +8,9 @@
 // `root`, '/'-separated) and line, the fixed versions and aliases, and a fingerprint
 // sha256(id, ecosystem, name, version, path) that stays put when the lockfile's lines move.
 // Directories named .git and node_modules are not entered (node_modules/.package-lock.json
-// repeats package-lock.json). The database is loaded once, and only when a lockfile was found.
+// repeats package-lock.json). The database is loaded once, and only when a lockfile was found;
+// it keeps only advisories naming a package found (OsvLoadOptions), so JSON syntax errors are
+// reported for every advisory file but schema errors only for those about scanned packages.
 // Thread safety: independent calls may run concurrently.
 #pragma once
 

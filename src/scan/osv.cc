@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <unordered_set>
 
 #include "base/fd.h"
 #include "scan/deps_json.h"
@@ -101,10 +102,19 @@ Severity FromScore(double score) {
 
 // --- OSV documents ---
 
+std::string IndexKey(std::string_view ecosystem, std::string_view name) {
+  std::string key(ecosystem);
+  key += '\0';
+  key += NormalizePackageName(ecosystem, name);
+  return key;
+}
+
+
 class AdvisoryReader {
  public:
-  AdvisoryReader(const std::string& path, std::vector<Problem>* problems)
-      : path_(path), problems_(problems) {}
+  AdvisoryReader(const std::string& path, std::vector<Problem>* problems,
+                 const std::unordered_set<std::string>* wanted)
+      : path_(path), problems_(problems), wanted_(wanted) {}
 
   std::optional<Advisory> Read(std::string_view text) {
     // One document per thread, reused: loading a database parses 100,000 of them.
@@ -120,6 +130,7 @@ class AdvisoryReader {
       Report(root.line(), "expected an OSV advisory (a JSON object)");
       return std::nullopt;
     }
+    if (wanted_ != nullptr && !Wanted(root)) return std::nullopt;
     Advisory a;
     a.path = path_;
     Value id = root.Get("id");
@@ -146,6 +157,17 @@ class AdvisoryReader {
  private:
   void Report(int line, std::string message) {
     problems_->push_back(scan::Problem{path_, line, std::move(message)});
+  }
+
+  bool Wanted(const Value& root) const {
+    bool wanted = false;
+    root.Get("affected").ForEach([&](const Value&, const Value& entry) {
+      Value package = entry.Get("package");
+      if (!wanted && wanted_->count(IndexKey(package.Get("ecosystem").String(),
+                                             package.Get("name").String())))
+        wanted = true;
+    });
+    return wanted;
   }
 
   void ReadSeverity(const Value& root, Advisory* a) {
@@ -233,6 +255,7 @@ class AdvisoryReader {
 
   const std::string& path_;
   std::vector<Problem>* problems_;
+  const std::unordered_set<std::string>* wanted_;
 };
 
 std::optional<VersionScheme> RangeScheme(const OsvAffected& af, const OsvRange& r) {
@@ -277,12 +300,6 @@ bool InRange(const OsvRange& r, VersionScheme scheme, std::string_view version) 
   return affected;
 }
 
-std::string IndexKey(std::string_view ecosystem, std::string_view name) {
-  std::string key(ecosystem);
-  key += '\0';
-  key += NormalizePackageName(ecosystem, name);
-  return key;
-}
 
 // Reads a whole file; false with errno-based text in *error.
 bool ReadWholeFile(const std::string& path, std::string* out, std::string* error) {
@@ -346,7 +363,7 @@ std::string NormalizePackageName(std::string_view ecosystem, std::string_view na
 
 std::optional<Advisory> ParseAdvisory(const std::string& path, std::string_view text,
                                       std::vector<Problem>* problems) {
-  return AdvisoryReader(path, problems).Read(text);
+  return AdvisoryReader(path, problems, nullptr).Read(text);
 }
 
 bool Advisory::Affects(size_t index, std::string_view version) const {
@@ -396,7 +413,8 @@ void OsvDatabase::BuildIndex() {
   }
 }
 
-StatusOr<OsvDatabase> OsvDatabase::Load(const std::string& dir, std::vector<Problem>* problems) {
+StatusOr<OsvDatabase> OsvDatabase::Load(const std::string& dir, std::vector<Problem>* problems,
+                                        const OsvLoadOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -415,6 +433,9 @@ StatusOr<OsvDatabase> OsvDatabase::Load(const std::string& dir, std::vector<Prob
     if (it->path().extension() == ".json" && it->is_regular_file(ec)) files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
+  std::unordered_set<std::string> wanted;
+  for (const Package& p : options.only_packages) wanted.insert(IndexKey(p.ecosystem, p.name));
+  const std::unordered_set<std::string>* filter = wanted.empty() ? nullptr : &wanted;
 
   // Reading and parsing dominate; a few threads hide the open/read latency and use the cores.
   unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
@@ -432,7 +453,7 @@ StatusOr<OsvDatabase> OsvDatabase::Load(const std::string& dir, std::vector<Prob
         part->problems.push_back(Problem{files[i], 0, "cannot read: " + error});
         continue;
       }
-      std::optional<Advisory> a = ParseAdvisory(files[i], text, &part->problems);
+      std::optional<Advisory> a = AdvisoryReader(files[i], &part->problems, filter).Read(text);
       if (a) part->advisories.push_back(std::move(*a));
     }
   };

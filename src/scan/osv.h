@@ -84,11 +84,19 @@ std::optional<Advisory> ParseAdvisory(const std::string& path, std::string_view 
 // "AV:N/AC:L/Au:N/C:P/I:P/A:P"); nullopt when it is not a complete vector.
 std::optional<double> CvssBaseScore(std::string_view vector);
 
+struct OsvLoadOptions {
+  // When not empty, only advisories naming one of these packages (any version) are kept: a
+  // scan knows its packages before it loads, and most of a database is about others. The rest
+  // are still read and JSON syntax errors in them reported, but not checked further.
+  std::vector<Package> only_packages;
+};
+
 class OsvDatabase {
  public:
   // Loads every *.json file under `dir` (recursively). Problems with single files are
   // appended to *problems; fails only when `dir` is not a readable directory.
-  static StatusOr<OsvDatabase> Load(const std::string& dir, std::vector<Problem>* problems);
+  static StatusOr<OsvDatabase> Load(const std::string& dir, std::vector<Problem>* problems,
+                                    const OsvLoadOptions& options = {});
   // Builds a database from advisories already parsed (tests, other sources).
   static OsvDatabase FromAdvisories(std::vector<Advisory> advisories);
 

@@ -161,6 +161,18 @@ TEST(Osv, LoadsADirectoryAndReportsBadFilesWhileLoadingTheRest) {
   EXPECT_EQ(yaml[1]->id, "GHSA-test-pyyaml-0011");
 }
 
+TEST(Osv, LoadCanKeepOnlyTheScannedPackages) {
+  std::vector<Problem> problems;
+  OsvLoadOptions options;
+  options.only_packages = {Pkg("npm", "lodash", "1.0.0"), Pkg("PyPI", "py.yaml", "1.0")};
+  StatusOr<OsvDatabase> db = OsvDatabase::Load(Fixtures() + "/osv", &problems, options);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(db->size(), 1u);  // npm's lodash; Debian's lodash and PyPI's pyyaml are others
+  EXPECT_EQ(db->Affecting(Pkg("npm", "lodash", "4.17.15")).size(), 1u);
+  ASSERT_EQ(problems.size(), 1u);  // the syntax error still; the unused bad range not
+  EXPECT_EQ(problems[0].line, 4);
+}
+
 TEST(Osv, LoadFailsOnlyWithoutADirectory) {
   std::vector<Problem> problems;
   StatusOr<OsvDatabase> db = OsvDatabase::Load(Fixtures() + "/no-such-dir", &problems);
