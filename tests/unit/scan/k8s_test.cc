@@ -79,6 +79,18 @@ TEST(KubernetesRules, PointsAtTheOffendingKeyWithLineAndColumn) {
   EXPECT_EQ(r.findings[0].column, 3);
 }
 
+// Inline rather than a fixture: a committed critical finding would fail Steward's own scan.
+TEST(KubernetesRules, PrivilegedIsCritical) {
+  std::string pod = Pod("");
+  pod.replace(pod.find("        runAsNonRoot"), 0, "        privileged: true\n");
+  ScanResult r = ScanKubernetesYaml(pod, "p.yaml");
+  ASSERT_EQ(r.findings.size(), 1u) << testing::Describe(testing::Found(r, "p.yaml"));
+  EXPECT_EQ(r.findings[0].rule, "k8s-privileged");
+  EXPECT_EQ(r.findings[0].severity, Severity::kCritical);
+  EXPECT_EQ(r.findings[0].line, 9);
+  EXPECT_EQ(r.findings[0].column, 9);
+}
+
 TEST(KubernetesRules, PodSecurityContextAppliesUnlessTheContainerOverrides) {
   std::string text =
       "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d, namespace: ops}\n"
