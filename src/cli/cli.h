@@ -44,6 +44,13 @@ struct Globals {
   int64_t query_max_samples = 50'000'000;
   std::string query_timeout = "2m";
   int query_max_concurrency = 4;
+  // The daemon's API hardening (serve, up, and the daemon apply starts): cmd_apply.cc.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool insecure_listen = false;
+  std::vector<std::string> cors_origins;
+  std::string max_body_size = "8MiB";
 };
 
 struct Context {
@@ -105,6 +112,9 @@ void AddBackup(CLI::App& app, Context& ctx, int& rc);
 void AddReport(CLI::App& app, Context& ctx, int& rc);
 // Restore drills (cmd_drill.cc): `drill SERVICE`.
 void AddDrill(CLI::App& app, Context& ctx, int& rc);
+// API access (cmd_token.cc): `token create|list|rm` and `audit`, on the state directory.
+void AddToken(CLI::App& app, Context& ctx, int& rc);
+void AddAudit(CLI::App& app, Context& ctx, int& rc);
 
 // A pipeline's deploy step, carried out by the daemon (cmd_deploy.cc): POST /api/v1/deploys,
 // then follows the deploy, writing its events to `log`, until it ends; an error when it failed

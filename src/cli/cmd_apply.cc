@@ -14,6 +14,7 @@
 #include "config/stack_json.h"
 #include "drivers/driver.h"
 #include "plan/plan.h"
+#include "server/auth.h"
 #include "server/client.h"
 #include "state/state_store.h"
 
@@ -55,12 +56,55 @@ int StreamFromDaemon(Context& ctx, server::DaemonClient& client, const std::stri
   return PrintReport(ctx, apply::ApplyReport::FromJson(result->value("report", nlohmann::json{})));
 }
 
+std::string Absolute(const std::string& path) {
+  return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
+}
+
+// The API hardening flags as `serve` takes them, for the daemon `apply` starts.
+std::vector<std::string> ServeApiFlags(const Context& ctx) {
+  std::vector<std::string> flags;
+  for (auto [flag, value] : {std::pair{"--tls-cert", &ctx.g.tls_cert},
+                             std::pair{"--tls-key", &ctx.g.tls_key},
+                             std::pair{"--tls-ca", &ctx.g.tls_ca}})
+    if (!value->empty()) flags.insert(flags.end(), {flag, Absolute(*value)});
+  if (ctx.g.insecure_listen) flags.push_back("--insecure-listen");
+  for (const std::string& o : ctx.g.cors_origins) flags.insert(flags.end(), {"--cors-origin", o});
+  flags.insert(flags.end(), {"--max-body-size", ctx.g.max_body_size});
+  return flags;
+}
+
+// The API hardening flags into the daemon's options; errors name the flag.
+Status ApplyApiFlags(const Context& ctx, server::DaemonOptions* opt) {
+  opt->tls_cert = Absolute(ctx.g.tls_cert);
+  opt->tls_key = Absolute(ctx.g.tls_key);
+  opt->tls_ca = Absolute(ctx.g.tls_ca);
+  if (!opt->tls_ca.empty() && opt->tls_cert.empty())
+    return InvalidArgument("--tls-ca names what clients verify the API's certificate with; it "
+                           "needs --tls-cert and --tls-key");
+  opt->insecure_listen = ctx.g.insecure_listen;
+  for (const std::string& o : ctx.g.cors_origins) RETURN_IF_ERROR(server::ValidateCorsOrigin(o));
+  opt->cors_origins = ctx.g.cors_origins;
+  ASSIGN_OR_RETURN(opt->max_body_bytes, ParseSize("--max-body-size", ctx.g.max_body_size));
+  if (opt->max_body_bytes < 1024)
+    return InvalidArgument("--max-body-size " + ctx.g.max_body_size +
+                           " is too small for any API call; use at least 1KiB (default 8MiB)");
+  return server::CheckApiListen(opt->listen_host, opt->tls_cert, opt->tls_key,
+                                opt->insecure_listen);
+}
+
 StatusOr<server::DaemonClient> EnsureDaemon(Context& ctx) {
   if (auto c = server::DaemonClient::Connect(ctx.StateDir()); c.ok()) return c;
   std::error_code ec;
   std::filesystem::create_directories(ctx.StateDir(), ec);
+  // Checked here too, so a refused listen address is reported at once, not from daemon.log.
+  auto listen = ctx.Listen();
+  if (!listen.ok()) return listen.status();
+  server::DaemonOptions checked;
+  checked.listen_host = listen->first;
+  RETURN_IF_ERROR(ApplyApiFlags(ctx, &checked));
   if (!ctx.g.json) std::cout << "Starting the steward daemon for " << ctx.StateDir() << "\n";
-  auto info = server::SpawnDaemon(ctx.self, ctx.StateDir(), ctx.g.listen, Duration(15000));
+  auto info = server::SpawnDaemon(ctx.self, ctx.StateDir(), ctx.g.listen, ServeApiFlags(ctx),
+                                  Duration(15000));
   if (!info.ok()) return info.status();
   return server::DaemonClient::Connect(ctx.StateDir());
 }
@@ -137,9 +181,6 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
   }
   auto listen = ctx.Listen();
   if (!listen.ok()) return Fail(listen.status());
-  if (listen->first != "127.0.0.1" && listen->first != "localhost" && listen->first != "::1")
-    std::cerr << "warning: the API listens on " << listen->first
-              << ", beyond this machine; it is protected only by its bearer token\n";
   if (!ctx.g.data_dir.empty()) {
     // The data directory doubles as the state directory (daemon.json, api.token) unless one is
     // given, so `steward query --data-dir DIR` finds this server. Block files are told apart.
@@ -147,6 +188,7 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
     if (ctx.g.state_dir.empty() && !getenv("STEWARD_STATE_DIR")) ctx.g.state_dir = ctx.g.data_dir;
   }
   server::DaemonOptions opt = DaemonOptionsFor(ctx, *listen);
+  if (Status st = ApplyApiFlags(ctx, &opt); !st.ok()) return Fail(st);
   opt.watch = watch;
   auto query_timeout = config::ParseDuration(ctx.g.query_timeout);
   if (!query_timeout || query_timeout->count() <= 0)
@@ -176,7 +218,8 @@ int RunDaemon(Context& ctx, bool up, bool watch) {
   std::thread signals = ShutdownOnSignal(daemon);
   signals.detach();
   if (Status st = daemon.Start(); !st.ok()) return Fail(st);
-  std::cerr << "steward daemon pid " << getpid() << " listening on http://" << listen->first << ":"
+  std::cerr << "steward daemon pid " << getpid() << " listening on "
+            << (opt.tls_cert.empty() ? "http://" : "https://") << listen->first << ":"
             << daemon.port() << " (token in " << opt.state_dir << "/api.token)\n";
   int rc = kExitOk;
   if (up) {
@@ -228,6 +271,24 @@ int RunDown(Context& ctx) {
   return kExitOk;
 }
 
+// The API's hardening flags: serve and up use them, apply hands them to the daemon it starts.
+void AddApiFlags(CLI::App* cmd, Context& ctx) {
+  cmd->add_option("--tls-cert", ctx.g.tls_cert,
+                  "Serve the API over HTTPS with this PEM certificate (chain)");
+  cmd->add_option("--tls-key", ctx.g.tls_key, "The certificate's PEM private key (unencrypted)");
+  cmd->add_option("--tls-ca", ctx.g.tls_ca,
+                  "The PEM file clients verify the API's certificate with (default: the "
+                  "certificate itself)");
+  cmd->add_flag("--insecure-listen", ctx.g.insecure_listen,
+                "Allow plain HTTP on a --listen address beyond loopback (refused otherwise)");
+  cmd->add_option("--cors-origin", ctx.g.cors_origins,
+                  "Allow browser calls from this origin, e.g. https://grafana.example.com "
+                  "(repeatable; default none: CORS off)");
+  cmd->add_option("--max-body-size", ctx.g.max_body_size,
+                  "Largest request body the API accepts (larger: 413)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 void AddApply(CLI::App& app, Context& ctx, int& rc) {
@@ -237,6 +298,7 @@ void AddApply(CLI::App& app, Context& ctx, int& rc) {
                   "Wait this long for the state lock instead of failing at once (e.g. 30s)");
   cmd->add_option("--listen", ctx.g.listen, "Where a daemon started by apply listens")
       ->capture_default_str();
+  AddApiFlags(cmd, ctx);
   cmd->callback([&] { rc = RunApply(ctx); });
 }
 
@@ -250,6 +312,7 @@ void AddDestroy(CLI::App& app, Context& ctx, int& rc) {
 void AddUp(CLI::App& app, Context& ctx, int& rc) {
   auto* cmd = app.add_subcommand("up", "Apply the stack and serve in the foreground (Ctrl-C stops all)");
   cmd->add_option("--listen", ctx.g.listen, "API address")->capture_default_str();
+  AddApiFlags(cmd, ctx);
   static bool watch = false;
   cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file changes");
   cmd->callback([&] { rc = RunDaemon(ctx, /*up=*/true, watch); });
@@ -259,6 +322,7 @@ void AddServe(CLI::App& app, Context& ctx, int& rc) {
   auto* cmd = app.add_subcommand("serve", "Run the daemon: supervisor, reconcile loop, HTTP API");
   cmd->add_option("--listen", ctx.g.listen, "API address (HOST:PORT; port 0 = any free port)")
       ->capture_default_str();
+  AddApiFlags(cmd, ctx);
   static bool watch = false;
   cmd->add_flag("--watch", watch, "Re-plan and apply when the stack file (-f) changes");
   cmd->add_flag("--no-monitoring", ctx.g.no_monitoring,

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   AddReport(app, ctx, rc);
   AddDrill(app, ctx, rc);
   AddBackup(app, ctx, rc);
+  AddToken(app, ctx, rc);
+  AddAudit(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

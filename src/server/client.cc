@@ -25,10 +25,35 @@ Status StatusForHttp(int code, const std::string& msg) {
   switch (code) {
     case 400: return InvalidArgument(msg);
     case 401: return FailedPrecondition(msg);
+    case 403: return FailedPrecondition(msg);
+    case 413: return InvalidArgument(msg);
+    case 429: return Unavailable(msg);
     case 404: return NotFound(msg);
     case 409: return Aborted(msg);
     default: return Internal(msg);
   }
+}
+
+// A client for the daemon: https with the server's certificate verified when it serves TLS.
+std::unique_ptr<httplib::Client> NewClient(const DaemonInfo& info) {
+  const std::string host =
+      info.host.find(':') != std::string::npos ? "[" + info.host + "]" : info.host;
+  auto cli = std::make_unique<httplib::Client>(info.scheme + "://" + host + ":" +
+                                               std::to_string(info.port));
+  if (info.scheme == "https") {
+    cli->enable_server_certificate_verification(true);
+    if (!info.ca_file.empty()) cli->set_ca_cert_path(info.ca_file.c_str());
+  }
+  return cli;
+}
+
+// Where to connect for a listen host: a wildcard listener answers on loopback.
+std::string ConnectHost(const std::string& listen_host) {
+  if (listen_host.empty() || listen_host == "0.0.0.0") return "127.0.0.1";
+  if (listen_host == "::" || listen_host == "[::]") return "::1";
+  if (listen_host.size() > 2 && listen_host.front() == '[' && listen_host.back() == ']')
+    return listen_host.substr(1, listen_host.size() - 2);
+  return listen_host;
 }
 
 }  // namespace
@@ -41,17 +66,35 @@ std::optional<DaemonInfo> FindDaemon(const std::string& state_dir) {
   DaemonInfo info;
   info.pid = j.value("pid", 0);
   info.port = j.value("port", 0);
+  if (j.contains("host") && j["host"].is_string()) info.host = ConnectHost(j["host"]);
+  if (j.value("scheme", "http") == "https") {
+    info.scheme = "https";
+    info.ca_file = j.value("tls_ca", "");
+    if (const char* ca = getenv("STEWARD_TLS_CA"); ca != nullptr && *ca != '\0') info.ca_file = ca;
+  }
   if (info.pid <= 0 || info.port <= 0 || kill(info.pid, 0) != 0) return std::nullopt;
-  httplib::Client cli(info.host, info.port);
-  cli.set_connection_timeout(1, 0);
-  cli.set_read_timeout(2, 0);
-  auto res = cli.Get("/healthz");
+  auto cli = NewClient(info);
+  cli->set_connection_timeout(1, 0);
+  cli->set_read_timeout(2, 0);
+  auto res = cli->Get("/healthz");
   if (!res || res->status != 200) return std::nullopt;
   return info;
 }
 
 StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& state_dir,
                                  const std::string& listen, Duration timeout) {
+  return SpawnDaemon(self, state_dir, listen, {}, timeout);
+}
+
+StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& state_dir,
+                                 const std::string& listen,
+                                 const std::vector<std::string>& serve_flags, Duration timeout) {
+  std::vector<std::string> args = {"steward", "--state-dir", state_dir,         "serve",
+                                   "--listen", listen,       "--defer-reconcile"};
+  args.insert(args.end(), serve_flags.begin(), serve_flags.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   std::string log = state_dir + "/daemon.log";
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork", errno);
@@ -64,8 +107,7 @@ StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& sta
       dup2(log_fd, 1);
       dup2(log_fd, 2);
     }
-    execl(self.c_str(), "steward", "--state-dir", state_dir.c_str(), "serve", "--listen",
-          listen.c_str(), "--defer-reconcile", static_cast<char*>(nullptr));
+    execv(self.c_str(), argv.data());
     _exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -91,6 +133,9 @@ DaemonClient::DaemonClient(DaemonInfo info, std::string token)
 StatusOr<DaemonClient> DaemonClient::Connect(const std::string& state_dir) {
   auto info = FindDaemon(state_dir);
   if (!info) return Unavailable("no steward daemon is running for " + state_dir);
+  // A scoped token (`steward token create`) from the environment, else the admin token.
+  if (const char* t = getenv("STEWARD_TOKEN"); t != nullptr && *t != '\0')
+    return DaemonClient(*info, t);
   auto token = ReadApiToken(state_dir + "/api.token");
   if (!token.ok()) return token.status();
   return DaemonClient(*info, *token);
@@ -104,7 +149,8 @@ StatusOr<std::string> ReadApiToken(const std::string& path) {
 }
 
 StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {
-  httplib::Client cli(info_.host, info_.port);
+  auto cli_ptr = NewClient(info_);
+  httplib::Client& cli = *cli_ptr;
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(30, 0);
   auto res = cli.Get(path.c_str());
@@ -116,7 +162,8 @@ StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {
 }
 
 StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohmann::json& body) {
-  httplib::Client cli(info_.host, info_.port);
+  auto cli_ptr = NewClient(info_);
+  httplib::Client& cli = *cli_ptr;
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(120, 0);
   auto res = cli.Post(path.c_str(), body.dump(), "application/json");
@@ -129,7 +176,8 @@ StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohm
 }
 
 StatusOr<nlohmann::json> DaemonClient::Delete(const std::string& path) {
-  httplib::Client cli(info_.host, info_.port);
+  auto cli_ptr = NewClient(info_);
+  httplib::Client& cli = *cli_ptr;
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(30, 0);
   auto res = cli.Delete(path.c_str());
@@ -144,7 +192,8 @@ StatusOr<nlohmann::json> DaemonClient::Delete(const std::string& path) {
 StatusOr<nlohmann::json> DaemonClient::PostStream(
     const std::string& path, const nlohmann::json& body,
     const std::function<void(const nlohmann::json&)>& on_line) {
-  httplib::Client cli(info_.host, info_.port);
+  auto cli_ptr = NewClient(info_);
+  httplib::Client& cli = *cli_ptr;
   cli.set_read_timeout(3600, 0);  // an apply may wait long for readiness; progress keeps coming
   httplib::Request req;
   req.method = "POST";

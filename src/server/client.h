@@ -1,6 +1,7 @@
 // DaemonClient: how CLI commands talk to a running daemon of a state directory. Finds it via
 // <state>/daemon.json (and checks the pid is alive and /healthz answers), authenticates with
-// <state>/api.token, and reads NDJSON progress streams.
+// <state>/api.token, and reads NDJSON progress streams. A daemon serving TLS is spoken to over
+// https, its certificate verified against daemon.json's tls_ca (never unverified).
 // Thread safety: one client per thread.
 #pragma once
 
@@ -8,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,10 @@ struct DaemonInfo {
   int pid = 0;
   std::string host = "127.0.0.1";
   int port = 0;
+  std::string scheme = "http";  // "https" when the daemon serves TLS (daemon.json)
+  // With https: the PEM file the server's certificate is verified with (daemon.json's tls_ca,
+  // or $STEWARD_TLS_CA when set).
+  std::string ca_file;
 };
 
 // The API token in `path` (its first line): what <state>/api.token or a --token-file holds.
@@ -32,10 +38,15 @@ std::optional<DaemonInfo> FindDaemon(const std::string& state_dir);
 // <state>/daemon.log) and waits until it answers. `self` is the steward binary's path.
 StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& state_dir,
                                  const std::string& listen, Duration timeout);
+// As above, with more `serve` flags after --listen (--tls-cert FILE, --insecure-listen, …).
+StatusOr<DaemonInfo> SpawnDaemon(const std::string& self, const std::string& state_dir,
+                                 const std::string& listen,
+                                 const std::vector<std::string>& serve_flags, Duration timeout);
 
 class DaemonClient {
  public:
   DaemonClient(DaemonInfo info, std::string token);
+  // Authenticates with $STEWARD_TOKEN when set (a scoped token), else with api.token.
   static StatusOr<DaemonClient> Connect(const std::string& state_dir);
 
   StatusOr<nlohmann::json> Get(const std::string& path);

@@ -26,6 +26,7 @@
 #include "report/dora.h"
 #include "report/dora_metrics.h"
 #include "server/alerting.h"
+#include "server/auth.h"
 #include "server/deploy_controller.h"
 #include "server/http_internal.h"
 #include "server/monitoring.h"
@@ -142,6 +143,9 @@ Daemon::~Daemon() {
 }
 
 Status Daemon::Start() {
+  // Before any side effect: an API that would be open to the network without TLS is refused.
+  RETURN_IF_ERROR(CheckApiListen(opt_.listen_host, opt_.tls_cert, opt_.tls_key,
+                                 opt_.insecure_listen));
   std::error_code ec;
   fs::create_directories(opt_.state_dir, ec);
   if (ec) return IOError("create state directory " + opt_.state_dir + ": " + ec.message());
@@ -366,11 +370,20 @@ void Daemon::UpdateMonitoring() {
 }
 
 Status Daemon::PublishDiscovery() {
+  const bool tls = !opt_.tls_cert.empty();
   nlohmann::json j = {{"pid", getpid()},
                       {"listen", opt_.listen_host + ":" + std::to_string(bound_port_)},
+                      {"host", opt_.listen_host},
                       {"port", bound_port_},
+                      {"scheme", tls ? "https" : "http"},
                       {"started_at", FormatRfc3339(RealClock::Get()->WallNow())},
                       {"version", "0.1.0"}};
+  // Clients on this machine verify the server with this file: the CA given, else the
+  // certificate itself (pinned). Absolute, since clients run from anywhere.
+  if (tls)
+    j["tls_ca"] = fs::absolute(opt_.tls_ca.empty() ? opt_.tls_cert : opt_.tls_ca)
+                      .lexically_normal()
+                      .string();
   std::string path = opt_.state_dir + "/daemon.json", tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);

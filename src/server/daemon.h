@@ -91,6 +91,21 @@ struct DaemonOptions {
   Duration evaluation_interval = Duration(30000);
   std::string self_dir;                 // where steward lives: added to replicas' command search
   int apply_parallelism = 4;
+  // API hardening (docs/api.md, "Authentication"). With tls_cert and tls_key (both or
+  // neither) the API speaks HTTPS only; daemon.json then says "https" and names tls_ca (what
+  // clients verify the server with; default the certificate itself, i.e. pinned).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  // A listen host that is not loopback needs TLS or this: Start() refuses otherwise.
+  bool insecure_listen = false;
+  int64_t max_body_bytes = 8 << 20;     // larger request bodies get 413
+  Duration read_timeout = Duration(30'000);   // per read of a request (headers, body)
+  Duration write_timeout = Duration(30'000);  // per write of an answer (a stream keeps writing)
+  std::vector<std::string> cors_origins;      // empty: no CORS headers, preflights get 403
+  int auth_max_failures = 10;                 // failed authentications per address...
+  Duration auth_failure_window = Duration(60'000);  // ...inside this window...
+  Duration auth_block = Duration(60'000);           // ...refuse the address (429) this long
 };
 
 // Who asked for an apply, for the lock holder and the history.

@@ -13,6 +13,8 @@
 
 #include "config/stack_json.h"
 #include "config/stack_parser.h"
+#include "server/audit.h"
+#include "server/auth.h"
 #include "server/daemon.h"
 #include "server/deploy_controller.h"
 #include "server/http_internal.h"
@@ -65,11 +67,40 @@ std::string RouteLabel(const std::string& path) {
   return "other";
 }
 
-bool TokenMatches(const std::string& got, const std::string& want) {
-  if (got.size() != want.size()) return false;
-  unsigned char diff = 0;  // constant time: no early exit on the first differing byte
-  for (size_t i = 0; i < got.size(); ++i) diff |= got[i] ^ want[i];
-  return diff == 0;
+// What the access check learned about the request a worker thread is serving, for the audit
+// record the logger writes once the answer is out. A worker serves one request at a time from
+// pre-routing to the logger, so a thread-local carries it; the logger resets it, so a request
+// that never reached pre-routing (a malformed one) is recorded without a stale actor.
+struct CallContext {
+  bool active = false;
+  MonoTime start{};
+  std::string actor = "-";
+  std::string scope = "-";
+  std::string stream_error;  // set when a streamed apply or destroy ended in failure
+};
+thread_local CallContext t_call;
+
+// Paths behind the token: the API, the admin endpoints and the runbook pages (they show
+// expressions and commands).
+bool NeedsToken(const std::string& path) {
+  return path.rfind("/api/", 0) == 0 || path.rfind("/-/", 0) == 0 ||
+         path.rfind("/runbooks", 0) == 0;
+}
+
+// The "error" of a JSON error body, for the audit record's result; "" when there is none.
+std::string ErrorOf(const httplib::Response& res) {
+  if (res.body.empty() || res.body.size() > 64 * 1024) return "";
+  auto j = nlohmann::json::parse(res.body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_string())
+    return j["error"].get<std::string>();
+  if (j.is_string()) return j.get<std::string>();  // Alertmanager's v2 errors
+  return "";
+}
+
+int64_t MillisSince(MonoTime start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
 }
 
 // Runs `work` on its own thread and streams its progress lines as NDJSON while it runs.
@@ -81,6 +112,7 @@ void StreamNdjson(httplib::Response& res,
         std::condition_variable cv;
         std::deque<std::string> lines;
         bool finished = false;
+        std::string outcome;  // the failure the result line reports, for the audit record
         std::thread worker([&] {
           nlohmann::json result = work([&](const std::string& resource, const std::string& msg) {
             std::lock_guard<std::mutex> l(mu);
@@ -92,6 +124,10 @@ void StreamNdjson(httplib::Response& res,
           });
           std::lock_guard<std::mutex> l(mu);
           lines.push_back(result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+          if (!result.value("ok", false))
+            outcome = result.contains("error") && result["error"].is_string()
+                          ? result["error"].get<std::string>()
+                          : "some resources failed";
           finished = true;
           cv.notify_all();
         });
@@ -111,6 +147,7 @@ void StreamNdjson(httplib::Response& res,
         }
         l.unlock();
         worker.join();
+        t_call.stream_error = outcome;  // this is the request's own worker thread
         sink.done();
         return true;
       });
@@ -147,37 +184,148 @@ StatusOr<config::Stack> DecodeStack(const nlohmann::json& j) {
 
 }  // namespace
 
+namespace {
+
+// CORS, the failed-auth limit, the token and its scope, in that order. False when `res` is
+// already the answer (204 preflight, 401, 403, 429); records who asked in t_call.
+bool CheckAccess(TokenAuthenticator& auth, FailureLimiter& failures, const CorsPolicy& cors,
+                 const httplib::Request& req, httplib::Response& res) {
+  const std::string allow = cors.AllowOrigin(req.get_header_value("Origin"));
+  if (!allow.empty()) {
+    res.set_header("Access-Control-Allow-Origin", allow);
+    res.set_header("Vary", "Origin");
+  }
+  if (req.method == "OPTIONS") {
+    // A browser's preflight: answered here, before any route, and only for allowed origins.
+    if (allow.empty()) {
+      JsonError(res, 403, "forbidden",
+                "cross-origin requests are not allowed: CORS is off unless the daemon is "
+                "started with --cors-origin ORIGIN for this origin");
+      return false;
+    }
+    res.status = 204;
+    res.set_header("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE");
+    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    res.set_header("Access-Control-Max-Age", "600");
+    return false;
+  }
+  if (!NeedsToken(req.path)) return true;
+  if (Duration wait = failures.Blocked(req.remote_addr); wait.count() > 0) {
+    const int64_t secs = (wait.count() + 999) / 1000;
+    res.set_header("Retry-After", std::to_string(secs));
+    JsonError(res, 429, "too_many_requests",
+              "too many failed authentications from " + req.remote_addr + "; retry in " +
+                  std::to_string(secs) + " s with a valid token");
+    return false;
+  }
+  const std::string header = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  std::optional<Principal> who;
+  if (header.rfind(prefix, 0) == 0) who = auth.Authenticate(header.substr(prefix.size()));
+  if (!who) {
+    failures.RecordFailure(req.remote_addr);
+    res.set_header("WWW-Authenticate", "Bearer");
+    // Neither the path's content nor the token sent is given back to whoever asks without one.
+    JsonError(res, 401, "unauthorized",
+              "missing or unknown bearer token; the admin token is in api.token in the daemon's "
+              "state directory (.steward/ beside the stack file), others are made with "
+              "`steward token create`");
+    return false;
+  }
+  t_call.actor = who->name;
+  t_call.scope = std::string(ScopeName(who->scope));
+  const Scope need = RequiredScope(req.method, req.path);
+  if (!ScopeAllows(who->scope, need)) {
+    res.status = 403;
+    res.set_content(
+        nlohmann::json{{"status", "error"},
+                       {"errorType", "forbidden"},
+                       {"required_scope", ScopeName(need)},
+                       {"error", req.method + " " + req.path + " needs a token with scope " +
+                                     std::string(ScopeName(need)) +
+                                     (need == Scope::kAdmin ? "" : " or higher") + "; token '" +
+                                     who->name + "' has scope " + t_call.scope}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+            "\n",
+        "application/json");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status Daemon::StartHttp() {
   http_ = std::make_unique<Http>();
-  auto& svr = http_->svr;
+  if (!opt_.tls_cert.empty()) {
+    auto ssl = std::make_unique<httplib::SSLServer>(opt_.tls_cert.c_str(), opt_.tls_key.c_str());
+    if (!ssl->is_valid()) {
+      unsigned long e = ERR_get_error();
+      char why[256] = "unknown error";
+      if (e != 0) ERR_error_string_n(e, why, sizeof why);
+      return InvalidArgument("cannot serve TLS with certificate " + opt_.tls_cert + " and key " +
+                             opt_.tls_key + " (" + why +
+                             "); give a PEM certificate (chain) and its unencrypted PEM key");
+    }
+    SSL_CTX_set_min_proto_version(ssl->ssl_context(), TLS1_2_VERSION);
+    http_->server = std::move(ssl);
+  } else {
+    http_->server = std::make_unique<httplib::Server>();
+  }
+  http_->auth = std::make_unique<TokenAuthenticator>(token_, store_.get(), RealClock::Get());
+  http_->failures = std::make_unique<FailureLimiter>(
+      FailureLimiter::Options{opt_.auth_max_failures, opt_.auth_failure_window, opt_.auth_block,
+                              4096},
+      RealClock::Get());
+  http_->cors.origins = opt_.cors_origins;
+  auto& svr = http_->svr();
   // A worker per query the gate admits or queues, and kOtherWorkers more, so that queries never
   // occupy every worker: status, apply and down answer while the gate is full.
   const size_t workers = QueryQueueCap(opt_.query_max_concurrency) + kOtherWorkers;
   svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  svr.set_payload_max_length(16 << 20);
-  svr.set_read_timeout(30, 0);
+  svr.set_payload_max_length(static_cast<size_t>(opt_.max_body_bytes));
+  auto seconds = [](Duration d) { return static_cast<time_t>(d.count() / 1000); };
+  auto micros = [](Duration d) { return static_cast<time_t>((d.count() % 1000) * 1000); };
+  svr.set_read_timeout(seconds(opt_.read_timeout), micros(opt_.read_timeout));
+  svr.set_write_timeout(seconds(opt_.write_timeout), micros(opt_.write_timeout));
   // Without it, Nagle's algorithm and the client's delayed ACK add ~40 ms to every answer on a
   // kept-alive connection (Grafana's, and the query benchmark's); Go's servers set it too.
   svr.set_tcp_nodelay(true);
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path.rfind("/api/", 0) != 0 && req.path.rfind("/-/", 0) != 0 &&
-        req.path.rfind("/runbooks", 0) != 0)  // runbook pages show expressions and commands
-      return httplib::Server::HandlerResponse::Unhandled;
-    std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (auth.rfind(prefix, 0) != 0 || !TokenMatches(auth.substr(prefix.size()), token_)) {
-      // The path is not given to whoever asks without a token.
-      JsonError(res, 401, "unauthorized",
-                "missing or wrong bearer token; it is in api.token in the daemon's state "
-                "directory (.steward/ beside the stack file)");
-      http_requests_->WithLabels({RouteLabel(req.path), "401"}).Inc();
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    t_call = CallContext{true, std::chrono::steady_clock::now(), "-", "-", ""};
+    return CheckAccess(*http_->auth, *http_->failures, http_->cors, req, res)
+               ? httplib::Server::HandlerResponse::Unhandled
+               : httplib::Server::HandlerResponse::Handled;
   });
+  svr.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request&, httplib::Response& res) {
+    // httplib refuses an oversized body itself, with an empty answer: say why, as JSON.
+    if (res.status != 413 || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    JsonError(res, 413, "too_large",
+              "the request body is larger than the daemon accepts (" +
+                  std::to_string(opt_.max_body_bytes) +
+                  " bytes; `steward serve --max-body-size` raises it)");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    if (res.status != 401)
-      http_requests_->WithLabels({RouteLabel(req.path), std::to_string(res.status)}).Inc();
+    CallContext call = std::exchange(t_call, CallContext{});
+    http_requests_->WithLabels({RouteLabel(req.path), std::to_string(res.status)}).Inc();
+    if (!(NeedsToken(req.path) || req.path.rfind("/hooks/", 0) == 0) ||
+        !AuditedCall(req.method, req.path, res.status))
+      return;
+    state::AuditRecord rec;
+    rec.actor = call.actor;
+    rec.scope = call.scope;
+    if (req.path.rfind("/hooks/", 0) == 0 && rec.actor == "-") rec.actor = "webhook";
+    rec.remote = req.remote_addr;
+    rec.method = req.method;
+    rec.path = req.path.substr(0, 512);  // httplib keeps the query string apart already
+    rec.status = res.status;
+    rec.result = !call.stream_error.empty() && res.status < 400
+                     ? AuditResult(500, call.stream_error)
+                     : AuditResult(res.status, ErrorOf(res));
+    rec.duration_ms = call.active ? MillisSince(call.start) : 0;
+    WriteAudit(store_.get(), rec);
   });
   InstallRoutes();
   bound_port_ = opt_.listen_port == 0 ? svr.bind_to_any_port(opt_.listen_host)
@@ -190,17 +338,17 @@ Status Daemon::StartHttp() {
                        " (in use?); choose another with --listen HOST:PORT (port 0 = any)");
   // Before the first request can arrive, so handlers read monitoring_ without a lock.
   RETURN_IF_ERROR(StartMonitoring());
-  http_thread_ = std::thread([this] { http_->svr.listen_after_bind(); });
+  http_thread_ = std::thread([this] { http_->svr().listen_after_bind(); });
   return Status::OK();
 }
 
 void Daemon::StopHttp() {
-  if (http_) http_->svr.stop();
+  if (http_ && http_->server) http_->server->stop();
   if (http_thread_.joinable()) http_thread_.join();
 }
 
 void Daemon::InstallRoutes() {
-  auto& svr = http_->svr;
+  auto& svr = http_->svr();
   InstallPrometheusRoutes(svr, this);
   InstallIncidentRoutes(svr, incidents_.get());
   InstallAlertRoutes(svr, this);

@@ -4,7 +4,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <memory>
 
+#include "server/auth.h"
 #include "server/daemon.h"
 
 namespace steward::server {
@@ -15,7 +17,12 @@ inline int QueryQueueCap(int max_concurrency) { return 4 * std::max(1, max_concu
 inline constexpr int kOtherWorkers = 8;
 
 struct Daemon::Http {
-  httplib::Server svr;
+  std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer with --tls-cert
+  httplib::Server& svr() { return *server; }
+  // The access checks of every /api/ call (auth.h); made before the server listens.
+  std::unique_ptr<TokenAuthenticator> auth;
+  std::unique_ptr<FailureLimiter> failures;
+  CorsPolicy cors;
 };
 
 }  // namespace steward::server
