@@ -8,9 +8,10 @@ Builds (once, kept in --work) a tree of real text and code — copies of /usr/in
 repository of --commits commits made with `git fast-import` (a small project edited a few lines
 at a time, a secret added in one commit and removed later, another on a side branch).
 
-Runs the scanner — `steward scan` when the CLI has it (with --steward-scan), else
-BUILD_DIR/bench/secret_scan_bench (cmake --build BUILD_DIR --target secret_scan_bench), which
-calls ScanSecretsInTree / ScanSecretsInGitHistory — with 1 thread (MB/s per core) and with
+Runs the scanner — BUILD_DIR/bin/steward's `scan --scanners secrets` when the CLI has it, else
+(or with --bench-binary) BUILD_DIR/bin/secret_scan_bench (cmake --build BUILD_DIR --target
+secret_scan_bench), which calls ScanSecretsInTree / ScanSecretsInGitHistory and nothing else —
+with 1 thread (MB/s per core) and with
 all cores, page cache warm. Its CPU time is the children's rusage. gitleaks and trufflehog are
 not in Debian 12, so the side-by-side peer is GNU grep -rE with the same pattern set (no
 verification, no entropy, no masking: a floor for "read every byte and run the patterns"),
@@ -216,8 +217,8 @@ def main():
     ap.add_argument("--work", default="/tmp/steward-secret-bench")
     ap.add_argument("--tree-mb", type=int, default=1024)
     ap.add_argument("--commits", type=int, default=10000)
-    ap.add_argument("--steward-scan", action="store_true",
-                    help="run `steward scan PATH --format json` instead of the bench binary")
+    ap.add_argument("--bench-binary", action="store_true",
+                    help="run BUILD/bin/secret_scan_bench even when `steward scan` exists")
     ap.add_argument("--skip-grep", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -228,7 +229,8 @@ def main():
                                   os.path.join(a.build, "bench", "secret_scan_bench"))
                       if os.path.exists(p)), os.path.join(a.build, "bin", "secret_scan_bench"))
     steward = os.path.join(a.build, "bin", "steward")
-    use_steward = a.steward_scan and steward_has_scan(steward)
+    use_steward = not a.bench_binary and steward_has_scan(steward)
+    log("scanner: " + (f"{steward} scan" if use_steward else bench_bin))
     if not use_steward and not os.path.exists(bench_bin):
         raise SystemExit(f"bench: {bench_bin} not found; cmake --build {a.build} --target secret_scan_bench")
     cores = os.cpu_count() or 1
@@ -238,14 +240,23 @@ def main():
 
     def scan(kind, target, threads):
         if use_steward:
-            cmd = [steward, "scan", target, "--format", "json"] + (["--history"] if kind == "history" else [])
+            # --history scans the checkout too; the bench repository's tree is 200 small files.
+            cmd = [steward, "scan", target, "--scanners", "secrets", "--format", "json",
+                   "--fail-on", "none", "--threads", str(threads)] + \
+                  (["--history"] if kind == "history" else [])
         else:
             cmd = [bench_bin, kind, target, str(threads)]
         w, c, p = timed(cmd)
-        if p.returncode != 0 and not use_steward:
+        if p.returncode != 0:
             raise SystemExit(f"bench: {' '.join(cmd)} failed: {p.stderr.decode()[-2000:]}")
-        stats = json.loads(p.stdout.decode().strip().splitlines()[-1]) if not use_steward else {}
-        return w, c, stats, p.stderr.decode()
+        if not use_steward:
+            return w, c, json.loads(p.stdout.decode().strip().splitlines()[-1]), p.stderr.decode()
+        doc = json.loads(p.stdout.decode())
+        found = "".join(f"{f['path']}:{f['line']}:{f['column']} {f['rule']} {f['commit'][:12]}\n"
+                        for f in doc["findings"])
+        stats = {"files": doc["summary"]["files"], "bytes": doc["summary"]["bytes"],
+                 "findings": len(doc["findings"])}
+        return w, c, stats, found
 
     for threads in sorted({1, cores}):
         w, c, s, err = scan("tree", tree, threads)

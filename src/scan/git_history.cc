@@ -182,9 +182,9 @@ void ScanDelta(Shared& s, git_diff* diff, size_t i, size_t index, const std::str
     size_t buffer_line = static_cast<size_t>(f.line - 1);
     if (buffer_line < added.line_numbers.size()) f.line = added.line_numbers[buffer_line];
     f.commit = commit_id;
+    // Deleting the line does not help: every clone keeps the commit.
     f.message = f.title + " committed in " + commit_id.substr(0, 12) +
-                ": rotate it (it stays in every clone's history even after removal) and move "
-                "it to `steward secret set`, referenced as ${secret:NAME}";
+                ": rotate it and move it to `steward secret set`";
     out->found.push_back({index, std::move(f)});
   }
 }

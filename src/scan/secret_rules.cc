@@ -349,9 +349,7 @@ void AppendSecretFindings(std::string_view data, const std::vector<SecretHit>& h
     f.rule = std::string(r.id);
     f.title = std::string(r.title);
     f.severity = r.severity;
-    f.message = std::string(r.title) +
-                " in the code: rotate it (anyone with a copy of this file has it) and move it to "
-                "`steward secret set`, referenced as ${secret:NAME}";
+    f.message = std::string(r.title) + " in a file: rotate it and move it to `steward secret set`";
     f.path = std::string(path);
     f.line = line_no;
     f.column = static_cast<int>(h.begin - line.begin) + 1;
