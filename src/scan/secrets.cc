@@ -90,6 +90,16 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// An allowlist word for an error message. A raw secret pasted where its hash belongs must not
+// be echoed into output, so only short, id-like words are quoted.
+std::string Quoted(std::string_view word) {
+  bool id_like = word.size() <= 32 && std::all_of(word.begin(), word.end(), [](char c) {
+                   return std::islower(static_cast<unsigned char>(c)) ||
+                          std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+                 });
+  return id_like ? "\"" + std::string(word) + "\"" : "(not shown: it may be a secret)";
+}
+
 }  // namespace
 
 bool MatchPathGlob(std::string_view pattern, std::string_view path) {
@@ -145,9 +155,8 @@ StatusOr<SecretAllowlist> ParseSecretAllowlist(std::string_view text, std::strin
     std::string where = std::string(name) + ":" + std::to_string(line_no) + ": ";
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      return InvalidArgument(where + "\"" + std::string(line) +
-                             "\" has no kind; write path:GLOB, rule:ID, value-sha256:HEX or "
-                             "regex:RE");
+      return InvalidArgument(where + "the line has no kind; write path:GLOB, rule:ID, "
+                                    "value-sha256:HEX or regex:RE");
     }
     std::string_view kind = Trim(line.substr(0, colon));
     std::string_view arg = Trim(line.substr(colon + 1));
@@ -160,8 +169,7 @@ StatusOr<SecretAllowlist> ParseSecretAllowlist(std::string_view text, std::strin
       if (!known) {
         std::string ids;
         for (const auto& r : rules) ids += (ids.empty() ? "" : ", ") + std::string(r.id);
-        return InvalidArgument(where + "unknown rule \"" + std::string(arg) +
-                               "\"; the rules are " + ids);
+        return InvalidArgument(where + "unknown rule " + Quoted(arg) + "; the rules are " + ids);
       }
       a.rules.emplace_back(arg);
     } else if (kind == "value-sha256") {
@@ -184,8 +192,8 @@ StatusOr<SecretAllowlist> ParseSecretAllowlist(std::string_view text, std::strin
                                e.what() + ")");
       }
     } else {
-      return InvalidArgument(where + "unknown kind \"" + std::string(kind) +
-                             "\"; write path:GLOB, rule:ID, value-sha256:HEX or regex:RE");
+      return InvalidArgument(where + "unknown kind " + Quoted(kind) +
+                             "; write path:GLOB, rule:ID, value-sha256:HEX or regex:RE");
     }
   }
   return a;

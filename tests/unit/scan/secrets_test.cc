@@ -346,7 +346,9 @@ TEST(SecretAllowlist, BadLinesAreErrorsWithFileAndLine) {
     std::string want;
   };
   for (const Case& c : std::vector<Case>{
-           {"# ok\npath:*.md\nnonsense\n", "allow.txt:3: \"nonsense\" has no kind"},
+           {"# ok\npath:*.md\nnonsense\n", "allow.txt:3: the line has no kind"},
+           {"rule: ghp_Zr8Kq2LmX4vB8nT1wZ6yC3pF5sH0jGaEeUu1\n",
+            "allow.txt:1: unknown rule (not shown: it may be a secret)"},
            {"rule: aws-key\n", "allow.txt:1: unknown rule \"aws-key\"; the rules are"},
            {"\n\nvalue-sha256: abc\n", "allow.txt:3: value-sha256: wants 64 hex digits"},
            {"regex: ([a-z\n", "allow.txt:1: regex: not a valid"},
