@@ -115,6 +115,8 @@ void AddDrill(CLI::App& app, Context& ctx, int& rc);
 // API access (cmd_token.cc): `token create|list|rm` and `audit`, on the state directory.
 void AddToken(CLI::App& app, Context& ctx, int& rc);
 void AddAudit(CLI::App& app, Context& ctx, int& rc);
+// Secrets (cmd_secret.cc): `secret set|get|list|rm|rotate|export|import`.
+void AddSecret(CLI::App& app, Context& ctx, int& rc);
 
 // A pipeline's deploy step, carried out by the daemon (cmd_deploy.cc): POST /api/v1/deploys,
 // then follows the deploy, writing its events to `log`, until it ends; an error when it failed

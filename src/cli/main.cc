@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   AddBackup(app, ctx, rc);
   AddToken(app, ctx, rc);
   AddAudit(app, ctx, rc);
+  AddSecret(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

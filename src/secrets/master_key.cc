@@ -24,7 +24,11 @@ constexpr const char* kSaltFileName = "master.salt";
 constexpr size_t kMaxKeyFileBytes = 4096;  // a key file is 45 bytes; anything big is a mistake
 
 std::optional<std::string> Env(const MasterKeyOptions& o, const std::string& name) {
-  if (o.getenv) return o.getenv(name);
+  if (o.getenv) {
+    auto v = o.getenv(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  }
   const char* v = std::getenv(name.c_str());
   if (v == nullptr || *v == '\0') return std::nullopt;
   return std::string(v);
