@@ -143,8 +143,7 @@ ScanResult ScanDependencies(const fs::path& root, const DependencyScanOptions& o
     result.bytes += text.size();
     LockfileParse parsed = ParseLockfile(path, text);
     std::move(parsed.packages.begin(), parsed.packages.end(), std::back_inserter(packages));
-    std::move(parsed.problems.begin(), parsed.problems.end(),
-              std::back_inserter(result.problems));
+    std::move(parsed.problems.begin(), parsed.problems.end(), std::back_inserter(result.problems));
   }
   if (packages.empty()) return result;
   if (o.osv_db.empty()) {

@@ -66,12 +66,18 @@ class JsonParser {
     if (pos_ >= t_.size()) return Fail("unexpected end of input; expected a value");
     char c = t_[pos_];
     switch (c) {
-      case '{': return ParseContainer(depth, /*object=*/true);
-      case '[': return ParseContainer(depth, /*object=*/false);
-      case '"': return ParseString();
-      case 't': return ParseLiteral("true", JsonDoc::Type::kBool);
-      case 'f': return ParseLiteral("false", JsonDoc::Type::kBool);
-      case 'n': return ParseLiteral("null", JsonDoc::Type::kNull);
+      case '{':
+        return ParseContainer(depth, /*object=*/true);
+      case '[':
+        return ParseContainer(depth, /*object=*/false);
+      case '"':
+        return ParseString();
+      case 't':
+        return ParseLiteral("true", JsonDoc::Type::kBool);
+      case 'f':
+        return ParseLiteral("false", JsonDoc::Type::kBool);
+      case 'n':
+        return ParseLiteral("null", JsonDoc::Type::kNull);
       default:
         if (c == '-' || (c >= '0' && c <= '9')) return ParseNumber();
         return Fail(std::string("unexpected character '") + Printable(c) + "'; expected a value");
@@ -136,9 +142,8 @@ class JsonParser {
       __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t_.data() + pos_));
       // A control character c < 0x20 is the one with min(c, 0x1f) == c (unsigned).
       __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(chunk, _mm_set1_epi8(0x1f)), chunk);
-      __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote),
-                                               _mm_cmpeq_epi8(chunk, backslash)),
-                                  control);
+      __m128i hits = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)), control);
       int mask = _mm_movemask_epi8(hits);
       if (mask != 0) {
         pos_ += static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
@@ -285,10 +290,14 @@ int32_t Hex4(std::string_view raw, size_t i) {
   for (size_t k = i; k < i + 4; ++k) {
     char c = raw[k];
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= c - '0';
-    else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      v |= c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v |= c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v |= c - 'A' + 10;
+    else
+      return -1;
   }
   return v;
 }
@@ -308,11 +317,21 @@ std::string DecodeJsonString(std::string_view raw) {
     i = slash;
     char e = raw[++i];
     switch (e) {
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         int32_t cp = Hex4(raw, i + 1);
         if (cp < 0) {
@@ -333,7 +352,9 @@ std::string DecodeJsonString(std::string_view raw) {
         AppendUtf8(&out, (cp >= 0xD800 && cp <= 0xDFFF) ? 0xFFFD : static_cast<uint32_t>(cp));
         break;
       }
-      default: out += e; break;  // '"', '\\', '/'
+      default:
+        out += e;
+        break;  // '"', '\\', '/'
     }
   }
   return out;

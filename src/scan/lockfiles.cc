@@ -71,8 +71,7 @@ void WalkNpmV1(const JsonDoc::Value& deps, const std::string& path, LockfilePars
     }
     JsonDoc::Value version = entry.Get("version");
     if (!version.is_string()) {
-      AddProblem(out, path, key.line(),
-                 "dependency \"" + name + "\" has no \"version\" string");
+      AddProblem(out, path, key.line(), "dependency \"" + name + "\" has no \"version\" string");
     } else {
       AddNpm(out, name, version.String(), path, key.line(), entry.Get("resolved").String());
     }
@@ -104,13 +103,12 @@ void ParsePackageLock(const std::string& path, std::string_view text, LockfilePa
     if (entry.Get("link").is_true()) return;
     JsonDoc::Value version = entry.Get("version");
     if (!version.is_string()) {
-      AddProblem(out, path, key.line(),
-                   "package \"" + location + "\" has no \"version\" string");
+      AddProblem(out, path, key.line(), "package \"" + location + "\" has no \"version\" string");
       return;
     }
     JsonDoc::Value name = entry.Get("name");
-    AddNpm(out, name.is_string() ? name.String() : location.substr(nm + 13), version.String(),
-           path, key.line(), entry.Get("resolved").String());
+    AddNpm(out, name.is_string() ? name.String() : location.substr(nm + 13), version.String(), path,
+           key.line(), entry.Get("resolved").String());
   });
 }
 
@@ -129,9 +127,9 @@ void ParseComposerLock(const std::string& path, std::string_view text, LockfileP
       JsonDoc::Value name = entry.Get("name");
       JsonDoc::Value version = entry.Get("version");
       if (!name.is_string() || !version.is_string()) {
-        AddProblem(out, path, entry.line(),
-                   std::string("an entry of \"") + section +
-                       "\" lacks \"name\" or \"version\" strings");
+        AddProblem(
+            out, path, entry.line(),
+            std::string("an entry of \"") + section + "\" lacks \"name\" or \"version\" strings");
         return;
       }
       AddPackage(out, "Packagist", name.String(), version.String(), path, name.line());
@@ -165,14 +163,22 @@ LockfileParse ParseLockfile(const std::string& path, std::string_view text) {
   LockfileParse out;
   std::string_view f = BaseName(path);
   if (!IsLockfileName(f)) return out;
-  if (f == "package-lock.json" || f == "npm-shrinkwrap.json") ParsePackageLock(path, text, &out);
-  else if (f == "composer.lock") ParseComposerLock(path, text, &out);
-  else if (f == "yarn.lock") ParseYarnLock(path, text, &out);
-  else if (f == "poetry.lock") ParsePoetryLock(path, text, &out);
-  else if (f == "Cargo.lock") ParseCargoLock(path, text, &out);
-  else if (f == "go.sum") ParseGoSum(path, text, &out);
-  else if (f == "Gemfile.lock" || f == "gems.locked") ParseGemfileLock(path, text, &out);
-  else ParseRequirements(path, text, &out);
+  if (f == "package-lock.json" || f == "npm-shrinkwrap.json")
+    ParsePackageLock(path, text, &out);
+  else if (f == "composer.lock")
+    ParseComposerLock(path, text, &out);
+  else if (f == "yarn.lock")
+    ParseYarnLock(path, text, &out);
+  else if (f == "poetry.lock")
+    ParsePoetryLock(path, text, &out);
+  else if (f == "Cargo.lock")
+    ParseCargoLock(path, text, &out);
+  else if (f == "go.sum")
+    ParseGoSum(path, text, &out);
+  else if (f == "Gemfile.lock" || f == "gems.locked")
+    ParseGemfileLock(path, text, &out);
+  else
+    ParseRequirements(path, text, &out);
   // The same version installed at several places of a tree is one dependency.
   std::set<std::pair<std::string, std::string>> seen;
   std::vector<Package> unique;

@@ -30,8 +30,8 @@ namespace steward::scan {
 struct Package {
   std::string ecosystem;  // OSV's name: npm, PyPI, Go, crates.io, RubyGems, Packagist
   std::string name;
-  std::string version;    // as the lockfile writes it ("v1.2.3" in go.sum)
-  std::string path;       // the lockfile
+  std::string version;  // as the lockfile writes it ("v1.2.3" in go.sum)
+  std::string path;     // the lockfile
   int line = 0;
 };
 

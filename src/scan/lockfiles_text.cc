@@ -115,7 +115,8 @@ void ParseYarnLock(const std::string& path, std::string_view text, LockfileParse
       std::string_view spec = Unquote(header.substr(0, header.find(',')));
       size_t at = spec.find('@', 1);
       if (at == std::string_view::npos) {
-        AddProblem(out, path, n, "entry \"" + std::string(spec) + "\" names no range; expected name@range");
+        AddProblem(out, path, n,
+                   "entry \"" + std::string(spec) + "\" names no range; expected name@range");
         e.skip = true;
         return;
       }
@@ -258,8 +259,9 @@ void ParseGoSum(const std::string& path, std::string_view text, LockfileParse* o
       if (i > start) fields.push_back(line.substr(start, i - start));
     }
     if (fields.size() != 3) {
-      AddProblem(out, path, n, "expected \"module version hash\" (three fields), found " +
-                                   std::to_string(fields.size()));
+      AddProblem(out, path, n,
+                 "expected \"module version hash\" (three fields), found " +
+                     std::to_string(fields.size()));
       return;
     }
     std::string_view version = fields[1];

@@ -12,9 +12,9 @@ namespace steward::scan::lockfiles {
 namespace {
 
 struct TomlItem {
-  bool header = false;      // a [table] or [[array-table]] line
+  bool header = false;  // a [table] or [[array-table]] line
   bool array_table = false;
-  std::string table;        // header: its name; key: the table it is in
+  std::string table;  // header: its name; key: the table it is in
   std::string key;
   std::optional<std::string> value;  // string values only
   int line = 0;
@@ -123,8 +123,8 @@ class TomlScanner {
         *key += *part;
       } else {
         size_t start = pos_;
-        while (!AtEnd() && (std::isalnum(static_cast<unsigned char>(t_[pos_])) ||
-                            t_[pos_] == '_' || t_[pos_] == '-'))
+        while (!AtEnd() && (std::isalnum(static_cast<unsigned char>(t_[pos_])) || t_[pos_] == '_' ||
+                            t_[pos_] == '-'))
           ++pos_;
         if (pos_ == start) return false;
         *key += t_.substr(start, pos_ - start);
@@ -159,10 +159,18 @@ class TomlScanner {
         char e = t_[pos_ + 1];
         pos_ += 2;
         switch (e) {
-          case 'n': s += '\n'; break;
-          case 't': s += '\t'; break;
-          case '\n': ++line_; break;  // a line-ending backslash joins lines
-          default: s += e; break;     // \" \\ and, unconverted, \u escapes
+          case 'n':
+            s += '\n';
+            break;
+          case 't':
+            s += '\t';
+            break;
+          case '\n':
+            ++line_;
+            break;  // a line-ending backslash joins lines
+          default:
+            s += e;
+            break;  // \" \\ and, unconverted, \u escapes
         }
         continue;
       }
@@ -182,7 +190,8 @@ class TomlScanner {
       char close = c == '[' ? ']' : '}';
       ++pos_;
       for (;;) {
-        if (!SkipBlank()) return Fail(line, std::string("unclosed '") + c + "'; expected '" + close + "'");
+        if (!SkipBlank())
+          return Fail(line, std::string("unclosed '") + c + "'; expected '" + close + "'");
         if (Peek() == close) {
           ++pos_;
           return true;
@@ -205,8 +214,8 @@ class TomlScanner {
     }
     // Numbers, booleans, dates: up to a delimiter.
     size_t start = pos_;
-    while (!AtEnd() && t_[pos_] != '\n' && t_[pos_] != '#' && t_[pos_] != ',' &&
-           t_[pos_] != ']' && t_[pos_] != '}' && t_[pos_] != '\r')
+    while (!AtEnd() && t_[pos_] != '\n' && t_[pos_] != '#' && t_[pos_] != ',' && t_[pos_] != ']' &&
+           t_[pos_] != '}' && t_[pos_] != '\r')
       ++pos_;
     if (Trim(t_.substr(start, pos_ - start)).empty()) return Fail(line, "expected a value");
     return true;

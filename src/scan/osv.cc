@@ -65,7 +65,8 @@ std::optional<double> CvssV3(const Metrics& m) {
   bool changed = scope->second == "C";
   auto av = Weight(m, "AV", {{"N", 0.85}, {"A", 0.62}, {"L", 0.55}, {"P", 0.2}});
   auto ac = Weight(m, "AC", {{"L", 0.77}, {"H", 0.44}});
-  auto pr = Weight(m, "PR", {{"N", 0.85}, {"L", changed ? 0.68 : 0.62}, {"H", changed ? 0.5 : 0.27}});
+  auto pr =
+      Weight(m, "PR", {{"N", 0.85}, {"L", changed ? 0.68 : 0.62}, {"H", changed ? 0.5 : 0.27}});
   auto ui = Weight(m, "UI", {{"N", 0.85}, {"R", 0.62}});
   auto c = Weight(m, "C", {{"H", 0.56}, {"L", 0.22}, {"N", 0}});
   auto i = Weight(m, "I", {{"H", 0.56}, {"L", 0.22}, {"N", 0}});
@@ -75,7 +76,8 @@ std::optional<double> CvssV3(const Metrics& m) {
   double impact = changed ? 7.52 * (iss - 0.029) - 3.25 * std::pow(iss - 0.02, 15) : 6.42 * iss;
   double exploitability = 8.22 * *av * *ac * *pr * *ui;
   if (impact <= 0) return 0.0;
-  return Roundup(std::min(changed ? 1.08 * (impact + exploitability) : impact + exploitability, 10.0));
+  return Roundup(
+      std::min(changed ? 1.08 * (impact + exploitability) : impact + exploitability, 10.0));
 }
 
 std::optional<double> CvssV2(const Metrics& m) {
@@ -109,7 +111,6 @@ std::string IndexKey(std::string_view ecosystem, std::string_view name) {
   return key;
 }
 
-
 class AdvisoryReader {
  public:
   AdvisoryReader(const std::string& path, std::vector<Problem>* problems,
@@ -121,8 +122,8 @@ class AdvisoryReader {
     thread_local JsonDoc doc;
     doc.Reparse(text);
     if (!doc.ok()) {
-      Report(doc.error_line(), "column " + std::to_string(doc.error_column()) + ": " +
-                                    doc.error() + " (not valid JSON)");
+      Report(doc.error_line(), "column " + std::to_string(doc.error_column()) + ": " + doc.error() +
+                                   " (not valid JSON)");
       return std::nullopt;
     }
     Value root = doc.root();
@@ -163,8 +164,8 @@ class AdvisoryReader {
     bool wanted = false;
     root.Get("affected").ForEach([&](const Value&, const Value& entry) {
       Value package = entry.Get("package");
-      if (!wanted && wanted_->count(IndexKey(package.Get("ecosystem").String(),
-                                             package.Get("name").String())))
+      if (!wanted &&
+          wanted_->count(IndexKey(package.Get("ecosystem").String(), package.Get("name").String())))
         wanted = true;
     });
     return wanted;
@@ -240,7 +241,7 @@ class AdvisoryReader {
           if (range.type != OsvRange::Type::kGit && range_scheme && !special &&
               !IsValidVersion(*range_scheme, version)) {
             Report(v.line(), id + ": \"" + version + "\" is not a " +
-                                  std::string(SchemeName(*range_scheme)) + " version");
+                                 std::string(SchemeName(*range_scheme)) + " version");
             valid = false;
           }
           range.events.push_back(OsvEvent{kind, std::move(version)});
@@ -286,10 +287,17 @@ bool InRange(const OsvRange& r, VersionScheme scheme, std::string_view version) 
   for (const OsvEvent* e : events) {
     int c = is_zero(*e) ? 1 : CompareVersions(scheme, version, e->version).value_or(0);
     switch (e->kind) {
-      case OsvEvent::Kind::kIntroduced: if (c >= 0) affected = true; break;
-      case OsvEvent::Kind::kFixed: if (c >= 0) affected = false; break;
-      case OsvEvent::Kind::kLastAffected: if (c > 0) affected = false; break;
-      case OsvEvent::Kind::kLimit: break;
+      case OsvEvent::Kind::kIntroduced:
+        if (c >= 0) affected = true;
+        break;
+      case OsvEvent::Kind::kFixed:
+        if (c >= 0) affected = false;
+        break;
+      case OsvEvent::Kind::kLastAffected:
+        if (c > 0) affected = false;
+        break;
+      case OsvEvent::Kind::kLimit:
+        break;
     }
   }
   if (affected && !limits.empty()) {
@@ -299,7 +307,6 @@ bool InRange(const OsvRange& r, VersionScheme scheme, std::string_view version) 
   }
   return affected;
 }
-
 
 // Reads a whole file; false with errno-based text in *error.
 bool ReadWholeFile(const std::string& path, std::string* out, std::string* error) {
@@ -336,7 +343,8 @@ std::optional<double> CvssBaseScore(std::string_view vector) {
       return std::nullopt;
     return CvssV3(m);
   }
-  if (vector.starts_with("(") && vector.ends_with(")")) vector = vector.substr(1, vector.size() - 2);
+  if (vector.starts_with("(") && vector.ends_with(")"))
+    vector = vector.substr(1, vector.size() - 2);
   if (!SplitMetrics(vector, &m)) return std::nullopt;
   return CvssV2(m);
 }

@@ -78,7 +78,8 @@ bool ParseSemver(std::string_view s, bool packagist, Semver* v) {
   }
   std::string_view rest = s.substr(i);
   size_t plus = rest.find('+');
-  std::string_view build = plus == std::string_view::npos ? std::string_view() : rest.substr(plus + 1);
+  std::string_view build =
+      plus == std::string_view::npos ? std::string_view() : rest.substr(plus + 1);
   std::string_view pre = rest.substr(0, plus);
   if (plus != std::string_view::npos) {
     std::vector<std::string_view> ignored;
@@ -363,11 +364,16 @@ std::optional<VersionScheme> SchemeForEcosystem(std::string_view ecosystem) {
 
 std::string_view SchemeName(VersionScheme scheme) {
   switch (scheme) {
-    case VersionScheme::kSemver: return "SemVer";
-    case VersionScheme::kPackagist: return "Composer";
-    case VersionScheme::kGo: return "Go module";
-    case VersionScheme::kPep440: return "PEP 440";
-    case VersionScheme::kRubyGems: return "RubyGems";
+    case VersionScheme::kSemver:
+      return "SemVer";
+    case VersionScheme::kPackagist:
+      return "Composer";
+    case VersionScheme::kGo:
+      return "Go module";
+    case VersionScheme::kPep440:
+      return "PEP 440";
+    case VersionScheme::kRubyGems:
+      return "RubyGems";
   }
   return "SemVer";
 }

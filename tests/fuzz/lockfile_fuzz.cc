@@ -49,15 +49,16 @@ void CheckAdvisory(std::string_view text) {
     a->FixedVersions(i);
   }
   OsvDatabase db = OsvDatabase::FromAdvisories({*a});
-  for (const OsvAffected& af : a->affected) db.Affecting(Package{af.ecosystem, af.name, "1.2.3", "x", 1});
+  for (const OsvAffected& af : a->affected)
+    db.Affecting(Package{af.ecosystem, af.name, "1.2.3", "x", 1});
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static const char* const kNames[] = {"package-lock.json", "yarn.lock",     "requirements.txt",
-                                       "poetry.lock",       "go.sum",        "Cargo.lock",
+  static const char* const kNames[] = {"package-lock.json", "yarn.lock",    "requirements.txt",
+                                       "poetry.lock",       "go.sum",       "Cargo.lock",
                                        "Gemfile.lock",      "composer.lock"};
   unsigned selector = static_cast<uint8_t>(data[0] - '0') % 10;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);

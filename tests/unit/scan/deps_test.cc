@@ -104,9 +104,10 @@ TEST(Deps, FindingSaysWhatWhereAndWhatToUpgradeTo) {
   const Finding* text = Find(r, "golang.org/x/text", "GO-test-text-0015");
   ASSERT_NE(text, nullptr);
   EXPECT_EQ(text->fixed, (std::vector<std::string>{"v0.3.8"}));
-  EXPECT_NE(text->message.find("golang.org/x/text v0.3.7 (Go) is affected by GO-test-text-0015: "
-                               "Denial of service in golang.org/x/text/language; upgrade to v0.3.8"),
-            std::string::npos)
+  EXPECT_NE(
+      text->message.find("golang.org/x/text v0.3.7 (Go) is affected by GO-test-text-0015: "
+                         "Denial of service in golang.org/x/text/language; upgrade to v0.3.8"),
+      std::string::npos)
       << text->message;
 
   const Finding* widget = Find(r, "@scope/widget", "GHSA-test-widget-0003");
@@ -127,9 +128,7 @@ class DepsTempDir : public testing::Test {
     fs::create_directories(dir_ / ".git" / "c");
   }
   void TearDown() override { fs::remove_all(dir_); }
-  void Write(const fs::path& rel, const std::string& text) {
-    std::ofstream(dir_ / rel) << text;
-  }
+  void Write(const fs::path& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
   fs::path dir_;
 };
 
@@ -138,8 +137,8 @@ TEST_F(DepsTempDir, AMalformedLockfileDoesNotStopTheOthers) {
   Write("b/requirements.txt", "Django==3.2.0\n");
   Write(".git/c/requirements.txt", "pyyaml==5.3.1\n");  // never entered
   ScanResult r = ScanDependencies(dir_, {Fixtures() + "/osv"});
-  EXPECT_EQ(Keys(r), (std::set<Key>{{"b/requirements.txt", "Django", "3.2.0",
-                                     "PYSEC-test-django-0009"}}));
+  EXPECT_EQ(Keys(r),
+            (std::set<Key>{{"b/requirements.txt", "Django", "3.2.0", "PYSEC-test-django-0009"}}));
   bool reported = false;
   for (const Problem& p : r.problems) {
     if (p.path == "a/package-lock.json" && p.line == 1) reported = true;

@@ -37,9 +37,9 @@ LockfileParse ParseFixture(const std::string& rel) { return ParseLockfile(rel, R
 
 TEST(Lockfiles, PackageLockV3ReadsNodeModulesOnce) {
   LockfileParse p = ParseFixture("web/package-lock.json");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{"lodash@4.17.15:14", "minimist@1.2.6:18",
-                                                  "@scope/widget@2.0.0-beta.1:22",
-                                                  "express@4.18.2:28"}));
+  EXPECT_EQ(Summary(p),
+            (std::vector<std::string>{"lodash@4.17.15:14", "minimist@1.2.6:18",
+                                      "@scope/widget@2.0.0-beta.1:22", "express@4.18.2:28"}));
   EXPECT_TRUE(p.problems.empty()) << testing::PrintToString(Problems(p));
   for (const Package& pkg : p.packages) {
     EXPECT_EQ(pkg.ecosystem, "npm");
@@ -49,8 +49,8 @@ TEST(Lockfiles, PackageLockV3ReadsNodeModulesOnce) {
 
 TEST(Lockfiles, PackageLockV1WalksNestedDependencies) {
   LockfileParse p = ParseFixture("legacy/package-lock.json");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{"minimist@1.2.5:5", "mkdirp@0.5.5:8",
-                                                  "minimist@0.0.8:11"}));
+  EXPECT_EQ(Summary(p),
+            (std::vector<std::string>{"minimist@1.2.5:5", "mkdirp@0.5.5:8", "minimist@0.0.8:11"}));
   EXPECT_TRUE(p.problems.empty());
 }
 
@@ -62,8 +62,8 @@ TEST(Lockfiles, PackageLockAliasesNameTheRealPackage) {
 
 TEST(Lockfiles, YarnClassic) {
   LockfileParse p = ParseFixture("frontend/yarn.lock");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{"@babel/traverse@7.22.5:5",
-                                                  "debug@4.3.4:11", "json5@1.0.1:15"}));
+  EXPECT_EQ(Summary(p), (std::vector<std::string>{"@babel/traverse@7.22.5:5", "debug@4.3.4:11",
+                                                  "json5@1.0.1:15"}));
   EXPECT_TRUE(p.problems.empty());
 }
 
@@ -75,9 +75,9 @@ TEST(Lockfiles, YarnBerrySkipsWorkspacesAndMetadata) {
 
 TEST(Lockfiles, RequirementsKeepsOnlyPins) {
   LockfileParse p = ParseFixture("api/requirements.txt");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{"Django@3.2.0:2", "requests@2.31.0:3",
-                                                  "PyYAML@5.3.1:4", "flask@2.2.5:8",
-                                                  "numpy@1.22.0rc1:11"}));
+  EXPECT_EQ(Summary(p),
+            (std::vector<std::string>{"Django@3.2.0:2", "requests@2.31.0:3", "PyYAML@5.3.1:4",
+                                      "flask@2.2.5:8", "numpy@1.22.0rc1:11"}));
   EXPECT_TRUE(p.problems.empty()) << testing::PrintToString(Problems(p));
   EXPECT_EQ(p.packages[0].ecosystem, "PyPI");
 }
@@ -108,10 +108,10 @@ TEST(Lockfiles, PoetryLockSkipsGitSources) {
 
 TEST(Lockfiles, GoSumLeavesOutModulesOnlyConsultedForTheGraph) {
   LockfileParse p = ParseFixture("svc/go.sum");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{
-                            "github.com/gin-gonic/gin@v1.9.1:1",
-                            "golang.org/x/net@v0.0.0-20220127200216-cd36cc0744dd:4",
-                            "golang.org/x/text@v0.3.7:6"}));
+  EXPECT_EQ(Summary(p),
+            (std::vector<std::string>{"github.com/gin-gonic/gin@v1.9.1:1",
+                                      "golang.org/x/net@v0.0.0-20220127200216-cd36cc0744dd:4",
+                                      "golang.org/x/text@v0.3.7:6"}));
   EXPECT_TRUE(p.problems.empty());
 }
 
@@ -124,17 +124,17 @@ TEST(Lockfiles, CargoLockKeepsRegistryCrates) {
 
 TEST(Lockfiles, GemfileLockReadsGemSpecsWithoutPlatform) {
   LockfileParse p = ParseFixture("ruby/Gemfile.lock");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{"nokogiri@1.13.9:4", "racc@1.6.0:6",
-                                                  "rack@2.2.3.1:7",
-                                                  "rails-html-sanitizer@1.4.3:8"}));
+  EXPECT_EQ(Summary(p),
+            (std::vector<std::string>{"nokogiri@1.13.9:4", "racc@1.6.0:6", "rack@2.2.3.1:7",
+                                      "rails-html-sanitizer@1.4.3:8"}));
   EXPECT_TRUE(p.problems.empty());
 }
 
 TEST(Lockfiles, ComposerLockReadsBothSections) {
   LockfileParse p = ParseFixture("php/composer.lock");
-  EXPECT_EQ(Summary(p), (std::vector<std::string>{"symfony/http-kernel@v5.4.19:6",
-                                                  "guzzlehttp/guzzle@7.5.0:11",
-                                                  "phpunit/phpunit@9.6.3:17"}));
+  EXPECT_EQ(Summary(p),
+            (std::vector<std::string>{"symfony/http-kernel@v5.4.19:6", "guzzlehttp/guzzle@7.5.0:11",
+                                      "phpunit/phpunit@9.6.3:17"}));
   EXPECT_EQ(p.packages[0].ecosystem, "Packagist");
 }
 
@@ -149,22 +149,24 @@ TEST(Lockfiles, JsonSyntaxErrorKeepsEntriesBeforeIt) {
   ASSERT_EQ(p.problems.size(), 1u);
   EXPECT_EQ(p.problems[0].path, "app/package-lock.json");
   EXPECT_EQ(p.problems[0].line, 3);
-  EXPECT_NE(p.problems[0].message.find("column 41: expected a string key"), std::string::npos) << p.problems[0].message;
+  EXPECT_NE(p.problems[0].message.find("column 41: expected a string key"), std::string::npos)
+      << p.problems[0].message;
 }
 
 TEST(Lockfiles, TomlErrorsAreReportedAndTheNextPackageRead) {
-  LockfileParse p = ParseLockfile("Cargo.lock",
-                                  "[[package]]\n"
-                                  "name = \"broken\n"
-                                  "version = \"1.0.0\"\n"
-                                  "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
-                                  "\n"
-                                  "[[package]]\n"
-                                  "name = \"good\"\n"
-                                  "version = \"2.0.0\"\n"
-                                  "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
-                                  "this line is not toml\n"
-                                  "[[package]\n");
+  LockfileParse p =
+      ParseLockfile("Cargo.lock",
+                    "[[package]]\n"
+                    "name = \"broken\n"
+                    "version = \"1.0.0\"\n"
+                    "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+                    "\n"
+                    "[[package]]\n"
+                    "name = \"good\"\n"
+                    "version = \"2.0.0\"\n"
+                    "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+                    "this line is not toml\n"
+                    "[[package]\n");
   EXPECT_EQ(Summary(p), (std::vector<std::string>{"good@2.0.0:7"}));
   std::vector<std::string> problems = Problems(p);
   ASSERT_EQ(problems.size(), 4u) << testing::PrintToString(problems);
@@ -175,16 +177,19 @@ TEST(Lockfiles, TomlErrorsAreReportedAndTheNextPackageRead) {
 }
 
 TEST(Lockfiles, MalformedLinesInTextFormats) {
-  LockfileParse gosum = ParseLockfile("go.sum", "example.com/a v1.0.0\nexample.com/b 1.0.0 h1:x\n"
-                                                "example.com/c v1.2.0 h1:y\n");
+  LockfileParse gosum = ParseLockfile("go.sum",
+                                      "example.com/a v1.0.0\nexample.com/b 1.0.0 h1:x\n"
+                                      "example.com/c v1.2.0 h1:y\n");
   EXPECT_EQ(Summary(gosum), (std::vector<std::string>{"example.com/c@v1.2.0:3"}));
   EXPECT_EQ(gosum.problems.size(), 2u);
-  LockfileParse gems = ParseLockfile("Gemfile.lock", "GEM\n  specs:\n    rack 2.2.3\n    rake (13.0.6)\n");
+  LockfileParse gems =
+      ParseLockfile("Gemfile.lock", "GEM\n  specs:\n    rack 2.2.3\n    rake (13.0.6)\n");
   EXPECT_EQ(Summary(gems), (std::vector<std::string>{"rake@13.0.6:4"}));
   ASSERT_EQ(gems.problems.size(), 1u);
   EXPECT_EQ(gems.problems[0].line, 3);
-  LockfileParse yarn = ParseLockfile("yarn.lock", "lodash@^4:\n  version \"4.17.21\"\nnot a header\n"
-                                                  "left-pad@^1.0.0:\n  resolved \"x\"\n");
+  LockfileParse yarn = ParseLockfile("yarn.lock",
+                                     "lodash@^4:\n  version \"4.17.21\"\nnot a header\n"
+                                     "left-pad@^1.0.0:\n  resolved \"x\"\n");
   EXPECT_EQ(Summary(yarn), (std::vector<std::string>{"lodash@4.17.21:1"}));
   ASSERT_EQ(yarn.problems.size(), 2u) << testing::PrintToString(Problems(yarn));
   EXPECT_EQ(yarn.problems[0].line, 3);

@@ -14,8 +14,8 @@ std::string Fixtures() { return std::string(STEWARD_SCAN_FIXTURES) + "/deps"; }
 Advisory Make(const std::string& ecosystem, const std::string& name, const std::string& ranges_json,
               const std::string& extra = "") {
   std::string text = R"({"id": "TEST-1", "summary": "s", )" + extra +
-                     R"("affected": [{"package": {"ecosystem": ")" + ecosystem +
-                     R"(", "name": ")" + name + R"("}, "ranges": )" + ranges_json + "}]}";
+                     R"("affected": [{"package": {"ecosystem": ")" + ecosystem + R"(", "name": ")" +
+                     name + R"("}, "ranges": )" + ranges_json + "}]}";
   std::vector<Problem> problems;
   std::optional<Advisory> a = ParseAdvisory("test.json", text, &problems);
   EXPECT_TRUE(a.has_value()) << text;
@@ -40,8 +40,14 @@ TEST(Osv, IntroducedFixedAndMultipleRanges) {
   Advisory a = Make("npm", "minimist", R"([
       {"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.2.4"}]},
       {"type": "SEMVER", "events": [{"introduced": "1.0.0"}, {"fixed": "1.2.6"}]}])");
-  ExpectRange(a, {{"0.0.1", true}, {"0.2.3", true}, {"0.2.4", false}, {"0.9.0", false},
-                  {"1.0.0-beta", false}, {"1.0.0", true}, {"1.2.5", true}, {"1.2.6", false},
+  ExpectRange(a, {{"0.0.1", true},
+                  {"0.2.3", true},
+                  {"0.2.4", false},
+                  {"0.9.0", false},
+                  {"1.0.0-beta", false},
+                  {"1.0.0", true},
+                  {"1.2.5", true},
+                  {"1.2.6", false},
                   {"2.0.0", false}});
 }
 
@@ -49,16 +55,23 @@ TEST(Osv, EventsInOneRangeMayReopen) {
   // Unsorted on purpose: the schema sorts events by version before applying them.
   Advisory a = Make("PyPI", "django", R"([{"type": "ECOSYSTEM", "events": [
       {"introduced": "4.0"}, {"fixed": "4.0.6"}, {"introduced": "3.2"}, {"fixed": "3.2.14"}]}])");
-  ExpectRange(a, {{"3.1.9", false}, {"3.2", true}, {"3.2.0", true}, {"3.2.13", true},
-                  {"3.2.14", false}, {"3.2.14.post1", false}, {"4.0a1", false},
-                  {"4.0", true}, {"4.0.6", false}});
+  ExpectRange(a, {{"3.1.9", false},
+                  {"3.2", true},
+                  {"3.2.0", true},
+                  {"3.2.13", true},
+                  {"3.2.14", false},
+                  {"3.2.14.post1", false},
+                  {"4.0a1", false},
+                  {"4.0", true},
+                  {"4.0.6", false}});
 }
 
 TEST(Osv, LastAffectedIncludesItsVersion) {
   Advisory a = Make("RubyGems", "rack", R"([{"type": "ECOSYSTEM", "events": [
       {"introduced": "2.0"}, {"last_affected": "2.2.3"}]}])");
-  ExpectRange(a, {{"1.9", false}, {"2.0.0", true}, {"2.2.3", true}, {"2.2.3.1", false},
-                  {"2.2.4.rc1", false}});
+  ExpectRange(
+      a,
+      {{"1.9", false}, {"2.0.0", true}, {"2.2.3", true}, {"2.2.3.1", false}, {"2.2.4.rc1", false}});
 }
 
 TEST(Osv, LimitBoundsTheRange) {
@@ -73,7 +86,8 @@ TEST(Osv, ExplicitVersionsAndGitRangesIgnored) {
   EXPECT_FALSE(a.Affects(0, "1.0.0"));
   std::vector<Problem> problems;
   auto b = ParseAdvisory("b.json", R"({"id": "TEST-2", "affected": [{"package":
-      {"ecosystem": "PyPI", "name": "x"}, "versions": ["1.0", "1.1"]}]})", &problems);
+      {"ecosystem": "PyPI", "name": "x"}, "versions": ["1.0", "1.1"]}]})",
+                         &problems);
   ASSERT_TRUE(b.has_value());
   EXPECT_TRUE(b->Affects(0, "1.0"));
   EXPECT_TRUE(b->Affects(0, "1.0.0"));  // the same PEP 440 version
@@ -84,7 +98,8 @@ TEST(Osv, GoRangesComparePseudoVersions) {
   Advisory a = Make("Go", "golang.org/x/net", R"([{"type": "SEMVER", "events": [
       {"introduced": "0"}, {"fixed": "0.0.0-20220906165146-f3363e06e74c"}]}])");
   ExpectRange(a, {{"v0.0.0-20220127200216-cd36cc0744dd", true},
-                  {"v0.0.0-20220906165146-f3363e06e74c", false}, {"v0.1.0", false}});
+                  {"v0.0.0-20220906165146-f3363e06e74c", false},
+                  {"v0.1.0", false}});
 }
 
 TEST(Osv, SeverityFromCvssVectorsAndDatabaseSpecific) {
@@ -108,8 +123,9 @@ TEST(Osv, SeverityFromCvssVectorsAndDatabaseSpecific) {
             Severity::kHigh);
   EXPECT_EQ(severity(R"("database_specific": {"severity": "MODERATE"},)"), Severity::kMedium);
   EXPECT_EQ(severity(R"("database_specific": {"severity": "HIGH"},)"), Severity::kHigh);
-  EXPECT_EQ(severity(R"("severity": [{"type": "CVSS_V2", "score": "AV:L/AC:H/Au:M/C:P/I:N/A:N"}],)"),
-            Severity::kLow);
+  EXPECT_EQ(
+      severity(R"("severity": [{"type": "CVSS_V2", "score": "AV:L/AC:H/Au:M/C:P/I:N/A:N"}],)"),
+      Severity::kLow);
   EXPECT_EQ(severity(""), Severity::kMedium);
 }
 
@@ -118,8 +134,10 @@ TEST(Osv, NamesNormalisedPerEcosystem) {
   EXPECT_EQ(NormalizePackageName("Packagist", "Symfony/HTTP-Kernel"), "symfony/http-kernel");
   EXPECT_EQ(NormalizePackageName("npm", "JSONStream"), "JSONStream");
   std::vector<Advisory> list;
-  list.push_back(Make("PyPI", "PyYAML", R"([{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}])"));
-  list.push_back(Make("npm", "JSONStream", R"([{"type": "SEMVER", "events": [{"introduced": "0"}]}])"));
+  list.push_back(
+      Make("PyPI", "PyYAML", R"([{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}])"));
+  list.push_back(
+      Make("npm", "JSONStream", R"([{"type": "SEMVER", "events": [{"introduced": "0"}]}])"));
   list[1].id = "TEST-2";
   OsvDatabase db = OsvDatabase::FromAdvisories(std::move(list));
   EXPECT_EQ(db.Affecting(Pkg("PyPI", "pyyaml", "5.1")).size(), 1u);

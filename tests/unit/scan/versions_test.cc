@@ -25,9 +25,8 @@ void ExpectAscending(VersionScheme scheme, const std::vector<std::string>& ascen
 TEST(Versions, SemverOrdersPreReleasesAsTheSpecSays) {
   // semver.org §11's example, plus core numbers compared numerically.
   ExpectAscending(VersionScheme::kSemver,
-                  {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
-                   "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.2.0",
-                   "1.10.0", "2.0.0"});
+                  {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+                   "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.2.0", "1.10.0", "2.0.0"});
 }
 
 TEST(Versions, SemverIgnoresBuildMetadataAndAcceptsAPrefix) {
@@ -43,8 +42,7 @@ TEST(Versions, SemverIgnoresBuildMetadataAndAcceptsAPrefix) {
 TEST(Versions, Pep440OrdersDevPrePostAndEpochs) {
   ExpectAscending(VersionScheme::kPep440,
                   {"1.0.dev1", "1.0a1", "1.0a2.dev1", "1.0a2", "1.0b2", "1.0rc1", "1.0",
-                   "1.0+local.1", "1.0.post1.dev1", "1.0.post1", "1.0.1", "1.1", "2.0",
-                   "1!0.1"});
+                   "1.0+local.1", "1.0.post1.dev1", "1.0.post1", "1.0.1", "1.1", "2.0", "1!0.1"});
 }
 
 TEST(Versions, Pep440NormalisesSpellings) {
@@ -74,9 +72,8 @@ TEST(Versions, GoPseudoVersionsOrderAsPreReleases) {
 }
 
 TEST(Versions, RubyGemsLetterSegmentsArePreReleases) {
-  ExpectAscending(VersionScheme::kRubyGems,
-                  {"1.0.a", "1.0.a.1", "1.0.b1", "1.0.rc1", "1.0", "1.0.0.1", "1.1",
-                   "2.2.3", "2.2.3.1", "10.0"});
+  ExpectAscending(VersionScheme::kRubyGems, {"1.0.a", "1.0.a.1", "1.0.b1", "1.0.rc1", "1.0",
+                                             "1.0.0.1", "1.1", "2.2.3", "2.2.3.1", "10.0"});
   EXPECT_EQ(CompareVersions(VersionScheme::kRubyGems, "1.0", "1.0.0.0"), 0);
   EXPECT_EQ(CompareVersions(VersionScheme::kRubyGems, "1.0-beta", "1.0.pre.beta"), 0);
   EXPECT_EQ(CompareVersions(VersionScheme::kRubyGems, "1.0.b1", "1.0.b.1"), 0);
@@ -85,9 +82,8 @@ TEST(Versions, RubyGemsLetterSegmentsArePreReleases) {
 }
 
 TEST(Versions, PackagistReadsComposerSpellings) {
-  ExpectAscending(VersionScheme::kPackagist,
-                  {"1.0.0-alpha1", "1.0.0-beta1", "1.0.0-RC1", "v1.0.0", "1.0.1", "v5.4.19",
-                   "5.4.20"});
+  ExpectAscending(VersionScheme::kPackagist, {"1.0.0-alpha1", "1.0.0-beta1", "1.0.0-RC1", "v1.0.0",
+                                              "1.0.1", "v5.4.19", "5.4.20"});
   EXPECT_EQ(CompareVersions(VersionScheme::kPackagist, "1.0.0beta1", "1.0.0-beta1"), 0);
 }
 
