@@ -2,12 +2,19 @@
 // directly (no daemon needed: the numbers come from what deploys and incidents left behind).
 // `report dr` reads the stack, its backup repository and the recorded drills; with --runbook
 // it writes each service's DR runbook as Markdown instead.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/scan_setup.h"
 #include "promql/parser.h"
 #include "report/dora.h"
 #include "report/dr.h"
+#include "report/security.h"
 #include "state/state_store.h"
 
 namespace steward::cli {
@@ -20,6 +27,11 @@ struct ReportArgs {
   // dr
   bool runbook = false;
   std::string runbook_service;
+  // security
+  ScanArgs scan;
+  std::string since = "30d";
+  std::string max_secret_age = "90d";
+  std::string output;
 };
 
 int RunDora(const Context& ctx, const ReportArgs& a) {
@@ -96,6 +108,86 @@ int RunDr(const Context& ctx, const ReportArgs& a) {
   return kExitOk;
 }
 
+// Days in a duration flag ("90d", "12w"); errors name the flag.
+StatusOr<int> FlagDays(const std::string& flag, const std::string& text) {
+  auto ms = promql::ParseDurationMillis(text);
+  if (!ms.ok() || *ms <= 0) {
+    return InvalidArgument(flag + " " + text + ": want a positive duration such as 90d or 12w");
+  }
+  return static_cast<int>(std::max<int64_t>(1, *ms / 86'400'000));
+}
+
+int RunSecurity(const Context& ctx, const ReportArgs& a) {
+  namespace fs = std::filesystem;
+  std::string format = ctx.g.json ? "json" : a.format;
+  if (format == "table") format = "markdown";  // the report is a document; table = its Markdown
+  auto since = promql::ParseDurationMillis(a.since);
+  if (!since.ok() || *since <= 0)
+    return Fail(InvalidArgument("--since " + a.since + ": want a positive duration such as 30d"));
+  auto max_age = FlagDays("--max-secret-age", a.max_secret_age);
+  if (!max_age.ok()) return Fail(max_age.status());
+
+  std::error_code ec;
+  fs::path root = fs::absolute(a.scan.path, ec);
+  auto setup = ScanOptionsFor(ctx, a.scan, root);
+  if (!setup.ok()) return Fail(setup.status());
+  if (setup->stack) setup->options.stack = &*setup->stack;
+  bool tty = isatty(STDERR_FILENO) != 0;
+  auto outcome = scan::RunScanners(root, setup->options, [&](const std::string& what) {
+    if (tty) std::cerr << "report: scanning " << what << "…\n";
+  });
+  if (!outcome.ok()) return Fail(outcome.status());
+
+  report::SecurityInput in;
+  in.now_ms = ToUnixMillis(RealClock::Get()->WallNow());
+  in.audit_since_ms = in.now_ms - *since;
+  in.max_secret_age_days = *max_age;
+  in.stack = setup->stack ? &*setup->stack : nullptr;
+  in.scan = std::move(outcome->result);
+  in.scanned = true;
+  in.deps_scanned = outcome->deps_scanned;
+  // The records: only when the state directory exists (a report never creates one).
+  std::string state_dir = ctx.StateDir();
+  if (fs::exists(fs::path(state_dir) / "state.db", ec)) {
+    auto store = state::OpenSqliteStateStore(state_dir, RealClock::Get());
+    if (!store.ok()) return Fail(store.status());
+    auto secrets = (*store)->ListSecrets("");
+    auto tokens = (*store)->ListApiTokens();
+    auto audit = (*store)->ListAudit(in.audit_since_ms, 0);
+    if (!secrets.ok()) return Fail(secrets.status());
+    if (!tokens.ok()) return Fail(tokens.status());
+    if (!audit.ok()) return Fail(audit.status());
+    in.secrets = std::move(*secrets);
+    in.tokens = std::move(*tokens);
+    in.audit = std::move(*audit);
+  }
+  if (const char* env = std::getenv("STEWARD_MASTER_KEY_FILE"); env != nullptr && *env != 0) {
+    in.master_key_file = env;
+  } else if (fs::exists(fs::path(state_dir) / "master.key", ec)) {
+    in.master_key_file = (fs::path(state_dir) / "master.key").string();
+  }
+
+  report::SecurityReport r = report::ComputeSecurity(in);
+  std::string text;
+  if (format == "json") {
+    text = report::ToJson(r).dump(2) + "\n";
+  } else if (format == "html") {
+    text = report::ToHtml(r);
+  } else {
+    text = report::ToMarkdown(r);
+  }
+  if (a.output.empty()) {
+    std::cout << text;
+  } else {
+    std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return Fail(Internal("report security: cannot write " + a.output));
+  }
+  for (const std::string& n : outcome->notes) std::cerr << "note: " << n << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddReport(CLI::App& app, Context& ctx, int& rc) {
@@ -128,6 +220,27 @@ void AddReport(CLI::App& app, Context& ctx, int& rc) {
                "Print the DR runbook (Markdown) of every service with backup:, or of SERVICE");
   dr->add_option("service", a.runbook_service, "With --runbook: only this service");
   dr->callback([&] { rc = RunDr(ctx, a); });
+
+  auto* sec = report->add_subcommand(
+      "security",
+      "Security posture: scanner findings by severity, secret ages and rotations, API tokens, "
+      "the audit log, and pass/fail controls for the stack, as Markdown, HTML or JSON "
+      "(docs/reports.md)");
+  sec->add_option("path", a.scan.path, "Directory to scan (default: the current one)");
+  sec->add_option("--format", a.format, "markdown, html or json (table is markdown)")
+      ->check(CLI::IsMember({"table", "markdown", "html", "json"}));
+  sec->add_flag("--json", ctx.g.json, "Same as --format json");
+  sec->add_option("--osv-db", a.scan.osv_db,
+                  "Directory of OSV advisories for the dependency scan (default $STEWARD_OSV_DB)");
+  sec->add_flag("--history", a.scan.history, "Also scan the git history for secrets");
+  sec->add_option("--baseline", a.scan.baseline, "Findings in this baseline stay quiet");
+  sec->add_option("--allowlist", a.scan.allowlist, "Secret scanner allowlist");
+  sec->add_option("--stack", a.scan.stack, "Stack file to check (default PATH/steward.yaml)");
+  sec->add_option("--since", a.since, "Audit log window")->capture_default_str();
+  sec->add_option("--max-secret-age", a.max_secret_age, "Secrets older than this fail SEC-05")
+      ->capture_default_str();
+  sec->add_option("--output,-o", a.output, "Write the report to this file");
+  sec->callback([&] { rc = RunSecurity(ctx, a); });
 }
 
 }  // namespace steward::cli

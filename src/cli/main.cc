@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.h"
+#include "cli/scan_setup.h"
 
 int main(int argc, char** argv) {
   using namespace steward::cli;
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   AddToken(app, ctx, rc);
   AddAudit(app, ctx, rc);
   AddSecret(app, ctx, rc);
+  AddScan(app, ctx, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

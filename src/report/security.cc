@@ -101,19 +101,22 @@ std::vector<Control> Controls(const SecurityInput& in, const SecurityReport& r) 
                           "No critical or high risk in Dockerfiles, manifests or the stack",
                           "config", scan::Severity::kHigh, "no scan ran"));
 
-  if (in.stack == nullptr || in.stack->services.empty()) {
-    c.push_back(Make("SEC-04", "Every service has a health check", "n/a", "no services"));
+  // The stack's own check is the config scanner's rule; the control reads its findings.
+  const char* health_title = "Every service has a health check";
+  if (in.stack == nullptr || in.stack->services.empty() || !in.scanned) {
+    c.push_back(Make("SEC-04", health_title, "n/a", "no stack scanned"));
   } else {
-    std::vector<std::string> missing;
-    for (const config::Service& s : in.stack->services) {
-      if (s.health.kind == config::HealthCheckKind::kNone) missing.push_back(s.name);
-    }
-    c.push_back(missing.empty()
-                    ? Make("SEC-04", "Every service has a health check", "pass",
+    int64_t missing = std::count_if(in.scan.findings.begin(), in.scan.findings.end(),
+                                    [](const scan::Finding& f) {
+                                      return f.rule == "stack-no-health-check";
+                                    });
+    c.push_back(missing == 0
+                    ? Make("SEC-04", health_title, "pass",
                            Plural(static_cast<int64_t>(in.stack->services.size()), "service",
                                   "services") + " checked")
-                    : Make("SEC-04", "Every service has a health check", "fail",
-                           "without one: " + NameList(missing)));
+                    : Make("SEC-04", health_title, "fail",
+                           Plural(missing, "service", "services") +
+                               " without one (rule stack-no-health-check)"));
   }
 
   std::string age_title =

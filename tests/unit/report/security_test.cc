@@ -68,7 +68,9 @@ TEST(SecurityReport, ControlsFollowFindingsSecretsTokensAndTheStack) {
   in.deps_scanned = true;
   in.scan.findings = {Found("deps", "GHSA-1", scan::Severity::kCritical, "package-lock.json", 12),
                       Found("config", "dockerfile-latest-tag", scan::Severity::kMedium,
-                            "Dockerfile", 1)};
+                            "Dockerfile", 1),
+                      Found("config", "stack-no-health-check", scan::Severity::kMedium,
+                            "steward.yaml", 9)};
   in.secrets = {Secret("db_pw", 1, "previous", kNow - 200 * kDay),
                 Secret("db_pw", 2, "current", kNow - 2 * kDay),
                 Secret("old_key", 1, "current", kNow - 120 * kDay),
@@ -82,7 +84,7 @@ TEST(SecurityReport, ControlsFollowFindingsSecretsTokensAndTheStack) {
   EXPECT_EQ(Find(r, "SEC-02").status, "fail");
   EXPECT_EQ(Find(r, "SEC-03").status, "pass");  // only a medium config finding
   EXPECT_EQ(Find(r, "SEC-04").status, "fail");
-  EXPECT_THAT(Find(r, "SEC-04").detail, HasSubstr("worker"));
+  EXPECT_THAT(Find(r, "SEC-04").detail, HasSubstr("1 service without one"));
   EXPECT_EQ(Find(r, "SEC-05").status, "fail");
   EXPECT_THAT(Find(r, "SEC-05").detail, HasSubstr("old_key (120 days)"));
   EXPECT_THAT(Find(r, "SEC-05").detail, Not(HasSubstr("db_pw")));
