@@ -102,6 +102,10 @@ bool IsLoopbackHost(std::string_view host) {
   return dots == 2;
 }
 
+bool ExemptFromFailureLimit(std::string_view remote) {
+  return remote == "127.0.0.1" || remote == "::1" || remote == "::ffff:127.0.0.1";
+}
+
 StatusOr<std::string> NewApiToken() {
   unsigned char raw[32];
   size_t got = 0;

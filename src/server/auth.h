@@ -84,6 +84,13 @@ class TokenAuthenticator {
   std::map<std::string, Cached> cache_;  // by SHA-256
 };
 
+// The addresses this machine's own clients (the CLI, a local Grafana) connect from by default:
+// 127.0.0.1 and ::1 (also as ::ffff:127.0.0.1). They are not limited, as fail2ban ignores
+// localhost: a misconfigured local client would otherwise lock the operator's CLI out for good,
+// and a 256-bit token is not brute-forced anyway. Every other address, the rest of 127.0.0.0/8
+// included, is.
+bool ExemptFromFailureLimit(std::string_view remote);
+
 // Failed authentications per remote address. After max_failures inside `window` the address
 // is refused (429) for `block`; the count starts afresh after a window without the limit
 // reached. At most max_entries addresses are tracked: when full, expired entries go first,

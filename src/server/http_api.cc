@@ -210,7 +210,9 @@ bool CheckAccess(TokenAuthenticator& auth, FailureLimiter& failures, const CorsP
     return false;
   }
   if (!NeedsToken(req.path)) return true;
-  if (Duration wait = failures.Blocked(req.remote_addr); wait.count() > 0) {
+  const bool limited = !ExemptFromFailureLimit(req.remote_addr);
+  if (Duration wait = limited ? failures.Blocked(req.remote_addr) : Duration(0);
+      wait.count() > 0) {
     const int64_t secs = (wait.count() + 999) / 1000;
     res.set_header("Retry-After", std::to_string(secs));
     JsonError(res, 429, "too_many_requests",
@@ -223,7 +225,7 @@ bool CheckAccess(TokenAuthenticator& auth, FailureLimiter& failures, const CorsP
   std::optional<Principal> who;
   if (header.rfind(prefix, 0) == 0) who = auth.Authenticate(header.substr(prefix.size()));
   if (!who) {
-    failures.RecordFailure(req.remote_addr);
+    if (limited) failures.RecordFailure(req.remote_addr);
     res.set_header("WWW-Authenticate", "Bearer");
     // Neither the path's content nor the token sent is given back to whoever asks without one.
     JsonError(res, 401, "unauthorized",

@@ -125,6 +125,14 @@ TEST(FailureLimiter, MemoryIsBoundedUnderAFloodOfAddresses) {
   EXPECT_LE(limiter.tracked(), 50u);
 }
 
+TEST(FailureLimiter, OnlyTheDefaultLocalClientAddressesAreExempt) {
+  EXPECT_TRUE(ExemptFromFailureLimit("127.0.0.1"));
+  EXPECT_TRUE(ExemptFromFailureLimit("::1"));
+  EXPECT_TRUE(ExemptFromFailureLimit("::ffff:127.0.0.1"));
+  for (const char* remote : {"127.0.0.9", "10.0.0.1", "192.168.1.20", "::ffff:10.0.0.1", ""})
+    EXPECT_FALSE(ExemptFromFailureLimit(remote)) << remote;
+}
+
 TEST(Cors, OffByDefaultAndExactOriginsOnly) {
   CorsPolicy off;
   EXPECT_EQ(off.AllowOrigin("https://grafana.example.com"), "");
