@@ -80,8 +80,8 @@ std::vector<SecretRule> MakeRules() {
       {"generic-high-entropy", "High-entropy string", S::kMedium, K::kHighEntropy,
        R"(([A-Za-z_][A-Za-z0-9_.-]{0,40}))" ASSIGN
        R"(["']?([A-Za-z0-9+/=_-]{20,256})(?:[^A-Za-z0-9+/=_-]|$))",
-       false, 2, 1, 600, {},
-       R"((?:=|:|=>)[ \t]*["']?[A-Za-z0-9+/=_-]{20,256}(?:[^A-Za-z0-9+/=_-]|$))"},
+       false, 2, 1, 320, {}, R"(([A-Za-z_][A-Za-z0-9_.-]{0,40})["']?[ \t]*)",
+       R"((?:=|:|:=|=>)[ \t]*["']?([A-Za-z0-9+/=_-]{20,256})(?:[^A-Za-z0-9+/=_-]|$))"},
   };
   return rules;
 }
@@ -367,6 +367,7 @@ void AppendSecretFindings(std::string_view data, const std::vector<SecretHit>& h
 
 struct SecretMatcher::Verifier {
   std::regex re;      // anchored at the end: the leftmost match that ends at a given offset
+  std::regex head;    // split rules: the head, anchored at the end
   std::regex search;  // the pattern alone, for the keyword engine
 };
 
@@ -399,7 +400,8 @@ StatusOr<std::unique_ptr<SecretMatcher>> SecretMatcher::Create(double min_entrop
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < rules.size(); ++i) {
-    patterns.emplace_back(rules[i].hs_pattern.empty() ? rules[i].pattern : rules[i].hs_pattern);
+    const bool split = !rules[i].tail.empty();
+    patterns.emplace_back(split ? rules[i].tail : rules[i].pattern);
     unsigned f = HS_FLAG_MULTILINE;
     if (rules[i].caseless) f |= HS_FLAG_CASELESS;
     flags.push_back(f);
@@ -409,7 +411,8 @@ StatusOr<std::unique_ptr<SecretMatcher>> SecretMatcher::Create(double min_entrop
     auto v = std::make_unique<Verifier>();
     try {
       // Anchored at the end: the leftmost match that ends where Hyperscan said.
-      v->re = std::regex("(?:" + std::string(rules[i].pattern) + ")$", syntax);
+      v->re = std::regex("(?:" + patterns.back() + ")$", syntax);
+      if (split) v->head = std::regex("(?:" + std::string(rules[i].head) + ")$", syntax);
       if (engine == Engine::kKeywords) v->search = std::regex(std::string(rules[i].pattern), syntax);
     } catch (const std::regex_error& e) {
       return Internal("secret rule " + std::string(rules[i].id) + ": " + e.what());
@@ -517,11 +520,28 @@ bool SecretMatcher::Verify(std::string_view data, size_t rule, size_t end,
   if (lo > 0) flags |= std::regex_constants::match_prev_avail;
   std::cmatch m;
   if (!std::regex_search(first, last, m, verifiers_[rule]->re, flags)) return false;
-  if (!m[r.value_group].matched) return false;
-  size_t begin = lo + static_cast<size_t>(m.position(r.value_group));
-  std::string_view value = data.substr(begin, static_cast<size_t>(m.length(r.value_group)));
+  const bool split = !r.tail.empty();
+  int value_group = split ? 1 : r.value_group;
+  if (!m[value_group].matched) return false;
+  size_t begin = lo + static_cast<size_t>(m.position(value_group));
+  std::string_view value = data.substr(begin, static_cast<size_t>(m.length(value_group)));
   std::string_view key;
-  if (r.key_group > 0 && m[r.key_group].matched) {
+  if (split) {
+    // The head ends where the tail starts, on the same line, and is short (a name, a quote,
+    // blanks): 64 bytes hold it.
+    size_t head_end = lo + static_cast<size_t>(m.position(0));
+    size_t head_lo = std::max(lo, head_end > 64 ? head_end - 64 : 0);
+    std::cmatch hm;
+    auto hflags = head_lo > 0 ? std::regex_constants::match_prev_avail
+                              : std::regex_constants::match_default;
+    if (!std::regex_search(data.data() + head_lo, data.data() + head_end, hm,
+                           verifiers_[rule]->head, hflags) ||
+        !hm[1].matched) {
+      return false;
+    }
+    key = data.substr(head_lo + static_cast<size_t>(hm.position(1)),
+                      static_cast<size_t>(hm.length(1)));
+  } else if (r.key_group > 0 && m[r.key_group].matched) {
     key = data.substr(lo + static_cast<size_t>(m.position(r.key_group)),
                       static_cast<size_t>(m.length(r.key_group)));
   }
@@ -557,22 +577,40 @@ void SecretMatcher::KeywordCandidates(std::string_view data,
     // The generic rule has no keyword of its own: its assignment operators stand in.
     std::vector<std::string_view> keywords = r.keywords;
     if (keywords.empty()) keywords = {"=", ":"};
-    std::set<size_t> lines_done;
+    // A match holding the keyword at `at` lies within max_match of it. The regex runs on a
+    // window of the line around it, never on a whole (maybe megabytes long) line: libstdc++'s
+    // regex recurses once per character. Windows reach 3 × max_match ahead, so a keyword
+    // within 2 × max_match of the last window's start needs no window of its own.
+    const size_t m = r.max_match;
+    std::set<size_t> starts;
     for (std::string_view kw : keywords) {
       for (size_t at = lower.find(kw); at != std::string::npos; at = lower.find(kw, at + 1)) {
-        size_t begin = lower.rfind('\n', at);
-        begin = begin == std::string::npos ? 0 : begin + 1;
-        size_t end = lower.find('\n', at);
-        if (end == std::string::npos) end = lower.size();
-        at = end;
-        if (!lines_done.insert(begin).second) continue;
-        const char* first = data.data() + begin;
-        const char* last = data.data() + end;
-        for (std::cregex_iterator it(first, last, verifiers_[i]->search), stop; it != stop;
-             ++it) {
-          out->push_back(Candidate{static_cast<unsigned>(i),
-                                   begin + static_cast<size_t>(it->position(0) + it->length(0))});
-        }
+        starts.insert(at);
+      }
+    }
+    size_t covered = 0;  // keywords before this have been in a window
+    bool any = false;
+    for (size_t at : starts) {
+      if (any && at < covered) continue;
+      any = true;
+      size_t line_begin = lower.rfind('\n', at);
+      line_begin = line_begin == std::string::npos ? 0 : line_begin + 1;
+      size_t line_end = lower.find('\n', at);
+      if (line_end == std::string::npos) line_end = lower.size();
+      size_t begin = std::max(line_begin, at > m ? at - m : 0);
+      size_t end = std::min(line_end, at + 3 * m);
+      covered = std::min(end, at + 2 * m);
+      if (end == line_end) covered = line_end;
+      auto flags = begin > line_begin ? std::regex_constants::match_prev_avail
+                                      : std::regex_constants::match_default;
+      for (std::cregex_iterator it(data.data() + begin, data.data() + end,
+                                   verifiers_[i]->search, flags),
+           stop;
+           it != stop; ++it) {
+        size_t match_end = begin + static_cast<size_t>(it->position(0) + it->length(0));
+        // Cut by the window, not ended by the text: its keyword's own window has it whole.
+        if (match_end == end && end < line_end) continue;
+        out->push_back(Candidate{static_cast<unsigned>(i), match_end});
       }
     }
   }

@@ -47,10 +47,13 @@ struct SecretRule {
   int key_group = 0;    // capture group of the assigned name (kHighEntropy), 0: none
   size_t max_match = 600;  // longest match in bytes: the verification window
   std::vector<std::string_view> keywords;  // literals every match contains (case-insensitive)
-  // What Hyperscan runs when `pattern` is too slow for it: a pattern that ends wherever
-  // `pattern` ends (its tail), verified with `pattern`. The generic rule's name part before
-  // "=" costs Hyperscan 60× its value part.
-  std::string_view hs_pattern = {};
+  // A rule may be split in two when its head is costly: `pattern` = `head` + `tail`, where
+  // Hyperscan and the end-anchored verification run `tail` alone (its group 1 is the value) and
+  // `head` (group 1: the name) is then checked right before where `tail` starts. The generic
+  // rule's name part costs Hyperscan 60× its value part, and std::regex, trying every start
+  // in a window, 100× on a minified line with thousands of assignments.
+  std::string_view head = {};
+  std::string_view tail = {};
 };
 
 // All rules, in a fixed order (a rule's index is its Hyperscan id).

@@ -297,6 +297,29 @@ TEST(SecretMatcher, KeywordEngineAgreesWithHyperscan) {
   EXPECT_EQ(total, Expected().size());
 }
 
+// Minified files have megabyte lines; libstdc++'s std::regex recurses per character, so the
+// verifying regexes must only ever see short windows (regression guard for both engines).
+TEST(SecretMatcher, MegabyteLinesNeitherCrashNorHideASecret) {
+  std::string token = "ghp_Zr8Kq2LmX4vB8nT1wZ6yC3pF5sH0jGaEeUu1";
+  std::string line;
+  for (int i = 0; i < 4000; ++i) line += "a" + std::to_string(i) + "=Qk3Z9pL2mN8xR4vT7wY1;";
+  line += "eyJ" + std::string(300000, 'A') + ".eyJ" + std::string(300000, 'B') + "." +
+          std::string(300000, 'C') + ";";
+  line += std::string(2000000, 'x') + ":" + std::string(100000, 'Q') + " t=" + token + ";";
+  for (auto engine : {SecretMatcher::Engine::kHyperscan, SecretMatcher::Engine::kKeywords}) {
+    auto m = SecretMatcher::Create(4.0, engine);
+    ASSERT_TRUE(m.ok());
+    auto scratch = (*m)->NewScratch();
+    ASSERT_TRUE(scratch.ok());
+    std::vector<SecretHit> hits;
+    ASSERT_TRUE((*m)->Find(line, &*scratch, &hits).ok());
+    size_t found = 0;
+    for (const SecretHit& h : hits) found += h.value == token;
+    EXPECT_EQ(found, 1u) << static_cast<int>(engine);
+    EXPECT_EQ(hits.size(), 4001u) << "every a<i>= value and the token";
+  }
+}
+
 // ---- allowlist -------------------------------------------------------------------------------
 
 TEST(SecretAllowlist, SuppressesExactlyWhatItNames) {
