@@ -2,8 +2,8 @@
 // whether a daemon runs or not (the daemon looks tokens up per call). A token is printed once,
 // at creation; only its SHA-256 is stored (docs/api.md, "Scopes").
 #include <filesystem>
-#include <optional>
 #include <iostream>
+#include <optional>
 
 #include "cli/cli.h"
 #include "server/audit.h"
@@ -137,11 +137,10 @@ void AddToken(CLI::App& app, Context& ctx, int& rc) {
   static TokenArgs a;
   auto* cmd = app.add_subcommand("token", "API tokens with scopes (read, deploy, admin)");
   cmd->require_subcommand(1);
-  auto* create = cmd->add_subcommand(
-      "create", "Make a token and print it once (only its SHA-256 is kept)");
+  auto* create =
+      cmd->add_subcommand("create", "Make a token and print it once (only its SHA-256 is kept)");
   create->add_option("name", a.name, "Its name, shown in the audit log")->required();
-  create->add_option("--scope", a.scope, "read, deploy or admin (docs/api.md, Scopes)")
-      ->required();
+  create->add_option("--scope", a.scope, "read, deploy or admin (docs/api.md, Scopes)")->required();
   create->add_flag("--json", ctx.g.json, "Print {name, scope, token}");
   create->callback([&] { rc = RunCreate(ctx, a); });
   auto* list = cmd->add_subcommand("list", "Tokens, their scopes and last use (never values)");

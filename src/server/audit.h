@@ -6,11 +6,10 @@
 // Thread safety: the functions are safe from every HTTP worker (the store serialises writes).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "state/state_store.h"
 

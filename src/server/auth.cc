@@ -1,14 +1,13 @@
 #include "server/auth.h"
 
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <regex>
-
-#include <openssl/evp.h>
-#include <spdlog/spdlog.h>
 
 namespace steward::server {
 namespace {
@@ -34,9 +33,9 @@ std::string Hex(const unsigned char* data, size_t n) {
 // POSTs that only compute an answer: Grafana and promtool send PromQL as forms, and plan
 // changes nothing.
 bool ReadOnlyPost(std::string_view path) {
-  for (std::string_view p : {"/api/v1/query", "/api/v1/query_range", "/api/v1/series",
-                             "/api/v1/labels", "/api/v1/format_query", "/api/v1/query_exemplars",
-                             "/api/v1/plan"})
+  for (std::string_view p :
+       {"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
+        "/api/v1/format_query", "/api/v1/query_exemplars", "/api/v1/plan"})
     if (path == p) return true;
   return false;
 }
@@ -64,9 +63,12 @@ bool DeployCall(std::string_view method, std::string_view path) {
 
 std::string_view ScopeName(Scope s) {
   switch (s) {
-    case Scope::kRead: return "read";
-    case Scope::kDeploy: return "deploy";
-    case Scope::kAdmin: return "admin";
+    case Scope::kRead:
+      return "read";
+    case Scope::kDeploy:
+      return "deploy";
+    case Scope::kAdmin:
+      return "admin";
   }
   return "admin";
 }
@@ -96,8 +98,10 @@ bool IsLoopbackHost(std::string_view host) {
   // 127.a.b.c with decimal parts only: "127.evil.example" is a name, not a loopback address.
   int dots = 0;
   for (char c : host.substr(4)) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return false;
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return false;
   }
   return dots == 2;
 }
@@ -181,9 +185,9 @@ std::optional<Principal> TokenAuthenticator::Authenticate(std::string_view token
   }
   if (it->second.touched == MonoTime{} || now - it->second.touched >= kTouchEvery) {
     it->second.touched = now;
-    const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                clock_->WallNow().time_since_epoch())
-                                .count();
+    const int64_t wall_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_->WallNow().time_since_epoch())
+            .count();
     if (Status st = store_->TouchApiToken(it->second.who.name, wall_ms); !st.ok())
       spdlog::warn("msg=\"api token last-use not recorded\" name={} error=\"{}\"",
                    it->second.who.name, st.message());
@@ -191,8 +195,7 @@ std::optional<Principal> TokenAuthenticator::Authenticate(std::string_view token
   return it->second.who;
 }
 
-FailureLimiter::FailureLimiter(Options options, Clock* clock)
-    : opt_(options), clock_(clock) {}
+FailureLimiter::FailureLimiter(Options options, Clock* clock) : opt_(options), clock_(clock) {}
 
 Duration FailureLimiter::Blocked(const std::string& remote) {
   std::lock_guard<std::mutex> l(mu_);
@@ -235,10 +238,11 @@ void FailureLimiter::MakeRoom(MonoTime now) {
     it = expired ? entries_.erase(it) : std::next(it);
   }
   if (entries_.size() < opt_.max_entries) return;
-  auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-    return std::max(a.second.window_start, a.second.blocked_until) <
-           std::max(b.second.window_start, b.second.blocked_until);
-  });
+  auto oldest =
+      std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+        return std::max(a.second.window_start, a.second.blocked_until) <
+               std::max(b.second.window_start, b.second.blocked_until);
+      });
   entries_.erase(oldest);
 }
 
@@ -267,8 +271,7 @@ Status CheckApiListen(std::string_view host, const std::string& tls_cert,
   for (const std::string* f : {&tls_cert, &tls_key}) {
     if (f->empty()) continue;
     if (access(f->c_str(), R_OK) != 0)
-      return ErrnoError("TLS " + std::string(f == &tls_cert ? "certificate " : "key ") + *f,
-                        errno);
+      return ErrnoError("TLS " + std::string(f == &tls_cert ? "certificate " : "key ") + *f, errno);
   }
   if (!tls_cert.empty() || insecure_listen || IsLoopbackHost(host)) return Status::OK();
   return InvalidArgument(

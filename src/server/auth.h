@@ -27,7 +27,7 @@ namespace steward::server {
 
 enum class Scope { kRead = 0, kDeploy = 1, kAdmin = 2 };
 
-std::string_view ScopeName(Scope s);                 // "read", "deploy", "admin"
+std::string_view ScopeName(Scope s);  // "read", "deploy", "admin"
 std::optional<Scope> ParseScope(std::string_view s);
 inline bool ScopeAllows(Scope have, Scope need) { return have >= need; }
 

@@ -3,6 +3,8 @@
 // non-loopback refusal and HTTPS between the CLI and the daemon — and no token anywhere it
 // should not be.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,9 +12,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 #include "base/clock.h"
 #include "integration/harness.h"
@@ -46,9 +45,8 @@ struct Answer {
   std::string allow_origin;
 };
 
-Answer Call(int port, const std::string& method, const std::string& path,
-            const std::string& token, const std::string& body = "{}",
-            const httplib::Headers& extra = {}) {
+Answer Call(int port, const std::string& method, const std::string& path, const std::string& token,
+            const std::string& body = "{}", const httplib::Headers& extra = {}) {
   httplib::Client cli("127.0.0.1", port);
   cli.set_connection_timeout(2, 0);
   cli.set_read_timeout(30, 0);
@@ -71,8 +69,8 @@ Answer Call(int port, const std::string& method, const std::string& path,
 // One HTTP/1.1 request from a chosen loopback source address (127.0.0.0/8 all reaches this
 // machine), so a test can be a "different client" to the failed-auth limiter. Returns the
 // status and the raw answer.
-int RawPost(int port, const std::string& source, const std::string& path,
-            const std::string& token, std::string* answer) {
+int RawPost(int port, const std::string& source, const std::string& path, const std::string& token,
+            std::string* answer) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   sockaddr_in local{};
@@ -116,8 +114,8 @@ nlohmann::json Audit(Project& p, std::string* raw = nullptr) {
 }
 
 // The newest audit record for method and path, or null.
-nlohmann::json Find(const nlohmann::json& audit, const std::string& method,
-                    const std::string& path, int status) {
+nlohmann::json Find(const nlohmann::json& audit, const std::string& method, const std::string& path,
+                    int status) {
   for (const auto& r : audit)
     if (r.value("method", "") == method && r.value("path", "") == path &&
         r.value("status", 0) == status)
@@ -249,12 +247,12 @@ TEST(ApiSecurity, ScopesDecideAndEveryMutatingCallIsAudited) {
 
   // A revoked token stops working (within the daemon's few-second cache).
   ASSERT_EQ(p.Steward({"token", "rm", "viewer"}).exit_code, 0);
-  EXPECT_TRUE(PollUntil([&] { return Call(port, "GET", "/api/v1/status", viewer).status == 401; },
-                        10000));
+  EXPECT_TRUE(
+      PollUntil([&] { return Call(port, "GET", "/api/v1/status", viewer).status == 401; }, 10000));
 
   // CORS is off: a preflight is refused and no answer allows an origin.
-  a = Call(port, "OPTIONS", "/api/v1/status", "", "", {{"Origin", "https://evil.example"},
-                                                       {"Access-Control-Request-Method", "GET"}});
+  a = Call(port, "OPTIONS", "/api/v1/status", "", "",
+           {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "GET"}});
   EXPECT_EQ(a.status, 403);
   EXPECT_EQ(a.allow_origin, "");
   a = Call(port, "GET", "/api/v1/status", admin, "", {{"Origin", "https://evil.example"}});
@@ -278,8 +276,8 @@ TEST(ApiSecurity, ScopesDecideAndEveryMutatingCallIsAudited) {
 TEST(ApiSecurity, FailedAuthIsLimitedPerAddressAndBodiesBySize) {
   Project p;
   p.WriteStack(kStack);
-  RunResult r = p.Steward({"apply", "--listen", "127.0.0.1:0", "--cors-origin",
-                           "https://grafana.example.com"});
+  RunResult r = p.Steward(
+      {"apply", "--listen", "127.0.0.1:0", "--cors-origin", "https://grafana.example.com"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const int port = DaemonJson(p).value("port", 0);
   const std::string admin = AdminToken(p);
@@ -312,9 +310,9 @@ TEST(ApiSecurity, FailedAuthIsLimitedPerAddressAndBodiesBySize) {
   EXPECT_EQ(too_large["actor"], "admin");
 
   // CORS for the configured origin only.
-  Answer pre = Call(port, "OPTIONS", "/api/v1/query", "", "",
-                    {{"Origin", "https://grafana.example.com"},
-                     {"Access-Control-Request-Method", "POST"}});
+  Answer pre =
+      Call(port, "OPTIONS", "/api/v1/query", "", "",
+           {{"Origin", "https://grafana.example.com"}, {"Access-Control-Request-Method", "POST"}});
   EXPECT_EQ(pre.status, 204);
   EXPECT_EQ(pre.allow_origin, "https://grafana.example.com");
   pre = Call(port, "OPTIONS", "/api/v1/query", "", "", {{"Origin", "https://other.example"}});
@@ -345,13 +343,14 @@ TEST(ApiSecurity, TheCliSpeaksHttpsToADaemonWithACertificate) {
   p.WriteStack(kStack);
   const std::string cert = p.dir() + "/tls/cert.pem", key = p.dir() + "/tls/key.pem";
   std::filesystem::create_directories(p.dir() + "/tls");
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-                    "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-                    key + " -out " + cert + " >/dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
-  RunResult r = p.Steward(
-      {"apply", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
+  RunResult r =
+      p.Steward({"apply", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto info = DaemonJson(p);
   EXPECT_EQ(info["scheme"], "https");

@@ -17,8 +17,8 @@ TEST(Scopes, ReadCoversGetsAndQueryPostsOnly) {
     EXPECT_EQ(RequiredScope("GET", path), Scope::kRead) << path;
     EXPECT_EQ(RequiredScope("HEAD", path), Scope::kRead) << path;
   }
-  for (const char* path : {"/api/v1/query", "/api/v1/query_range", "/api/v1/series",
-                           "/api/v1/labels", "/api/v1/plan"})
+  for (const char* path :
+       {"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels", "/api/v1/plan"})
     EXPECT_EQ(RequiredScope("POST", path), Scope::kRead) << path;
 }
 
@@ -33,11 +33,11 @@ TEST(Scopes, DeployCoversReleaseWork) {
 }
 
 TEST(Scopes, AdminCoversDestructionAndAnythingUnknown) {
-  for (const char* path : {"/api/v1/destroy", "/api/v1/down", "/-/reload",
-                           "/api/v1/admin/tsdb/flush", "/api/v1/secrets/db-password",
-                           "/api/v1/tokens", "/api/v1/something-new",
-                           // near misses of deploy routes stay closed
-                           "/api/v1/services/web/rollback/x", "/api/v1/applyx"})
+  for (const char* path :
+       {"/api/v1/destroy", "/api/v1/down", "/-/reload", "/api/v1/admin/tsdb/flush",
+        "/api/v1/secrets/db-password", "/api/v1/tokens", "/api/v1/something-new",
+        // near misses of deploy routes stay closed
+        "/api/v1/services/web/rollback/x", "/api/v1/applyx"})
     EXPECT_EQ(RequiredScope("POST", path), Scope::kAdmin) << path;
   EXPECT_EQ(RequiredScope("PUT", "/api/v1/apply"), Scope::kAdmin);
   EXPECT_EQ(RequiredScope("DELETE", "/api/v1/incidents/4"), Scope::kAdmin);
@@ -182,8 +182,8 @@ TEST(Listen, NonLoopbackNeedsTlsOrTheExplicitFlag) {
     EXPECT_NE(st.message().find("--insecure-listen"), std::string::npos) << st.message();
     EXPECT_TRUE(CheckApiListen(host, "", "", true).ok()) << host;
   }
-  Status missing = CheckApiListen("0.0.0.0", "/nonexistent/cert.pem", "/nonexistent/key.pem",
-                                  false);
+  Status missing =
+      CheckApiListen("0.0.0.0", "/nonexistent/cert.pem", "/nonexistent/key.pem", false);
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.message().find("/nonexistent/cert.pem"), std::string::npos)
       << missing.message();
@@ -194,9 +194,9 @@ TEST(Listen, NonLoopbackNeedsTlsOrTheExplicitFlag) {
 // A stored token is found by its hash, its last use is recorded, and a removed one stops
 // working once the short cache expires.
 TEST(TokenAuthenticator, AdminTokenAndStoredTokens) {
-  std::string dir = (std::filesystem::temp_directory_path() /
-                     ("auth_test_" + std::to_string(::getpid())))
-                        .string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("auth_test_" + std::to_string(::getpid())))
+          .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   FakeClock clock;
