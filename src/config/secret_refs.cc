@@ -70,8 +70,8 @@ void AppendLiteral(std::string& out, std::string_view text, bool secret_follows)
     }
     size_t run_end = text.find_first_not_of('$', i);
     if (run_end == std::string_view::npos) run_end = text.size();
-    bool critical = run_end == text.size() ? secret_follows
-                                           : text.compare(run_end, kTail.size(), kTail) == 0;
+    bool critical =
+        run_end == text.size() ? secret_follows : text.compare(run_end, kTail.size(), kTail) == 0;
     out.append((run_end - i) * (critical ? 2 : 1), '$');
     i = run_end;
   }
@@ -127,8 +127,7 @@ std::vector<std::string> ServiceSecrets(const Service& service) {
 }
 
 std::string MissingSecretMessage(const std::string& name) {
-  return fmt::format("secret '{}' does not exist; set it with `steward secret set {}`", name,
-                     name);
+  return fmt::format("secret '{}' does not exist; set it with `steward secret set {}`", name, name);
 }
 
 std::vector<Diagnostic> StampSecretVersions(Stack* stack, const SecretVersionFn& version) {
