@@ -42,7 +42,8 @@ void WriteProject(Project& p) {
     "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "4.17.21"}]}]
   }]
 })");
-  p.WriteStack(R"(services:
+  p.WriteStack(R"(project: scanned
+services:
   web:
     command: /bin/sleep
     args: ["1000"]
@@ -90,10 +91,12 @@ TEST(ScanCli, FindsEachKindGatesBySeverityAndNeverPrintsTheSecret) {
   EXPECT_NE(table.out.find("github-token"), std::string::npos) << table.out;
   EXPECT_EQ(table.out.find(kToken), std::string::npos);
 
-  // Only what is at least critical fails the gate; none never does.
-  RunResult crit = p.Steward({"scan", p.dir(), "--scanners", "secrets,config", "--fail-on",
-                              "critical"});
+  // The gate is by severity: the configuration's worst is high (no USER in the Dockerfile).
+  RunResult crit = p.Steward({"scan", p.dir(), "--scanners", "config", "--fail-on", "critical"});
   EXPECT_EQ(crit.exit_code, 0) << crit.out;
+  RunResult high = p.Steward({"scan", p.dir(), "--scanners", "config", "--fail-on", "high"});
+  EXPECT_EQ(high.exit_code, 2) << high.out;
+  EXPECT_NE(high.out.find("dockerfile-root-user"), std::string::npos) << high.out;
   EXPECT_EQ(p.Steward({"scan", p.dir(), "--osv-db", osv, "--fail-on", "none"}).exit_code, 0);
   // Without an OSV directory the dependency scanner is skipped, and says so.
   RunResult no_db = p.Steward({"scan", p.dir(), "--json", "--fail-on", "none"});
