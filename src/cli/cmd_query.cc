@@ -58,10 +58,9 @@ StatusOr<std::string> ResolveTime(const std::string& flag, const std::string& te
   return SecondsText(now_ms + sign * *d);
 }
 
-// Where the API is and the token it wants.
+// Where the API is (scheme, host, port, CA) and the token it wants.
 struct Endpoint {
-  std::string host;
-  int port = 0;
+  server::DaemonInfo daemon;
   std::string token;
 };
 
@@ -69,21 +68,28 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
   Endpoint ep;
   if (!f.server.empty()) {
     std::string s = f.server;
-    if (s.rfind("https://", 0) == 0)
-      return InvalidArgument("--server '" + f.server +
-                             "': TLS is not supported; use http://HOST:PORT (through a tunnel or "
-                             "proxy for a remote daemon)");
-    if (s.rfind("http://", 0) == 0) s = s.substr(7);
+    if (s.rfind("https://", 0) == 0) {
+      ep.daemon.scheme = "https";
+      s = s.substr(8);
+      // The CA the daemon's certificate is verified with; else the system store.
+      if (const char* ca = getenv("STEWARD_TLS_CA"); ca != nullptr && *ca != '\0') {
+        ep.daemon.ca_file = ca;
+      }
+    } else if (s.rfind("http://", 0) == 0) {
+      s = s.substr(7);
+    }
     if (s.find("://") != std::string::npos)
-      return InvalidArgument("--server '" + f.server + "': expected http://HOST:PORT");
+      return InvalidArgument("--server '" + f.server + "': expected http://HOST:PORT or "
+                             "https://HOST:PORT");
     while (!s.empty() && s.back() == '/') s.pop_back();
     size_t colon = s.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
       return InvalidArgument("--server '" + f.server + "': expected http://HOST:PORT");
-    ep.host = s.substr(0, colon);
+    ep.daemon.host = s.substr(0, colon);
     std::string port = s.substr(colon + 1);
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), ep.port);
-    if (ec != std::errc() || end != port.data() + port.size() || ep.port < 1 || ep.port > 65535)
+    int& p = ep.daemon.port;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
       return InvalidArgument("--server '" + f.server + "': the port '" + port +
                              "' is not a number from 1 to 65535");
     if (!f.token_file.empty()) {
@@ -101,8 +107,7 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
     return FailedPrecondition("no steward daemon is running for " + dir +
                               " (start one with `steward up`, or `steward serve --data-dir DIR` "
                               "and query with --data-dir DIR; or give --server URL)");
-  ep.host = info->host;
-  ep.port = info->port;
+  ep.daemon = *info;
   ASSIGN_OR_RETURN(ep.token,
                    server::ReadApiToken(f.token_file.empty() ? dir + "/api.token" : f.token_file));
   return ep;
@@ -111,11 +116,11 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
 // POSTs the form; returns the whole answer ({"status":...}) whatever the HTTP status.
 StatusOr<nlohmann::json> PostForm(const Endpoint& ep, const std::string& path,
                                   const httplib::Params& params) {
-  httplib::Client cli(ep.host, ep.port);
-  if (!ep.token.empty()) cli.set_bearer_token_auth(ep.token.c_str());
-  cli.set_connection_timeout(5, 0);
-  cli.set_read_timeout(15 * 60, 0);
-  auto res = cli.Post(path.c_str(), params);
+  std::unique_ptr<httplib::Client> cli = server::NewHttpClient(ep.daemon);
+  if (!ep.token.empty()) cli->set_bearer_token_auth(ep.token.c_str());
+  cli->set_connection_timeout(5, 0);
+  cli->set_read_timeout(15 * 60, 0);
+  auto res = cli->Post(path.c_str(), params);
   if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
@@ -270,7 +275,7 @@ int RunQuery(Context& ctx, const QueryFlags& f) {
   auto data_it = answer->find("data");
   const nlohmann::json data = data_it == answer->end() ? nlohmann::json() : *data_it;
   if (std::string why = ShapeError(data); !why.empty())
-    return Fail(Internal("unexpected answer from " + ep->host + ":" + std::to_string(ep->port) +
+    return Fail(Internal("unexpected answer from " + ep->daemon.host + ":" + std::to_string(ep->daemon.port) +
                          ": " + why));
   if (ctx.g.json) {
     std::cout << data.dump(2) << "\n";
@@ -294,7 +299,7 @@ void AddQuery(CLI::App& app, Context& ctx, int& rc) {
   cmd->add_option("--step", f.step,
                   "Resolution: seconds or a duration like 30s (default: ~250 points)");
   cmd->add_option("--timeout", f.timeout, "Evaluation timeout, e.g. 30s (server default 2m)");
-  cmd->add_option("--server", f.server, "API address http://HOST:PORT instead of a local daemon");
+  cmd->add_option("--server", f.server, "API address http://HOST:PORT or https://HOST:PORT (CA: $STEWARD_TLS_CA) instead of a local daemon");
   cmd->add_option("--token-file", f.token_file, "File holding the API token (default: api.token)");
   cmd->add_option("--data-dir", f.data_dir,
                   "Query the `steward serve --data-dir DIR` server of this directory");

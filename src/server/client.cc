@@ -34,18 +34,6 @@ Status StatusForHttp(int code, const std::string& msg) {
   }
 }
 
-// A client for the daemon: https with the server's certificate verified when it serves TLS.
-std::unique_ptr<httplib::Client> NewClient(const DaemonInfo& info) {
-  const std::string host =
-      info.host.find(':') != std::string::npos ? "[" + info.host + "]" : info.host;
-  auto cli = std::make_unique<httplib::Client>(info.scheme + "://" + host + ":" +
-                                               std::to_string(info.port));
-  if (info.scheme == "https") {
-    cli->enable_server_certificate_verification(true);
-    if (!info.ca_file.empty()) cli->set_ca_cert_path(info.ca_file.c_str());
-  }
-  return cli;
-}
 
 // Where to connect for a listen host: a wildcard listener answers on loopback.
 std::string ConnectHost(const std::string& listen_host) {
@@ -57,6 +45,18 @@ std::string ConnectHost(const std::string& listen_host) {
 }
 
 }  // namespace
+
+std::unique_ptr<httplib::Client> NewHttpClient(const DaemonInfo& info) {
+  const std::string host =
+      info.host.find(':') != std::string::npos ? "[" + info.host + "]" : info.host;
+  auto cli = std::make_unique<httplib::Client>(info.scheme + "://" + host + ":" +
+                                               std::to_string(info.port));
+  if (info.scheme == "https") {
+    cli->enable_server_certificate_verification(true);
+    if (!info.ca_file.empty()) cli->set_ca_cert_path(info.ca_file.c_str());
+  }
+  return cli;
+}
 
 std::optional<DaemonInfo> FindDaemon(const std::string& state_dir) {
   std::ifstream in(state_dir + "/daemon.json");
@@ -73,7 +73,7 @@ std::optional<DaemonInfo> FindDaemon(const std::string& state_dir) {
     if (const char* ca = getenv("STEWARD_TLS_CA"); ca != nullptr && *ca != '\0') info.ca_file = ca;
   }
   if (info.pid <= 0 || info.port <= 0 || kill(info.pid, 0) != 0) return std::nullopt;
-  auto cli = NewClient(info);
+  auto cli = NewHttpClient(info);
   cli->set_connection_timeout(1, 0);
   cli->set_read_timeout(2, 0);
   auto res = cli->Get("/healthz");
@@ -149,7 +149,7 @@ StatusOr<std::string> ReadApiToken(const std::string& path) {
 }
 
 StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {
-  auto cli_ptr = NewClient(info_);
+  auto cli_ptr = NewHttpClient(info_);
   httplib::Client& cli = *cli_ptr;
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(30, 0);
@@ -162,7 +162,7 @@ StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {
 }
 
 StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohmann::json& body) {
-  auto cli_ptr = NewClient(info_);
+  auto cli_ptr = NewHttpClient(info_);
   httplib::Client& cli = *cli_ptr;
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(120, 0);
@@ -176,7 +176,7 @@ StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohm
 }
 
 StatusOr<nlohmann::json> DaemonClient::Delete(const std::string& path) {
-  auto cli_ptr = NewClient(info_);
+  auto cli_ptr = NewHttpClient(info_);
   httplib::Client& cli = *cli_ptr;
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(30, 0);
@@ -192,7 +192,7 @@ StatusOr<nlohmann::json> DaemonClient::Delete(const std::string& path) {
 StatusOr<nlohmann::json> DaemonClient::PostStream(
     const std::string& path, const nlohmann::json& body,
     const std::function<void(const nlohmann::json&)>& on_line) {
-  auto cli_ptr = NewClient(info_);
+  auto cli_ptr = NewHttpClient(info_);
   httplib::Client& cli = *cli_ptr;
   cli.set_read_timeout(3600, 0);  // an apply may wait long for readiness; progress keeps coming
   httplib::Request req;

@@ -16,6 +16,10 @@
 #include "base/clock.h"
 #include "base/status.h"
 
+namespace httplib {
+class Client;
+}  // namespace httplib
+
 namespace steward::server {
 
 struct DaemonInfo {
@@ -27,6 +31,10 @@ struct DaemonInfo {
   // or $STEWARD_TLS_CA when set).
   std::string ca_file;
 };
+
+// An HTTP client for the daemon at `info`: https with the certificate verified (against
+// info.ca_file when set, else the system store) when info.scheme is "https".
+std::unique_ptr<httplib::Client> NewHttpClient(const DaemonInfo& info);
 
 // The API token in `path` (its first line): what <state>/api.token or a --token-file holds.
 StatusOr<std::string> ReadApiToken(const std::string& path);

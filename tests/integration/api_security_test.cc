@@ -361,6 +361,10 @@ TEST(ApiSecurity, TheCliSpeaksHttpsToADaemonWithACertificate) {
   RunResult status = p.Steward({"status", "--json"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("\"api\""), std::string::npos) << status.out;
+  // steward query finds the https daemon the same way and verifies it.
+  RunResult query = p.Steward({"query", "1+1", "--json"});
+  ASSERT_EQ(query.exit_code, 0) << query.err;
+  EXPECT_NE(query.out.find("\"2\""), std::string::npos) << query.out;
 
   // Plain HTTP gets no answer from the API; https with the certificate trusted does, and a
   // client that does not trust it is refused by verification.

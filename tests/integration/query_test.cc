@@ -618,11 +618,12 @@ TEST(QueryApi, StewardQueryRejectsServersItCannotTalkTo) {
   auto query = [&](const std::string& server) {
     return p.Steward({"query", "--server", server, "1"}, 10000);
   };
-  RunResult tls = query("https://127.0.0.1:7420");
-  EXPECT_EQ(tls.exit_code, 1);
-  EXPECT_NE(tls.err.find("--server 'https://127.0.0.1:7420': TLS is not supported; use http://"),
+  RunResult ftp = query("ftp://127.0.0.1:7420");
+  EXPECT_EQ(ftp.exit_code, 1);
+  EXPECT_NE(ftp.err.find("--server 'ftp://127.0.0.1:7420': expected http://HOST:PORT or "
+                         "https://HOST:PORT"),
             std::string::npos)
-      << tls.err;
+      << ftp.err;
   for (const char* bad : {"http://127.0.0.1:abc", "127.0.0.1:0", "http://h:70000", "h:12x"}) {
     RunResult r = query(bad);
     EXPECT_EQ(r.exit_code, 1) << bad;
