@@ -51,6 +51,10 @@ StatusOr<Baseline> ParseBaseline(std::string_view text, std::string_view name) {
     size_t at = e.byte > 0 ? e.byte - 1 : 0;
     return Corruption(where + ":" + LineColumn(text, at) +
                       ": not valid JSON (the format: docs/formats/scan-baseline.md)");
+  } catch (const nlohmann::json::exception&) {
+    // A number too large for any JSON type (out_of_range 406) is thrown as another kind.
+    return Corruption(where + ": not valid JSON: a number is out of range (the format: "
+                      "docs/formats/scan-baseline.md)");
   }
   if (!j.is_object()) return Corruption(where + ": not a JSON object");
   auto v = j.find("version");

@@ -15,6 +15,8 @@
 #include <thread>
 #include <utility>
 
+#include <re2/re2.h>
+
 #include "base/fd.h"
 #include "scan/baseline.h"
 #include "scan/git_history.h"
@@ -136,8 +138,8 @@ bool SecretAllowlist::Allows(std::string_view rule, std::string_view value,
       return true;
     }
   }
-  for (const std::regex& re : line_patterns) {
-    if (std::regex_search(line.begin(), line.end(), re)) return true;
+  for (const auto& re : line_patterns) {
+    if (re2::RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re)) return true;
   }
   return false;
 }
@@ -185,12 +187,15 @@ StatusOr<SecretAllowlist> ParseSecretAllowlist(std::string_view text, std::strin
       }
       a.value_sha256.push_back(hex);
     } else if (kind == "regex") {
-      try {
-        a.line_patterns.emplace_back(std::string(arg), std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return InvalidArgument(where + "regex: not a valid ECMAScript regular expression (" +
-                               e.what() + ")");
+      re2::RE2::Options options;
+      options.set_log_errors(false);
+      auto re = std::make_shared<const re2::RE2>(re2::StringPiece(arg.data(), arg.size()),
+                                                 options);
+      if (!re->ok()) {
+        return InvalidArgument(where + "regex: not a valid RE2 regular expression (" +
+                               re->error() + ")");
       }
+      a.line_patterns.push_back(std::move(re));
     } else {
       return InvalidArgument(where + "unknown kind " + Quoted(kind) +
                              "; write path:GLOB, rule:ID, value-sha256:HEX or regex:RE");

@@ -24,7 +24,7 @@ TARGETS=(stack_parser_fuzz:stack_parser stack_json_fuzz:stack_json exposition_fu
 
 TARGETS+=(pipeline_parse_fuzz:pipeline_parse workflow_parse_fuzz:workflow_parse expr_fuzz:expr)
 TARGETS+=(backup_tree_fuzz:backup_tree)
-TARGETS+=(lockfile_fuzz:lockfile)
+TARGETS+=(lockfile_fuzz:lockfile scan_input_fuzz:scan_input)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")
 keep_work=0
