@@ -2,7 +2,8 @@
 // logic lives here beyond presentation (tables, colours on a TTY, --json).
 //
 // Exit codes (documented in docs/cli.md): 0 success / no changes; 1 error; 2 `plan` found
-// changes (Terraform's -detailed-exitcode, always on); 3 the state (or a backup repository) is
+// changes (Terraform's -detailed-exitcode, always on), or `scan` found something at or above
+// --fail-on; 3 the state (or a backup repository) is
 // locked by another run; 4 a backup or restore finished without some files (warnings say which).
 #pragma once
 
