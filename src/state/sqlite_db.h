@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -83,6 +84,17 @@ class Statement {
   std::string op_;
   sqlite3_stmt* stmt_;
 };
+
+// Steps `stmt` to the end, converting each row with `read(stmt)`.
+template <typename T, typename Read>
+StatusOr<std::vector<T>> ReadRows(Statement& stmt, Read read) {
+  std::vector<T> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back(read(stmt));
+  }
+}
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back on destruction unless committed. IMMEDIATE takes the
 // write lock up front so that two processes never deadlock upgrading read transactions.

@@ -129,16 +129,6 @@ bool PidAlive(int pid) {
   return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
-template <typename T, typename Read>
-StatusOr<std::vector<T>> ReadAll(Statement& stmt, Read read) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    out.push_back(read(stmt));
-  }
-}
-
 // One job record (an upsert by run and job), in the caller's transaction if any.
 Status PutJob(SqliteDb* db, const PipelineJobRecord& j) {
   const std::string op =
@@ -230,7 +220,7 @@ StatusOr<std::vector<PipelineRunRecord>> SqliteStateStore::ListPipelineRuns(
                                           " FROM pipeline_runs WHERE (?1 = '' OR pipeline = ?1) "
                                           "ORDER BY id DESC LIMIT ?2"));
   RETURN_IF_ERROR(stmt.BindAll(pipeline, static_cast<int64_t>(limit > 0 ? limit : -1)));
-  return ReadAll<PipelineRunRecord>(stmt, ReadRun);
+  return ReadRows<PipelineRunRecord>(stmt, ReadRun);
 }
 
 Status SqliteStateStore::PutPipelineJob(const PipelineJobRecord& j) {
@@ -256,7 +246,7 @@ StatusOr<std::vector<PipelineJobRecord>> SqliteStateStore::ListPipelineJobs(int6
                                           " FROM pipeline_jobs WHERE run_id = ?1 "
                                           "ORDER BY position, job"));
   RETURN_IF_ERROR(stmt.BindAll(run_id));
-  return ReadAll<PipelineJobRecord>(stmt, ReadJob);
+  return ReadRows<PipelineJobRecord>(stmt, ReadJob);
 }
 
 StatusOr<int> SqliteStateStore::MarkInterruptedPipelineRuns() {
@@ -362,7 +352,7 @@ StatusOr<std::vector<ReleaseRecord>> SqliteStateStore::ListReleases(const std::s
                                           "ORDER BY CASE WHEN ?1 = '' THEN created_at_ms ELSE version "
                                           "END DESC, version DESC LIMIT ?2"));
   RETURN_IF_ERROR(stmt.BindAll(service, static_cast<int64_t>(limit > 0 ? limit : -1)));
-  return ReadAll<ReleaseRecord>(stmt, ReadRelease);
+  return ReadRows<ReleaseRecord>(stmt, ReadRelease);
 }
 
 Status SqliteStateStore::PruneReleases(const std::string& service, int keep) {
@@ -423,7 +413,7 @@ StatusOr<std::vector<DeployRecord>> SqliteStateStore::ListDeploys(const std::str
                                           "started_at_ms >= ?2 ORDER BY id DESC LIMIT ?3"));
   RETURN_IF_ERROR(
       stmt.BindAll(service, since_ms, static_cast<int64_t>(limit > 0 ? limit : -1)));
-  return ReadAll<DeployRecord>(stmt, ReadDeploy);
+  return ReadRows<DeployRecord>(stmt, ReadDeploy);
 }
 
 }  // namespace steward::state

@@ -61,15 +61,6 @@ AuditRecord ReadAudit(const Statement& s) {
   return r;
 }
 
-template <typename T, typename Read>
-StatusOr<std::vector<T>> ReadRows(Statement& stmt, Read read) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    out.push_back(read(stmt));
-  }
-}
 
 }  // namespace
 

@@ -78,16 +78,6 @@ HistoryEntry ReadHistory(const Statement& s) {
   return h;
 }
 
-// Runs a query and converts each row with `read`.
-template <typename T, typename Read>
-StatusOr<std::vector<T>> Collect(Statement& stmt, Read read) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    out.push_back(read(stmt));
-  }
-}
 
 }  // namespace
 
@@ -160,7 +150,7 @@ StatusOr<std::vector<ServiceRecord>> SqliteStateStore::ListServices() {
                                                       "SELECT name, spec_json, spec_hash, "
                                                       "generation, updated_at_ms FROM services "
                                                       "ORDER BY name"));
-  return Collect<ServiceRecord>(stmt, ReadService);
+  return ReadRows<ServiceRecord>(stmt, ReadService);
 }
 
 Status SqliteStateStore::PutService(const ServiceRecord& r) {
@@ -200,7 +190,7 @@ StatusOr<std::vector<ReplicaRecord>> SqliteStateStore::ListReplicas() {
                                       "SELECT service, slot, generation, pid, start_ticks, port, "
                                       "started_at_ms FROM replicas "
                                       "ORDER BY service, slot, generation"));
-  return Collect<ReplicaRecord>(stmt, ReadReplica);
+  return ReadRows<ReplicaRecord>(stmt, ReadReplica);
 }
 
 Status SqliteStateStore::PutReplica(const ReplicaRecord& r) {
@@ -272,7 +262,7 @@ StatusOr<std::vector<HistoryEntry>> SqliteStateStore::ListHistory(int limit) {
                                       "command, changes_json, result, error FROM history "
                                       "ORDER BY id DESC LIMIT ?1"));
   RETURN_IF_ERROR(stmt.BindAll(static_cast<int64_t>(limit > 0 ? limit : -1)));
-  return Collect<HistoryEntry>(stmt, ReadHistory);
+  return ReadRows<HistoryEntry>(stmt, ReadHistory);
 }
 
 Status SqliteStateStore::MarkInterruptedHistory() {
