@@ -70,6 +70,11 @@ struct Context {
   StatusOr<std::pair<std::string, int>> Listen() const;
 };
 
+// One line typed on the terminal (/dev/tty) without echo, after printing `question` there; at
+// most max_bytes + 1 bytes are kept (the caller can tell "too long"), the newline dropped.
+// InvalidArgument(no_tty) when there is no terminal to ask on (a pipeline, a daemon).
+StatusOr<std::string> PromptNoEcho(const std::string& question, const std::string& no_tty,
+                                   size_t max_bytes = 4096);
 // Prints "error: <message>" to stderr and returns the exit code for that status.
 int Fail(const Status& st);
 // "1.5 GiB": a byte count for people (powers of 1024).

@@ -4,7 +4,6 @@
 // STEWARD_PASSWORD, --key-file or a prompt on the terminal (never from argv). Format:
 // docs/formats/backup.md.
 #include <pwd.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,30 +49,12 @@ StatusOr<std::string> RepoLocation(const BackupArgs& a) {
 
 namespace {
 
-// Reads a password from the terminal without echo.
+// A password typed on the terminal, without echo.
 StatusOr<std::string> Prompt(const char* question) {
-  FILE* tty = std::fopen("/dev/tty", "r+");
-  if (!tty)
-    return InvalidArgument("no password: give --password-file, --key-file, STEWARD_PASSWORD_FILE "
-                           "or STEWARD_PASSWORD (there is no terminal to ask on)");
-  std::fputs(question, tty);
-  std::fflush(tty);
-  termios old{};
-  bool restore = tcgetattr(fileno(tty), &old) == 0;
-  if (restore) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-  }
-  char line[4096];
-  bool got = std::fgets(line, sizeof line, tty) != nullptr;
-  if (restore) tcsetattr(fileno(tty), TCSAFLUSH, &old);
-  std::fputs("\n", tty);
-  std::fclose(tty);
-  if (!got) return InvalidArgument("no password given");
-  std::string password(line);
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
-    password.pop_back();
+  ASSIGN_OR_RETURN(std::string password,
+                   PromptNoEcho(question, "no password: give --password-file, --key-file, "
+                                          "STEWARD_PASSWORD_FILE or STEWARD_PASSWORD (there is "
+                                          "no terminal to ask on)"));
   if (password.empty()) return InvalidArgument("empty password");
   return password;
 }

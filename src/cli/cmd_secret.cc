@@ -7,7 +7,6 @@
 // tables hold names, versions and key ids, never a value. These commands write no history.
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,31 +91,6 @@ StatusOr<Opened> OpenStores(const Context& ctx, const SecretArgs& a, bool need_k
   return o;
 }
 
-// One line from the terminal without echo.
-StatusOr<std::string> PromptNoEcho(const std::string& question, const std::string& no_tty) {
-  FILE* tty = std::fopen("/dev/tty", "r+");
-  if (!tty) return InvalidArgument(no_tty);
-  std::fputs(question.c_str(), tty);
-  std::fflush(tty);
-  termios old{};
-  bool restore = tcgetattr(fileno(tty), &old) == 0;
-  if (restore) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-  }
-  std::string line;
-  for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
-    if (line.size() > secrets::kMaxValueBytes) break;
-    line += static_cast<char>(c);
-  }
-  if (restore) tcsetattr(fileno(tty), TCSAFLUSH, &old);
-  std::fputs("\n", tty);
-  std::fclose(tty);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
-}
-
 // Up to max+1 bytes of fd, so a caller can tell "too large" without reading a huge input.
 StatusOr<std::string> ReadAll(int fd, size_t max, const std::string& what) {
   std::string data;
@@ -140,7 +114,7 @@ StatusOr<std::string> ReadValue(const SecretArgs& a) {
     if (fd.get() < 0) return ErrnoError("--file " + a.file, errno);
     ASSIGN_OR_RETURN(value, ReadAll(fd.get(), secrets::kMaxValueBytes, "--file " + a.file));
   } else if (isatty(STDIN_FILENO)) {
-    ASSIGN_OR_RETURN(value, PromptNoEcho("value of " + a.name + ": ", "no terminal"));
+    ASSIGN_OR_RETURN(value, PromptNoEcho("value of " + a.name + ": ", "no terminal", secrets::kMaxValueBytes));
   } else {
     ASSIGN_OR_RETURN(value, ReadAll(STDIN_FILENO, secrets::kMaxValueBytes, "stdin"));
     if (!a.keep_newline && !value.empty() && value.back() == '\n') {

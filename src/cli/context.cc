@@ -1,5 +1,6 @@
 #include <limits.h>
 #include <pwd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -179,6 +180,31 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
     }
     std::cout << line << "\n";
   }
+}
+
+StatusOr<std::string> PromptNoEcho(const std::string& question, const std::string& no_tty,
+                                   size_t max_bytes) {
+  FILE* tty = std::fopen("/dev/tty", "r+");
+  if (!tty) return InvalidArgument(no_tty);
+  std::fputs(question.c_str(), tty);
+  std::fflush(tty);
+  termios old{};
+  bool restore = tcgetattr(fileno(tty), &old) == 0;
+  if (restore) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
+    if (line.size() > max_bytes) break;
+    line += static_cast<char>(c);
+  }
+  if (restore) tcsetattr(fileno(tty), TCSAFLUSH, &old);
+  std::fputs("\n", tty);
+  std::fclose(tty);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 }  // namespace steward::cli
