@@ -20,6 +20,7 @@
 
 #include "alerting/incidents.h"
 #include "base/hash.h"
+#include "base/version.h"
 #include "config/secret_refs.h"
 #include "config/stack_json.h"
 #include "plan/plan.h"
@@ -116,7 +117,7 @@ Daemon::Daemon(DaemonOptions options) : opt_(std::move(options)) {
       .WithLabels({})
       .Set(opt_.query_max_concurrency);
   metrics_.AddGauge("steward_build_info", "Steward's version.", {"version"})
-      .WithLabels({"0.1.0"})
+      .WithLabels({std::string(kStewardVersion)})
       .Set(1);
 }
 
@@ -377,7 +378,7 @@ Status Daemon::PublishDiscovery() {
                       {"port", bound_port_},
                       {"scheme", tls ? "https" : "http"},
                       {"started_at", FormatRfc3339(RealClock::Get()->WallNow())},
-                      {"version", "0.1.0"}};
+                      {"version", kStewardVersion}};
   // Clients on this machine verify the server with this file: the CA given, else the
   // certificate itself (pinned). Absolute, since clients run from anywhere.
   if (tls)
@@ -752,7 +753,7 @@ nlohmann::json Daemon::StatusJson() {
                                            ? FormatRfc3339(FromUnixMillis(s.started_at_ms))
                                            : ""}});
   return {{"project", Project()},
-          {"daemon", {{"pid", getpid()}, {"port", bound_port_}, {"version", "0.1.0"}}},
+          {"daemon", {{"pid", getpid()}, {"port", bound_port_}, {"version", kStewardVersion}}},
           {"services", services},
           {"replicas", replicas}};
 }

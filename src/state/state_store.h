@@ -23,7 +23,8 @@ namespace steward::state {
 // A service as it was last applied.
 struct ServiceRecord {
   std::string name;
-  std::string spec_json;   // canonical JSON of the applied config::Service (secrets masked)
+  // Canonical JSON of the applied config::Service: ${secret:NAME} references, never values.
+  std::string spec_json;
   std::string spec_hash;   // hex hash of the fields that force a replace
   int64_t generation = 0;  // bumped on every replace (rolling update)
   int64_t updated_at_ms = 0;
@@ -132,7 +133,8 @@ struct ReleaseRecord {
   std::string service;
   int64_t version = 0;           // 1, 2, 3... per service, assigned by CreateRelease
   std::string label;             // what the user called it (a commit, "v1.4.2")
-  std::string spec_json;         // canonical JSON of the config::Service (secrets masked)
+  // Canonical JSON of the config::Service: ${secret:NAME} references, never values.
+  std::string spec_json;
   std::string commit;
   int64_t commit_time_ms = 0;
   int64_t created_at_ms = 0;
