@@ -75,6 +75,9 @@ struct Context {
 // InvalidArgument(no_tty) when there is no terminal to ask on (a pipeline, a daemon).
 StatusOr<std::string> PromptNoEcho(const std::string& question, const std::string& no_tty,
                                    size_t max_bytes = 4096);
+// `steward apply`: the stack file through the daemon (started when none runs), with progress;
+// also what `secret rotate --apply` runs to roll the services using a rotated secret.
+int RunApply(Context& ctx);
 // Prints "error: <message>" to stderr and returns the exit code for that status.
 int Fail(const Status& st);
 // "1.5 GiB": a byte count for people (powers of 1024).

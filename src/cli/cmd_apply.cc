@@ -109,6 +109,8 @@ StatusOr<server::DaemonClient> EnsureDaemon(Context& ctx) {
   return server::DaemonClient::Connect(ctx.StateDir());
 }
 
+}  // namespace
+
 int RunApply(Context& ctx) {
   auto stack = ctx.LoadStack();
   if (!stack) return kExitError;
@@ -124,6 +126,8 @@ int RunApply(Context& ctx) {
   }
   return StreamFromDaemon(ctx, *client, "/api/v1/apply", {{"stack", std::move(stack_json)}});
 }
+
+namespace {
 
 // Without a daemon nothing runs (replicas die with their daemon), so destroy only has to stop
 // leftovers and forget the records.

@@ -40,6 +40,7 @@ struct SecretArgs {
   std::string out;
   std::string bundle;
   bool overwrite = false;
+  bool apply = false;  // rotate --apply
 };
 
 // Open state and secret store for one command. A read-only command on a state dir that does not
@@ -200,8 +201,9 @@ int Set(const Context& ctx, const SecretArgs& a, bool rotate) {
                              a.name, r.new_version, r.old_version);
   }
   if (!users.empty()) {
-    std::cout << fmt::format("used by: {}; `steward apply` rolls them onto version {}\n",
-                             Join(users), r.new_version);
+    std::cout << fmt::format("used by: {}; {} them onto version {}\n", Join(users),
+                             a.apply ? "rolling" : "`steward apply` (or rotate --apply) rolls",
+                             r.new_version);
   } else if (rotate && fs::exists(ctx.g.file)) {
     std::cout << fmt::format("no service in {} references ${{secret:{}}}\n", ctx.g.file, a.name);
   }
@@ -439,7 +441,13 @@ void AddSecret(CLI::App& app, Context& ctx, int& rc) {
   rotate->add_option("name", a.name, "The secret")->required();
   rotate->add_option("--file", a.file, "Read the value from this file (every byte as is)");
   rotate->add_flag("--keep-newline", a.keep_newline, "Keep a trailing newline read from stdin");
-  rotate->callback([&ctx, &rc] { rc = Set(ctx, a, true); });
+  rotate->add_flag("--apply", a.apply,
+                   "Then apply the stack: the services using NAME roll onto the new version "
+                   "(as `steward apply`), and the previous version is retired once they have");
+  rotate->callback([&ctx, &rc] {
+    rc = Set(ctx, a, true);
+    if (rc == kExitOk && a.apply) rc = RunApply(ctx);
+  });
 
   auto* exp = sub("export", "Write every current value to an encrypted file (passphrase from "
                             "STEWARD_EXPORT_PASSPHRASE or asked), mode 0600");

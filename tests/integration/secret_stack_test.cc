@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 // Test-only values, distinctive enough that any hit is this test's.
 constexpr const char* kPw1 = "pw1-c0ffee-5ecret-TESTONLY";
 constexpr const char* kPw2 = "pw2-deadbeef-rotated-TESTONLY";
+constexpr const char* kPw3 = "pw3-cafef00d-rotated-again-TESTONLY";
 constexpr const char* kTls = "tls-k3y-material-TESTONLY";
 
 std::string Sha256Hex(const std::string& data) {
@@ -143,6 +144,19 @@ TEST(SecretStack, TheServiceSeesTheValueAndARotationRollsIt) {
   EXPECT_NE(replicas[0].value("pid", 0), old_pid);
   r = p.Steward({"plan"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // rotate --apply: one command stores the new version and rolls the services using it.
+  int before = replicas[0].value("pid", 0);
+  r = p.Steward({"secret", "rotate", "db_pw", "--apply", "--file", values.Write("pw3", kPw3)});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("used by: web; rolling them onto version 3"), std::string::npos) << r.out;
+  ASSERT_TRUE(Sees(p, kPw3)) << "rotate --apply rolled the replica";
+  replicas = p.Replicas("web");
+  ASSERT_EQ(replicas.size(), 1u);
+  EXPECT_NE(replicas[0].value("pid", 0), before);
+  r = p.Steward({"plan"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find(kPw3), std::string::npos);
   // The roll completed: the previous version is retired.
   r = p.Steward({"secret", "list", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
