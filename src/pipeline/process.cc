@@ -363,6 +363,12 @@ class LineSplitter {
     for (;;) {
       size_t nl = buf_.find('\n', start);
       if (nl == std::string::npos) break;
+      // A long line whose end arrives with more than kMaxLine bytes of it is chunked here as it
+      // would have been had it arrived in smaller reads (found by ChunksVeryLongLines under load).
+      while (nl - start >= kMaxLine) {
+        Emit(std::string_view(buf_).substr(start, kMaxLine));
+        start += kMaxLine;
+      }
       Emit(std::string_view(buf_).substr(start, nl - start));
       start = nl + 1;
     }
