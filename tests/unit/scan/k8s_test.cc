@@ -38,16 +38,7 @@ std::string Pod(std::string_view extra_container, std::string_view extra_spec = 
 TEST(KubernetesRules, FixturesFindExactlyTheAnnotatedFindings) {
   fs::path root = testing::ConfigFixtures() / "k8s";
   ScanResult r = ScanConfig(root, {});
-  int files = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (!entry.is_regular_file()) continue;
-    ++files;
-    std::string rel = fs::relative(entry.path(), root).generic_string();
-    testing::Expected expected = testing::ReadExpectations(entry.path());
-    testing::Expected found = testing::Found(r, rel);
-    EXPECT_EQ(found, expected) << rel << "\n  found:    " << testing::Describe(found)
-                               << "\n  expected: " << testing::Describe(expected);
-  }
+  int files = testing::ExpectAnnotatedFindings(root, r);
   EXPECT_EQ(files, 5);
   EXPECT_EQ(r.files, 5u);
 }
