@@ -3,8 +3,9 @@
 // Order of work: load the selected part of the tree (includes), check that nothing would be
 // replaced (unless overwrite) before writing anything, create the directories (owner-only
 // until the end, so a 0500 directory can still be filled), write regular files on `threads`
-// workers (each file by one worker, chunks in order; all-zero chunks are skipped with lseek
-// semantics and the file is ftruncate()d to its length, so holes stay holes), create symlinks,
+// workers (chunks loaded in parallel, each file written by one worker at a time and in order;
+// all-zero chunks are skipped with lseek semantics and the file is ftruncate()d to its length,
+// so holes stay holes), create symlinks,
 // fifos and device nodes, then hardlinks (link() to the first restored name of the same
 // inode), and last the directories' owners, modes, xattrs and times, deepest first, because
 // creating entries changes a directory's mtime.
@@ -44,22 +45,43 @@ struct Item {
   size_t link_to = kNoLink;  // index of the first restored name of the same inode
 };
 
-// A file being written by several workers, one chunk each. Chunk lengths are known only once
-// a chunk is loaded, so loads run in parallel and a sequencer hands out offsets in chunk
-// order; the writes themselves (pwrite at distinct offsets) run in parallel again. Whoever
-// finishes the last chunk truncates, sets metadata and closes.
+// A file whose chunks several workers load at once (reading, decrypting, decompressing and
+// hashing are the CPU-heavy part). Writes are ordered and never concurrent: a loaded chunk is
+// parked in `pending`, and whichever worker finds no writer active becomes the file's writer
+// and writes every consecutive parked chunk from `next` on, then goes back to loading. Two
+// threads writing into one file at once contend for its inode lock in the kernel (ext4 spins
+// on it), which cost more system time than the parallel writes saved; parking costs nothing
+// and nobody waits for another thread's write. The writer of chunk 0 creates the file; the
+// writer of the last chunk truncates, sets metadata and closes.
+struct Loaded {
+  std::string data;
+  size_t len = 0;
+  bool zero = false;  // an all-zero chunk: a hole of `len` bytes
+};
+
 struct FileState {
   const Item* item = nullptr;
+  size_t index = 0;             // in creation order
   std::string path;
-  int fd = -1;
-  std::atomic<bool> failed{false};
+  int fd = -1;                  // set by its creator before `created`
+  bool created = false;         // guarded by RestoreRun::create_mu_
+  bool failed = false;          // guarded by mu
   std::mutex mu;
-  std::condition_variable cv;
-  size_t next = 0;              // the chunk whose offset is handed out next (guarded by mu)
-  uint64_t off = 0;             // where chunk `next` starts (guarded by mu)
-  uint64_t written_end = 0;     // end of the last chunk with data (guarded by mu)
-  std::atomic<size_t> done{0};  // chunks written or skipped
+  std::condition_variable cv;   // signalled when pending shrinks
+  bool writing = false;         // a worker is writing this file's parked chunks (guarded by mu)
+  size_t next = 0;              // the next chunk to write (guarded by mu)
+  uint64_t off = 0;             // where chunk `next` starts (written by the writer only)
+  uint64_t written_end = 0;     // end of the last chunk with data (writer only)
+  std::map<size_t, Loaded> pending;  // loaded, not yet written (guarded by mu)
+  std::string error;            // the first failure (guarded by mu)
 };
+
+// How far the creators may get ahead of the writers, in files (a bound on open descriptors).
+constexpr size_t kCreateAhead = 128;
+
+// How many loaded chunks of one file may wait for its writer before the loaders wait too: a
+// bound on memory (about this many chunk-sized buffers per file being written).
+constexpr size_t kMaxPending = 8;
 
 struct Unit {
   uint32_t file;
@@ -104,8 +126,11 @@ class RestoreRun {
   bool RemoveExisting(const std::string& path, bool want_dir);
   void CreateDir(const Item& item);
   void RestoreFiles(const std::vector<size_t>& files);
+  void CreateFiles(std::vector<FileState>& states,
+                   const std::vector<std::pair<size_t, size_t>>& batches);
   void RestoreChunk(FileState& file, size_t k);
-  void FailFile(FileState& file, std::string error);
+  Loaded LoadChunk(FileState& file, size_t k);
+  void WriteChunk(FileState& file, size_t k, Loaded& chunk);
   void FinishFile(FileState& file);
   void RestoreSpecial(const Item& item);
   void RestoreLink(const Item& item);
@@ -133,6 +158,15 @@ class RestoreRun {
   std::unordered_map<Id, size_t, IdHash> zero_ids_;  // all-zero chunks seen: id → length
   std::atomic<uint64_t> files_{0}, dirs_{0}, bytes_{0}, links_{0};
   std::atomic<int64_t> next_report_ns_{0};
+
+  // The creator threads and the writers (RestoreFiles).
+  std::mutex create_mu_;
+  std::condition_variable created_cv_;   // a file was created
+  std::condition_variable frontier_cv_;  // frontier_ moved, or stop_creating_
+  std::atomic<size_t> next_batch_{0};
+  std::atomic<size_t> frontier_{0};      // the last file a worker has begun
+  std::atomic<int> creators_waiting_{0};
+  bool stop_creating_ = false;           // guarded by create_mu_
 };
 
 StatusOr<RestoreResult> RestoreRun::Run(const Id& tree) {
@@ -292,100 +326,195 @@ void RestoreRun::CreateDir(const Item& item) {
   dirs_ += 1;
 }
 
+// Files are created by their own threads, a directory at a time, ahead of the writers.
+// Creating a file takes its directory's lock in the kernel, and ext4's inode allocator can be
+// slow while holding it (on a file system without a journal it checks each free inode it
+// considers for a recent deletion): two workers creating files in one directory spent a fifth
+// of a restore spinning on that lock. Creators in different directories do not contend, and
+// the workers load and write meanwhile.
 void RestoreRun::RestoreFiles(const std::vector<size_t>& files) {
   std::vector<FileState> states(files.size());
   std::vector<Unit> units;
+  std::vector<std::pair<size_t, size_t>> batches;  // [begin, end) of files in one directory
   for (size_t f = 0; f < files.size(); ++f) {
     states[f].item = &items_[files[f]];
+    states[f].index = f;
     states[f].path = Target(items_[files[f]]);
+    const std::string& path = states[f].item->path;
+    std::string_view dir = std::string_view(path).substr(0, path.rfind('/'));
+    const std::string& before = f > 0 ? states[f - 1].item->path : path;
+    if (f == 0 || std::string_view(before).substr(0, before.rfind('/')) != dir)
+      batches.emplace_back(f, f);
+    batches.back().second = f + 1;
     size_t chunks = std::max<size_t>(1, states[f].item->node.content.size());
     for (size_t k = 0; k < chunks; ++k)
       units.push_back(Unit{static_cast<uint32_t>(f), static_cast<uint32_t>(k)});
   }
-  // Units are taken in order, so a chunk's predecessors are always taken before it and its
-  // wait in the sequencer is short and cannot deadlock.
+  const int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(units.size())));
+  std::vector<std::thread> creators;
+  for (int t = 0; t < std::min<int>(threads, static_cast<int>(batches.size())); ++t)
+    creators.emplace_back([&] { CreateFiles(states, batches); });
+  // Units are taken in order, so a chunk's predecessors are always taken before it: the chunk
+  // a file's writer needs next is always being loaded by a worker that will park it.
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t u = next++; u < units.size(); u = next++)
+    for (size_t u = next++; u < units.size(); u = next++) {
+      if (units[u].chunk == 0) {
+        frontier_.store(units[u].file);
+        if (creators_waiting_.load() > 0) {
+          std::lock_guard<std::mutex> lock(create_mu_);
+          frontier_cv_.notify_all();
+        }
+      }
       RestoreChunk(states[units[u].file], units[u].chunk);
+    }
   };
-  int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(units.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  {
+    std::lock_guard<std::mutex> lock(create_mu_);
+    stop_creating_ = true;  // every file was created by now; this only guards against a bug
+  }
+  frontier_cv_.notify_all();
+  for (auto& t : creators) t.join();
+}
+
+// Takes whole directories in order. A creator waits only for files more than kCreateAhead
+// past the last file a worker has begun; a worker waits only for files up to that one, which
+// no creator waits for, so nobody waits for ever.
+void RestoreRun::CreateFiles(std::vector<FileState>& states,
+                             const std::vector<std::pair<size_t, size_t>>& batches) {
+  for (size_t b = next_batch_++; b < batches.size(); b = next_batch_++) {
+    for (size_t f = batches[b].first; f < batches[b].second; ++f) {
+      if (f > frontier_.load() + kCreateAhead) {
+        std::unique_lock<std::mutex> lock(create_mu_);
+        creators_waiting_ += 1;
+        frontier_cv_.wait(lock,
+                          [&] { return f <= frontier_.load() + kCreateAhead || stop_creating_; });
+        creators_waiting_ -= 1;
+        if (stop_creating_) return;
+      }
+      FileState& file = states[f];
+      int fd = -1;
+      std::string error;
+      if (!options_.overwrite || RemoveExisting(file.path, false)) {
+        fd = open(file.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) error = "restore: create " + file.path + ": " + Errno(errno);
+      }
+      {
+        std::lock_guard<std::mutex> lock(file.mu);
+        file.fd = fd;
+        if (fd < 0) {
+          if (!file.failed) file.error = std::move(error);  // empty: RemoveExisting said why
+          file.failed = true;
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(create_mu_);
+        file.created = true;
+      }
+      created_cv_.notify_all();
+    }
+  }
 }
 
 void RestoreRun::RestoreChunk(FileState& file, size_t k) {
-  const std::vector<Id>& content = file.item->node.content;
-  if (k == 0) {
-    MaybeReport(file.path);
-    if (!options_.overwrite || RemoveExisting(file.path, false)) {
-      file.fd = open(file.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-      if (file.fd < 0) FailFile(file, "restore: create " + file.path + ": " + Errno(errno));
-    } else {
-      file.failed = true;  // RemoveExisting said why
-    }
-  }
-  if (content.empty()) {
-    FinishFile(file);
-    return;
-  }
-  std::string chunk;
-  size_t len = 0;
-  bool zero = false;
-  if (!file.failed) {
-    const Id& id = content[k];
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = zero_ids_.find(id); it != zero_ids_.end()) {
-        zero = true;
-        len = it->second;
-      }
-    }
-    if (!zero) {
-      Status st = store_->LoadBlob(BlobType::kData, id, &chunk);
-      if (!st.ok()) {
-        FailFile(file, "restore " + file.path + ": " + st.ToString());
-      } else if (AllZero(chunk)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        zero_ids_.emplace(id, chunk.size());
-        zero = true;
-      }
-      len = chunk.size();
-    }
-  }
-  uint64_t at;
-  {
-    std::unique_lock<std::mutex> lock(file.mu);
-    file.cv.wait(lock, [&] { return file.next == k; });
-    at = file.off;
-    file.off += len;
-    if (!zero) file.written_end = file.off;
+  const size_t chunks = std::max<size_t>(1, file.item->node.content.size());
+  Loaded chunk = LoadChunk(file, k);
+  std::unique_lock<std::mutex> lock(file.mu);
+  // Bounded parking; the chunk at `next` is held by a loader that does not wait here before
+  // parking it, so the writer always gets to run and this wait ends.
+  file.cv.wait(lock, [&] { return k == file.next || file.pending.size() < kMaxPending; });
+  file.pending.emplace(k, std::move(chunk));
+  if (file.writing) return;
+  file.writing = true;
+  while (!file.pending.empty() && file.pending.begin()->first == file.next) {
+    auto node = file.pending.extract(file.pending.begin());
+    lock.unlock();
+    WriteChunk(file, node.key(), node.mapped());
+    lock.lock();
     file.next += 1;
+    file.cv.notify_all();
   }
-  file.cv.notify_all();
-  if (!zero && !file.failed) {
-    for (size_t done = 0; done < len;) {
-      ssize_t n = pwrite(file.fd, chunk.data() + done, len - done, at + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        FailFile(file, "restore: write " + file.path + ": " + Errno(errno));
-        break;
-      }
-      done += n;
-    }
-    bytes_ += len;
+  file.writing = false;
+  if (file.next == chunks) {
+    lock.unlock();
+    FinishFile(file);
   }
-  if (++file.done == content.size()) FinishFile(file);
 }
 
-// The first failure of a file is reported; its other chunks are then skipped.
-void RestoreRun::FailFile(FileState& file, std::string error) {
-  if (!file.failed.exchange(true)) AddError(std::move(error));
+// Reads chunk k of the file (nothing for an empty file, or once the file has failed).
+Loaded RestoreRun::LoadChunk(FileState& file, size_t k) {
+  Loaded out;
+  const std::vector<Id>& content = file.item->node.content;
+  if (content.empty()) return out;
+  {
+    std::lock_guard<std::mutex> lock(file.mu);
+    if (file.failed) return out;
+  }
+  const Id& id = content[k];
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = zero_ids_.find(id); it != zero_ids_.end()) {
+      out.zero = true;
+      out.len = it->second;
+      return out;
+    }
+  }
+  Status st = store_->LoadBlob(BlobType::kData, id, &out.data);
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> lock(file.mu);
+    if (!file.failed) file.error = "restore " + file.path + ": " + st.ToString();
+    file.failed = true;
+    return out;
+  }
+  out.len = out.data.size();
+  if (AllZero(out.data)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    zero_ids_.emplace(id, out.len);
+    out.zero = true;
+    out.data = std::string();
+  }
+  return out;
+}
+
+// Called by the file's writer only, chunks in order; `failed` is read under the lock because
+// loaders set it too.
+void RestoreRun::WriteChunk(FileState& file, size_t k, Loaded& chunk) {
+  auto fail = [&](std::string error) {
+    std::lock_guard<std::mutex> lock(file.mu);
+    if (!file.failed) file.error = std::move(error);
+    file.failed = true;
+  };
+  if (k == 0) {
+    MaybeReport(file.path);
+    std::unique_lock<std::mutex> lock(create_mu_);
+    created_cv_.wait(lock, [&] { return file.created; });
+  }
+  {
+    std::lock_guard<std::mutex> lock(file.mu);
+    if (file.failed) return;
+  }
+  const uint64_t at = file.off;
+  file.off += chunk.len;
+  if (chunk.zero) return;
+  file.written_end = file.off;
+  for (size_t done = 0; done < chunk.len;) {
+    ssize_t n = pwrite(file.fd, chunk.data.data() + done, chunk.len - done, at + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      fail("restore: write " + file.path + ": " + Errno(errno));
+      return;
+    }
+    done += n;
+  }
+  bytes_ += chunk.len;
 }
 
 void RestoreRun::FinishFile(FileState& file) {
+  if (!file.error.empty()) AddError(std::move(file.error));
   if (file.fd < 0) return;
   Fd fd(file.fd);
   if (file.failed) return;

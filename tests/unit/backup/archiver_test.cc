@@ -702,6 +702,54 @@ TEST_F(ArchiverTest, LargeFileRestoredInParallelKeepsItsBytesAndHoles) {
   EXPECT_EQ(MtimeNs(Lstat(Restored("/big"))), MtimeNs(Lstat(Src("/big"))));
 }
 
+// Many directories of files, some of many chunks, more files than the creators may open ahead
+// of the writers: files are created by their own threads a directory at a time and written by
+// whichever worker holds a file's next chunk, and every byte lands where it belongs.
+TEST_F(ArchiverTest, ManyDirectoriesOfMultiChunkFilesRestoreWithManyWorkers) {
+  store_ = NewMemoryBlobStore(SmallChunks());
+  for (int d = 0; d < 30; ++d) {
+    fs::create_directories(Src("/d" + std::to_string(d) + "/sub"));
+    for (int f = 0; f < 12; ++f) {
+      const size_t size = f % 4 == 0 ? (1 << 20) + f : 100 * f;
+      WriteFile(Src("/d" + std::to_string(d) + (f % 3 == 0 ? "/sub/f" : "/f") +
+                    std::to_string(f)),
+                RandomBytes(size, d * 100 + f));
+    }
+  }
+  BackupOptions bo;
+  bo.threads = 3;
+  BackupResult b = Backup(bo);
+  for (int threads : {1, 2, 5}) {
+    TempDir target(fs::temp_directory_path().string());
+    RestoreOptions ro;
+    ro.threads = threads;
+    ro.target = target.path();
+    RestoreResult r = Restore(b.tree, ro);
+    EXPECT_EQ(r.files, 360u) << threads;
+    ExpectSameTree(Src(), target.path() + Src());
+  }
+}
+
+// With overwrite, a directory where the snapshot has a file fails that file alone.
+TEST_F(ArchiverTest, OverwriteReportsADirectoryInTheWayAndRestoresTheRest) {
+  WriteFile(Src("/a"), "a");
+  WriteFile(Src("/b"), "b");
+  WriteFile(Src("/c"), "c");
+  BackupResult b = Backup();
+  fs::create_directories(Restored("/b"));
+  RestoreOptions options;
+  options.target = dst_.path();
+  options.overwrite = true;
+  auto r = RestoreTree(store_.get(), b.tree, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_NE(r->errors[0].find(Restored("/b") + ": a directory is in the way"), std::string::npos)
+      << r->errors[0];
+  EXPECT_EQ(ReadFile(Restored("/a")), "a");
+  EXPECT_EQ(ReadFile(Restored("/c")), "c");
+  EXPECT_EQ(r->files, 2u);
+}
+
 // A chunk that cannot be loaded fails its file (reported), not the restore.
 TEST_F(ArchiverTest, DamagedChunkIsReportedAndOtherFilesAreRestored) {
   class Failing : public CountingStore {
