@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -19,6 +18,7 @@
 #include "base/clock.h"
 #include "cli/cli.h"
 #include "pipeline/cache.h"
+#include "pipeline/job_log.h"
 #include "pipeline/parse.h"
 #include "pipeline/process.h"
 #include "pipeline/records.h"
@@ -374,6 +374,12 @@ int RerunCommand(Context& ctx, const RunArgs& a, int64_t id) {
                        "', which is no longer defined"));
 }
 
+std::vector<std::string> LogPaths(const std::vector<state::PipelineJobRecord>& jobs) {
+  std::vector<std::string> paths;
+  for (const auto& j : jobs) paths.push_back(j.log_path);
+  return paths;
+}
+
 int ShowCommand(const Context& ctx, const RunArgs& a, int64_t id) {
   auto store = OpenStore(ctx);
   if (!store.ok()) return Fail(store.status());
@@ -384,12 +390,9 @@ int ShowCommand(const Context& ctx, const RunArgs& a, int64_t id) {
   if (ctx.g.json) {
     json j = pipeline::RunWithJobsJson(*run, *jobs);
     if (a.logs) {
-      for (size_t i = 0; i < jobs->size() && i < j["jobs"].size(); ++i) {
-        std::ifstream in((*jobs)[i].log_path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        j["jobs"][i]["log"] = ss.str();
-      }
+      std::map<std::string, std::string> logs = pipeline::ReadJobLogs(LogPaths(*jobs));
+      for (size_t i = 0; i < jobs->size() && i < j["jobs"].size(); ++i)
+        j["jobs"][i]["log"] = logs[(*jobs)[i].log_path];
     }
     std::cout << j.dump(2) << "\n";
     return kExitOk;
@@ -408,8 +411,9 @@ int ShowCommand(const Context& ctx, const RunArgs& a, int64_t id) {
   std::cout << "\n";
   PrintSummary(*jobs);
   if (a.logs) {
+    std::map<std::string, std::string> logs = pipeline::ReadJobLogs(LogPaths(*jobs));
     for (const auto& j : *jobs) {
-      std::ifstream in(j.log_path);
+      std::istringstream in(logs[j.log_path]);
       std::cout << "\n== " << j.job << " (" << j.status << ") ==\n";
       for (std::string line; std::getline(in, line);) std::cout << "[" << j.job << "] " << line << "\n";
     }

@@ -186,9 +186,9 @@ void Scheduler::Finish(Slot& s, const std::string& status, const std::string& er
   if (s.rec.finished_at_ms == 0) s.rec.finished_at_ms = NowMs();
   Record(s);
   if (!error.empty()) {
-    std::ofstream log(s.rec.log_path, std::ios::app);
-    log << FormatRfc3339Millis(std::chrono::system_clock::now()) << " [steward] " << status
-        << ": " << run_.Mask(error) << '\n';
+    run_.log.Append(internal::SanitizeKey(s.rec.job),
+                    FormatRfc3339Millis(std::chrono::system_clock::now()) + " [steward] " +
+                        status + ": " + run_.Mask(error));
   }
   RunEvent e;
   e.kind = RunEventKind::kJobFinished;
@@ -316,8 +316,7 @@ void Scheduler::Worker(const std::string& scratch_dir) {
       queue_.pop_front();
       l.unlock();
       JobOutcome out =
-          internal::RunJobInstance(run_, *s->inst, s->view, s->rec.log_path, scratch_dir,
-                                   &s->cancel);
+          internal::RunJobInstance(run_, *s->inst, s->view, scratch_dir, &s->cancel);
       l.lock();
       Complete(*s, out);
       cv_.notify_all();
@@ -401,9 +400,9 @@ Status ReuseEarlierRun(RunShared& run, int64_t earlier,
         return restored.Annotate("restore the artifacts of " + s->rec.job + " from run " +
                                  std::to_string(earlier));
     }
-    std::ofstream log(s->rec.log_path, std::ios::app);
-    log << FormatRfc3339Millis(std::chrono::system_clock::now()) << " [steward] reused: "
-        << s->rec.job << " succeeded in run " << earlier << '\n';
+    run.log.Append(internal::SanitizeKey(s->rec.job),
+                   FormatRfc3339Millis(std::chrono::system_clock::now()) + " [steward] reused: " +
+                       s->rec.job + " succeeded in run " + std::to_string(earlier));
     RETURN_IF_ERROR(opts.store->PutPipelineJob(s->rec));
     RunEvent e;
     e.kind = RunEventKind::kJobFinished;
@@ -506,8 +505,9 @@ StatusOr<RunResult> RunPipeline(const Pipeline& pipeline, const RunOptions& opti
     (void)options.store->UpdatePipelineRun(record);
     return why;
   };
-  Status dirs = MakeDirs({run.run_dir + "/logs", run.tmp_dir, run.run_dir + "/artifacts"});
+  Status dirs = MakeDirs({run.tmp_dir, run.run_dir + "/artifacts"});
   if (!dirs.ok()) return fail_run(dirs);
+  if (Status opened = run.log.Open(run.run_dir); !opened.ok()) return fail_run(opened);
 
   std::vector<std::unique_ptr<Slot>> slots;
   std::map<std::string, size_t> index;
@@ -519,7 +519,7 @@ StatusOr<RunResult> RunPipeline(const Pipeline& pipeline, const RunOptions& opti
     s->rec.position = static_cast<int>(i);
     s->rec.status = "pending";
     s->rec.log_path =
-        run.run_dir + "/logs/" + internal::SanitizeKey(instances[i].key) + ".log";
+        RunLogFile::JobLogPath(run.run_dir, internal::SanitizeKey(instances[i].key));
     index[instances[i].key] = i;
     slots.push_back(std::move(s));
   }

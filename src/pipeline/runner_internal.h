@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/job_log.h"
 #include "pipeline/runner.h"
 
 namespace steward::pipeline::internal {
@@ -29,6 +30,7 @@ struct RunShared {
   std::string tmp_dir;     // run_dir/tmp
   std::string repository;  // github.repository: the source directory's name
   std::string actor;       // github.actor: the user running steward
+  RunLogFile log;          // every job's log lines (job_log.h)
   std::mutex event_mu;
 
   // Replaces every secret value in text with ***.
@@ -57,13 +59,12 @@ struct NeedsView {
 };
 
 // Runs one job instance to its end; `cancel` is the instance's own token (fail-fast and the
-// run's cancellation set it). Writes its log to log_path. `scratch_dir` (under run.tmp_dir) is
+// run's cancellation set it). Writes its log to run.log. `scratch_dir` (under run.tmp_dir) is
 // the worker's own: the step scripts and $GITHUB_OUTPUT-style files are rewritten there for
 // each step, and its temp/ (RUNNER_TEMP) is emptied for each job — creating files is what a
 // short step costs most on some disks, and a worker runs one step at a time.
 JobOutcome RunJobInstance(RunShared& run, const JobInstance& instance, const NeedsView& needs,
-                          const std::string& log_path, const std::string& scratch_dir,
-                          const CancelToken* cancel);
+                          const std::string& scratch_dir, const CancelToken* cancel);
 
 // "test (linux, 3.11)" -> "test__linux__3.11_": safe as one file name.
 std::string SanitizeKey(const std::string& key);

@@ -89,11 +89,11 @@ std::string StepName(const Step& step) {
   return "Run " + FirstLine(step.run);
 }
 
-// The job's log file and its share of the run's events.
+// The job's log lines (the run's log file) and its share of the run's events.
 class JobLog {
  public:
-  JobLog(RunShared& run, std::string key, const std::string& path)
-      : run_(run), key_(std::move(key)), out_(path, std::ios::app) {}
+  JobLog(RunShared& run, std::string key)
+      : run_(run), key_(std::move(key)), name_(SanitizeKey(key_)) {}
 
   void Line(std::string_view text, bool is_stderr) { Write(RunEventKind::kLine, text, is_stderr); }
   void Note(std::string_view text) { Write(RunEventKind::kNote, text, false); }
@@ -101,13 +101,11 @@ class JobLog {
  private:
   void Write(RunEventKind kind, std::string_view text, bool is_stderr) {
     std::string masked = run_.Mask(text);
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      out_ << FormatRfc3339Millis(std::chrono::system_clock::now())
-           << (kind == RunEventKind::kNote ? " [steward] " : is_stderr ? " ! " : " ") << masked
-           << '\n';
-      out_.flush();
-    }
+    run_.log.Append(name_, FormatRfc3339Millis(std::chrono::system_clock::now()) +
+                               (kind == RunEventKind::kNote ? " [steward] "
+                                : is_stderr                 ? " ! "
+                                                            : " ") +
+                               masked);
     RunEvent e;
     e.kind = kind;
     e.run_id = run_.run_id;
@@ -119,8 +117,7 @@ class JobLog {
 
   RunShared& run_;
   const std::string key_;
-  std::mutex mu_;
-  std::ofstream out_;
+  const std::string name_;  // the key as the log file knows it
 };
 
 struct StepResult {
@@ -771,9 +768,8 @@ bool SetBashEnvironment(std::map<std::string, std::string>& env, const std::stri
 }
 
 JobOutcome RunJobInstance(RunShared& run, const JobInstance& instance, const NeedsView& needs,
-                          const std::string& log_path, const std::string& scratch_dir,
-                          const CancelToken* cancel) {
-  JobLog log(run, instance.key, log_path);
+                          const std::string& scratch_dir, const CancelToken* cancel) {
+  JobLog log(run, instance.key);
   JobRunner runner(run, instance, needs, log, scratch_dir, cancel);
   JobOutcome out = runner.Run();
   const Job& job = *instance.job;

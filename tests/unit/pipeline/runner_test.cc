@@ -129,7 +129,7 @@ TEST_F(RunnerTest, IndependentJobsOverlapAndADependentStartsAfterBoth) {
   for (const auto& j : *recorded) {
     EXPECT_EQ(j.status, "success") << j.job;
     EXPECT_GT(j.finished_at_ms, 0) << j.job;
-    EXPECT_TRUE(fs::exists(j.log_path)) << j.log_path;
+    EXPECT_NE(ReadJobLog(j.log_path).find("[steward] step 1"), std::string::npos) << j.log_path;
   }
   auto run = store_->GetPipelineRun(r.run_id);
   EXPECT_EQ(run->status, "success");
@@ -175,8 +175,8 @@ TEST_F(RunnerTest, FailureSkipsDependentsButAlwaysJobsRunAndContinueOnErrorPasse
   EXPECT_EQ(StatusOf(r, "notify"), "success");  // an ancestor failed
   EXPECT_EQ(StatusOf(r, "lint"), "failure");    // recorded, but did not fail the run alone
   EXPECT_EQ(StatusOf(r, "steps"), "success");
-  EXPECT_NE(ReadFile(JobOf(r, "report")->log_path).find("result=failure"), std::string::npos);
-  EXPECT_NE(ReadFile(JobOf(r, "steps")->log_path).find("after"), std::string::npos);
+  EXPECT_NE(ReadJobLog(JobOf(r, "report")->log_path).find("result=failure"), std::string::npos);
+  EXPECT_NE(ReadJobLog(JobOf(r, "steps")->log_path).find("after"), std::string::npos);
   EXPECT_EQ(store_->GetPipelineRun(r.run_id)->status, "failure");
 
   // Only a continue-on-error failure: the run succeeds.
@@ -210,12 +210,12 @@ TEST_F(RunnerTest, OutputsEnvAndPathFilesFlowBetweenStepsAndJobs) {
   RunResult r = MustRun(p);
   ASSERT_EQ(r.status, "success") << AllEventText();
   EXPECT_EQ(nlohmann::json::parse(JobOf(r, "a")->outputs_json)["version"], "1.2.3");
-  std::string log_a = ReadFile(JobOf(r, "a")->log_path);
+  std::string log_a = ReadJobLog(JobOf(r, "a")->log_path);
   EXPECT_NE(log_a.find("env=yes"), std::string::npos) << log_a;
   EXPECT_NE(log_a.find("tool ran"), std::string::npos) << log_a;
   EXPECT_NE(log_a.find(" 2\n"), std::string::npos) << log_a;  // the heredoc had two lines
   EXPECT_NE(log_a.find("hello-hello"), std::string::npos) << log_a;
-  EXPECT_NE(ReadFile(JobOf(r, "b")->log_path).find("got=1.2.3"), std::string::npos);
+  EXPECT_NE(ReadJobLog(JobOf(r, "b")->log_path).find("got=1.2.3"), std::string::npos);
 }
 
 TEST_F(RunnerTest, OutputsThatAreNotUtf8AreRecordedNotThrown) {
@@ -244,7 +244,7 @@ TEST_F(RunnerTest, EnvironmentIsBuiltFromNothing) {
   RunResult r = MustRun(p);
   unsetenv("STEWARD_RUNNER_TEST_LEAK");
   ASSERT_EQ(r.status, "success");
-  std::string log = ReadFile(JobOf(r, "show")->log_path);
+  std::string log = ReadJobLog(JobOf(r, "show")->log_path);
   EXPECT_NE(log.find("leak=none"), std::string::npos) << log;
   const std::string work = state_dir_ + "/runs/" + std::to_string(r.run_id) + "/work";
   EXPECT_NE(log.find("ci=true job=show run=" + std::to_string(r.run_id) + " os=Linux ws=" + work),
@@ -262,11 +262,11 @@ TEST_F(RunnerTest, SecretsGoOnlyToJobsThatNameThemAndAreMasked) {
   p.jobs.push_back(MakeJob("without", {Sh("echo token=${API_TOKEN:-unset}")}));
   RunResult r = MustRun(p);
   ASSERT_EQ(r.status, "success") << AllEventText();
-  std::string with_log = ReadFile(JobOf(r, "with")->log_path);
+  std::string with_log = ReadJobLog(JobOf(r, "with")->log_path);
   EXPECT_EQ(with_log.find("s3cr3t"), std::string::npos) << with_log;
   EXPECT_NE(with_log.find("token=***"), std::string::npos) << with_log;
   EXPECT_NE(with_log.find("ctx=***"), std::string::npos) << with_log;
-  EXPECT_NE(ReadFile(JobOf(r, "without")->log_path).find("token=unset"), std::string::npos);
+  EXPECT_NE(ReadJobLog(JobOf(r, "without")->log_path).find("token=unset"), std::string::npos);
   EXPECT_EQ(AllEventText().find("s3cr3t"), std::string::npos);
 
   // A job naming a secret that was not given fails before running anything.
@@ -379,7 +379,7 @@ TEST_F(RunnerTest, CacheHitSkipsTheJobAndRestoresItsOutputs) {
   ASSERT_EQ(second.status, "success") << AllEventText();
   EXPECT_EQ(StatusOf(second, "build"), "cached");
   EXPECT_EQ(ReadFile(counter), "x\n");  // the command ran once
-  std::string use_log = ReadFile(JobOf(second, "use")->log_path);
+  std::string use_log = ReadJobLog(JobOf(second, "use")->log_path);
   EXPECT_NE(use_log.find("one"), std::string::npos) << use_log;  // restored output file
   EXPECT_NE(use_log.find("v=built"), std::string::npos) << use_log;
   EXPECT_EQ(JobOf(second, "build")->cache_key, JobOf(first, "build")->cache_key);
@@ -388,7 +388,7 @@ TEST_F(RunnerTest, CacheHitSkipsTheJobAndRestoresItsOutputs) {
   RunResult third = MustRun(p);
   EXPECT_EQ(StatusOf(third, "build"), "success");
   EXPECT_EQ(ReadFile(counter), "x\nx\n");
-  EXPECT_NE(ReadFile(JobOf(third, "use")->log_path).find("two"), std::string::npos);
+  EXPECT_NE(ReadJobLog(JobOf(third, "use")->log_path).find("two"), std::string::npos);
 
   options_.use_cache = false;
   RunResult fourth = MustRun(p);
@@ -423,7 +423,7 @@ TEST_F(RunnerTest, RerunRunsOnlyWhatDidNotSucceedAndReusesTheRest) {
   EXPECT_EQ(StatusOf(second, "build"), "reused");
   EXPECT_EQ(StatusOf(second, "test"), "success");
   EXPECT_EQ(ReadFile(counter), "b\n");
-  std::string log = ReadFile(JobOf(second, "test")->log_path);
+  std::string log = ReadJobLog(JobOf(second, "test")->log_path);
   EXPECT_NE(log.find("artifact"), std::string::npos) << log;
   EXPECT_NE(log.find("id=42"), std::string::npos) << log;
   EXPECT_EQ(store_->GetPipelineRun(second.run_id)->rerun_of, first.run_id);
@@ -441,7 +441,7 @@ TEST_F(RunnerTest, StepConditionsAndUsesStepsAreSkippedWithANote) {
   p.jobs.push_back(j);
   RunResult r = MustRun(p);
   EXPECT_EQ(StatusOf(r, "j"), "failure");
-  std::string log = ReadFile(JobOf(r, "j")->log_path);
+  std::string log = ReadJobLog(JobOf(r, "j")->log_path);
   EXPECT_EQ(log.find("should-not-run\n"), std::string::npos) << log;
   EXPECT_NE(log.find("cleanup failure"), std::string::npos) << log;
   EXPECT_NE(log.find("actions/checkout@v4"), std::string::npos) << log;
@@ -487,7 +487,7 @@ TEST_F(RunnerTest, AGitSourceIsBuiltAtItsCommittedStateAndRecorded) {
   p.jobs.push_back(MakeJob("show", {Sh("cat f.txt; echo sha=$GITHUB_SHA ref=$GITHUB_REF")}));
   RunResult r = MustRun(p);
   ASSERT_EQ(r.status, "success");
-  std::string log = ReadFile(JobOf(r, "show")->log_path);
+  std::string log = ReadJobLog(JobOf(r, "show")->log_path);
   EXPECT_NE(log.find("committed"), std::string::npos) << log;
   EXPECT_EQ(log.find("dirty"), std::string::npos) << log;
   EXPECT_NE(log.find("sha=" + head->sha + " ref=refs/heads/main"), std::string::npos) << log;
