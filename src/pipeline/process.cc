@@ -1,25 +1,26 @@
 // How a step runs (see process.h for the contract):
 //
-//   steward (Run thread) ── posix_spawn ──> steward-shim ── vfork ──> command (setsid, execve)
-//                                            │                          └─ its children, ...
-//                                            └ PR_SET_CHILD_SUBREAPER
+//   steward (Run thread) ── request ──> steward-shim --serve ── fork ──> shim ── vfork ──> command
+//                                        (one per steward)                │      (setsid, execve)
+//                                                                          └ PR_SET_CHILD_SUBREAPER
 //
-// The shim (shim.h) is a small program of its own that makes itself a child subreaper, starts
-// the command, reports the command's wait status through a pipe and reaps everything below it.
-// Because it is a subreaper, a descendant whose parent dies (a double-forked daemon,
-// `setsid x &` in a script that exits) is re-parented to the shim and not to init or to
-// steward, so "every process of this step" is exactly "every descendant of the shim", found by
-// walking /proc by parent pid — with no guessing even when many steps run at once and other
-// parts of steward have children of their own. When the command has ended (or the deadline
-// or a cancel came), the Run thread signals every descendant of the shim, repeating the walk
-// since processes fork while being killed, until none is left; the shim then finds it has no
-// children and exits.
+// The shim (shim.h) makes itself a child subreaper, starts the command, reports the command's
+// wait status through a pipe and reaps everything below it. Because it is a subreaper, a
+// descendant whose parent dies (a double-forked daemon, `setsid x &` in a script that exits)
+// is re-parented to the shim and not to init or to steward, so "every process of this step"
+// is exactly "every descendant of the shim", found by walking /proc by parent pid — with no
+// guessing even when many steps run at once and other parts of steward have children of
+// their own. When the command has ended (or the deadline or a cancel came), the Run thread
+// signals every descendant of the shim, repeating the walk since processes fork while being
+// killed, until none is left; the shim then finds it has no children and exits.
 //
-// Why a program and not a fork() of steward: fork copies steward's page tables (tens of MB,
-// hundreds of mappings) for every step, and tearing the copy down costs as much again; that
-// was most of a short step's cost. posix_spawn's clone shares the memory until the exec of a
-// small static program. Without steward-shim next to the steward binary, the same shim code
-// runs in a fork() of steward, as it always did — slower, and otherwise the same.
+// Where shims come from, cheapest first: forked by the shim server (a small static program
+// started once per steward process; steward sends it the command and the step's pipes over a
+// socket and gets back a pidfd), else steward-shim started per step with posix_spawn, else —
+// without steward-shim next to the steward binary — a fork() of steward running the same shim
+// code. A fork() of steward copies its page tables (tens of MB, hundreds of mappings) and
+// tearing the copy down costs as much again; an exec of steward-shim pays the C library's
+// start-up, which probes the CPU with cpuid (traps on a VM). A fork of the server pays neither.
 #include "pipeline/process.h"
 
 #include <spawn.h>
@@ -30,6 +31,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -286,18 +288,182 @@ std::string FindShimProgram() {
   return access(path.c_str(), X_OK) == 0 ? path : "";
 }
 
-// Starts the shim of a step (shim.h): steward-shim through posix_spawn (a vfork-like clone:
-// its cost does not depend on steward's size), or a fork of steward when that program is not
-// installed or cannot be started. Returns its pid, or -1 with errno set.
-pid_t StartShim(const Prepared& p, Pipes& pipes) {
+// A started shim: a child of steward (posix_spawn or fork), or of the shim server (then
+// `pidfd` >= 0 and steward waits on it; the server reaps).
+struct ShimHandle {
+  pid_t pid = -1;
+  int pidfd = -1;
+};
+
+// The shim server (shim.h, steward-shim --serve): started at the first step, shared by every
+// thread, one request at a time. When it cannot be started or stops answering, each step's
+// shim is started by steward itself from then on.
+class ShimServer {
+ public:
+  enum class Result { kStarted, kUnavailable, kFailed };
+
+  Result Start(const std::string& program, const Prepared& p, const Pipes& pipes, ShimHandle* out,
+               int* err) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken_ || (sock_ < 0 && !Launch(program))) {
+      broken_ = true;
+      return Result::kUnavailable;
+    }
+    std::string body;
+    body.append(p.cwd != nullptr ? p.cwd : "").push_back('\0');
+    body.append(p.program).push_back('\0');
+    uint32_t args = 0, envs = 0;
+    for (char* const* a = p.argv.data(); *a != nullptr; ++a, ++args) body.append(*a).push_back('\0');
+    for (char* const* e = p.envp.data(); *e != nullptr; ++e, ++envs) body.append(*e).push_back('\0');
+    if (body.size() > shim::kServeMaxLength) return Result::kUnavailable;  // started directly
+    shim::ServeRequest req{shim::kServeMagic, static_cast<uint32_t>(body.size()), args, envs};
+    const int fds[4] = {pipes.out[1], pipes.err[1], pipes.exec_err[1], pipes.status[1]};
+    iovec iov{&req, sizeof req};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    ssize_t n;
+    while ((n = sendmsg(sock_, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof req) || !WriteFull(body)) {
+      // The server cannot have started a shim without the whole request: start it directly.
+      Stop();
+      return Result::kUnavailable;
+    }
+    shim::ServeReply reply{};
+    iovec riov{&reply, sizeof reply};
+    msghdr rmsg{};
+    rmsg.msg_iov = &riov;
+    rmsg.msg_iovlen = 1;
+    alignas(cmsghdr) char rcontrol[CMSG_SPACE(sizeof(int))];
+    rmsg.msg_control = rcontrol;
+    rmsg.msg_controllen = sizeof rcontrol;
+    while ((n = recvmsg(sock_, &rmsg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR) {
+    }
+    int pidfd = -1;
+    for (cmsghdr* rc = CMSG_FIRSTHDR(&rmsg); rc != nullptr; rc = CMSG_NXTHDR(&rmsg, rc))
+      if (rc->cmsg_level == SOL_SOCKET && rc->cmsg_type == SCM_RIGHTS)
+        memcpy(&pidfd, CMSG_DATA(rc), sizeof pidfd);
+    if (n != static_cast<ssize_t>(sizeof reply) || reply.pid <= 0 || pidfd < 0) {
+      // A shim may or may not have started (a server that died after forking one: it then got
+      // its parent-death signal and kills its tree), so this step fails rather than start twice.
+      if (pidfd >= 0) close(pidfd);
+      *err = n == static_cast<ssize_t>(sizeof reply) && reply.err != 0 ? reply.err : EPIPE;
+      if (n != static_cast<ssize_t>(sizeof reply)) Stop();
+      return Result::kFailed;
+    }
+    out->pid = reply.pid;
+    out->pidfd = pidfd;
+    return Result::kStarted;
+  }
+
+  // Forgets a server that stopped answering (tests): the next step starts a new one.
+  void Reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sock_ >= 0) Stop();
+    broken_ = false;
+  }
+
+ private:
+  bool Launch(const std::string& program) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    for (int fd = 0; fd < 3; ++fd)
+      posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, sv[1], shim::kServeFd);
+    // As for a shim: every signal blocked (its shims inherit that) and at its default.
+    sigset_t all;
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &all);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>("--serve"),
+                               nullptr};
+    char* envp[] = {nullptr};
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    close(sv[1]);
+    if (rc != 0) {
+      close(sv[0]);
+      return false;
+    }
+    sock_ = sv[0];
+    pid_ = pid;
+    return true;
+  }
+
+  bool WriteFull(const std::string& data) {
+    for (size_t done = 0; done < data.size();) {
+      ssize_t n = send(sock_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // The server is not answering: closing the socket makes it exit if it still runs.
+  void Stop() {
+    if (sock_ >= 0) close(sock_);
+    sock_ = -1;
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int status;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    pid_ = -1;
+    broken_ = true;
+  }
+
+  std::mutex mu_;
+  int sock_ = -1;
+  pid_t pid_ = -1;
+  bool broken_ = false;
+};
+
+ShimServer& TheShimServer() {
+  static ShimServer* server = new ShimServer;  // lives as long as steward
+  return *server;
+}
+
+// Starts the shim of a step (shim.h): through the shim server when there is one, else
+// steward-shim through posix_spawn (a vfork-like clone: its cost does not depend on steward's
+// size), or a fork of steward when that program is not installed or cannot be started.
+// Returns false with errno set when no shim could be started.
+bool StartShim(const Prepared& p, Pipes& pipes, ShimHandle* out) {
   const std::string program = ShimProgram();
   if (!program.empty()) {
+    int server_err = 0;
+    switch (TheShimServer().Start(program, p, pipes, out, &server_err)) {
+      case ShimServer::Result::kStarted:
+        return true;
+      case ShimServer::Result::kFailed:
+        errno = server_err;
+        return false;
+      case ShimServer::Result::kUnavailable:
+        break;
+    }
     // posix_spawn moves the pipes onto 1..4 one after another; a pipe already on one of those
     // numbers (steward started with a standard descriptor closed) is moved out of the way.
     for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.exec_err[1], &pipes.status[1]}) {
       if (*fd > shim::kStatusFd) continue;
       int moved = fcntl(*fd, F_DUPFD_CLOEXEC, shim::kStatusFd + 1);
-      if (moved < 0) return -1;
+      if (moved < 0) return false;
       close(*fd);
       *fd = moved;
     }
@@ -327,7 +493,10 @@ pid_t StartShim(const Prepared& p, Pipes& pipes) {
     int err = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), p.envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    if (err == 0) return pid;
+    if (err == 0) {
+      out->pid = pid;
+      return true;
+    }
   }
   pid_t pid = fork();
   if (pid == 0) {
@@ -343,7 +512,8 @@ pid_t StartShim(const Prepared& p, Pipes& pipes) {
     c.status_fd = pipes.status[1];
     shim::RunShim(c);
   }
-  return pid;
+  out->pid = pid;
+  return pid > 0;
 }
 
 void ClosePipe(int fds[2]) {
@@ -392,28 +562,40 @@ class LineSplitter {
   std::string buf_;
 };
 
-// Reaps the shim. One that reported an empty tree exits at once; otherwise its tree was just
-// killed and it exits when it finds no child left, so a blocking wait (on a pidfd, bounded)
-// suffices — it is killed only when that did not happen.
-void WaitShim(pid_t shim, bool exiting) {
+// Waits for the shim's end (with a pidfd, bounded) and reaps it when it is steward's child.
+// One that reported an empty tree exits at once; otherwise its tree was just killed and it
+// exits when it finds no child left — it is killed only when that did not happen.
+void WaitShim(const ShimHandle& shim, bool exiting) {
   int status;
+  if (shim.pidfd >= 0) {  // the server's child: the server reaps it
+    pollfd pfd{shim.pidfd, POLLIN, 0};
+    for (int round = 0; round < 2; ++round) {
+      int ready;
+      while ((ready = poll(&pfd, 1, exiting && round == 0 ? 10000 : 2000)) < 0 && errno == EINTR) {
+      }
+      if (ready > 0) break;
+      syscall(SYS_pidfd_send_signal, shim.pidfd, SIGKILL, nullptr, 0);
+    }
+    close(shim.pidfd);
+    return;
+  }
   if (!exiting) {
-    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, shim, 0));
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, shim.pid, 0));
     if (pidfd >= 0) {
       pollfd pfd{pidfd, POLLIN, 0};
       while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
       }
       close(pidfd);
     }
-    if (waitpid(shim, &status, WNOHANG) != 0) return;
+    if (waitpid(shim.pid, &status, WNOHANG) != 0) return;
     Clock::time_point deadline = Clock::now() + milliseconds(2000);
     while (pidfd < 0 && Clock::now() < deadline) {  // no pidfds (Linux < 5.3)
       std::this_thread::sleep_for(milliseconds(2));
-      if (waitpid(shim, &status, WNOHANG) != 0) return;
+      if (waitpid(shim.pid, &status, WNOHANG) != 0) return;
     }
-    kill(shim, SIGKILL);
+    kill(shim.pid, SIGKILL);
   }
-  while (waitpid(shim, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(shim.pid, &status, 0) < 0 && errno == EINTR) {
   }
 }
 
@@ -472,13 +654,15 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
       return result;
     }
   }
-  pid_t shim = StartShim(p, pipes);
+  ShimHandle handle;
+  const bool shim_started = StartShim(p, pipes, &handle);
   int fork_errno = errno;
+  const pid_t shim = handle.pid;
   close(pipes.out[1]);
   close(pipes.err[1]);
   close(pipes.exec_err[1]);
   close(pipes.status[1]);
-  if (shim < 0) {
+  if (!shim_started) {
     for (int fd : {pipes.out[0], pipes.err[0], pipes.exec_err[0], pipes.status[0]}) close(fd);
     result.end = ProcessEnd::kFailedToStart;
     result.error = std::string("fork: ") + strerror(fork_errno);
@@ -493,9 +677,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   close(pipes.exec_err[0]);
   if (n == static_cast<ssize_t>(sizeof child_error)) {
     // The command never ran; the shim exits once it has reaped it.
-    int status;
-    while (waitpid(shim, &status, 0) < 0 && errno == EINTR) {
-    }
+    WaitShim(handle, true);
     close(pipes.out[0]);
     close(pipes.err[0]);
     close(pipes.status[0]);
@@ -620,7 +802,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
 
   // The shim exits by itself once its tree is empty; it is killed only when that did not happen
   // (an unkillable process), which leaves such processes to init.
-  WaitShim(shim, tree_done);
+  WaitShim(handle, tree_done);
 
   result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
   if (result.end == ProcessEnd::kTimedOut) result.took = spec.timeout;
@@ -643,9 +825,12 @@ std::string ShimProgram() {
 }
 
 void SetShimProgramForTesting(const std::string& path) {
-  std::lock_guard<std::mutex> l(shim_mu);
-  shim_program = path;
-  shim_set = true;
+  {
+    std::lock_guard<std::mutex> l(shim_mu);
+    shim_program = path;
+    shim_set = true;
+  }
+  TheShimServer().Reset();
 }
 
 bool SandboxAvailable() {

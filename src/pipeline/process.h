@@ -75,7 +75,8 @@ void BecomeSubreaper();
 // fork() of this process instead, the same code at a cost that grows with the process's size.
 std::string ShimProgram();
 
-// For tests: use `path` as the shim program from now on ("": the fork fallback).
+// For tests: use `path` as the shim program from now on ("": the fork fallback); a shim server
+// that was started or had stopped answering is forgotten, so the next step starts a new one.
 void SetShimProgramForTesting(const std::string& path);
 
 // Kills a process and every descendant (by walking /proc), SIGTERM then SIGKILL after grace.

@@ -15,8 +15,20 @@
 // write ends of the start-error and status pipes) and, for steward-shim, its argv:
 //   steward-shim STEWARD_PID CWD PROGRAM ARGV0 ARGV1 ...   (CWD "" keeps the shim's)
 // with the command's complete environment as its own, and the descriptors as 1, 2, 3 and 4.
+//
+// Or, once per steward process, as a server that forks a shim for each step on request:
+//   steward-shim --serve          (a stream socket to steward on descriptor 3)
+// Each request is a ServeRequest header carrying the four descriptors (SCM_RIGHTS), then
+// `length` bytes: CWD, PROGRAM, the `args` ARGV strings and the `envs` environment strings,
+// each ending in '\0'. The reply is a ServeReply, with a pidfd of the shim (SCM_RIGHTS) when
+// `pid` > 0. A fork of the small server costs a fraction of starting a program (exec, the C
+// library's start-up, which probes the CPU through cpuid: traps on a VM) — which made the
+// shim a third of a no-op step's cost. The shims are the server's children, which reaps them;
+// steward waits on the pidfd. The server exits when steward's end of the socket closes (steward
+// exited or died), and each shim then gets its parent-death signal and kills its step's tree.
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 namespace steward::pipeline::shim {
@@ -38,6 +50,23 @@ struct ShimReport {
 
 // Descriptor numbers steward-shim receives its pipes on.
 inline constexpr int kOutFd = 1, kErrFd = 2, kStartErrorFd = 3, kStatusFd = 4;
+
+// The server's socket (steward-shim --serve).
+inline constexpr int kServeFd = 3;
+inline constexpr uint32_t kServeMagic = 0x53484d31;  // "SHM1"
+inline constexpr uint32_t kServeMaxLength = 64u << 20;
+
+struct ServeRequest {
+  uint32_t magic;
+  uint32_t length;  // bytes of strings that follow
+  uint32_t args;    // how many of them are ARGV (after CWD and PROGRAM)
+  uint32_t envs;    // how many are the environment (after ARGV)
+};
+
+struct ServeReply {
+  int32_t pid;  // the shim, or -1
+  int32_t err;  // errno when pid is -1
+};
 
 struct Command {
   const char* program = nullptr;  // a path: execve does no PATH search

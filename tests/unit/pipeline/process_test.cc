@@ -5,15 +5,18 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 namespace steward::pipeline {
@@ -363,6 +366,77 @@ TEST(RunProcess, StartsTheCommandBelowTheShimProgram) {
   int pid = 0, sid = 0;
   ASSERT_EQ(sscanf(run.Out()[1].c_str(), "%d %d", &pid, &sid), 2) << run.Out()[1];
   EXPECT_EQ(pid, sid);  // the shim left this process's session
+}
+
+// "<pid> (<comm>) <state> <ppid> ..." of a process.
+int ParentOf(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  size_t paren = text.rfind(')');
+  int ppid = 0;
+  char state = 0;
+  if (paren == std::string::npos || sscanf(text.c_str() + paren + 1, " %c %d", &state, &ppid) != 2)
+    return 0;
+  return ppid;
+}
+
+std::string CommandLine(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  for (char& c : text)
+    if (c == '\0') c = ' ';
+  return text;
+}
+
+// Each step's shim is forked by one long-lived `steward-shim --serve`, a child of this process.
+TEST(RunProcess, ShimsAreForkedByOneServerBelowThisProcess) {
+  SetShimProgramForTesting(ShimProgram());  // a server of this test's own
+  std::set<int> servers;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Sh("true").result.ok());
+  // Three steps, one server: the one child of this process running steward-shim --serve.
+  DIR* dir = opendir("/proc");
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int pid = atoi(e->d_name);
+    if (ParentOf(pid) == getpid() && CommandLine(pid).find("steward-shim --serve") != std::string::npos)
+      servers.insert(pid);
+  }
+  closedir(dir);
+  ASSERT_EQ(servers.size(), 1u);
+  Outcome run = Sh("cat /proc/$PPID/stat");  // the shim's
+  ASSERT_EQ(run.Out().size(), 1u);
+  int shim_parent = 0;
+  char state = 0;
+  const std::string stat = run.Out()[0];
+  ASSERT_EQ(sscanf(stat.c_str() + stat.rfind(')') + 1, " %c %d", &state, &shim_parent), 2);
+  EXPECT_EQ(shim_parent, *servers.begin());
+}
+
+// A server killed from outside takes its steps' trees with it (each shim gets its parent-death
+// signal); the next steps start their shims directly.
+TEST(RunProcess, AKilledShimServerEndsItsStepsAndLaterStepsStillRun) {
+  SetShimProgramForTesting(ShimProgram());
+  std::string m = Marker();
+  Outcome killed;
+  std::thread step([&] { killed = Sh("echo $PPID; sleep " + m + "; echo survived"); });
+  ASSERT_TRUE(AppearsWithin(m, milliseconds(5000)));
+  int shim = 0;
+  for (int pid : ProcessesWith(m)) shim = ParentOf(ParentOf(pid));  // sleep → sh → shim
+  ASSERT_GT(shim, 0);
+  int server = ParentOf(shim);
+  ASSERT_NE(CommandLine(server).find("--serve"), std::string::npos) << CommandLine(server);
+  ASSERT_EQ(kill(server, SIGKILL), 0);
+  step.join();
+  EXPECT_FALSE(killed.result.ok());
+  const std::vector<std::string> out = killed.Out();
+  EXPECT_EQ(std::count(out.begin(), out.end(), "survived"), 0);
+  EXPECT_EQ(LeftAfter(m), std::vector<int>{});
+  for (int i = 0; i < 2; ++i) {
+    Outcome after = Sh("cat /proc/$PPID/comm; exit 4");
+    EXPECT_EQ(after.result.exit_code, 4) << after.result.Describe();
+    EXPECT_EQ(after.Out(), (std::vector<std::string>{"steward-shim"}));
+  }
+  SetShimProgramForTesting(ShimProgram());  // later tests get a server again
 }
 
 // Without steward-shim each step runs below a fork() of this process: the same shim code, so
