@@ -173,7 +173,6 @@ struct Prepared {
 struct Pipes {
   int out[2] = {-1, -1};
   int err[2] = {-1, -1};
-  int exec_err[2] = {-1, -1};  // the shim and the command report a failure before exec here
   int status[2] = {-1, -1};    // the shim reports the command's wait status here
 };
 
@@ -317,7 +316,7 @@ class ShimServer {
     for (char* const* e = p.envp.data(); *e != nullptr; ++e, ++envs) body.append(*e).push_back('\0');
     if (body.size() > shim::kServeMaxLength) return Result::kUnavailable;  // started directly
     shim::ServeRequest req{shim::kServeMagic, static_cast<uint32_t>(body.size()), args, envs};
-    const int fds[4] = {pipes.out[1], pipes.err[1], pipes.exec_err[1], pipes.status[1]};
+    const int fds[3] = {pipes.out[1], pipes.err[1], pipes.status[1]};
     iovec iov{&req, sizeof req};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -460,7 +459,7 @@ bool StartShim(const Prepared& p, Pipes& pipes, ShimHandle* out) {
     }
     // posix_spawn moves the pipes onto 1..4 one after another; a pipe already on one of those
     // numbers (steward started with a standard descriptor closed) is moved out of the way.
-    for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.exec_err[1], &pipes.status[1]}) {
+    for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.status[1]}) {
       if (*fd > shim::kStatusFd) continue;
       int moved = fcntl(*fd, F_DUPFD_CLOEXEC, shim::kStatusFd + 1);
       if (moved < 0) return false;
@@ -480,7 +479,6 @@ bool StartShim(const Prepared& p, Pipes& pipes, ShimHandle* out) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, pipes.out[1], shim::kOutFd);
     posix_spawn_file_actions_adddup2(&actions, pipes.err[1], shim::kErrFd);
-    posix_spawn_file_actions_adddup2(&actions, pipes.exec_err[1], shim::kStartErrorFd);
     posix_spawn_file_actions_adddup2(&actions, pipes.status[1], shim::kStatusFd);
     // Every signal blocked from the start (steward's death must stay pending for the shim to
     // take) and at its default (an ignored SIGCHLD would hide the command's end).
@@ -508,7 +506,6 @@ bool StartShim(const Prepared& p, Pipes& pipes, ShimHandle* out) {
     c.steward = p.steward;
     c.out_fd = pipes.out[1];
     c.err_fd = pipes.err[1];
-    c.start_error_fd = pipes.exec_err[1];
     c.status_fd = pipes.status[1];
     shim::RunShim(c);
   }
@@ -646,11 +643,11 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   }
   const Prepared& p = *prepared;
   Pipes pipes;
-  for (int* fds : {pipes.out, pipes.err, pipes.exec_err, pipes.status}) {
+  for (int* fds : {pipes.out, pipes.err, pipes.status}) {
     if (pipe2(fds, O_CLOEXEC) != 0) {
       result.end = ProcessEnd::kFailedToStart;
       result.error = std::string("pipe: ") + strerror(errno);
-      for (int* f : {pipes.out, pipes.err, pipes.exec_err, pipes.status}) ClosePipe(f);
+      for (int* f : {pipes.out, pipes.err, pipes.status}) ClosePipe(f);
       return result;
     }
   }
@@ -660,33 +657,11 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   const pid_t shim = handle.pid;
   close(pipes.out[1]);
   close(pipes.err[1]);
-  close(pipes.exec_err[1]);
   close(pipes.status[1]);
   if (!shim_started) {
-    for (int fd : {pipes.out[0], pipes.err[0], pipes.exec_err[0], pipes.status[0]}) close(fd);
+    for (int fd : {pipes.out[0], pipes.err[0], pipes.status[0]}) close(fd);
     result.end = ProcessEnd::kFailedToStart;
     result.error = std::string("fork: ") + strerror(fork_errno);
-    return result;
-  }
-
-  // Until exec the command (and the shim) may report a failure; exec closes the pipe.
-  shim::ChildError child_error{};
-  ssize_t n;
-  while ((n = read(pipes.exec_err[0], &child_error, sizeof child_error)) < 0 && errno == EINTR) {
-  }
-  close(pipes.exec_err[0]);
-  if (n == static_cast<ssize_t>(sizeof child_error)) {
-    // The command never ran; the shim exits once it has reaped it.
-    WaitShim(handle, true);
-    close(pipes.out[0]);
-    close(pipes.err[0]);
-    close(pipes.status[0]);
-    result.end = ProcessEnd::kFailedToStart;
-    result.exit_code = 127;
-    result.error = std::string(StepText(child_error.step)) + " '" +
-                   (child_error.step == shim::kChdir ? spec.cwd : p.program) +
-                   "': " + strerror(child_error.err);
-    result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
     return result;
   }
 
@@ -700,6 +675,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   Clock::time_point kill_started{}, tree_gone{};
   bool tree_empty = false;
   bool tree_done = false;  // the shim reported that nothing of the step is left
+  shim::ShimReport start_failure{};  // start_step is a ChildStep when the command never ran
   std::set<int> signalled;
   const Clock::time_point deadline =
       spec.timeout.count() > 0 ? started + spec.timeout : Clock::time_point::max();
@@ -768,6 +744,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
         if (r == static_cast<ssize_t>(sizeof report)) {
           wait_status = report.wait_status;
           tree_done = report.tree_empty;
+          start_failure = report;
         } else {
           // The shim died without reporting (killed from outside): the command's end is unknown.
           wait_status = SIGKILL;  // as a W* status: killed by SIGKILL
@@ -804,6 +781,15 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   // (an unkillable process), which leaves such processes to init.
   WaitShim(handle, tree_done);
 
+  if (have_status && start_failure.start_step != shim::kStarted) {
+    result.end = ProcessEnd::kFailedToStart;
+    result.exit_code = 127;
+    result.error = std::string(StepText(start_failure.start_step)) + " '" +
+                   (start_failure.start_step == shim::kChdir ? spec.cwd : p.program) +
+                   "': " + strerror(start_failure.start_errno);
+    result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    return result;
+  }
   result.took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
   if (result.end == ProcessEnd::kTimedOut) result.took = spec.timeout;
   if (have_status && WIFEXITED(wait_status)) {

@@ -15,9 +15,18 @@
 namespace steward::pipeline::shim {
 namespace {
 
+// In the command's child: tells the shim why the command did not run.
 [[noreturn]] void ChildFail(int fd, int step) {
   ChildError e{step, errno};
   ssize_t ignored = write(fd, &e, sizeof e);
+  (void)ignored;
+  _exit(127);
+}
+
+// In the shim: tells steward why the command did not run, and exits.
+[[noreturn]] void ShimFail(int status_fd, int step, int err) {
+  ShimReport report{0, true, step, err};
+  ssize_t ignored = write(status_fd, &report, sizeof report);
   (void)ignored;
   _exit(127);
 }
@@ -28,14 +37,32 @@ void CloseFdsExcept(int keep) {
   close_range(keep < 3 ? 3 : keep + 1, ~0U, 0);
 }
 
+// Closes every descriptor from 3 up except the three in `keep`.
+void CloseFdsExcept3(int a, int b, int c) {
+  int keep[3] = {a, b, c};
+  for (int i = 0; i < 3; ++i)  // sort the three
+    for (int j = i + 1; j < 3; ++j)
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+  unsigned from = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(from)) continue;
+    if (fd > static_cast<int>(from)) close_range(from, fd - 1, 0);
+    from = fd + 1;
+  }
+  close_range(from, ~0U, 0);
+}
+
 // Moves fd onto target without close-on-exec.
 bool MoveFd(int fd, int target) {
   if (fd == target) return fcntl(fd, F_SETFD, 0) == 0;
   return dup2(fd, target) == target;
 }
 
-[[noreturn]] void RunCommand(const Command& c) {
-  const int err_fd = c.start_error_fd;
+[[noreturn]] void RunCommand(const Command& c, int err_fd) {
   sigset_t none;
   sigemptyset(&none);
   struct sigaction dfl {};
@@ -104,27 +131,46 @@ void RunShim(const Command& c) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);  // steward's handlers must not run in here
-  const int err_fd = c.start_error_fd;
-  // The command must not inherit these: exec closing the start-error pipe is how steward
-  // learns that the command runs. (steward-shim receives them without close-on-exec.)
-  fcntl(err_fd, F_SETFD, FD_CLOEXEC);
+  // The command must not inherit it. (steward-shim receives it without close-on-exec.)
   fcntl(c.status_fd, F_SETFD, FD_CLOEXEC);
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ChildFail(err_fd, kShimSetup);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ShimFail(c.status_fd, kShimSetup, errno);
   // Steward's death is a signal that stays pending (every signal is blocked here) and is taken
   // by sigwaitinfo below: the shim then kills the step's tree instead of orphaning it.
   prctl(PR_SET_PDEATHSIG, SIGUSR1);
   if (getppid() != c.steward) _exit(127);  // steward died before the line above
   setsid();  // out of steward's process group: a terminal's Ctrl-C is steward's to handle
+  int start_error[2];
+  if (pipe2(start_error, O_CLOEXEC) != 0) ShimFail(c.status_fd, kShimSetup, errno);
+  for (int& fd : start_error) {  // off 0-2, which the command's child fills with its own
+    if (fd > 2) continue;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) ShimFail(c.status_fd, kShimSetup, errno);
+    close(fd);
+    fd = moved;
+  }
   // vfork: in the fork fallback the shim is a copy of steward, and copying its page tables
   // again for a child that execs at once is most of the cost of a short step. The child only
   // makes system calls on its own stack before execve or _exit, which is what vfork allows.
+  // The shim resumes once the child has exec'd or given up, so the read below does not wait.
   pid_t command = vfork();
-  if (command < 0) ChildFail(err_fd, kShimFork);
-  if (command == 0) RunCommand(c);
-  close(c.out_fd);
-  close(c.err_fd);
-  close(err_fd);
-  CloseFdsExcept(c.status_fd);
+  if (command < 0) ShimFail(c.status_fd, kShimFork, errno);
+  if (command == 0) RunCommand(c, start_error[1]);
+  close(start_error[1]);
+  ChildError failed{};
+  ssize_t got;
+  while ((got = read(start_error[0], &failed, sizeof failed)) < 0 && errno == EINTR) {
+  }
+  close(start_error[0]);
+  if (got == static_cast<ssize_t>(sizeof failed)) {
+    int status;
+    while (waitpid(command, &status, 0) < 0 && errno == EINTR) {
+    }
+    ShimFail(c.status_fd, failed.step, failed.err);
+  }
+  // The shim keeps its copies of the output pipes until it has reported: steward then sees the
+  // report and the end of the output at about the same time, one wake-up instead of two for a
+  // command that leaves nothing behind.
+  CloseFdsExcept3(c.status_fd, c.out_fd, c.err_fd);
   sigset_t wake;
   sigemptyset(&wake);
   sigaddset(&wake, SIGCHLD);
@@ -146,8 +192,10 @@ void RunShim(const Command& c) {
       ShimReport report{status, waitpid(-1, &ignored_status, WNOHANG) < 0 && errno == ECHILD};
       ssize_t ignored = write(c.status_fd, &report, sizeof report);
       (void)ignored;
-      close(c.status_fd);
       if (report.tree_empty) _exit(0);
+      close(c.status_fd);
+      close(c.out_fd);
+      close(c.err_fd);
     } else if (pid < 0 && errno == ECHILD) {
       _exit(0);  // nothing left below: the step is over
     }

@@ -11,14 +11,14 @@
 // in a copy of a multi-threaded process, so RunShim and everything it calls is
 // async-signal-safe: system calls on prepared arrays, no allocation.
 //
-// The wire between steward and a shim: four descriptors (the command's stdout and stderr, the
-// write ends of the start-error and status pipes) and, for steward-shim, its argv:
+// The wire between steward and a shim: three descriptors (the command's stdout and stderr, the
+// write end of the status pipe) and, for steward-shim, its argv:
 //   steward-shim STEWARD_PID CWD PROGRAM ARGV0 ARGV1 ...   (CWD "" keeps the shim's)
-// with the command's complete environment as its own, and the descriptors as 1, 2, 3 and 4.
+// with the command's complete environment as its own, and the descriptors as 1, 2 and 3.
 //
 // Or, once per steward process, as a server that forks a shim for each step on request:
 //   steward-shim --serve          (a stream socket to steward on descriptor 3)
-// Each request is a ServeRequest header carrying the four descriptors (SCM_RIGHTS), then
+// Each request is a ServeRequest header carrying the three descriptors (SCM_RIGHTS), then
 // `length` bytes: CWD, PROGRAM, the `args` ARGV strings and the `envs` environment strings,
 // each ending in '\0'. The reply is a ServeReply, with a pidfd of the shim (SCM_RIGHTS) when
 // `pid` > 0. A fork of the small server costs a fraction of starting a program (exec, the C
@@ -33,23 +33,27 @@
 
 namespace steward::pipeline::shim {
 
-// What goes wrong before the command runs, by where; written as a ChildError to the start-error
-// pipe (which exec closes, so an empty read means the command runs).
-enum ChildStep : int { kShimSetup, kShimFork, kSetsid, kChdir, kDevNull, kDup, kExec };
+// What goes wrong before the command runs, by where. The command's child reports it to the
+// shim through a pipe of their own (which exec closes, so an empty read means the command
+// runs); the shim reports it to steward in its one ShimReport. Steward thus learns of a start
+// failure the way it learns of an end, without waiting for the exec of every step.
+enum ChildStep : int { kStarted = -1, kShimSetup, kShimFork, kSetsid, kChdir, kDevNull, kDup, kExec };
 
 struct ChildError {
   int step;
   int err;  // errno
 };
 
-// Written to the status pipe once the command has ended.
+// Written to the status pipe once the command has ended, or could not start.
 struct ShimReport {
   int wait_status;
-  bool tree_empty;  // nothing else of the step was alive: the shim exits at once
+  bool tree_empty;         // nothing else of the step was alive: the shim exits at once
+  int start_step = kStarted;  // a ChildStep when the command did not run
+  int start_errno = 0;
 };
 
 // Descriptor numbers steward-shim receives its pipes on.
-inline constexpr int kOutFd = 1, kErrFd = 2, kStartErrorFd = 3, kStatusFd = 4;
+inline constexpr int kOutFd = 1, kErrFd = 2, kStatusFd = 3;
 
 // The server's socket (steward-shim --serve).
 inline constexpr int kServeFd = 3;
@@ -74,7 +78,7 @@ struct Command {
   char* const* envp = nullptr;
   const char* cwd = nullptr;  // nullptr: stay
   pid_t steward = 0;          // the expected parent; the shim exits if it is already gone
-  int out_fd = -1, err_fd = -1, start_error_fd = -1, status_fd = -1;
+  int out_fd = -1, err_fd = -1, status_fd = -1;
 };
 
 // Becomes the shim for `c` (call in a new child process, every signal blocked or not); never

@@ -77,14 +77,14 @@ int Serve(int sock) {
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+    alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     ssize_t n;
     while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR) {
     }
     if (n <= 0) return 0;  // steward is gone
-    int fds[4] = {-1, -1, -1, -1};
+    int fds[3] = {-1, -1, -1};
     int nfds = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -92,7 +92,7 @@ int Serve(int sock) {
       for (int i = 0; i < count; ++i) {
         int fd;
         memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        if (nfds < 4) {
+        if (nfds < 3) {
           fds[nfds++] = fd;
         } else {
           close(fd);
@@ -104,7 +104,7 @@ int Serve(int sock) {
         if (fd >= 0) close(fd);
     };
     if (n != static_cast<ssize_t>(sizeof req) || req.magic != kServeMagic ||
-        req.length > kServeMaxLength || (msg.msg_flags & MSG_CTRUNC) != 0 || nfds != 4) {
+        req.length > kServeMaxLength || (msg.msg_flags & MSG_CTRUNC) != 0 || nfds != 3) {
       close_fds();
       return 2;  // not steward speaking this protocol: stop, steward falls back
     }
@@ -145,8 +145,7 @@ int Serve(int sock) {
       c.envp = envp;
       c.out_fd = fds[0];
       c.err_fd = fds[1];
-      c.start_error_fd = fds[2];
-      c.status_fd = fds[3];
+      c.status_fd = fds[2];
       RunShim(c);
     }
     int err = errno;
@@ -187,7 +186,6 @@ int main(int argc, char** argv) {
   c.envp = environ;
   c.out_fd = kOutFd;
   c.err_fd = kErrFd;
-  c.start_error_fd = kStartErrorFd;
   c.status_fd = kStatusFd;
   RunShim(c);
 }
