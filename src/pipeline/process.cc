@@ -1,26 +1,27 @@
 // How a step runs (see process.h for the contract):
 //
-//   steward (Run thread) ── request ──> steward-shim --serve ── fork ──> shim ── vfork ──> command
-//                                        (one per steward)                │      (setsid, execve)
-//                                                                          └ PR_SET_CHILD_SUBREAPER
+//   steward (Run thread) ── request ──> steward-shim --worker ── vfork ──> command
+//                                        (one per steward thread,           (setsid, execve)
+//                                         PR_SET_CHILD_SUBREAPER)            └─ its children
 //
-// The shim (shim.h) makes itself a child subreaper, starts the command, reports the command's
-// wait status through a pipe and reaps everything below it. Because it is a subreaper, a
+// The shim (shim.h) is a child subreaper that starts the command, reports the command's wait
+// status through a pipe and reaps everything below it. Because it is a subreaper, a
 // descendant whose parent dies (a double-forked daemon, `setsid x &` in a script that exits)
 // is re-parented to the shim and not to init or to steward, so "every process of this step"
 // is exactly "every descendant of the shim", found by walking /proc by parent pid — with no
 // guessing even when many steps run at once and other parts of steward have children of
 // their own. When the command has ended (or the deadline or a cancel came), the Run thread
 // signals every descendant of the shim, repeating the walk since processes fork while being
-// killed, until none is left; the shim then finds it has no children and exits.
+// killed, until none is left.
 //
-// Where shims come from, cheapest first: forked by the shim server (a small static program
-// started once per steward process; steward sends it the command and the step's pipes over a
-// socket and gets back a pidfd), else steward-shim started per step with posix_spawn, else —
-// without steward-shim next to the steward binary — a fork() of steward running the same shim
-// code. A fork() of steward copies its page tables (tens of MB, hundreds of mappings) and
-// tearing the copy down costs as much again; an exec of steward-shim pays the C library's
-// start-up, which probes the CPU with cpuid (traps on a VM). A fork of the server pays neither.
+// Where shims come from, cheapest first: the thread's long-lived supervisor (steward-shim
+// --worker, started at the thread's first step; it takes the thread's steps one after another,
+// each only once nothing of the one before is left, so its descendants are always one step's);
+// else steward-shim started for the step with posix_spawn; else — without steward-shim next to
+// the steward binary — a fork() of steward running the same shim code. A fork() of steward
+// copies its page tables (tens of MB, hundreds of mappings) and tearing the copy down costs as
+// much again; an exec of steward-shim pays the C library's start-up, which probes the CPU with
+// cpuid (traps on a VM); a supervisor that stays pays neither, nor a fork and exit per step.
 #include "pipeline/process.h"
 
 #include <spawn.h>
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
@@ -287,24 +289,43 @@ std::string FindShimProgram() {
   return access(path.c_str(), X_OK) == 0 ? path : "";
 }
 
-// A started shim: a child of steward (posix_spawn or fork), or of the shim server (then
-// `pidfd` >= 0 and steward waits on it; the server reaps).
+// A started shim: steward's child, either for this one step (posix_spawn or fork) or the
+// calling thread's long-lived supervisor (`persistent`), which stays when the step is over.
 struct ShimHandle {
   pid_t pid = -1;
-  int pidfd = -1;
+  bool persistent = false;
 };
 
-// The shim server (shim.h, steward-shim --serve): started at the first step, shared by every
-// thread, one request at a time. When it cannot be started or stops answering, each step's
-// shim is started by steward itself from then on.
-class ShimServer {
- public:
-  enum class Result { kStarted, kUnavailable, kFailed };
+// Bumped by SetShimProgramForTesting: each thread's supervisor started before is replaced.
+std::atomic<int> shim_generation{0};
 
-  Result Start(const std::string& program, const Prepared& p, const Pipes& pipes, ShimHandle* out,
-               int* err) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (broken_ || (sock_ < 0 && !Launch(program))) {
+// The calling thread's long-lived supervisor (shim.h, steward-shim --worker): started at the
+// thread's first step, it runs the thread's steps one after another, so a step costs no
+// process besides its command — neither a fork and exit of a shim nor the exec and C library
+// start-up of one (cpuid probing, which traps on a VM). One per thread because a thread runs
+// one step at a time and the supervisor's descendants must be that one step's. Its parent-death
+// signal is the thread's end; the thread's end also closes the socket, on which it exits.
+class StepSupervisor {
+ public:
+  enum class Result { kStarted, kUnavailable };
+
+  ~StepSupervisor() { Stop(); }
+
+  Result Start(const std::string& program, const Prepared& p, const Pipes& pipes,
+               ShimHandle* out) {
+    if (generation_ != shim_generation.load()) {
+      Stop();
+      broken_ = false;
+      generation_ = shim_generation.load();
+    }
+    if (sock_ >= 0) {
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {  // it died (killed from outside): replace it
+        pid_ = -1;
+        Stop();
+      }
+    }
+    if (broken_ || (sock_ < 0 && !Launch(program, p.steward))) {
       broken_ = true;
       return Result::kUnavailable;
     }
@@ -314,7 +335,7 @@ class ShimServer {
     uint32_t args = 0, envs = 0;
     for (char* const* a = p.argv.data(); *a != nullptr; ++a, ++args) body.append(*a).push_back('\0');
     for (char* const* e = p.envp.data(); *e != nullptr; ++e, ++envs) body.append(*e).push_back('\0');
-    if (body.size() > shim::kServeMaxLength) return Result::kUnavailable;  // started directly
+    if (body.size() > shim::kServeMaxLength) return Result::kUnavailable;  // a shim of its own
     shim::ServeRequest req{shim::kServeMagic, static_cast<uint32_t>(body.size()), args, envs};
     const int fds[3] = {pipes.out[1], pipes.err[1], pipes.status[1]};
     iovec iov{&req, sizeof req};
@@ -333,46 +354,21 @@ class ShimServer {
     while ((n = sendmsg(sock_, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
     }
     if (n != static_cast<ssize_t>(sizeof req) || !WriteFull(body)) {
-      // The server cannot have started a shim without the whole request: start it directly.
+      // Without the whole request the supervisor runs nothing: a shim of its own runs the step.
       Stop();
       return Result::kUnavailable;
     }
-    shim::ServeReply reply{};
-    iovec riov{&reply, sizeof reply};
-    msghdr rmsg{};
-    rmsg.msg_iov = &riov;
-    rmsg.msg_iovlen = 1;
-    alignas(cmsghdr) char rcontrol[CMSG_SPACE(sizeof(int))];
-    rmsg.msg_control = rcontrol;
-    rmsg.msg_controllen = sizeof rcontrol;
-    while ((n = recvmsg(sock_, &rmsg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR) {
-    }
-    int pidfd = -1;
-    for (cmsghdr* rc = CMSG_FIRSTHDR(&rmsg); rc != nullptr; rc = CMSG_NXTHDR(&rmsg, rc))
-      if (rc->cmsg_level == SOL_SOCKET && rc->cmsg_type == SCM_RIGHTS)
-        memcpy(&pidfd, CMSG_DATA(rc), sizeof pidfd);
-    if (n != static_cast<ssize_t>(sizeof reply) || reply.pid <= 0 || pidfd < 0) {
-      // A shim may or may not have started (a server that died after forking one: it then got
-      // its parent-death signal and kills its tree), so this step fails rather than start twice.
-      if (pidfd >= 0) close(pidfd);
-      *err = n == static_cast<ssize_t>(sizeof reply) && reply.err != 0 ? reply.err : EPIPE;
-      if (n != static_cast<ssize_t>(sizeof reply)) Stop();
-      return Result::kFailed;
-    }
-    out->pid = reply.pid;
-    out->pidfd = pidfd;
+    out->pid = pid_;
+    out->persistent = true;
     return Result::kStarted;
   }
 
-  // Forgets a server that stopped answering (tests): the next step starts a new one.
-  void Reset() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (sock_ >= 0) Stop();
-    broken_ = false;
-  }
+  // After a step whose supervisor died without reporting (killed from outside): waits for it to
+  // be gone, so the next step starts a new one rather than send into a socket about to close.
+  void Forget() { Stop(); }
 
  private:
-  bool Launch(const std::string& program) {
+  bool Launch(const std::string& program, pid_t steward) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
     posix_spawn_file_actions_t actions;
@@ -382,14 +378,16 @@ class ShimServer {
     for (int fd = 0; fd < 3; ++fd)
       posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, sv[1], shim::kServeFd);
-    // As for a shim: every signal blocked (its shims inherit that) and at its default.
+    // As for a shim: every signal blocked (steward's death must stay pending for it to take)
+    // and at its default (an ignored SIGCHLD would hide the command's end).
     sigset_t all;
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &all);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>("--serve"),
-                               nullptr};
+    const std::string parent = std::to_string(steward);
+    std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>("--worker"),
+                               const_cast<char*>(parent.c_str()), nullptr};
     char* envp[] = {nullptr};
     pid_t pid = -1;
     int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp);
@@ -415,48 +413,51 @@ class ShimServer {
     return true;
   }
 
-  // The server is not answering: closing the socket makes it exit if it still runs.
+  // Closing the socket makes an idle supervisor exit; one still running a step (its thread is
+  // ending) exits when the step's tree is gone. Reaped here, killed after a bound.
   void Stop() {
     if (sock_ >= 0) close(sock_);
     sock_ = -1;
     if (pid_ > 0) {
-      kill(pid_, SIGKILL);
       int status;
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+      if (pidfd >= 0) {
+        pollfd pfd{pidfd, POLLIN, 0};
+        while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
+        }
+        close(pidfd);
+      }
+      if (waitpid(pid_, &status, WNOHANG) == 0) {
+        kill(pid_, SIGKILL);
+        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
       }
     }
     pid_ = -1;
-    broken_ = true;
   }
 
-  std::mutex mu_;
+  int generation_ = shim_generation.load();
   int sock_ = -1;
   pid_t pid_ = -1;
   bool broken_ = false;
 };
 
-ShimServer& TheShimServer() {
-  static ShimServer* server = new ShimServer;  // lives as long as steward
-  return *server;
+StepSupervisor& ThisThreadsSupervisor() {
+  thread_local StepSupervisor supervisor;
+  return supervisor;
 }
 
-// Starts the shim of a step (shim.h): through the shim server when there is one, else
-// steward-shim through posix_spawn (a vfork-like clone: its cost does not depend on steward's
-// size), or a fork of steward when that program is not installed or cannot be started.
-// Returns false with errno set when no shim could be started.
+// Starts the shim of a step (shim.h): the thread's long-lived supervisor when steward-shim is
+// installed, else (it could not be started) steward-shim for this step through posix_spawn (a
+// vfork-like clone: its cost does not depend on steward's size), or a fork of steward when that
+// program is not installed or cannot be started. Returns false with errno set when no shim
+// could be started.
 bool StartShim(const Prepared& p, Pipes& pipes, ShimHandle* out) {
   const std::string program = ShimProgram();
   if (!program.empty()) {
-    int server_err = 0;
-    switch (TheShimServer().Start(program, p, pipes, out, &server_err)) {
-      case ShimServer::Result::kStarted:
-        return true;
-      case ShimServer::Result::kFailed:
-        errno = server_err;
-        return false;
-      case ShimServer::Result::kUnavailable:
-        break;
-    }
+    if (ThisThreadsSupervisor().Start(program, p, pipes, out) ==
+        StepSupervisor::Result::kStarted)
+      return true;
     // posix_spawn moves the pipes onto 1..4 one after another; a pipe already on one of those
     // numbers (steward started with a standard descriptor closed) is moved out of the way.
     for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.status[1]}) {
@@ -559,23 +560,12 @@ class LineSplitter {
   std::string buf_;
 };
 
-// Waits for the shim's end (with a pidfd, bounded) and reaps it when it is steward's child.
-// One that reported an empty tree exits at once; otherwise its tree was just killed and it
-// exits when it finds no child left — it is killed only when that did not happen.
+// Reaps a one-step shim. One that reported an empty tree exits at once; otherwise its tree
+// was just killed and it exits when it finds no child left — it is killed only when that did
+// not happen. A thread's supervisor stays: its tree is empty now, and it takes the next step.
 void WaitShim(const ShimHandle& shim, bool exiting) {
   int status;
-  if (shim.pidfd >= 0) {  // the server's child: the server reaps it
-    pollfd pfd{shim.pidfd, POLLIN, 0};
-    for (int round = 0; round < 2; ++round) {
-      int ready;
-      while ((ready = poll(&pfd, 1, exiting && round == 0 ? 10000 : 2000)) < 0 && errno == EINTR) {
-      }
-      if (ready > 0) break;
-      syscall(SYS_pidfd_send_signal, shim.pidfd, SIGKILL, nullptr, 0);
-    }
-    close(shim.pidfd);
-    return;
-  }
+  if (shim.persistent) return;
   if (!exiting) {
     int pidfd = static_cast<int>(syscall(SYS_pidfd_open, shim.pid, 0));
     if (pidfd >= 0) {
@@ -676,6 +666,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   bool tree_empty = false;
   bool tree_done = false;  // the shim reported that nothing of the step is left
   shim::ShimReport start_failure{};  // start_step is a ChildStep when the command never ran
+  bool shim_lost = false;  // it ended without reporting
   std::set<int> signalled;
   const Clock::time_point deadline =
       spec.timeout.count() > 0 ? started + spec.timeout : Clock::time_point::max();
@@ -748,6 +739,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
         } else {
           // The shim died without reporting (killed from outside): the command's end is unknown.
           wait_status = SIGKILL;  // as a W* status: killed by SIGKILL
+          shim_lost = true;
         }
         have_status = true;
         close(status_fd);
@@ -780,6 +772,8 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineFn& on_line,
   // The shim exits by itself once its tree is empty; it is killed only when that did not happen
   // (an unkillable process), which leaves such processes to init.
   WaitShim(handle, tree_done);
+  // Reaped only now: until the tree was killed, its pid had to stay unused.
+  if (handle.persistent && shim_lost) ThisThreadsSupervisor().Forget();
 
   if (have_status && start_failure.start_step != shim::kStarted) {
     result.end = ProcessEnd::kFailedToStart;
@@ -811,12 +805,10 @@ std::string ShimProgram() {
 }
 
 void SetShimProgramForTesting(const std::string& path) {
-  {
-    std::lock_guard<std::mutex> l(shim_mu);
-    shim_program = path;
-    shim_set = true;
-  }
-  TheShimServer().Reset();
+  std::lock_guard<std::mutex> l(shim_mu);
+  shim_program = path;
+  shim_set = true;
+  shim_generation += 1;
 }
 
 bool SandboxAvailable() {

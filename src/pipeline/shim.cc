@@ -23,12 +23,17 @@ namespace {
   _exit(127);
 }
 
-// In the shim: tells steward why the command did not run, and exits.
-[[noreturn]] void ShimFail(int status_fd, int step, int err) {
+// In the shim: tells steward why the command did not run.
+void ReportStartFailure(int status_fd, int step, int err) {
   ShimReport report{0, true, step, err};
   ssize_t ignored = write(status_fd, &report, sizeof report);
   (void)ignored;
-  _exit(127);
+}
+
+void CloseStepFds(const Command& c) {
+  close(c.status_fd);
+  close(c.out_fd);
+  close(c.err_fd);
 }
 
 // Closes every descriptor from 3 up except `keep`.
@@ -37,21 +42,20 @@ void CloseFdsExcept(int keep) {
   close_range(keep < 3 ? 3 : keep + 1, ~0U, 0);
 }
 
-// Closes every descriptor from 3 up except the three in `keep`.
-void CloseFdsExcept3(int a, int b, int c) {
-  int keep[3] = {a, b, c};
-  for (int i = 0; i < 3; ++i)  // sort the three
-    for (int j = i + 1; j < 3; ++j)
+// Closes every descriptor from 3 up except those in keep[0..n) (-1 entries are ignored).
+void CloseFdsExceptSome(int* keep, int n) {
+  for (int i = 0; i < n; ++i)  // sort them
+    for (int j = i + 1; j < n; ++j)
       if (keep[j] < keep[i]) {
         int t = keep[i];
         keep[i] = keep[j];
         keep[j] = t;
       }
   unsigned from = 3;
-  for (int fd : keep) {
-    if (fd < static_cast<int>(from)) continue;
-    if (fd > static_cast<int>(from)) close_range(from, fd - 1, 0);
-    from = fd + 1;
+  for (int i = 0; i < n; ++i) {
+    if (keep[i] < static_cast<int>(from)) continue;
+    if (keep[i] > static_cast<int>(from)) close_range(from, keep[i] - 1, 0);
+    from = keep[i] + 1;
   }
   close_range(from, ~0U, 0);
 }
@@ -127,54 +131,74 @@ bool MoveFd(int fd, int target) {
 
 }  // namespace
 
-void RunShim(const Command& c) {
+int BecomeSupervisor(pid_t steward) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);  // steward's handlers must not run in here
-  // The command must not inherit it. (steward-shim receives it without close-on-exec.)
-  fcntl(c.status_fd, F_SETFD, FD_CLOEXEC);
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ShimFail(c.status_fd, kShimSetup, errno);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return errno;
   // Steward's death is a signal that stays pending (every signal is blocked here) and is taken
   // by sigwaitinfo below: the shim then kills the step's tree instead of orphaning it.
   prctl(PR_SET_PDEATHSIG, SIGUSR1);
-  if (getppid() != c.steward) _exit(127);  // steward died before the line above
+  if (getppid() != steward) return -1;  // steward died before the line above
   setsid();  // out of steward's process group: a terminal's Ctrl-C is steward's to handle
+  return 0;
+}
+
+void SuperviseStep(const Command& c, int keep_fd) {
+  // The command must not inherit it. (steward-shim receives it without close-on-exec.)
+  fcntl(c.status_fd, F_SETFD, FD_CLOEXEC);
   int start_error[2];
-  if (pipe2(start_error, O_CLOEXEC) != 0) ShimFail(c.status_fd, kShimSetup, errno);
+  if (pipe2(start_error, O_CLOEXEC) != 0) {
+    ReportStartFailure(c.status_fd, kShimSetup, errno);
+    CloseStepFds(c);
+    return;
+  }
   for (int& fd : start_error) {  // off 0-2, which the command's child fills with its own
     if (fd > 2) continue;
     int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (moved < 0) ShimFail(c.status_fd, kShimSetup, errno);
-    close(fd);
+    if (moved >= 0) close(fd);
     fd = moved;
+  }
+  if (start_error[0] < 0 || start_error[1] < 0) {
+    ReportStartFailure(c.status_fd, kShimSetup, errno);
+    for (int fd : start_error)
+      if (fd >= 0) close(fd);
+    CloseStepFds(c);
+    return;
   }
   // vfork: in the fork fallback the shim is a copy of steward, and copying its page tables
   // again for a child that execs at once is most of the cost of a short step. The child only
   // makes system calls on its own stack before execve or _exit, which is what vfork allows.
   // The shim resumes once the child has exec'd or given up, so the read below does not wait.
   pid_t command = vfork();
-  if (command < 0) ShimFail(c.status_fd, kShimFork, errno);
   if (command == 0) RunCommand(c, start_error[1]);
+  const int fork_errno = errno;
   close(start_error[1]);
-  ChildError failed{};
-  ssize_t got;
-  while ((got = read(start_error[0], &failed, sizeof failed)) < 0 && errno == EINTR) {
+  ChildError failed{kShimFork, fork_errno};
+  ssize_t got = static_cast<ssize_t>(sizeof failed);
+  if (command > 0) {
+    while ((got = read(start_error[0], &failed, sizeof failed)) < 0 && errno == EINTR) {
+    }
   }
   close(start_error[0]);
   if (got == static_cast<ssize_t>(sizeof failed)) {
     int status;
-    while (waitpid(command, &status, 0) < 0 && errno == EINTR) {
+    while (command > 0 && waitpid(command, &status, 0) < 0 && errno == EINTR) {
     }
-    ShimFail(c.status_fd, failed.step, failed.err);
+    ReportStartFailure(c.status_fd, failed.step, failed.err);
+    CloseStepFds(c);
+    return;
   }
   // The shim keeps its copies of the output pipes until it has reported: steward then sees the
   // report and the end of the output at about the same time, one wake-up instead of two for a
   // command that leaves nothing behind.
-  CloseFdsExcept3(c.status_fd, c.out_fd, c.err_fd);
+  int keep[4] = {c.status_fd, c.out_fd, c.err_fd, keep_fd};
+  CloseFdsExceptSome(keep, 4);
   sigset_t wake;
   sigemptyset(&wake);
   sigaddset(&wake, SIGCHLD);
   sigaddset(&wake, SIGUSR1);
+  bool reported = false;
   for (;;) {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -192,14 +216,25 @@ void RunShim(const Command& c) {
       ShimReport report{status, waitpid(-1, &ignored_status, WNOHANG) < 0 && errno == ECHILD};
       ssize_t ignored = write(c.status_fd, &report, sizeof report);
       (void)ignored;
-      if (report.tree_empty) _exit(0);
-      close(c.status_fd);
-      close(c.out_fd);
-      close(c.err_fd);
+      CloseStepFds(c);
+      reported = true;
+      if (report.tree_empty) return;
     } else if (pid < 0 && errno == ECHILD) {
-      _exit(0);  // nothing left below: the step is over
+      if (!reported) CloseStepFds(c);  // cannot happen: the command is a child until reaped
+      return;  // nothing left below: the step is over
     }
   }
+}
+
+void RunShim(const Command& c) {
+  int err = BecomeSupervisor(c.steward);
+  if (err == -1) _exit(127);
+  if (err != 0) {
+    ReportStartFailure(c.status_fd, kShimSetup, err);
+    _exit(127);
+  }
+  SuperviseStep(c, -1);
+  _exit(0);
 }
 
 }  // namespace steward::pipeline::shim

@@ -16,16 +16,16 @@
 //   steward-shim STEWARD_PID CWD PROGRAM ARGV0 ARGV1 ...   (CWD "" keeps the shim's)
 // with the command's complete environment as its own, and the descriptors as 1, 2 and 3.
 //
-// Or, once per steward process, as a server that forks a shim for each step on request:
-//   steward-shim --serve          (a stream socket to steward on descriptor 3)
+// Or, once per steward thread that runs steps, as a long-lived supervisor of its steps:
+//   steward-shim --worker STEWARD_PID   (a stream socket to steward on descriptor 3)
 // Each request is a ServeRequest header carrying the three descriptors (SCM_RIGHTS), then
 // `length` bytes: CWD, PROGRAM, the `args` ARGV strings and the `envs` environment strings,
-// each ending in '\0'. The reply is a ServeReply, with a pidfd of the shim (SCM_RIGHTS) when
-// `pid` > 0. A fork of the small server costs a fraction of starting a program (exec, the C
-// library's start-up, which probes the CPU through cpuid: traps on a VM) — which made the
-// shim a third of a no-op step's cost. The shims are the server's children, which reaps them;
-// steward waits on the pidfd. The server exits when steward's end of the socket closes (steward
-// exited or died), and each shim then gets its parent-death signal and kills its step's tree.
+// each ending in '\0'. There is no reply: the step's ShimReport comes on its status pipe. The
+// next request is read only once nothing of the step before is left. Starting a program per
+// step (exec, the C library's start-up, which probes the CPU through cpuid: traps on a VM) and
+// forking and tearing down a process per step were most of a no-op step's cost besides the
+// command's own. The supervisor exits when steward's end of the socket closes (the thread
+// ended, or steward died; its parent-death signal is the thread's end too).
 #pragma once
 
 #include <stdint.h>
@@ -84,5 +84,15 @@ struct Command {
 // Becomes the shim for `c` (call in a new child process, every signal blocked or not); never
 // returns. Async-signal-safe.
 [[noreturn]] void RunShim(const Command& c);
+
+// The two halves of RunShim, for a supervisor that runs steps one after another
+// (steward-shim --worker). BecomeSupervisor: every signal blocked, child subreaper, the
+// parent-death signal, a session of its own; returns 0, an errno, or -1 when `steward` is
+// not the parent (it died). SuperviseStep: runs c's command, reports on c.status_fd, closes
+// c's descriptors and returns once nothing of the step is left — or never, when steward dies
+// meanwhile (it kills the tree and exits). Every other descriptor from 3 up except keep_fd is
+// closed.
+int BecomeSupervisor(pid_t steward);
+void SuperviseStep(const Command& c, int keep_fd);
 
 }  // namespace steward::pipeline::shim

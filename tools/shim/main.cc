@@ -1,8 +1,8 @@
-// steward-shim: the supervisor of one pipeline step, started by steward for each step, or the
-// server that forks one per step (see src/pipeline/shim.h for what it does and the argv,
-// descriptors and requests it takes). A program of its own so that a step costs a fork of a
-// small process (or a posix_spawn and the exec of a small static binary), not a fork() of
-// steward. Not meant to be run by hand.
+// steward-shim: the supervisor of one pipeline step, started by steward for each step, or a
+// long-lived supervisor that runs one steward thread's steps one after another (see
+// src/pipeline/shim.h for what it does and the argv, descriptors and requests it takes). A
+// program of its own so that a step costs neither a fork() of steward nor, with --worker, a
+// new process at all besides the command. Not meant to be run by hand.
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -31,47 +31,12 @@ bool ReadFull(int fd, char* buf, size_t n) {
   return true;
 }
 
-bool Reply(int sock, pid_t pid, int err, int pidfd) {
-  ServeReply reply{static_cast<int32_t>(pid), err};
-  iovec iov{&reply, sizeof reply};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (pidfd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
-  }
-  ssize_t n;
-  while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  return n == static_cast<ssize_t>(sizeof reply);
-}
-
-void ReapChildren() {
-  int status;
-  while (waitpid(-1, &status, WNOHANG) > 0) {
-  }
-}
-
-// Serves until steward's end of the socket closes. Requests are answered one at a time;
-// between them the shims that ended are reaped (at least every second).
-int Serve(int sock) {
-  const pid_t self = getpid();
-  int probe = static_cast<int>(syscall(SYS_pidfd_open, self, 0));
-  if (probe < 0) return 3;  // no pidfds (Linux < 5.3): steward starts each shim itself
-  close(probe);
+// Runs steps one after another as they come on `sock` (steward-shim --worker): each request
+// is read only once the step before has nothing left, so every descendant of this process
+// belongs to the one step it is running. Returns when steward's end of the socket closes.
+int Work(int sock, pid_t steward) {
+  if (BecomeSupervisor(steward) != 0) return 3;
   for (;;) {
-    ReapChildren();
-    pollfd pfd{sock, POLLIN, 0};
-    int ready = poll(&pfd, 1, 1000);
-    if (ready < 0 && errno != EINTR) return 1;
-    if (ready <= 0) continue;
     ServeRequest req{};
     iovec iov{&req, sizeof req};
     msghdr msg{};
@@ -83,7 +48,7 @@ int Serve(int sock) {
     ssize_t n;
     while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR) {
     }
-    if (n <= 0) return 0;  // steward is gone
+    if (n <= 0) return 0;  // steward (or its thread) is gone
     int fds[3] = {-1, -1, -1};
     int nfds = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -126,53 +91,36 @@ int Serve(int sock) {
       close_fds();
       return 2;
     }
-    char* cwd = ptrs[0];
-    char* program = ptrs[1];
-    char** argv = ptrs + 2;
     char** envp = ptrs + 2 + req.args + 1;
     // argv and envp each end in a null pointer: shift the environment up by one.
     memmove(envp, ptrs + 2 + req.args, req.envs * sizeof(char*));
-    argv[req.args] = nullptr;
+    ptrs[2 + req.args] = nullptr;
     envp[req.envs] = nullptr;
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(sock);
-      Command c;
-      c.steward = self;
-      c.cwd = cwd[0] != '\0' ? cwd : nullptr;
-      c.program = program;
-      c.argv = argv;
-      c.envp = envp;
-      c.out_fd = fds[0];
-      c.err_fd = fds[1];
-      c.status_fd = fds[2];
-      RunShim(c);
-    }
-    int err = errno;
-    close_fds();
+    Command c;
+    c.steward = steward;
+    c.cwd = ptrs[0][0] != '\0' ? ptrs[0] : nullptr;
+    c.program = ptrs[1];
+    c.argv = ptrs + 2;
+    c.envp = envp;
+    c.out_fd = fds[0];
+    c.err_fd = fds[1];
+    c.status_fd = fds[2];
+    SuperviseStep(c, sock);
     free(body);
     free(ptrs);
-    int pidfd = pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
-    if (pid > 0 && pidfd < 0) {
-      // Not reaped yet, so the pid is still ours; without a pidfd steward cannot wait for it.
-      kill(pid, SIGKILL);
-      pid = -1;
-      err = errno;
-    }
-    bool sent = Reply(sock, pid, pid > 0 ? 0 : err, pidfd);
-    if (pidfd >= 0) close(pidfd);
-    if (!sent) return 0;
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 2 && strcmp(argv[1], "--serve") == 0) return Serve(kServeFd);
+  if (argc == 3 && strcmp(argv[1], "--worker") == 0)
+    return Work(kServeFd, static_cast<pid_t>(atol(argv[2])));
   if (argc < 5) {
     static const char usage[] =
         "steward-shim: started by steward for each pipeline step "
-        "(steward-shim STEWARD_PID CWD PROGRAM ARGV0 [ARG...], or steward-shim --serve); "
+        "(steward-shim STEWARD_PID CWD PROGRAM ARGV0 [ARG...], or steward-shim --worker "
+        "STEWARD_PID); "
         "not meant to be run by hand\n";
     ssize_t ignored = write(2, usage, sizeof usage - 1);
     (void)ignored;

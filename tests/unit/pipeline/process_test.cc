@@ -388,55 +388,62 @@ std::string CommandLine(int pid) {
   return text;
 }
 
-// Each step's shim is forked by one long-lived `steward-shim --serve`, a child of this process.
-TEST(RunProcess, ShimsAreForkedByOneServerBelowThisProcess) {
-  SetShimProgramForTesting(ShimProgram());  // a server of this test's own
-  std::set<int> servers;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Sh("true").result.ok());
-  // Three steps, one server: the one child of this process running steward-shim --serve.
-  DIR* dir = opendir("/proc");
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    int pid = atoi(e->d_name);
-    if (ParentOf(pid) == getpid() && CommandLine(pid).find("steward-shim --serve") != std::string::npos)
-      servers.insert(pid);
+// A thread's steps run one after another below one long-lived `steward-shim --worker`, a
+// child of this process; another thread's steps below another.
+TEST(RunProcess, AThreadsStepsRunBelowOneLongLivedSupervisor) {
+  SetShimProgramForTesting(ShimProgram());  // supervisors of this test's own
+  std::set<std::string> parents;
+  for (int i = 0; i < 3; ++i) {
+    Outcome run = Sh("echo $PPID");
+    ASSERT_TRUE(run.result.ok()) << run.result.Describe();
+    ASSERT_EQ(run.Out().size(), 1u);
+    parents.insert(run.Out()[0]);
   }
-  closedir(dir);
-  ASSERT_EQ(servers.size(), 1u);
-  Outcome run = Sh("cat /proc/$PPID/stat");  // the shim's
-  ASSERT_EQ(run.Out().size(), 1u);
-  int shim_parent = 0;
-  char state = 0;
-  const std::string stat = run.Out()[0];
-  ASSERT_EQ(sscanf(stat.c_str() + stat.rfind(')') + 1, " %c %d", &state, &shim_parent), 2);
-  EXPECT_EQ(shim_parent, *servers.begin());
+  ASSERT_EQ(parents.size(), 1u);
+  const int supervisor = std::stoi(*parents.begin());
+  EXPECT_EQ(ParentOf(supervisor), getpid());
+  EXPECT_NE(CommandLine(supervisor).find("steward-shim --worker"), std::string::npos)
+      << CommandLine(supervisor);
+  std::string other;
+  std::thread([&] { other = Sh("echo $PPID").Out().at(0); }).join();
+  EXPECT_NE(other, *parents.begin());
 }
 
-// A server killed from outside takes its steps' trees with it (each shim gets its parent-death
-// signal); the next steps start their shims directly.
-TEST(RunProcess, AKilledShimServerEndsItsStepsAndLaterStepsStillRun) {
+// A supervisor killed from outside ends its step (the command has it as parent-death signal);
+// the thread's next steps get a new one.
+TEST(RunProcess, AKilledSupervisorEndsItsStepAndTheNextStepsStillRun) {
   SetShimProgramForTesting(ShimProgram());
   std::string m = Marker();
   Outcome killed;
-  std::thread step([&] { killed = Sh("echo $PPID; sleep " + m + "; echo survived"); });
+  std::vector<Outcome> after;
+  std::atomic<bool> go_on{false};
+  std::thread steps([&] {
+    EXPECT_TRUE(Sh("true").result.ok());  // starts this thread's supervisor
+    ProcessSpec spec;
+    spec.argv = {"sleep", m};
+    spec.env = kEnv;
+    killed = RunSpec(spec);
+    while (!go_on) std::this_thread::sleep_for(milliseconds(5));
+    for (int i = 0; i < 2; ++i) after.push_back(Sh("cat /proc/$PPID/comm; echo $PPID; exit 4"));
+  });
   ASSERT_TRUE(AppearsWithin(m, milliseconds(5000)));
-  int shim = 0;
-  for (int pid : ProcessesWith(m)) shim = ParentOf(ParentOf(pid));  // sleep → sh → shim
-  ASSERT_GT(shim, 0);
-  int server = ParentOf(shim);
-  ASSERT_NE(CommandLine(server).find("--serve"), std::string::npos) << CommandLine(server);
-  ASSERT_EQ(kill(server, SIGKILL), 0);
-  step.join();
+  int supervisor = 0;
+  for (int pid : ProcessesWith(m)) supervisor = ParentOf(pid);
+  ASSERT_GT(supervisor, 0);
+  ASSERT_NE(CommandLine(supervisor).find("--worker"), std::string::npos) << CommandLine(supervisor);
+  ASSERT_EQ(kill(supervisor, SIGKILL), 0);
+  go_on = true;
+  steps.join();
   EXPECT_FALSE(killed.result.ok());
-  const std::vector<std::string> out = killed.Out();
-  EXPECT_EQ(std::count(out.begin(), out.end(), "survived"), 0);
   EXPECT_EQ(LeftAfter(m), std::vector<int>{});
-  for (int i = 0; i < 2; ++i) {
-    Outcome after = Sh("cat /proc/$PPID/comm; exit 4");
-    EXPECT_EQ(after.result.exit_code, 4) << after.result.Describe();
-    EXPECT_EQ(after.Out(), (std::vector<std::string>{"steward-shim"}));
+  ASSERT_EQ(after.size(), 2u);
+  for (const Outcome& o : after) {
+    EXPECT_EQ(o.result.exit_code, 4) << o.result.Describe();
+    ASSERT_EQ(o.Out().size(), 2u);
+    EXPECT_EQ(o.Out()[0], "steward-shim");
+    EXPECT_NE(o.Out()[1], std::to_string(supervisor));
   }
-  SetShimProgramForTesting(ShimProgram());  // later tests get a server again
+  SetShimProgramForTesting(ShimProgram());
 }
 
 // Without steward-shim each step runs below a fork() of this process: the same shim code, so
