@@ -66,6 +66,21 @@ Status RewriteFile(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
+// Makes path an empty file: one stat when it already is one (the worker's files after a step
+// that wrote nothing into them), else rewritten.
+Status EmptyFile(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) return Status::OK();
+  return RewriteFile(path, "");
+}
+
+// The file's text; one stat when it is empty or missing.
+std::string ReadIfAny(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || st.st_size == 0) return "";
+  return ReadWhole(path);
+}
+
 // Creates dir, or empties it when it is left from the worker's previous job.
 Status FreshDirectory(const std::string& dir) {
   std::error_code ec;
@@ -431,9 +446,8 @@ StepResult JobRunner::RunStep(const Step& step, size_t index, int attempt, const
   const std::string output_path = scratch_ + "/output";
   const std::string env_path = scratch_ + "/env";
   const std::string path_path = scratch_ + "/path";
-  for (const auto& [path, text] : {std::pair{script_path, *script}, std::pair{output_path, std::string()},
-                                   std::pair{env_path, std::string()}, std::pair{path_path, std::string()}}) {
-    Status s = RewriteFile(path, text);
+  for (const std::string& path : {output_path, env_path, path_path}) {
+    Status s = EmptyFile(path);
     if (!s.ok()) return fail(s.message());
   }
   env["GITHUB_OUTPUT"] = env["STEWARD_OUTPUT"] = output_path;
@@ -469,6 +483,17 @@ StepResult JobRunner::RunStep(const Step& step, size_t index, int attempt, const
   };
   ProcessResult pr;
   bool direct = false;
+  // The script file is written only when bash runs it (not on the fast path below).
+  auto run_in_bash = [&] {
+    Status s = RewriteFile(script_path, *script);
+    if (!s.ok()) {
+      pr.end = ProcessEnd::kFailedToStart;
+      pr.exit_code = 127;
+      pr.error = s.message();
+      return;
+    }
+    pr = RunProcess(spec, on_line, cancel_);
+  };
   // The fast path (see DirectCommandFor). Not in a sandbox: there bwrap execs the command, and
   // the sandbox's view of PATH is its own.
   if (!sandbox_ && IsDefaultShell(step)) {
@@ -488,12 +513,12 @@ StepResult JobRunner::RunStep(const Step& step, size_t index, int attempt, const
       }
     }
   }
-  if (!direct) pr = RunProcess(spec, on_line, cancel_);
+  if (!direct) run_in_bash();
 
   std::vector<std::string> errors;
-  for (const auto& [k, v] : ParseKeyValueFile(ReadWhole(output_path), &errors)) r.outputs[k] = v;
-  for (const auto& [k, v] : ParseKeyValueFile(ReadWhole(env_path), &errors)) added_env[k] = v;
-  std::istringstream paths(ReadWhole(path_path));
+  for (const auto& [k, v] : ParseKeyValueFile(ReadIfAny(output_path), &errors)) r.outputs[k] = v;
+  for (const auto& [k, v] : ParseKeyValueFile(ReadIfAny(env_path), &errors)) added_env[k] = v;
+  std::istringstream paths(ReadIfAny(path_path));
   for (std::string line; std::getline(paths, line);)
     if (!line.empty()) path_prepend.push_back(line);
   for (const std::string& e : errors) log_.Note(e);
