@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -281,11 +282,16 @@ int Execute(Context& ctx, const RunArgs& a, const pipeline::Pipeline& p, const s
   if (!ctx.g.json) opt.on_event = [&live](const pipeline::RunEvent& e) { live.OnEvent(e); };
 
   InstallInterruptHandler();
-  std::atomic<bool> finished{false};
+  // Watches for Ctrl-C and ticks the progress display; woken at the end rather than left to
+  // finish its sleep, which made every run up to 50 ms longer.
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool finished = false;
   std::thread watcher([&] {
     bool told = false;
     int ticks = 0;
-    while (!finished.load()) {
+    std::unique_lock<std::mutex> lock(watch_mu);
+    while (!finished) {
       if (!told && g_interrupts.load() > 0) {
         told = true;
         cancel.Cancel();
@@ -293,11 +299,15 @@ int Execute(Context& ctx, const RunArgs& a, const pipeline::Pipeline& p, const s
           std::cerr << "\ncancelling the run (press Ctrl-C again to exit at once)\n";
       }
       if (++ticks % 10 == 0) live.Tick();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      watch_cv.wait_for(lock, std::chrono::milliseconds(50));
     }
   });
   auto result = pipeline::RunPipeline(p, opt);
-  finished.store(true);
+  {
+    std::lock_guard<std::mutex> lock(watch_mu);
+    finished = true;
+  }
+  watch_cv.notify_all();
   watcher.join();
   live.Done();
   if (!result.ok()) return Fail(result.status());
