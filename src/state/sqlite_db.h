@@ -65,6 +65,8 @@ class Statement {
   StatusOr<bool> Step();
   // Steps to completion, for statements that return no rows.
   Status Run();
+  // Makes the statement ready to run again, its bindings cleared (a batch prepares once).
+  void Reset();
 
   int64_t ColumnInt64(int column) const;
   std::string ColumnText(int column) const;

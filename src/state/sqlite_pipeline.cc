@@ -129,32 +129,36 @@ bool PidAlive(int pid) {
   return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
-// One job record (an upsert by run and job), in the caller's transaction if any.
-Status PutJob(SqliteDb* db, const PipelineJobRecord& j) {
-  const std::string op =
-      "record job '" + j.job + "' of pipeline run " + std::to_string(j.run_id);
-  // Only for an existing run, instead of relying on foreign keys.
-  ASSIGN_OR_RETURN(Statement stmt,
-                   Statement::Prepare(db, op,
-                                      "INSERT INTO pipeline_jobs (run_id, job, position, status, "
-                                      "attempts, exit_code, started_at_ms, finished_at_ms, "
-                                      "outputs_json, cache_key, log_path, error) SELECT ?1, ?2, "
-                                      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE EXISTS "
-                                      "(SELECT 1 FROM pipeline_runs WHERE id = ?1) "
-                                      "ON CONFLICT (run_id, job) DO UPDATE SET "
-                                      "position = excluded.position, status = excluded.status, "
-                                      "attempts = excluded.attempts, "
-                                      "exit_code = excluded.exit_code, "
-                                      "started_at_ms = excluded.started_at_ms, "
-                                      "finished_at_ms = excluded.finished_at_ms, "
-                                      "outputs_json = excluded.outputs_json, "
-                                      "cache_key = excluded.cache_key, "
-                                      "log_path = excluded.log_path, error = excluded.error"));
+// The upsert of one job record by run and job, only for an existing run (instead of relying
+// on foreign keys); prepared once per batch.
+StatusOr<Statement> PrepareJobUpsert(SqliteDb* db, std::string_view op) {
+  return Statement::Prepare(db, op,
+                            "INSERT INTO pipeline_jobs (run_id, job, position, status, "
+                            "attempts, exit_code, started_at_ms, finished_at_ms, "
+                            "outputs_json, cache_key, log_path, error) SELECT ?1, ?2, "
+                            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE EXISTS "
+                            "(SELECT 1 FROM pipeline_runs WHERE id = ?1) "
+                            "ON CONFLICT (run_id, job) DO UPDATE SET "
+                            "position = excluded.position, status = excluded.status, "
+                            "attempts = excluded.attempts, "
+                            "exit_code = excluded.exit_code, "
+                            "started_at_ms = excluded.started_at_ms, "
+                            "finished_at_ms = excluded.finished_at_ms, "
+                            "outputs_json = excluded.outputs_json, "
+                            "cache_key = excluded.cache_key, "
+                            "log_path = excluded.log_path, error = excluded.error");
+}
+
+// One job record, in the caller's transaction if any.
+Status PutJob(SqliteDb* db, Statement& stmt, const PipelineJobRecord& j) {
+  stmt.Reset();
   RETURN_IF_ERROR(stmt.BindAll(j.run_id, j.job, j.position, j.status, j.attempts, j.exit_code,
                                j.started_at_ms, j.finished_at_ms, OrEmptyObject(j.outputs_json),
                                j.cache_key, j.log_path, j.error));
   RETURN_IF_ERROR(stmt.Run());
-  if (sqlite3_changes(db->handle()) == 0) return NotFound(op + ": no such run");
+  if (sqlite3_changes(db->handle()) == 0)
+    return NotFound("record job '" + j.job + "' of pipeline run " + std::to_string(j.run_id) +
+                    ": no such run");
   return Status::OK();
 }
 
@@ -225,7 +229,10 @@ StatusOr<std::vector<PipelineRunRecord>> SqliteStateStore::ListPipelineRuns(
 
 Status SqliteStateStore::PutPipelineJob(const PipelineJobRecord& j) {
   std::lock_guard<std::mutex> l(mu_);
-  return PutJob(db_.get(), j);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   PrepareJobUpsert(db_.get(), "record job '" + j.job + "' of pipeline run " +
+                                                   std::to_string(j.run_id)));
+  return PutJob(db_.get(), stmt, j);
 }
 
 Status SqliteStateStore::PutPipelineJobs(const std::vector<PipelineJobRecord>& jobs) {
@@ -234,7 +241,8 @@ Status SqliteStateStore::PutPipelineJobs(const std::vector<PipelineJobRecord>& j
   const std::string op = "record " + std::to_string(jobs.size()) + " job(s) of pipeline run " +
                          std::to_string(jobs.front().run_id);
   ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_.get(), op));
-  for (const PipelineJobRecord& j : jobs) RETURN_IF_ERROR(PutJob(db_.get(), j));
+  ASSIGN_OR_RETURN(Statement stmt, PrepareJobUpsert(db_.get(), op));
+  for (const PipelineJobRecord& j : jobs) RETURN_IF_ERROR(PutJob(db_.get(), stmt, j));
   return txn->Commit();
 }
 
