@@ -209,6 +209,34 @@ class LocalBackend : public Backend {
     return stat(PathOf(type, name).c_str(), &st) == 0;
   }
 
+  // Temporary files sit beside their final names: the root (config), each type's folder and
+  // each data/ subfolder. An append-only repository keeps them (they are only counted).
+  StatusOr<UnfinishedWrites> RemoveUnfinished(bool dry_run) override {
+    UnfinishedWrites found;
+    std::vector<std::string> dirs = {root_};
+    for (FileType type : kAllDirTypes) {
+      const std::string top = root_ + "/" + std::string(FileTypeDir(type));
+      dirs.push_back(top);
+      if (type != FileType::kData) continue;
+      RETURN_IF_ERROR(ForEachEntry(top, [&](int, const char* entry, const struct stat& st) {
+        if (S_ISDIR(st.st_mode)) dirs.push_back(top + "/" + entry);
+      }));
+    }
+    Status removed;
+    for (const std::string& dir : dirs) {
+      RETURN_IF_ERROR(ForEachEntry(dir, [&](int fd, const char* entry, const struct stat& st) {
+        if (!S_ISREG(st.st_mode) || !IsTemporary(entry)) return;
+        found.files += 1;
+        found.bytes += static_cast<uint64_t>(st.st_size);
+        if (dry_run || append_only_ || !removed.ok()) return;
+        if (unlinkat(fd, entry, 0) != 0 && errno != ENOENT)
+          removed = ErrnoError("remove unfinished write " + dir + "/" + entry, errno);
+      }));
+    }
+    RETURN_IF_ERROR(removed);
+    return found;
+  }
+
  private:
   // Relative to the root, as messages show it: "data/3f/3fa…".
   std::string Rel(FileType type, std::string_view name) const {

@@ -31,6 +31,11 @@ enum class FileType { kConfig, kKey, kData, kIndex, kSnapshot, kLock };
 // The folder name of a type ("keys", "data", "index", "snapshots", "locks"; "" for config).
 std::string_view FileTypeDir(FileType type);
 
+// Files left by writes that never finished (see Backend::RemoveUnfinished).
+struct UnfinishedWrites {
+  uint64_t files = 0, bytes = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -48,6 +53,14 @@ class Backend {
   virtual Status List(FileType type,
                       const std::function<void(std::string_view name, uint64_t size)>& fn) = 0;
   virtual bool Exists(FileType type, std::string_view name) = 0;
+  // Removes what writes left unfinished — a process killed between writing a file and putting
+  // it in place leaves the temporary file behind, invisible to List — or with dry_run only
+  // counts it. Call with the repository locked exclusively, so that no write is under way.
+  // A backend without such files has nothing to do.
+  virtual StatusOr<UnfinishedWrites> RemoveUnfinished(bool dry_run) {
+    (void)dry_run;
+    return UnfinishedWrites{};
+  }
 };
 
 struct LocalBackendOptions {

@@ -653,11 +653,15 @@ StatusOr<PruneReport> Prune(Repository* repo, const PruneOptions& options) {
     return FailedPrecondition("prune: " + repo->index_warnings().front() +
                               "; prune deletes nothing while an index file is damaged (run "
                               "rebuild-index first, so no pack it names is taken for unused)");
+  ASSIGN_OR_RETURN(UnfinishedWrites unfinished,
+                   repo->backend()->RemoveUnfinished(options.dry_run));
   ASSIGN_OR_RETURN(IdSet used, UsedBlobs(repo));
   ASSIGN_OR_RETURN(IdMap<uint64_t> files, ListPacks(repo->backend()));
   IdMap<std::vector<PackEntry>> by_pack = EntriesByPack(repo->IndexEntries());
 
   PruneReport report;
+  report.unfinished_files = unfinished.files;
+  report.unfinished_bytes = unfinished.bytes;
   bool index_changes = false;  // entries of packs that are gone are dropped
   std::vector<PackPlan> plans;
   std::vector<std::pair<Id, uint64_t>> remove;  // packs deleted, with their sizes

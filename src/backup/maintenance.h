@@ -9,6 +9,7 @@
 //
 // Prune (exclusive lock held by the caller) keeps what some snapshot uses: packs wholly unused
 // are deleted, packs partly used are repacked when their unused share exceeds max_unused.
+// It first removes the temporary files of writes a kill -9 left unfinished.
 // Order: new packs, then the new index, then removal of old index files and old packs — a
 // kill -9 at any point leaves a repository check passes (at worst with unreferenced packs).
 #pragma once
@@ -54,6 +55,7 @@ struct PruneOptions {
 };
 
 struct PruneReport {
+  uint64_t unfinished_files = 0, unfinished_bytes = 0;  // left by killed writes, removed
   uint64_t packs_deleted = 0, packs_repacked = 0, packs_kept = 0;
   uint64_t blobs_deleted = 0, blobs_repacked = 0;
   uint64_t bytes_freed = 0, bytes_before = 0, bytes_after = 0;

@@ -135,7 +135,8 @@ json PruneJson(const backup::PruneReport& r, bool dry_run) {
           {"packs_repacked", r.packs_repacked}, {"packs_kept", r.packs_kept},
           {"blobs_deleted", r.blobs_deleted},   {"blobs_repacked", r.blobs_repacked},
           {"bytes_freed", r.bytes_freed},       {"bytes_before", r.bytes_before},
-          {"bytes_after", r.bytes_after}};
+          {"bytes_after", r.bytes_after},       {"unfinished_files", r.unfinished_files},
+          {"unfinished_bytes", r.unfinished_bytes}};
 }
 
 // Prunes with the exclusive lock already held; prints the text summary unless --json (the
@@ -162,6 +163,10 @@ StatusOr<backup::PruneReport> PruneLocked(const Context& ctx, const BackupArgs& 
               << (a.dry_run ? " would be freed" : " freed") << " (repository "
               << FormatBytes(static_cast<int64_t>(r.bytes_before)) << " → "
               << FormatBytes(static_cast<int64_t>(r.bytes_after)) << ")\n";
+    if (r.unfinished_files > 0)
+      std::cout << (a.dry_run ? "would remove " : "removed ") << r.unfinished_files
+                << " unfinished write(s) left by interrupted runs ("
+                << FormatBytes(static_cast<int64_t>(r.unfinished_bytes)) << ")\n";
   }
   return report;
 }
