@@ -55,7 +55,7 @@ struct ShimReport {
 // Descriptor numbers steward-shim receives its pipes on.
 inline constexpr int kOutFd = 1, kErrFd = 2, kStatusFd = 3;
 
-// The server's socket (steward-shim --serve).
+// The supervisor's socket (steward-shim --worker) and its requests.
 inline constexpr int kServeFd = 3;
 inline constexpr uint32_t kServeMagic = 0x53484d31;  // "SHM1"
 inline constexpr uint32_t kServeMaxLength = 64u << 20;
@@ -65,11 +65,6 @@ struct ServeRequest {
   uint32_t length;  // bytes of strings that follow
   uint32_t args;    // how many of them are ARGV (after CWD and PROGRAM)
   uint32_t envs;    // how many are the environment (after ARGV)
-};
-
-struct ServeReply {
-  int32_t pid;  // the shim, or -1
-  int32_t err;  // errno when pid is -1
 };
 
 struct Command {
