@@ -83,9 +83,18 @@ void Project::WriteStack(const std::string& yaml) {
   out << yaml;
 }
 
-// Forks steward with args in `dir`, stdin from /dev/null, stdout and stderr to the files.
+// How SpawnSteward sets up the child besides its arguments and output files.
+struct SpawnOptions {
+  int stdin_fd = -1;  // -1: /dev/null
+  const std::map<std::string, std::string>* env = nullptr;  // added
+  const std::vector<std::string>* unset = nullptr;          // removed first
+  bool new_session = false;                                 // setsid: no controlling terminal
+};
+
+// Forks steward with args in `dir`, stdout and stderr to the files.
 static pid_t SpawnSteward(const std::string& dir, const std::vector<std::string>& args,
-                          const std::string& out_path, const std::string& err_path) {
+                          const std::string& out_path, const std::string& err_path,
+                          const SpawnOptions& options = {}) {
   std::vector<std::string> argv_s = {StewardBinary()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -94,21 +103,26 @@ static pid_t SpawnSteward(const std::string& dir, const std::vector<std::string>
   pid_t pid = fork();
   if (pid == 0) {
     if (chdir(dir.c_str()) != 0) _exit(126);
-    int in = open("/dev/null", O_RDONLY);
+    if (options.unset != nullptr)
+      for (const std::string& name : *options.unset) unsetenv(name.c_str());
+    if (options.env != nullptr)
+      for (const auto& [k, v] : *options.env) setenv(k.c_str(), v.c_str(), 1);
+    int in = options.stdin_fd >= 0 ? options.stdin_fd : open("/dev/null", O_RDONLY);
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = err_path == out_path ? out : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
+    if (options.new_session) setsid();
     execv(argv[0], argv.data());
     _exit(127);
   }
   return pid;
 }
 
-RunResult Project::Steward(const std::vector<std::string>& args, int timeout_ms) {
-  std::string out_path = dir_ + "/.out", err_path = dir_ + "/.err";
-  pid_t pid = SpawnSteward(dir_, args, out_path, err_path);
+// Waits (bounded) for a steward started by SpawnSteward and reads what it wrote.
+static RunResult WaitSteward(pid_t pid, const std::string& out_path, const std::string& err_path,
+                             int timeout_ms) {
   RunResult r;
   int status = 0;
   bool done = PollUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout_ms);
@@ -122,6 +136,34 @@ RunResult Project::Steward(const std::vector<std::string>& args, int timeout_ms)
   r.out = std::string((std::istreambuf_iterator<char>(o)), {});
   r.err += std::string((std::istreambuf_iterator<char>(e)), {});
   return r;
+}
+
+RunResult Project::Steward(const std::vector<std::string>& args, int timeout_ms) {
+  std::string out_path = dir_ + "/.out", err_path = dir_ + "/.err";
+  return WaitSteward(SpawnSteward(dir_, args, out_path, err_path), out_path, err_path, timeout_ms);
+}
+
+RunResult Project::StewardWithInput(const std::vector<std::string>& args, const std::string& input,
+                                    const std::map<std::string, std::string>& env,
+                                    const std::vector<std::string>& unset, int timeout_ms) {
+  std::string out_path = dir_ + "/.out", err_path = dir_ + "/.err";
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return RunResult{-1, "", "(pipe failed)\n"};
+  SpawnOptions options;
+  options.stdin_fd = pipefd[0];
+  options.env = &env;
+  options.unset = &unset;
+  options.new_session = true;
+  pid_t pid = SpawnSteward(dir_, args, out_path, err_path, options);
+  close(pipefd[0]);
+  signal(SIGPIPE, SIG_IGN);  // a command that does not read its input must not kill the test
+  for (size_t done = 0; done < input.size();) {
+    ssize_t n = write(pipefd[1], input.data() + done, input.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(pipefd[1]);
+  return WaitSteward(pid, out_path, err_path, timeout_ms);
 }
 
 int Project::StewardBackground(const std::vector<std::string>& args, const std::string& log_file) {

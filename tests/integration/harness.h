@@ -35,6 +35,13 @@ class Project {
   void WriteStack(const std::string& yaml);
   // Runs steward with args in the project dir; stdin is /dev/null. Bounded by timeout_ms.
   RunResult Steward(const std::vector<std::string>& args, int timeout_ms = 60000);
+  // As Steward, with `input` on stdin (a pipe closed once it is written), the variables in
+  // `unset` removed from and `env` added to the environment, and no controlling terminal, so
+  // a command that would prompt cannot.
+  RunResult StewardWithInput(const std::vector<std::string>& args, const std::string& input,
+                             const std::map<std::string, std::string>& env = {},
+                             const std::vector<std::string>& unset = {},
+                             int timeout_ms = 60000);
   // Starts steward in the background (e.g. `up`); returns its pid.
   int StewardBackground(const std::vector<std::string>& args, const std::string& log_file);
 

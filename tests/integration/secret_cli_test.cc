@@ -20,58 +20,15 @@ namespace steward::testing {
 namespace {
 namespace fs = std::filesystem;
 
-// Runs steward in `dir` with `input` on stdin and `env` added to (and STEWARD_MASTER_* removed
-// from) the environment; the harness's Steward() has /dev/null as stdin.
-RunResult RunSteward(const std::string& dir, const std::vector<std::string>& args,
+// Runs steward in the project with `input` on stdin, `env` added and the master-key variables
+// of the test's own environment removed: each command gets only the key it is given.
+RunResult RunSteward(Project& project, const std::vector<std::string>& args,
                      const std::string& input = "",
                      const std::map<std::string, std::string>& env = {}) {
-  const std::string out_path = dir + "/.secret-out", err_path = dir + "/.secret-err";
-  int pipefd[2];
-  if (pipe(pipefd) != 0) return {};
-  std::vector<std::string> argv_s = {StewardBinary()};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(dir.c_str()) != 0) _exit(126);
-    for (const char* v : {"STEWARD_MASTER_KEY", "STEWARD_MASTER_KEY_FILE",
-                          "STEWARD_MASTER_PASSPHRASE", "STEWARD_EXPORT_PASSPHRASE",
-                          "STEWARD_STATE_DIR"})
-      unsetenv(v);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(pipefd[0], 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    close(pipefd[1]);
-    setsid();  // no controlling terminal: the commands must not try to prompt
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipefd[0]);
-  signal(SIGPIPE, SIG_IGN);
-  for (size_t done = 0; done < input.size();) {
-    ssize_t n = write(pipefd[1], input.data() + done, input.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  close(pipefd[1]);
-  RunResult r;
-  int status = 0;
-  if (!PollUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 60000)) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    r.err = "(timed out)\n";
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(out_path);
-  r.err += ReadFile(err_path);
-  fs::remove(out_path);
-  fs::remove(err_path);
-  return r;
+  return project.StewardWithInput(args, input, env,
+                                  {"STEWARD_MASTER_KEY", "STEWARD_MASTER_KEY_FILE",
+                                   "STEWARD_MASTER_PASSPHRASE", "STEWARD_EXPORT_PASSPHRASE",
+                                   "STEWARD_STATE_DIR"});
 }
 
 std::string RandomToken(const std::string& prefix) {
@@ -117,7 +74,7 @@ class SecretCli : public ::testing::Test {
   }
   RunResult Run(const std::vector<std::string>& args, const std::string& input = "",
                 const std::map<std::string, std::string>& env = {}) {
-    RunResult r = RunSteward(project_.dir(), args, input, env);
+    RunResult r = RunSteward(project_, args, input, env);
     outputs_.push_back(r.out + r.err);
     return r;
   }
@@ -140,7 +97,7 @@ TEST_F(SecretCli, SetGetListRotateRemoveExportImportAndNoValueLeaks) {
       << set.err;
   EXPECT_EQ(Mode(project_.StateDir() + "/master.key"), 0600);
 
-  RunResult get = RunSteward(project_.dir(), {"secret", "get", "db_password"});
+  RunResult get = RunSteward(project_, {"secret", "get", "db_password"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(get.out, v1);  // the trailing newline of stdin was dropped; none added on a pipe
 
@@ -163,17 +120,17 @@ TEST_F(SecretCli, SetGetListRotateRemoveExportImportAndNoValueLeaks) {
   EXPECT_NE(rotate.out.find("version 2 is current; version 1 is kept"), std::string::npos)
       << rotate.out;
   // The stack names web (not worker) as a user of the secret.
-  RunResult validate = RunSteward(project_.dir(), {"validate"});
+  RunResult validate = RunSteward(project_, {"validate"});
   ASSERT_EQ(validate.exit_code, 0) << validate.out << validate.err;
   EXPECT_NE(rotate.out.find(
                 "used by: web; `steward apply` (or rotate --apply) rolls them onto version 2"),
             std::string::npos)
       << rotate.out;
-  get = RunSteward(project_.dir(), {"secret", "get", "db_password"});
+  get = RunSteward(project_, {"secret", "get", "db_password"});
   EXPECT_EQ(get.out, v2);
-  get = RunSteward(project_.dir(), {"secret", "get", "db_password", "--version", "1"});
+  get = RunSteward(project_, {"secret", "get", "db_password", "--version", "1"});
   EXPECT_EQ(get.out, v1);
-  get = RunSteward(project_.dir(), {"secret", "get", "db_password", "--json"});
+  get = RunSteward(project_, {"secret", "get", "db_password", "--json"});
   EXPECT_EQ(nlohmann::json::parse(get.out)["value"], v2);
 
   list = Run({"secret", "list", "--json"});
@@ -187,7 +144,7 @@ TEST_F(SecretCli, SetGetListRotateRemoveExportImportAndNoValueLeaks) {
   RunResult filed = Run({"secret", "set", "api_token", "--file", value_file});
   ASSERT_EQ(filed.exit_code, 0) << filed.err;
   fs::remove(value_file);
-  get = RunSteward(project_.dir(), {"secret", "get", "api_token"});
+  get = RunSteward(project_, {"secret", "get", "api_token"});
   EXPECT_EQ(get.out, v3 + "\n");
 
   // Export, then import into a second state dir with its own master key.
@@ -213,7 +170,7 @@ TEST_F(SecretCli, SetGetListRotateRemoveExportImportAndNoValueLeaks) {
                       {{"STEWARD_EXPORT_PASSPHRASE", pass}});
   ASSERT_EQ(imp.exit_code, 0) << imp.out << imp.err;
   EXPECT_EQ(nlohmann::json::parse(imp.out)["imported"].size(), 2u);
-  get = RunSteward(project_.dir(), {"--state-dir", state2, "secret", "get", "db_password"});
+  get = RunSteward(project_, {"--state-dir", state2, "secret", "get", "db_password"});
   EXPECT_EQ(get.out, v2);
   list = Run({"--state-dir", state2, "secret", "list", "--json"});
   listed = nlohmann::json::parse(list.out);
@@ -235,7 +192,7 @@ TEST_F(SecretCli, SetGetListRotateRemoveExportImportAndNoValueLeaks) {
   RunResult wrong_set = Run({"secret", "set", "db_password", "--master-key-file",
                              state2 + "/master.key"}, RandomToken("never-stored-"));
   EXPECT_EQ(wrong_set.exit_code, 1);
-  get = RunSteward(project_.dir(), {"secret", "get", "db_password"});
+  get = RunSteward(project_, {"secret", "get", "db_password"});
   EXPECT_EQ(get.out, v2);
 
   RunResult rm = Run({"secret", "rm", "api_token"});
