@@ -82,6 +82,9 @@ int RunApply(Context& ctx);
 int Fail(const Status& st);
 // "1.5 GiB": a byte count for people (powers of 1024).
 std::string FormatBytes(int64_t n);
+
+// Writes a command's output to the --output file, replacing it: "write PATH: why" on failure.
+Status WriteOutputFile(const std::string& path, std::string_view text);
 // "500M", "2G", "64KiB", "1024" → bytes; errors name `flag` and show what is accepted.
 StatusOr<int64_t> ParseSize(const std::string& flag, const std::string& text);
 // A plain text table on stdout: columns padded to their widest cell; rows[0] is the header.

@@ -126,9 +126,7 @@ int RunPostmortem(const Context& ctx, const IncidentArgs& a) {
     std::cout << md;
     return kExitOk;
   }
-  std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
-  if (!(out << md) || !out.flush())
-    return Fail(IOError("write " + a.output + ": " + std::strerror(errno)));
+  if (Status st = WriteOutputFile(a.output, md); !st.ok()) return Fail(st);
   std::cerr << "wrote the postmortem draft of incident " << a.id << " to " << a.output << "\n";
   return kExitOk;
 }

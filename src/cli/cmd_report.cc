@@ -179,10 +179,8 @@ int RunSecurity(const Context& ctx, const ReportArgs& a) {
   if (a.output.empty()) {
     std::cout << text;
   } else {
-    std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) return Fail(Internal("report security: cannot write " + a.output));
+    if (Status st = WriteOutputFile(a.output, text); !st.ok())
+      return Fail(st.Annotate("report security"));
   }
   for (const std::string& n : outcome->notes) std::cerr << "note: " << n << "\n";
   return kExitOk;

@@ -102,10 +102,7 @@ int RunScan(Context& ctx, const ScanArgs& a) {
     std::cout << text;
     if (!text.empty() && text.back() != '\n') std::cout << "\n";
   } else {
-    std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) return Fail(Internal("scan: cannot write " + a.output));
+    if (Status st = WriteOutputFile(a.output, text); !st.ok()) return Fail(st.Annotate("scan"));
   }
   for (const std::string& n : notes) std::cerr << "note: " << n << "\n";
   if (never_fail) return kExitOk;

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "alerting/rule_file.h"
@@ -121,6 +124,13 @@ StatusOr<std::pair<std::string, int>> Context::Listen() const {
     return InvalidArgument("--listen '" + g.listen + "': expected HOST:PORT, e.g. 127.0.0.1:7420");
   if (host.empty()) host = "127.0.0.1";
   return std::make_pair(host, static_cast<int>(p));
+}
+
+Status WriteOutputFile(const std::string& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out.write(text.data(), static_cast<std::streamsize>(text.size())) || !out.flush())
+    return IOError("write " + path + ": " + std::strerror(errno));
+  return Status::OK();
 }
 
 std::string FormatBytes(int64_t n) {
