@@ -590,13 +590,18 @@ void SecretMatcher::KeywordCandidates(std::string_view data,
     }
     size_t covered = 0;  // keywords before this have been in a window
     bool any = false;
+    // The line holding the keyword, found again only when the (sorted) keywords pass its end:
+    // a megabyte-long line has thousands of windows, and each would scan the line again.
+    size_t line_begin = 0, line_end = 0;
     for (size_t at : starts) {
       if (any && at < covered) continue;
+      if (!any || at >= line_end) {
+        line_begin = lower.rfind('\n', at);
+        line_begin = line_begin == std::string::npos ? 0 : line_begin + 1;
+        line_end = lower.find('\n', at);
+        if (line_end == std::string::npos) line_end = lower.size();
+      }
       any = true;
-      size_t line_begin = lower.rfind('\n', at);
-      line_begin = line_begin == std::string::npos ? 0 : line_begin + 1;
-      size_t line_end = lower.find('\n', at);
-      if (line_end == std::string::npos) line_end = lower.size();
       size_t begin = std::max(line_begin, at > m ? at - m : 0);
       size_t end = std::min(line_end, at + 3 * m);
       covered = std::min(end, at + 2 * m);
