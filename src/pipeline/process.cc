@@ -296,6 +296,8 @@ struct ShimHandle {
   bool persistent = false;
 };
 
+void WaitShim(const ShimHandle& shim, bool exiting);
+
 // Bumped by SetShimProgramForTesting: each thread's supervisor started before is replaced.
 std::atomic<int> shim_generation{0};
 
@@ -418,21 +420,7 @@ class StepSupervisor {
   void Stop() {
     if (sock_ >= 0) close(sock_);
     sock_ = -1;
-    if (pid_ > 0) {
-      int status;
-      int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-      if (pidfd >= 0) {
-        pollfd pfd{pidfd, POLLIN, 0};
-        while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
-        }
-        close(pidfd);
-      }
-      if (waitpid(pid_, &status, WNOHANG) == 0) {
-        kill(pid_, SIGKILL);
-        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-      }
-    }
+    if (pid_ > 0) WaitShim(ShimHandle{pid_, false}, false);
     pid_ = -1;
   }
 
