@@ -20,7 +20,8 @@
 
 #include "base/fd.h"
 #include "cli/cli.h"
-#include "config/stack_json.h"
+#include "config/secret_refs.h"
+#include "config/stack_parser.h"
 #include "secrets/master_key.h"
 #include "secrets/store.h"
 #include "secrets/transfer.h"
@@ -141,8 +142,8 @@ std::vector<std::string> ServicesUsing(const Context& ctx, const std::string& na
   auto parsed = config::ParseStackFile(ctx.g.file, opt);
   if (!parsed.ok()) return out;
   for (const config::Service& svc : parsed.stack->services) {
-    auto refs = secrets::SecretReferences(config::ServiceToJson(svc).dump());
-    if (std::find(refs.begin(), refs.end(), name) != refs.end()) out.push_back(svc.name);
+    auto used = config::ServiceSecrets(svc);  // env values and secret_files, as plan sees them
+    if (std::binary_search(used.begin(), used.end(), name)) out.push_back(svc.name);
   }
   return out;
 }

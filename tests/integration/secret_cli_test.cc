@@ -84,6 +84,36 @@ class SecretCli : public ::testing::Test {
   std::vector<std::string> outputs_;  // of every command but `get`
 };
 
+// "used by" names the services plan would roll: a secret_files user counts, an escaped
+// $${secret:NAME} (literal text) does not.
+TEST_F(SecretCli, UsedByNamesSecretFileUsersAndNotEscapedReferences) {
+  project_.WriteStack("project: secrets\n"
+                      "services:\n"
+                      "  web:\n"
+                      "    command: " + DemoBinary() + "\n"
+                      "    env:\n"
+                      "      DB_PASSWORD: \"${secret:db_password}\"\n"
+                      "  worker:\n"
+                      "    command: " + DemoBinary() + "\n"
+                      "    env:\n"
+                      "      NOT_A_REFERENCE: \"$${secret:db_password}\"\n"
+                      "  certs:\n"
+                      "    command: " + DemoBinary() + "\n"
+                      "    secret_files:\n"
+                      "      - {secret: tls_cert, path: tls.pem}\n");
+  RunResult cert = Run({"secret", "set", "tls_cert"}, RandomToken("cert-") + "\n");
+  ASSERT_EQ(cert.exit_code, 0) << cert.out << cert.err;
+  RunResult rotate = Run({"secret", "rotate", "tls_cert", "--json"}, RandomToken("cert-") + "\n");
+  ASSERT_EQ(rotate.exit_code, 0) << rotate.out << rotate.err;
+  EXPECT_EQ(nlohmann::json::parse(rotate.out)["services"], nlohmann::json({"certs"}));
+  RunResult pw = Run({"secret", "set", "db_password", "--json"}, RandomToken("pw-") + "\n");
+  ASSERT_EQ(pw.exit_code, 0) << pw.out << pw.err;
+  EXPECT_EQ(nlohmann::json::parse(pw.out)["services"], nlohmann::json({"web"}));
+  RunResult rm = Run({"secret", "rm", "tls_cert"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.out << rm.err;
+  EXPECT_NE(rm.err.find("the stack's certs still use ${secret:tls_cert}"), std::string::npos) << rm.err;
+}
+
 TEST_F(SecretCli, SetGetListRotateRemoveExportImportAndNoValueLeaks) {
   const std::string v1 = RandomToken("first-"), v2 = RandomToken("second-"),
                     v3 = RandomToken("filed-");
