@@ -70,11 +70,7 @@ StatusOr<Endpoint> FindServer(Context& ctx, const QueryFlags& f) {
     std::string s = f.server;
     if (s.rfind("https://", 0) == 0) {
       ep.daemon.scheme = "https";
-      s = s.substr(8);
-      // The CA the daemon's certificate is verified with; else the system store.
-      if (const char* ca = getenv("STEWARD_TLS_CA"); ca != nullptr && *ca != '\0') {
-        ep.daemon.ca_file = ca;
-      }
+      s = s.substr(8);  // verified against $STEWARD_TLS_CA or the system store (NewHttpClient)
     } else if (s.rfind("http://", 0) == 0) {
       s = s.substr(7);
     }
@@ -121,7 +117,8 @@ StatusOr<nlohmann::json> PostForm(const Endpoint& ep, const std::string& path,
   cli->set_connection_timeout(5, 0);
   cli->set_read_timeout(15 * 60, 0);
   auto res = cli->Post(path.c_str(), params);
-  if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
+  if (!res)
+    return Unavailable("POST " + path + ": " + server::TransportError(ep.daemon, res.error()));
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return Internal("POST " + path + ": HTTP " + std::to_string(res->status) + ": " +

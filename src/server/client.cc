@@ -53,9 +53,26 @@ std::unique_ptr<httplib::Client> NewHttpClient(const DaemonInfo& info) {
                                                std::to_string(info.port));
   if (info.scheme == "https") {
     cli->enable_server_certificate_verification(true);
-    if (!info.ca_file.empty()) cli->set_ca_cert_path(info.ca_file.c_str());
+    std::string ca = info.ca_file;
+    if (const char* env = getenv("STEWARD_TLS_CA"); env != nullptr && *env != '\0') ca = env;
+    if (!ca.empty()) cli->set_ca_cert_path(ca.c_str());
   }
   return cli;
+}
+
+std::string TransportError(const DaemonInfo& info, httplib::Error e) {
+  const std::string where = info.scheme + "://" + info.host + ":" + std::to_string(info.port);
+  if (e == httplib::Error::SSLServerVerification) {
+    const char* env = getenv("STEWARD_TLS_CA");
+    std::string ca = env != nullptr && *env != '\0' ? std::string("$STEWARD_TLS_CA (") + env + ")"
+                     : !info.ca_file.empty()       ? info.ca_file
+                                                   : "the system's trust store";
+    return "the TLS certificate of " + where + " does not verify against " + ca +
+           "; set STEWARD_TLS_CA to the PEM file of the CA (or the self-signed certificate) "
+           "it was issued by";
+  }
+  if (e == httplib::Error::Connection) return "cannot connect to " + where;
+  return httplib::to_string(e) + " talking to " + where;
 }
 
 std::optional<DaemonInfo> FindDaemon(const std::string& state_dir) {
@@ -70,7 +87,6 @@ std::optional<DaemonInfo> FindDaemon(const std::string& state_dir) {
   if (j.value("scheme", "http") == "https") {
     info.scheme = "https";
     info.ca_file = j.value("tls_ca", "");
-    if (const char* ca = getenv("STEWARD_TLS_CA"); ca != nullptr && *ca != '\0') info.ca_file = ca;
   }
   if (info.pid <= 0 || info.port <= 0 || kill(info.pid, 0) != 0) return std::nullopt;
   auto cli = NewHttpClient(info);
@@ -154,7 +170,7 @@ StatusOr<nlohmann::json> DaemonClient::Get(const std::string& path) {
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(30, 0);
   auto res = cli.Get(path.c_str());
-  if (!res) return Unavailable("GET " + path + ": " + httplib::to_string(res.error()));
+  if (!res) return Unavailable("GET " + path + ": " + TransportError(info_, res.error()));
   if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return Internal("GET " + path + ": the daemon sent invalid JSON");
@@ -167,7 +183,7 @@ StatusOr<nlohmann::json> DaemonClient::Post(const std::string& path, const nlohm
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(120, 0);
   auto res = cli.Post(path.c_str(), body.dump(), "application/json");
-  if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
+  if (!res) return Unavailable("POST " + path + ": " + TransportError(info_, res.error()));
   // 202 Accepted (a deploy that goes on in the daemon) is a success too.
   if (res->status / 100 != 2) return StatusForHttp(res->status, ErrorFromBody(res));
   auto j = nlohmann::json::parse(res->body, nullptr, false);
@@ -181,7 +197,7 @@ StatusOr<nlohmann::json> DaemonClient::Delete(const std::string& path) {
   cli.set_bearer_token_auth(token_.c_str());
   cli.set_read_timeout(30, 0);
   auto res = cli.Delete(path.c_str());
-  if (!res) return Unavailable("DELETE " + path + ": " + httplib::to_string(res.error()));
+  if (!res) return Unavailable("DELETE " + path + ": " + TransportError(info_, res.error()));
   if (res->status != 200) return StatusForHttp(res->status, ErrorFromBody(res));
   if (res->body.empty()) return nlohmann::json();
   auto j = nlohmann::json::parse(res->body, nullptr, false);
@@ -225,7 +241,7 @@ StatusOr<nlohmann::json> DaemonClient::PostStream(
     return true;
   };
   auto res = cli.send(req);
-  if (!res) return Unavailable("POST " + path + ": " + httplib::to_string(res.error()));
+  if (!res) return Unavailable("POST " + path + ": " + TransportError(info_, res.error()));
   if (status != 200) {
     auto j = nlohmann::json::parse(error_body, nullptr, false);
     return StatusForHttp(status, !j.is_discarded() && j.contains("error")

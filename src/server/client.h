@@ -18,6 +18,7 @@
 
 namespace httplib {
 class Client;
+enum class Error;
 }  // namespace httplib
 
 namespace steward::server {
@@ -27,14 +28,20 @@ struct DaemonInfo {
   std::string host = "127.0.0.1";
   int port = 0;
   std::string scheme = "http";  // "https" when the daemon serves TLS (daemon.json)
-  // With https: the PEM file the server's certificate is verified with (daemon.json's tls_ca,
-  // or $STEWARD_TLS_CA when set).
+  // With https: the PEM file the server's certificate is verified with (daemon.json's tls_ca);
+  // $STEWARD_TLS_CA, when set, takes its place (see NewHttpClient).
   std::string ca_file;
 };
 
-// An HTTP client for the daemon at `info`: https with the certificate verified (against
-// info.ca_file when set, else the system store) when info.scheme is "https".
+// An HTTP client for the daemon at `info`: https with the certificate verified when
+// info.scheme is "https" — against $STEWARD_TLS_CA when set, else info.ca_file when set, else
+// the system store.
 std::unique_ptr<httplib::Client> NewHttpClient(const DaemonInfo& info);
+
+// Why a request to `info` got no answer, for an error message: "connection refused by
+// https://127.0.0.1:9000", or, when its certificate did not verify, which CA was tried and how
+// to name the right one.
+std::string TransportError(const DaemonInfo& info, httplib::Error error);
 
 // The API token in `path` (its first line): what <state>/api.token or a --token-file holds.
 StatusOr<std::string> ReadApiToken(const std::string& path);

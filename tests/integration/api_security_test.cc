@@ -365,6 +365,21 @@ TEST(ApiSecurity, TheCliSpeaksHttpsToADaemonWithACertificate) {
   RunResult query = p.Steward({"query", "1+1", "--json"});
   ASSERT_EQ(query.exit_code, 0) << query.err;
   EXPECT_NE(query.out.find("\"2\""), std::string::npos) << query.out;
+  // Named with --server, the daemon is verified against $STEWARD_TLS_CA, else the system
+  // store, which does not know this certificate.
+  const std::vector<std::string> remote = {"query", "1+1", "--json", "--server",
+                                           "https://127.0.0.1:" + std::to_string(port),
+                                           "--token-file", p.StateDir() + "/api.token"};
+  RunResult with_ca = p.StewardWithInput(remote, "", {{"STEWARD_TLS_CA", cert}});
+  ASSERT_EQ(with_ca.exit_code, 0) << with_ca.err;
+  EXPECT_NE(with_ca.out.find("\"2\""), std::string::npos) << with_ca.out;
+  RunResult without_ca = p.StewardWithInput(remote, "", {}, {"STEWARD_TLS_CA"});
+  EXPECT_NE(without_ca.exit_code, 0) << without_ca.out;
+  EXPECT_EQ(without_ca.out.find("\"2\""), std::string::npos) << without_ca.out;
+  EXPECT_NE(without_ca.err.find("does not verify against the system's trust store; set "
+                                "STEWARD_TLS_CA"),
+            std::string::npos)
+      << without_ca.err;
 
   // Plain HTTP gets no answer from the API; https with the certificate trusted does, and a
   // client that does not trust it is refused by verification.
