@@ -36,7 +36,8 @@ KDF = ["--kdf-ops", "2", "--kdf-memory", "64M"]
 
 
 def timed(cmd, env, log_path, cwd=None):
-    """Runs cmd under GNU time; returns (seconds, peak RSS in MiB). Exits the bench if it fails.
+    """Runs cmd under GNU time; returns (seconds, peak RSS in MiB) and logs the CPU time it
+    took (user + system) to log_path. Exits the bench if it fails.
     (GNU time, not wait4 here: a child forked from this Python process would report Python's
     own RSS, which the fork copied, as its peak.)"""
     rss_file = log_path + ".rss"
@@ -47,14 +48,16 @@ def timed(cmd, env, log_path, cwd=None):
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
         t0 = time.time()
-        rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, stdout=out,
+        rc = subprocess.call(["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file] + cmd, stdout=out,
                              stderr=subprocess.STDOUT, env=env, cwd=cwd)
         secs = time.time() - t0
     if rc != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed (exit {rc}); see {log_path}")
     with open(rss_file) as f:
-        rss_kib = int(f.read().split()[-1])
-    return secs, rss_kib / 1024.0
+        rss_kib, user, system = f.read().split()[-3:]
+    with open(log_path, "a") as out:
+        out.write(f"# {secs:.2f} s wall, {user} s user, {system} s system\n")
+    return secs, int(rss_kib) / 1024.0
 
 
 def dir_bytes(path):
@@ -270,6 +273,8 @@ def main():
         if "MiB" in name and "MiB/s" not in name:
             better = "× smaller" if not name.startswith("peak") else "× less"
         print(f"| {name} | {a:.2f} | {b:.2f} | {ratio:.2f}{better} |")
+    print("\nEach run's restore, s: " + "; ".join(
+        f"{t.name} " + ", ".join(f"{x:.2f}" for x in res[t.name]["restore"]) for t in tools))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -60,6 +60,7 @@ struct RestoreOptions {
   std::vector<std::string> includes;  // snapshot paths ("/srv/db") to restore; empty = all
   bool overwrite = false;
   bool verify = true;                 // hash every chunk read (LoadBlob does; cost is small)
+  bool direct_io = true;              // large files written with O_DIRECT where the file system can
   int threads = 2;
   std::function<void(const Progress&)> progress;
 };

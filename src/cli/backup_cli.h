@@ -35,6 +35,7 @@ struct BackupArgs {
   std::string target;
   std::vector<std::string> includes;
   bool overwrite = false;
+  bool buffered = false;  // restore: no O_DIRECT
   bool long_listing = false;
   // check
   bool read_data = false;

@@ -35,6 +35,7 @@ int Restore(const Context& ctx, const BackupArgs& a) {
   options.target = a.target;
   options.includes = a.includes;
   options.overwrite = a.overwrite;
+  options.direct_io = !a.buffered;
   options.threads = std::max(1, a.threads);
   ProgressLine progress("restore");
   if (!ctx.g.json) options.progress = [&](const backup::Progress& p) { progress.Update(p); };
@@ -388,6 +389,9 @@ void AddBackup(CLI::App& app, Context& ctx, int& rc) {
   restore->add_option("--target,-t", a.target, "Directory to restore into")->required();
   restore->add_option("--include,-i", a.includes, "Only this snapshot path (and what is under it)");
   restore->add_flag("--overwrite", a.overwrite, "Replace files that exist (refused otherwise)");
+  restore->add_flag("--buffered", a.buffered,
+                    "Write every file through the page cache (by default files of 1 MiB or more "
+                    "are written with O_DIRECT where the file system allows it)");
   restore->add_option("--threads", a.threads, "Worker threads")->capture_default_str();
 
   auto* check = cmd("check", "Verify the repository's structure, and with --read-data its data",

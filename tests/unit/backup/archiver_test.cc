@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -700,6 +701,63 @@ TEST_F(ArchiverTest, LargeFileRestoredInParallelKeepsItsBytesAndHoles) {
   EXPECT_TRUE(ReadFile(Restored("/big")) == data);
   EXPECT_EQ(Lstat(Restored("/big")).st_size, static_cast<off_t>(data.size()));
   EXPECT_EQ(MtimeNs(Lstat(Restored("/big"))), MtimeNs(Lstat(Src("/big"))));
+}
+
+// Large files go to disk with O_DIRECT through block-aligned staging buffers; small files,
+// tails that are not a whole block and file systems without O_DIRECT are written buffered.
+// Sizes around the block and staging-buffer sizes, holes that start and end inside blocks and
+// a hole at the end come back byte for byte, sparse, with either way of writing; written
+// directly, the restored bytes are not left in the page cache.
+TEST_F(ArchiverTest, LargeFilesWrittenDirectlyOrBufferedComeBackTheSame) {
+  store_ = NewMemoryBlobStore(SmallChunks());
+  const std::vector<size_t> sizes = {(1 << 20) - 1, 1 << 20,           (1 << 20) + 1,
+                                     4 << 20,       (4 << 20) + 4095, (9 << 20) + 123};
+  for (size_t i = 0; i < sizes.size(); ++i)
+    WriteFile(Src("/f" + std::to_string(i)), RandomBytes(sizes[i], 20 + i));
+  // Data, a hole from inside one block to inside another, data, a hole at the end.
+  std::string holey = RandomBytes((1 << 20) + 77, 30) + std::string((6 << 20) + 13, '\0') +
+                      RandomBytes((2 << 20) + 5, 31) + std::string(3 << 20, '\0');
+  WriteFile(Src("/holey"), holey);
+  BackupResult b = Backup();
+
+  auto resident_pages = [](const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    fstat(fd, &st);
+    void* map = mmap(nullptr, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    std::vector<unsigned char> vec((st.st_size + 4095) / 4096);
+    size_t resident = 0;
+    if (map != MAP_FAILED && mincore(map, st.st_size, vec.data()) == 0)
+      for (unsigned char v : vec) resident += v & 1;
+    if (map != MAP_FAILED) munmap(map, st.st_size);
+    close(fd);
+    return resident;
+  };
+  for (bool direct : {true, false}) {
+    TempDir target(fs::temp_directory_path().string());
+    RestoreOptions ro;
+    ro.threads = 3;
+    ro.direct_io = direct;
+    ro.target = target.path();
+    RestoreResult r = Restore(b.tree, ro);
+    EXPECT_EQ(r.files, sizes.size() + 1) << direct;
+    std::string big = target.path() + Src("/f5");
+    struct stat st = Lstat(target.path() + Src("/holey"));
+    EXPECT_LT(st.st_blocks * 512, (4ll << 20) + (64 << 10)) << "not sparse; direct " << direct;
+    if (direct) {
+      // Written directly, nothing of the file but its last, partial block was cached (the
+      // file system may refuse O_DIRECT, as some FUSE ones do: then the check says nothing).
+      int probe = open((target.path() + "/probe").c_str(),
+                       O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+      if (probe >= 0) {
+        close(probe);
+        EXPECT_LE(resident_pages(big), 1u) << "the restore went through the page cache";
+      }
+    } else {
+      EXPECT_GT(resident_pages(big), 1000u) << "expected buffered writes to be cached";
+    }
+    ExpectSameTree(Src(), target.path() + Src());  // reads the files: after the cache check
+  }
 }
 
 // Many directories of files, some of many chunks, more files than the creators may open ahead
