@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "base/sha256.h"
 #include "cli/cli.h"
 #include "server/audit.h"
 #include "server/auth.h"
@@ -48,7 +49,7 @@ int RunCreate(const Context& ctx, const TokenArgs& a) {
   state::ApiTokenRecord rec;
   rec.name = a.name;
   rec.scope = std::string(server::ScopeName(*scope));
-  rec.token_sha256 = server::Sha256Hex(*token);
+  rec.token_sha256 = Sha256Hex(*token);
   rec.created_at_ms = ToUnixMillis(RealClock::Get()->WallNow());
   if (Status st = (*store)->PutApiToken(rec); !st.ok()) return Fail(st);
   if (ctx.g.json) {

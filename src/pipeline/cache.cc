@@ -10,7 +10,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 
 #include "base/fd.h"
 #include "base/json.h"
+#include "base/sha256.h"
 
 namespace steward::pipeline {
 namespace {
@@ -37,36 +37,6 @@ constexpr int64_t kStrayTempAgeMs = 60 * 1000;
 constexpr int kEntryVersion = 1;
 
 // ---- hashing -----------------------------------------------------------------------------
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(const void* data, size_t n) { EVP_DigestUpdate(ctx_, data, n); }
-  std::string HexDigest() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    static const char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
-
-std::string Sha256Hex(std::string_view data) {
-  Sha256 h;
-  h.Update(data.data(), data.size());
-  return h.HexDigest();
-}
 
 bool IsHex(std::string_view s, size_t min, size_t max) {
   if (s.size() < min || s.size() > max) return false;
@@ -169,7 +139,8 @@ Status FsyncDir(const std::string& dir) {
 }
 
 // Copies src_fd into dst_fd, hashing what passes through.
-Status CopyHashing(int src_fd, int dst_fd, const std::string& what, Sha256* hash, int64_t* size) {
+Status CopyHashing(int src_fd, int dst_fd, const std::string& what, Sha256Hasher* hash,
+                   int64_t* size) {
   std::string buf(kChunk, '\0');
   *size = 0;
   for (;;) {
@@ -177,7 +148,7 @@ Status CopyHashing(int src_fd, int dst_fd, const std::string& what, Sha256* hash
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return ErrnoError("read " + what, errno);
     if (r == 0) return Status::OK();
-    hash->Update(buf.data(), static_cast<size_t>(r));
+    hash->Update(std::string_view(buf.data(), static_cast<size_t>(r)));
     if (dst_fd >= 0) RETURN_IF_ERROR(WriteAll(dst_fd, buf.data(), static_cast<size_t>(r), what));
     *size += r;
   }
@@ -383,13 +354,13 @@ void ForEachFanned(const std::string& top, Fn fn) {
 // ---- KeyBuilder, HashFile ----------------------------------------------------------------
 
 struct KeyBuilder::Impl {
-  Sha256 hash;
+  Sha256Hasher hash;
   void Frame(std::string_view s) {
     uint64_t n = s.size();
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    hash.Update(len, sizeof len);
-    hash.Update(s.data(), s.size());
+    hash.Update(std::string_view(reinterpret_cast<const char*>(len), sizeof len));
+    hash.Update(s);
   }
 };
 
@@ -432,7 +403,7 @@ std::string KeyBuilder::Finish() { return impl_->hash.HexDigest(); }
 StatusOr<std::string> HashFile(const std::string& path) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoError("hash " + path, errno);
-  Sha256 hash;
+  Sha256Hasher hash;
   int64_t size = 0;
   RETURN_IF_ERROR(CopyHashing(fd.get(), -1, path, &hash, &size));
   return hash.HexDigest();
@@ -489,7 +460,7 @@ StatusOr<std::pair<std::string, int64_t>> StoreObject(const Paths& p, const std:
   if (src.get() < 0) return ErrnoError("cache store: open " + path, errno);
   TempFile tmp(p.Tmp());
   RETURN_IF_ERROR(tmp.status());
-  Sha256 hash;
+  Sha256Hasher hash;
   int64_t size = 0;
   RETURN_IF_ERROR(CopyHashing(src.get(), tmp.fd(), path, &hash, &size));
   std::string sum = hash.HexDigest();
@@ -542,7 +513,7 @@ Status StageFile(const Paths& p, const CachedFile& f, const std::string& root,
   if (src.get() < 0) return ErrnoError("cache object " + f.object + " for " + f.path, errno);
   auto tmp = std::make_unique<TempFile>(DirOf(dest), ".steward-restore-");
   RETURN_IF_ERROR(tmp->status());
-  Sha256 hash;
+  Sha256Hasher hash;
   int64_t size = 0;
   RETURN_IF_ERROR(CopyHashing(src.get(), tmp->fd(), object, &hash, &size));
   if (hash.HexDigest() != f.object || size != f.size) {
@@ -819,7 +790,7 @@ Status CopyEntry(const std::string& from, const std::string& to_root, const std:
   if (src.get() < 0) return ErrnoError("copy " + from, errno);
   TempFile tmp(DirOf(to), ".steward-copy-");
   RETURN_IF_ERROR(tmp.status());
-  Sha256 unused;
+  Sha256Hasher unused;
   int64_t size = 0;
   RETURN_IF_ERROR(CopyHashing(src.get(), tmp.fd(), from, &unused, &size));
   if (fchmod(tmp.fd(), st.st_mode & 07777) != 0) return ErrnoError("chmod " + to, errno);

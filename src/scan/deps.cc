@@ -1,13 +1,12 @@
 #include "scan/deps.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <system_error>
 
+#include "base/sha256.h"
 #include "scan/versions.h"
 
 namespace steward::scan {
@@ -15,26 +14,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Sha256Hex(const std::vector<std::string_view>& parts) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+// SHA-256 of the parts, each length-prefixed so ("ab","c") and ("a","bc") differ.
+std::string PartsSha256Hex(const std::vector<std::string_view>& parts) {
+  Sha256Hasher hash;
   for (std::string_view p : parts) {
-    // Length-prefixed, so ("ab","c") and ("a","bc") differ.
-    std::string length = std::to_string(p.size()) + ":";
-    EVP_DigestUpdate(ctx, length.data(), length.size());
-    EVP_DigestUpdate(ctx, p.data(), p.size());
+    hash.Update(std::to_string(p.size()) + ":");
+    hash.Update(p);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx, digest, &n);
-  EVP_MD_CTX_free(ctx);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return hash.HexDigest();
 }
 
 // The lowest fixed version above `version`: the upgrade that fixes it with the least change.
@@ -78,7 +65,7 @@ Finding MakeFinding(const Package& p, const Advisory& a, const std::vector<size_
   std::string upgrade = Upgrade(p, f.fixed);
   message += upgrade.empty() ? "; no fixed version is known" : "; upgrade to " + upgrade;
   f.message = std::move(message);
-  f.fingerprint = Sha256Hex({a.id, p.ecosystem, p.name, p.version, p.path});
+  f.fingerprint = PartsSha256Hex({a.id, p.ecosystem, p.name, p.version, p.path});
   return f;
 }
 

@@ -1,7 +1,6 @@
 #include "scan/secret_rules.h"
 
 #include <hs.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +10,8 @@
 #include <regex>
 #include <set>
 #include <utility>
+
+#include "base/sha256.h"
 
 namespace steward::scan {
 
@@ -248,20 +249,6 @@ bool LooksLikePlaceholder(std::string_view value) {
   if (kWords.count(lower) > 0) return true;
   std::set<char> distinct(value.begin(), value.end());
   return distinct.size() <= 2;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
 }
 
 std::string SecretFingerprint(std::string_view rule, std::string_view path,

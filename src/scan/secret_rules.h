@@ -73,8 +73,6 @@ struct SecretHit {
 double ShannonEntropy(std::string_view s);
 // True for documentation values: EXAMPLE, xxxx, ${VAR}, <token>, changeme, all-same characters…
 bool LooksLikePlaceholder(std::string_view value);
-// Lowercase hex SHA-256.
-std::string Sha256Hex(std::string_view data);
 // The finding fingerprint: hex SHA-256 of rule, path and the value's SHA-256 (never the value).
 std::string SecretFingerprint(std::string_view rule, std::string_view path,
                               std::string_view value);

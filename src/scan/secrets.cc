@@ -18,6 +18,7 @@
 #include <re2/re2.h>
 
 #include "base/fd.h"
+#include "base/sha256.h"
 #include "scan/baseline.h"
 #include "scan/git_history.h"
 #include "scan/secret_rules.h"

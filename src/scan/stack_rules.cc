@@ -415,10 +415,6 @@ std::string ContainerImage(const config::Service& s) {
   return "";
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
 ScanResult ScanStack(const config::Stack& stack, const std::string& stack_path) {
   if (stack_path.empty()) {
     std::string name = std::filesystem::path(stack.path).filename().string();

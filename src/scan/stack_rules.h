@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/url.h"  // IsLoopbackHost
 #include "config/stack.h"
 
 namespace steward::scan {
@@ -25,8 +26,5 @@ namespace steward::scan {
 // `docker run … IMAGE …` / `podman run …` in a service's command and args: the image, or ""
 // when the service does not run a container.
 std::string ContainerImage(const config::Service& service);
-
-// "127.0.0.1", "localhost", "::1", "[::1]" and the rest of 127.0.0.0/8.
-bool IsLoopbackHost(std::string_view host);
 
 }  // namespace steward::scan

@@ -1,6 +1,5 @@
 #include "server/auth.h"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -17,17 +16,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-std::string Hex(const unsigned char* data, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
 }
 
 // POSTs that only compute an answer: Grafana and promtool send PromQL as forms, and plan
@@ -92,20 +80,6 @@ bool AuditedCall(std::string_view method, std::string_view path, int status) {
   return status == 401 || status == 403 || status == 429;
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  if (!StartsWith(host, "127.")) return false;
-  // 127.a.b.c with decimal parts only: "127.evil.example" is a name, not a loopback address.
-  int dots = 0;
-  for (char c : host.substr(4)) {
-    if (c == '.')
-      ++dots;
-    else if (c < '0' || c > '9')
-      return false;
-  }
-  return dots == 2;
-}
-
 bool ExemptFromFailureLimit(std::string_view remote) {
   return remote == "127.0.0.1" || remote == "::1" || remote == "::ffff:127.0.0.1";
 }
@@ -119,14 +93,7 @@ StatusOr<std::string> NewApiToken() {
     if (n < 0) return ErrnoError("getrandom", errno);
     got += static_cast<size_t>(n);
   }
-  return std::string(kTokenPrefix) + Hex(raw, sizeof raw);
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return Hex(md, len);
+  return std::string(kTokenPrefix) + HexEncode(raw, sizeof raw);
 }
 
 bool TokenMatches(std::string_view got, std::string_view want) {

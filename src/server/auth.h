@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/sha256.h"
 #include "base/status.h"
+#include "base/url.h"
 #include "state/state_store.h"
 
 namespace steward::server {
@@ -42,14 +44,10 @@ Scope RequiredScope(std::string_view method, std::string_view path);
 // that is not GET/HEAD/OPTIONS, so that probing for tokens with POSTs is on record too.
 bool AuditedCall(std::string_view method, std::string_view path, int status);
 
-// Loopback addresses (127.0.0.0/8, ::1, localhost). The wildcard 0.0.0.0 / :: is not one.
-bool IsLoopbackHost(std::string_view host);
 
 inline constexpr std::string_view kTokenPrefix = "stw_";
 // "stw_" and 64 hex digits of 32 random bytes (the kernel's getrandom).
 StatusOr<std::string> NewApiToken();
-// Lower-case hex of the SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
 // Equal strings, compared without an early exit on the first differing byte.
 bool TokenMatches(std::string_view got, std::string_view want);
 // A token name for `steward token create`: 1..64 of [A-Za-z0-9_.-], not "admin" (api.token's

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/sha256.h"
 #include "scan/baseline.h"
 #include "scan/secret_rules.h"
 #include "unit/state/temp_dir.h"

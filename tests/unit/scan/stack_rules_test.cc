@@ -144,7 +144,7 @@ TEST(StackRules, LoopbackHosts) {
   for (std::string_view h : {"127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"}) {
     EXPECT_TRUE(IsLoopbackHost(h)) << h;
   }
-  for (std::string_view h : {"0.0.0.0", "10.0.0.5", "::", "example.com"}) {
+  for (std::string_view h : {"0.0.0.0", "10.0.0.5", "::", "example.com", "127.evil.example"}) {
     EXPECT_FALSE(IsLoopbackHost(h)) << h;
   }
 }
