@@ -67,13 +67,8 @@ StatusOr<plan::Plan> LocalPlan(Context& ctx, const config::Stack* desired) {
   if (desired) {
     stamped = *desired;
     runtime::StateDirSecrets secrets(store.get(), ctx.StateDir(), RealClock::Get());
-    std::vector<config::Diagnostic> diags = config::StampSecretVersions(
-        &*stamped, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); });
-    if (!diags.empty()) {
-      std::string msg;
-      for (const auto& d : diags) msg += (msg.empty() ? "" : "; ") + d.ToString();
-      return InvalidArgument(msg);
-    }
+    RETURN_IF_ERROR(config::DiagnosticsStatus(config::StampSecretVersions(
+        &*stamped, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); })));
     desired = &*stamped;
   }
   in.desired = desired;

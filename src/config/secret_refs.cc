@@ -133,34 +133,43 @@ std::string MissingSecretMessage(const std::string& name) {
 std::vector<Diagnostic> StampSecretVersions(Stack* stack, const SecretVersionFn& version) {
   std::vector<Diagnostic> out;
   for (Service& s : stack->services) {
-    s.secret_versions.clear();
-    for (const std::string& name : ServiceSecrets(s)) {
-      StatusOr<int64_t> v = version(name);
-      if (v.ok()) {
-        s.secret_versions[name] = *v;
-        continue;
-      }
-      // Where it is used: the secret_files entry if one names it, else the service (env
-      // values keep no location of their own).
-      SourceLocation where = s.location;
-      std::string key = "env";
-      for (size_t i = 0; i < s.secret_files.size(); ++i) {
-        if (s.secret_files[i].secret != name) continue;
-        if (s.secret_files[i].location.line > 0) where = s.secret_files[i].location;
-        key = fmt::format("secret_files[{}]", i);
-        break;
-      }
-      for (const auto& [env_key, value] : s.env) {
-        std::vector<std::string> used = TemplateSecrets(value);
-        if (std::find(used.begin(), used.end(), name) == used.end()) continue;
-        key = "env." + env_key;
-        break;
-      }
-      std::string why = v.status().code() == StatusCode::kNotFound
-                            ? MissingSecretMessage(name)
-                            : fmt::format("secret '{}': {}", name, v.status().message());
-      out.push_back({where, fmt::format("service '{}': {}: {}", s.name, key, why)});
+    std::vector<Diagnostic> more = StampServiceSecretVersions(&s, version);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+std::vector<Diagnostic> StampServiceSecretVersions(Service* service,
+                                                   const SecretVersionFn& version) {
+  std::vector<Diagnostic> out;
+  Service& s = *service;
+  s.secret_versions.clear();
+  for (const std::string& name : ServiceSecrets(s)) {
+    StatusOr<int64_t> v = version(name);
+    if (v.ok()) {
+      s.secret_versions[name] = *v;
+      continue;
     }
+    // Where it is used: the secret_files entry if one names it, else the service (env
+    // values keep no location of their own).
+    SourceLocation where = s.location;
+    std::string key = "env";
+    for (size_t i = 0; i < s.secret_files.size(); ++i) {
+      if (s.secret_files[i].secret != name) continue;
+      if (s.secret_files[i].location.line > 0) where = s.secret_files[i].location;
+      key = fmt::format("secret_files[{}]", i);
+      break;
+    }
+    for (const auto& [env_key, value] : s.env) {
+      std::vector<std::string> used = TemplateSecrets(value);
+      if (std::find(used.begin(), used.end(), name) == used.end()) continue;
+      key = "env." + env_key;
+      break;
+    }
+    std::string why = v.status().code() == StatusCode::kNotFound
+                          ? MissingSecretMessage(name)
+                          : fmt::format("secret '{}': {}", name, v.status().message());
+    out.push_back({where, fmt::format("service '{}': {}: {}", s.name, key, why)});
   }
   return out;
 }

@@ -56,5 +56,8 @@ std::string MissingSecretMessage(const std::string& name);
 // with MissingSecretMessage when it is kNotFound; it then gets no version.
 using SecretVersionFn = std::function<StatusOr<int64_t>(const std::string& name)>;
 std::vector<Diagnostic> StampSecretVersions(Stack* stack, const SecretVersionFn& version);
+// The same for one service.
+std::vector<Diagnostic> StampServiceSecretVersions(Service* service,
+                                                   const SecretVersionFn& version);
 
 }  // namespace steward::config

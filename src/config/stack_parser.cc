@@ -31,6 +31,13 @@ std::string Diagnostic::ToString() const {
   return fmt::format("{}: error: {}", location.ToString(), message);
 }
 
+Status DiagnosticsStatus(const std::vector<Diagnostic>& diagnostics) {
+  if (diagnostics.empty()) return Status::OK();
+  std::string msg;
+  for (const Diagnostic& d : diagnostics) msg += (msg.empty() ? "" : "; ") + d.ToString();
+  return InvalidArgument(msg);
+}
+
 namespace {
 
 using internal::Entry;

@@ -23,6 +23,9 @@ struct Diagnostic {
   std::string ToString() const;         // "steward.yaml:12:5: error: <message>"
 };
 
+// OK for none; else kInvalidArgument with every diagnostic's ToString(), joined by "; ".
+Status DiagnosticsStatus(const std::vector<Diagnostic>& diagnostics);
+
 struct ParseOptions {
   std::string environment;              // select environments.<name>; "" = none
   // Looks up ${VAR}; default reads the process environment. Environment vars override it.

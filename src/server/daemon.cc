@@ -439,23 +439,14 @@ StatusOr<config::Stack> Daemon::RecordedStack() {
 // service for a rotation nobody applied. An unknown secret stops the plan, naming it.
 namespace {
 Status StampSecretVersions(runtime::StateDirSecrets& secrets, config::Stack* stack) {
-  config::Stack unstamped;
-  for (const config::Service& s : stack->services)
-    if (s.secret_versions.empty()) unstamped.services.push_back(s);
-  if (unstamped.services.empty()) return Status::OK();
-  std::vector<config::Diagnostic> diags = config::StampSecretVersions(
-      &unstamped, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); });
-  if (!diags.empty()) {
-    std::string msg;
-    for (const auto& d : diags) msg += (msg.empty() ? "" : "; ") + d.ToString();
-    return InvalidArgument(msg);
+  std::vector<config::Diagnostic> diags;
+  for (config::Service& s : stack->services) {
+    if (!s.secret_versions.empty()) continue;
+    std::vector<config::Diagnostic> more = config::StampServiceSecretVersions(
+        &s, [&secrets](const std::string& name) { return secrets.CurrentVersion(name); });
+    diags.insert(diags.end(), more.begin(), more.end());
   }
-  size_t i = 0;
-  for (config::Service& s : stack->services)
-    if (s.secret_versions.empty() && i < unstamped.services.size() &&
-        unstamped.services[i].name == s.name)
-      s.secret_versions = unstamped.services[i++].secret_versions;
-  return Status::OK();
+  return config::DiagnosticsStatus(diags);
 }
 }  // namespace
 

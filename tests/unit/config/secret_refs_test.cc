@@ -246,5 +246,25 @@ TEST(SecretVersions, UnknownSecretIsReportedWithWhereItIsUsed) {
   EXPECT_EQ(stack.services[0].secret_versions.at("api_key"), 3);
 }
 
+// One service stamped on its own gets what the whole-stack stamp gives it, and the daemon's
+// and plan's one error joins every diagnostic.
+TEST(SecretVersions, OneServiceStampsAsTheStackDoesAndDiagnosticsJoinIntoOneError) {
+  auto r = Parse(kStack);
+  ASSERT_TRUE(r.ok()) << Errors(r);
+  Service service = r.stack->services[0];
+  service.secret_versions["stale"] = 9;  // replaced, not merged
+  auto version = [](const std::string& name) -> StatusOr<int64_t> {
+    if (name == "db_pw" || name == "tls_key") return NotFound("no " + name);
+    return 3;
+  };
+  auto diags = StampServiceSecretVersions(&service, version);
+  ASSERT_EQ(diags.size(), 2u);
+  EXPECT_EQ(service.secret_versions, (std::map<std::string, int64_t>{{"api_key", 3}, {"ca", 3}}));
+  Status st = DiagnosticsStatus(diags);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), diags[0].ToString() + "; " + diags[1].ToString());
+  EXPECT_TRUE(DiagnosticsStatus({}).ok());
+}
+
 }  // namespace
 }  // namespace steward::config
