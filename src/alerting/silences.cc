@@ -123,7 +123,7 @@ Status Silences::Load() {
   if (options_.path.empty()) return Status::OK();
   std::error_code ec;
   if (!std::filesystem::exists(options_.path, ec)) return Status::OK();
-  StatusOr<std::string> text = tsdb::ReadWholeFile(options_.path);
+  StatusOr<std::string> text = ReadWholeFile(options_.path);
   if (!text.ok()) return text.status();
   std::map<std::string, Entry> loaded;
   try {

@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <vector>
+
+#include "base/file.h"
 
 namespace steward::pipeline {
 namespace {
@@ -23,11 +23,9 @@ std::pair<std::string, std::string> SplitLogPath(const std::string& log_path) {
   return {log_path.substr(0, hash), log_path.substr(hash + 1)};
 }
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+std::string ReadWhole(const std::string& path) {  // nothing when missing or unreadable
+  StatusOr<std::string> text = ReadWholeFile(path);
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // Every job's lines of a run file, prefix removed.

@@ -17,6 +17,7 @@
 #include <string>
 #include <system_error>
 
+#include "base/file.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "pipeline/expr.h"
@@ -32,11 +33,9 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+std::string ReadWhole(const std::string& path) {  // nothing when missing or unreadable
+  StatusOr<std::string> text = ReadWholeFile(path);
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // Rewrites a file in place (over its old bytes, then cut to length) rather than creating or

@@ -1,5 +1,5 @@
 // POSIX file helpers for the tsdb's own files: complete writes, fsync of files and directories,
-// whole-file reads, read-only memory maps and directory listing. Every failure is an IOError
+// read-only memory maps and directory listing. Every failure is an IOError
 // naming the path and the OS reason. Thread safety: functions are thread-safe; a MappedFile is
 // immutable after Open and may be shared.
 #pragma once
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/file.h"  // ReadWholeFile
 #include "base/status.h"
 
 namespace steward::tsdb {
@@ -20,7 +21,6 @@ Status SyncDir(const std::string& dir);
 Status MakeDirs(const std::string& dir);
 // Creates (or truncates) path with content and fsyncs it.
 Status WriteFileDurably(const std::string& path, std::string_view content);
-StatusOr<std::string> ReadWholeFile(const std::string& path);
 // Entry names (no . and ..), sorted.
 StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 // Total size of the regular files under path (recursively); 0 if missing.
