@@ -60,15 +60,19 @@ std::vector<std::string> FilesHolding(const std::string& dir,
 
 class SecretCli : public ::testing::Test {
  protected:
+  // web uses db_password; worker is given `worker_keys` (none by default).
+  static std::string Stack(const std::string& worker_keys = "", const std::string& more = "") {
+    return "project: secrets\n"
+           "services:\n"
+           "  web:\n"
+           "    command: " + DemoBinary() + "\n"
+           "    env:\n"
+           "      DB_PASSWORD: \"${secret:db_password}\"\n"
+           "  worker:\n"
+           "    command: " + DemoBinary() + "\n" + worker_keys + more;
+  }
   void SetUp() override {
-    project_.WriteStack("project: secrets\n"
-                        "services:\n"
-                        "  web:\n"
-                        "    command: " + DemoBinary() + "\n"
-                        "    env:\n"
-                        "      DB_PASSWORD: \"${secret:db_password}\"\n"
-                        "  worker:\n"
-                        "    command: " + DemoBinary() + "\n");
+    project_.WriteStack(Stack());
     other_ = project_.dir() + "/elsewhere";  // a second machine's project
     fs::create_directories(other_);
   }
@@ -87,20 +91,12 @@ class SecretCli : public ::testing::Test {
 // "used by" names the services plan would roll: a secret_files user counts, an escaped
 // $${secret:NAME} (literal text) does not.
 TEST_F(SecretCli, UsedByNamesSecretFileUsersAndNotEscapedReferences) {
-  project_.WriteStack("project: secrets\n"
-                      "services:\n"
-                      "  web:\n"
-                      "    command: " + DemoBinary() + "\n"
-                      "    env:\n"
-                      "      DB_PASSWORD: \"${secret:db_password}\"\n"
-                      "  worker:\n"
-                      "    command: " + DemoBinary() + "\n"
-                      "    env:\n"
-                      "      NOT_A_REFERENCE: \"$${secret:db_password}\"\n"
-                      "  certs:\n"
-                      "    command: " + DemoBinary() + "\n"
-                      "    secret_files:\n"
-                      "      - {secret: tls_cert, path: tls.pem}\n");
+  project_.WriteStack(Stack("    env:\n"
+                            "      NOT_A_REFERENCE: \"$${secret:db_password}\"\n",
+                            "  certs:\n"
+                            "    command: " + DemoBinary() + "\n"
+                            "    secret_files:\n"
+                            "      - {secret: tls_cert, path: tls.pem}\n"));
   RunResult cert = Run({"secret", "set", "tls_cert"}, RandomToken("cert-") + "\n");
   ASSERT_EQ(cert.exit_code, 0) << cert.out << cert.err;
   RunResult rotate = Run({"secret", "rotate", "tls_cert", "--json"}, RandomToken("cert-") + "\n");
