@@ -261,40 +261,46 @@ class DockerfileScan {
     }
   }
 
-  // The shell text a RUN executes: shell form plus heredoc bodies, or the exec form's argv.
-  static std::string RunText(const DockerInstruction& in) {
+  // The shell text a RUN executes: shell form plus heredoc bodies (each after a "\n"), or the
+  // exec form's argv; and where each heredoc body starts in it, for LineAt.
+  struct RunScript {
+    std::string text;
+    std::vector<size_t> body_starts;
+  };
+  static RunScript RunText(const DockerInstruction& in) {
+    RunScript run;
     if (in.exec_form) {
-      std::string text;
-      for (const std::string& a : in.exec_args) text += (text.empty() ? "" : " ") + a;
-      return text;
+      for (const std::string& a : in.exec_args) run.text += (run.text.empty() ? "" : " ") + a;
+      return run;
     }
-    std::string text = in.args;
-    for (const std::string& body : in.heredocs) text += "\n" + body;
-    return text;
+    run.text = in.args;
+    for (const std::string& body : in.heredocs) {
+      run.text += "\n";
+      run.body_starts.push_back(run.text.size());
+      run.text += body;
+    }
+    return run;
   }
 
-  // The file line of RunText(in)[offset]: in the joined lines, or in a heredoc body.
-  static int LineAt(const DockerInstruction& in, size_t offset) {
+  // The file line of run.text[offset]: in the joined lines, or in a heredoc body.
+  static int LineAt(const DockerInstruction& in, const RunScript& run, size_t offset) {
     if (in.exec_form) return in.line;
     if (offset < in.args.size()) return in.LineOf(offset);
-    size_t start = in.args.size();
-    for (size_t h = 0; h < in.heredocs.size(); ++h) {
-      start += 1;  // the "\n" RunText puts before each body
-      const std::string& body = in.heredocs[h];
-      if (offset < start + body.size()) {
-        return in.heredoc_lines[h] +
-               static_cast<int>(std::count(body.begin(), body.begin() + (offset - start), '\n'));
-      }
-      start += body.size();
+    for (size_t h = run.body_starts.size(); h-- > 0;) {
+      if (offset < run.body_starts[h] || h >= in.heredoc_lines.size()) continue;
+      const char* body = run.text.data() + run.body_starts[h];
+      return in.heredoc_lines[h] +
+             static_cast<int>(std::count(body, run.text.data() + offset, '\n'));
     }
     return in.line;
   }
 
   void Run(const DockerInstruction& in) {
-    std::string text = RunText(in);
+    const RunScript run = RunText(in);
+    const std::string& text = run.text;
     std::string key = StageKey() + " run " + in.args;
     if (std::optional<size_t> at = FindPipeToShell(text)) {
-      Add("dockerfile-curl-pipe-shell", LineAt(in, *at),
+      Add("dockerfile-curl-pipe-shell", LineAt(in, run, *at),
           "a download is piped into a shell, which runs whatever the server sends; download to "
           "a file, verify its checksum or signature, then run it",
           Snippet(in), key + " curl|sh");
@@ -308,20 +314,20 @@ class DockerfileScan {
     }
     for (const ShellCommand& c : SplitShellCommands(text)) {
       if (c.Program() == "sudo") {
-        Add("dockerfile-sudo", LineAt(in, c.offset),
+        Add("dockerfile-sudo", LineAt(in, run, c.offset),
             "sudo in RUN: build steps already run as the current USER; switch with USER root "
             "… USER app around the steps that need root, and keep sudo out of the image",
             Snippet(in), key + " sudo");
       }
       if (c.Program() == "chmod" && c.HasWord({"777", "0777", "a+rwx", "ugo+rwx"})) {
-        Add("dockerfile-chmod-777", LineAt(in, c.offset),
+        Add("dockerfile-chmod-777", LineAt(in, run, c.offset),
             "chmod 777 makes the files writable by every user in the container; grant only what "
             "the process needs (e.g. 755 for programs, 644 for files)",
             Snippet(in), key + " chmod");
       }
       if (c.IsAptGetInstall() && !c.HasWord({"--no-install-recommends"}) &&
           !c.HasWordPrefix("APT::Install-Recommends=")) {
-        Add("dockerfile-apt-install-recommends", LineAt(in, c.offset),
+        Add("dockerfile-apt-install-recommends", LineAt(in, run, c.offset),
             "apt-get install without --no-install-recommends pulls in packages nobody asked "
             "for; add --no-install-recommends",
             Snippet(in), key + " recommends");
