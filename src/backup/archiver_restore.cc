@@ -109,6 +109,15 @@ constexpr size_t kCreateAhead = 128;
 // bound on memory (about this many chunk-sized buffers per file being written).
 constexpr size_t kMaxPending = 8;
 
+// Writes to the file go through the page cache from now on; false if that cannot be set.
+bool DropDirect(FileState& file) {
+  if (!file.direct) return true;
+  int flags = fcntl(file.fd, F_GETFL);
+  if (flags < 0 || fcntl(file.fd, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+  file.direct = false;
+  return true;
+}
+
 // Records the file's first failure; its remaining chunks are neither loaded nor written.
 void MarkFailed(FileState& file, std::string error) {
   std::lock_guard<std::mutex> lock(file.mu);
@@ -600,7 +609,8 @@ void RestoreRun::WriteChunk(FileState& file, size_t k, Loaded& chunk) {
   file.off += chunk.len;
   if (file.staged) {
     if (chunk.zero) {
-      // A hole: zeros up to the next block boundary, then whole blocks skipped.
+      // A hole: zeros up to the next block boundary, whole blocks skipped, zeros from the last
+      // boundary on (each part shorter than a block).
       static const char kZeros[kDirectAlign] = {};
       const uint64_t end = file.off;
       const uint64_t edge = std::min(end, (at + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
@@ -610,11 +620,8 @@ void RestoreRun::WriteChunk(FileState& file, size_t k, Loaded& chunk) {
         if (file.stage_len > 0) SubmitStage(file, false);
         file.stage_off = skip_to;
       }
-      for (uint64_t from = std::max(edge, skip_to); from < end;) {
-        size_t n = std::min<uint64_t>(end - from, kDirectAlign);
-        if (!StageBytes(file, kZeros, n)) return;
-        from += n;
-      }
+      const uint64_t from = std::max(edge, skip_to);
+      if (from < end) StageBytes(file, kZeros, end - from);
       return;
     }
     if (!StageBytes(file, chunk.data.data(), chunk.len)) return;
@@ -691,9 +698,7 @@ void RestoreRun::FinishStagedFile(FileState& file, Stage stage, size_t len, uint
   const size_t whole = len / kDirectAlign * kDirectAlign;
   bool ok = whole == 0 || WriteAt(file, stage.get(), whole, off);
   if (ok && whole < len) {
-    int flags = fcntl(file.fd, F_GETFL);
-    if (file.direct && flags >= 0 && fcntl(file.fd, F_SETFL, flags & ~O_DIRECT) == 0)
-      file.direct = false;
+    DropDirect(file);
     WriteAt(file, stage.get() + whole, len - whole, off + whole);
   }
   if (stage) GiveStage(std::move(stage));
@@ -725,14 +730,9 @@ bool RestoreRun::WriteAt(FileState& file, const char* data, size_t len, uint64_t
   for (size_t done = 0; done < len;) {
     ssize_t n = pwrite(file.fd, data + done, len - done, at + done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL && file.direct) {
-      // The file system took O_DIRECT at open but not this write: buffered from here on.
-      int flags = fcntl(file.fd, F_GETFL);
-      if (flags >= 0 && fcntl(file.fd, F_SETFL, flags & ~O_DIRECT) == 0) {
-        file.direct = false;
-        direct_ok_ = false;
-        continue;
-      }
+    if (n < 0 && errno == EINVAL && file.direct && DropDirect(file)) {
+      direct_ok_ = false;  // the file system took O_DIRECT at open but not this write
+      continue;
     }
     if (n < 0) {
       MarkFailed(file, "restore: write " + file.path + ": " + Errno(errno));
