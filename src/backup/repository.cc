@@ -19,6 +19,7 @@
 #include "backup/repository_format.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/sha256.h"
 
 namespace steward::backup {
 
@@ -31,14 +32,7 @@ constexpr uint64_t kMaxKdfOps = 100;
 constexpr uint64_t kMaxKdfMem = uint64_t{16} << 30;
 
 std::string ToHex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    hex.push_back(kDigits[c >> 4]);
-    hex.push_back(kDigits[c & 15]);
-  }
-  return hex;
+  return HexEncode(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 bool FromHex(std::string_view hex, std::string* out) {

@@ -1,16 +1,10 @@
 #include "backup/types.h"
 
+#include "base/sha256.h"
+
 namespace steward::backup {
 
-std::string Id::Hex() const {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(64, '0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    hex[2 * i] = kDigits[bytes[i] >> 4];
-    hex[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
-  return hex;
-}
+std::string Id::Hex() const { return HexEncode(bytes.data(), bytes.size()); }
 
 bool Id::IsZero() const {
   for (uint8_t b : bytes)

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/sha256.h"
+
 namespace steward::pipeline {
 namespace {
 
@@ -30,17 +32,6 @@ std::optional<std::string> Header(const std::map<std::string, std::string>& head
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
 }
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
@@ -77,7 +68,7 @@ Status VerifyWebhook(const std::map<std::string, std::string>& headers, std::str
              &len) == nullptr) {
       return Status(StatusCode::kInternal, "HMAC-SHA256 failed");
     }
-    if (!ConstantTimeEqual(Lower(sig->substr(7)), Hex(mac, len))) {
+    if (!ConstantTimeEqual(Lower(sig->substr(7)), HexEncode(mac, len))) {
       return Status(StatusCode::kFailedPrecondition,
                     "X-Hub-Signature-256 does not match the body signed with the secret");
     }

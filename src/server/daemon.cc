@@ -20,6 +20,7 @@
 
 #include "alerting/incidents.h"
 #include "base/hash.h"
+#include "base/sha256.h"
 #include "base/version.h"
 #include "config/secret_refs.h"
 #include "config/stack_json.h"
@@ -69,12 +70,7 @@ StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
   unsigned char raw[32];
   std::ifstream rnd("/dev/urandom", std::ios::binary);
   if (!rnd.read(reinterpret_cast<char*>(raw), sizeof raw)) return IOError("read /dev/urandom");
-  static const char* kHex = "0123456789abcdef";
-  token.clear();
-  for (unsigned char b : raw) {
-    token += kHex[b >> 4];
-    token += kHex[b & 15];
-  }
+  token = HexEncode(raw, sizeof raw);
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError("create " + tmp, errno);
