@@ -43,10 +43,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <initializer_list>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "pipeline/shim.h"
 
@@ -298,6 +300,35 @@ struct ShimHandle {
 
 void WaitShim(const ShimHandle& shim, bool exiting);
 
+// Starts the shim program (a one-step shim or a thread's supervisor): stdin from /dev/null,
+// each fd in `moves` dup2()ed onto its target in order, /dev/null for whatever of stdout and
+// stderr no move fills; every signal blocked (steward's death must stay pending for the shim
+// to take) and at its default (an ignored SIGCHLD would hide the command's end). Returns
+// posix_spawn's error, 0 once started.
+int SpawnShim(const std::string& program, char* const argv[], char* const envp[],
+              std::initializer_list<std::pair<int, int>> moves, pid_t* pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  for (int fd = 0; fd < 3; ++fd) {
+    bool moved_onto = std::any_of(moves.begin(), moves.end(),
+                                  [fd](const std::pair<int, int>& m) { return m.second == fd; });
+    if (!moved_onto)
+      posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+  }
+  for (const auto& [from, to] : moves) posix_spawn_file_actions_adddup2(&actions, from, to);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &all);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  int err = posix_spawn(pid, program.c_str(), &actions, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return err;
+}
+
 // Bumped by SetShimProgramForTesting: each thread's supervisor started before is replaced.
 std::atomic<int> shim_generation{0};
 
@@ -373,28 +404,12 @@ class StepSupervisor {
   bool Launch(const std::string& program, pid_t steward) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    for (int fd = 0; fd < 3; ++fd)
-      posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, sv[1], shim::kServeFd);
-    // As for a shim: every signal blocked (steward's death must stay pending for it to take)
-    // and at its default (an ignored SIGCHLD would hide the command's end).
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &all);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     const std::string parent = std::to_string(steward);
     std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>("--worker"),
                                const_cast<char*>(parent.c_str()), nullptr};
     char* envp[] = {nullptr};
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int rc = SpawnShim(program, argv.data(), envp, {{sv[1], shim::kServeFd}}, &pid);
     close(sv[1]);
     if (rc != 0) {
       close(sv[0]);
@@ -461,25 +476,12 @@ bool StartShim(const Prepared& p, Pipes& pipes, ShimHandle* out) {
                                const_cast<char*>(p.cwd != nullptr ? p.cwd : ""),
                                const_cast<char*>(p.program.c_str())};
     argv.insert(argv.end(), p.argv.begin(), p.argv.end());  // ends with its nullptr
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, pipes.out[1], shim::kOutFd);
-    posix_spawn_file_actions_adddup2(&actions, pipes.err[1], shim::kErrFd);
-    posix_spawn_file_actions_adddup2(&actions, pipes.status[1], shim::kStatusFd);
-    // Every signal blocked from the start (steward's death must stay pending for the shim to
-    // take) and at its default (an ignored SIGCHLD would hide the command's end).
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &all);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    int err = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), p.envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int err = SpawnShim(program, argv.data(), p.envp.data(),
+                        {{pipes.out[1], shim::kOutFd},
+                         {pipes.err[1], shim::kErrFd},
+                         {pipes.status[1], shim::kStatusFd}},
+                        &pid);
     if (err == 0) {
       out->pid = pid;
       return true;

@@ -36,12 +36,6 @@ void CloseStepFds(const Command& c) {
   close(c.err_fd);
 }
 
-// Closes every descriptor from 3 up except `keep`.
-void CloseFdsExcept(int keep) {
-  if (keep > 3) close_range(3, keep - 1, 0);
-  close_range(keep < 3 ? 3 : keep + 1, ~0U, 0);
-}
-
 // Closes every descriptor from 3 up except those in keep[0..n) (-1 entries are ignored).
 void CloseFdsExceptSome(int* keep, int n) {
   for (int i = 0; i < n; ++i)  // sort them
@@ -81,7 +75,8 @@ bool MoveFd(int fd, int target) {
   if (!MoveFd(devnull, 0) || !MoveFd(c.out_fd, 1) || !MoveFd(c.err_fd, 2)) {
     ChildFail(err_fd, kDup);
   }
-  CloseFdsExcept(err_fd);
+  int keep[1] = {err_fd};
+  CloseFdsExceptSome(keep, 1);
   execve(c.program, c.argv, c.envp);
   ChildFail(err_fd, kExec);
 }
