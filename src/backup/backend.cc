@@ -194,11 +194,8 @@ class LocalBackend : public Backend {
     }
     const std::string top = root_ + "/" + std::string(FileTypeDir(type));
     if (type != FileType::kData) return ListDir(top, fn);
-    // Every subfolder that exists, not just 00..ff: a stray one must not hide packs.
     std::vector<std::string> subdirs;
-    RETURN_IF_ERROR(ForEachEntry(top, [&](int, const char* entry, const struct stat& st) {
-      if (S_ISDIR(st.st_mode)) subdirs.push_back(top + "/" + entry);
-    }));
+    RETURN_IF_ERROR(AddSubdirs(top, &subdirs));
     for (const std::string& sub : subdirs) RETURN_IF_ERROR(ListDir(sub, fn));
     return Status::OK();
   }
@@ -217,10 +214,7 @@ class LocalBackend : public Backend {
     for (FileType type : kAllDirTypes) {
       const std::string top = root_ + "/" + std::string(FileTypeDir(type));
       dirs.push_back(top);
-      if (type != FileType::kData) continue;
-      RETURN_IF_ERROR(ForEachEntry(top, [&](int, const char* entry, const struct stat& st) {
-        if (S_ISDIR(st.st_mode)) dirs.push_back(top + "/" + entry);
-      }));
+      if (type == FileType::kData) RETURN_IF_ERROR(AddSubdirs(top, &dirs));
     }
     Status removed;
     for (const std::string& dir : dirs) {
@@ -238,6 +232,14 @@ class LocalBackend : public Backend {
   }
 
  private:
+  // Appends every subfolder of data/ that exists, not just 00..ff: a stray one must not hide
+  // packs (nor unfinished writes).
+  static Status AddSubdirs(const std::string& top, std::vector<std::string>* out) {
+    return ForEachEntry(top, [&](int, const char* entry, const struct stat& st) {
+      if (S_ISDIR(st.st_mode)) out->push_back(top + "/" + entry);
+    });
+  }
+
   // Relative to the root, as messages show it: "data/3f/3fa…".
   std::string Rel(FileType type, std::string_view name) const {
     if (type == FileType::kConfig) return std::string(kConfigName);
