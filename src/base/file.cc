@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace steward {
 
@@ -25,6 +26,11 @@ StatusOr<std::string> ReadWholeFile(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+std::string ReadWholeFileOrEmpty(const std::string& path) {
+  StatusOr<std::string> text = ReadWholeFile(path);
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 }  // namespace steward

@@ -12,4 +12,7 @@ namespace steward {
 // read.
 StatusOr<std::string> ReadWholeFile(const std::string& path);
 
+// The same, or "" when the file is missing or unreadable (logs and outputs that may not exist).
+std::string ReadWholeFileOrEmpty(const std::string& path);
+
 }  // namespace steward

@@ -23,11 +23,6 @@ std::pair<std::string, std::string> SplitLogPath(const std::string& log_path) {
   return {log_path.substr(0, hash), log_path.substr(hash + 1)};
 }
 
-std::string ReadWhole(const std::string& path) {  // nothing when missing or unreadable
-  StatusOr<std::string> text = ReadWholeFile(path);
-  return text.ok() ? std::move(*text) : std::string();
-}
-
 // Every job's lines of a run file, prefix removed.
 std::map<std::string, std::string> SplitRunLog(const std::string& text) {
   std::map<std::string, std::string> out;
@@ -104,11 +99,11 @@ std::map<std::string, std::string> ReadJobLogs(const std::vector<std::string>& l
   for (const std::string& path : log_paths) {
     auto [file, job] = SplitLogPath(path);
     if (job.empty()) {
-      out[path] = ReadWhole(file);
+      out[path] = ReadWholeFileOrEmpty(file);
       continue;
     }
     auto it = runs.find(file);
-    if (it == runs.end()) it = runs.emplace(file, SplitRunLog(ReadWhole(file))).first;
+    if (it == runs.end()) it = runs.emplace(file, SplitRunLog(ReadWholeFileOrEmpty(file))).first;
     out[path] = it->second[job];
   }
   return out;

@@ -33,11 +33,6 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-std::string ReadWhole(const std::string& path) {  // nothing when missing or unreadable
-  StatusOr<std::string> text = ReadWholeFile(path);
-  return text.ok() ? std::move(*text) : std::string();
-}
-
 // Rewrites a file in place (over its old bytes, then cut to length) rather than creating or
 // truncating it: each step reuses its worker's files, and on some file systems creating a file
 // or freeing its blocks costs far more than the rest of a short step.
@@ -77,7 +72,7 @@ Status EmptyFile(const std::string& path) {
 std::string ReadIfAny(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0 || st.st_size == 0) return "";
-  return ReadWhole(path);
+  return ReadWholeFileOrEmpty(path);
 }
 
 // Creates dir, or empties it when it is left from the worker's previous job.
