@@ -202,5 +202,52 @@ services:
   EXPECT_TRUE(e["last_success"].is_string());
 }
 
+// backup.state: Steward's own state directory is a backup job too ("steward-state"): the
+// state database as a consistent SQLite copy, the rest of the folder as it is, the TSDB's
+// data, caches and the backup scratch space left out; what it stored restores.
+TEST_F(BackupSchedule, StewardsOwnStateIsBackedUpAndRestores) {
+  p_.WriteStack(R"yaml(project: shop
+backup:
+  repository: ./repo
+  password_file: ./secrets/backup.pw
+  schedule: "0 3 1 1 *"
+  state: true
+services:
+  db:
+    command: sleep
+    args: ["3600"]
+)yaml");
+  ASSERT_APPLY_OK(p_);
+  auto started = Post("/api/v1/backups/steward-state/run");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  json entry;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        entry = Entry("steward-state");
+        return entry.is_object() && entry["last_run"].is_object() &&
+               entry["last_run"].value("ok", false) &&
+               !entry["last_run"].value("snapshot", "").empty();
+      },
+      20000))
+      << entry.dump();
+  const std::string target = p_.dir() + "/restored";
+  RunResult restore = p_.Steward({"backup", "--repo", p_.dir() + "/repo", "--password-file",
+                                  p_.dir() + "/secrets/backup.pw", "restore",
+                                  entry["last_run"]["snapshot"].get<std::string>(), "--target",
+                                  target});
+  ASSERT_EQ(restore.exit_code, 0) << restore.out << restore.err;
+  const std::string state = target + p_.StateDir();
+  EXPECT_TRUE(fs::exists(state + "/api.token"));
+  EXPECT_TRUE(fs::exists(p_.StateDir() + "/tsdb"));
+  EXPECT_FALSE(fs::exists(state + "/tsdb"));
+  EXPECT_FALSE(fs::exists(state + "/state.db"));  // the live file: its copy stands for it
+  std::ifstream db(state + "/backup/steward-state/sqlite" + p_.StateDir() + "/state.db",
+                   std::ios::binary);
+  std::string header(16, '\0');
+  ASSERT_TRUE(db.read(header.data(), header.size())) << "no copy of state.db in the snapshot";
+  EXPECT_EQ(header, std::string("SQLite format 3\0", 16));
+}
+
 }  // namespace
 }  // namespace steward::testing
