@@ -1,13 +1,17 @@
 // End to end: `steward backup` as a user runs it — init, run, snapshots, ls, diff, restore,
 // check, forget, prune — against a repository in a temp dir, with kill -9, flipped bytes,
 // wrong passwords and concurrent clients.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -30,6 +34,57 @@ std::string RandomBytes(size_t n, uint32_t seed) {
     std::memcpy(&s[i], &v, 8);
   }
   return s;
+}
+
+// Runs steward on a new pseudo-terminal (its controlling terminal; stdin, stdout and stderr
+// too), with `env` set and STEWARD_PASSWORD/STEWARD_PASSWORD_FILE unset, answering `answer`
+// once the output shows `prompt`. Returns the exit code and everything it wrote.
+RunResult StewardOnTerminal(const std::string& dir, const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env,
+                            const std::string& prompt, const std::string& answer) {
+  RunResult r;
+  r.exit_code = -1;
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return r;
+  const std::string slave = ptsname(master);
+  std::vector<std::string> all = {StewardBinary()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    int fd = open(slave.c_str(), O_RDWR);  // becomes the controlling terminal
+    if (fd < 0) _exit(126);
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    unsetenv("STEWARD_PASSWORD");
+    unsetenv("STEWARD_PASSWORD_FILE");
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  bool answered = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{master, POLLIN, 0};
+    if (poll(&pfd, 1, 200) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO: the terminal's last user closed it
+    r.out.append(buf, static_cast<size_t>(n));
+    if (!answered && r.out.find(prompt) != std::string::npos) {
+      std::string line = answer + "\n";
+      answered = write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    }
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  close(master);
+  return r;
 }
 
 // A project with a password file and a repository path; every backup command gets both.
@@ -288,6 +343,65 @@ TEST_F(BackupCli, TwoClientsBackUpIntoOneRepositoryAtOnce) {
   EXPECT_EQ(BackupJson({"snapshots"}).size(), 2u);
   RunResult check = Backup({"check", "--read-data"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+// The repository from STEWARD_REPOSITORY and the password from STEWARD_PASSWORD or typed on
+// the terminal; without either, errors that say what to give. check --read-data-subset and
+// forget --keep-daily as a user types them.
+TEST_F(BackupCli, RepositoryAndPasswordFromTheEnvironmentOrTheTerminal) {
+  Init();
+  const std::string src = p_.dir() + "/data";
+  WriteFile(src + "/a.txt", "hello\n");
+  WriteFile(src + "/b.bin", RandomBytes(2 << 20, 5));
+  const std::string password = "correct horse battery staple";
+  const std::vector<std::string> no_password = {"STEWARD_PASSWORD", "STEWARD_PASSWORD_FILE"};
+  const std::map<std::string, std::string> env = {{"STEWARD_REPOSITORY", repo_},
+                                                  {"STEWARD_PASSWORD", password}};
+  for (int i = 0; i < 2; ++i) {
+    RunResult run = p_.StewardWithInput({"backup", "run", src}, "", env, {"STEWARD_PASSWORD_FILE"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  }
+  RunResult listed = p_.StewardWithInput({"backup", "snapshots", "--json"}, "", env);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out, nullptr, false).size(), 2u) << listed.out;
+
+  RunResult subset = p_.StewardWithInput({"backup", "check", "--read-data-subset", "50%"}, "", env);
+  EXPECT_EQ(subset.exit_code, 0) << subset.out << subset.err;
+  RunResult bad_share =
+      p_.StewardWithInput({"backup", "check", "--read-data-subset", "150%"}, "", env);
+  EXPECT_NE(bad_share.exit_code, 0);
+  EXPECT_NE(bad_share.err.find("--read-data-subset"), std::string::npos) << bad_share.err;
+  // Two snapshots of one day: --keep-daily 1 keeps the newest.
+  RunResult forget = p_.StewardWithInput({"backup", "forget", "--keep-daily", "1", "--json"}, "",
+                                         env);
+  ASSERT_EQ(forget.exit_code, 0) << forget.out << forget.err;
+  listed = p_.StewardWithInput({"backup", "snapshots", "--json"}, "", env);
+  EXPECT_EQ(json::parse(listed.out, nullptr, false).size(), 1u) << listed.out;
+
+  // No terminal to ask on, no password given: refused, saying how to give one.
+  RunResult refused = p_.StewardWithInput({"backup", "snapshots"}, "",
+                                          {{"STEWARD_REPOSITORY", repo_}}, no_password);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("no password: give --password-file"), std::string::npos)
+      << refused.err;
+  RunResult no_repo = p_.StewardWithInput({"backup", "snapshots"}, "",
+                                          {{"STEWARD_PASSWORD", password}}, {"STEWARD_REPOSITORY"});
+  EXPECT_NE(no_repo.exit_code, 0);
+  EXPECT_NE(no_repo.err.find("no repository: give --repo PATH or set STEWARD_REPOSITORY"),
+            std::string::npos)
+      << no_repo.err;
+
+  // Typed on the terminal (not echoed), the password opens the repository.
+  RunResult typed = StewardOnTerminal(p_.dir(), {"backup", "snapshots"},
+                                      {{"STEWARD_REPOSITORY", repo_}}, "repository password: ",
+                                      password);
+  EXPECT_EQ(typed.exit_code, 0) << typed.out;
+  EXPECT_EQ(typed.out.find(password), std::string::npos) << "the password was echoed";
+  EXPECT_NE(typed.out.find(src), std::string::npos) << typed.out;
+  RunResult mistyped = StewardOnTerminal(p_.dir(), {"backup", "snapshots"},
+                                         {{"STEWARD_REPOSITORY", repo_}},
+                                         "repository password: ", "wrong");
+  EXPECT_NE(mistyped.exit_code, 0) << mistyped.out;
 }
 
 }  // namespace
