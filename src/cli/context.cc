@@ -196,8 +196,8 @@ StatusOr<std::string> PromptNoEcho(const std::string& question, const std::strin
                                    size_t max_bytes) {
   FILE* tty = std::fopen("/dev/tty", "r+");
   if (!tty) return InvalidArgument(no_tty);
-  std::fputs(question.c_str(), tty);
-  std::fflush(tty);
+  // Echo off before the question shows: an answer typed (or pasted) as soon as it appears is
+  // neither echoed nor thrown away by the flush.
   termios old{};
   bool restore = tcgetattr(fileno(tty), &old) == 0;
   if (restore) {
@@ -205,6 +205,8 @@ StatusOr<std::string> PromptNoEcho(const std::string& question, const std::strin
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
   }
+  std::fputs(question.c_str(), tty);
+  std::fflush(tty);
   std::string line;
   for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
     if (line.size() > max_bytes) break;
