@@ -67,22 +67,34 @@ RunResult StewardOnTerminal(const std::string& dir, const std::vector<std::strin
     execv(argv[0], argv.data());
     _exit(127);
   }
-  bool answered = false;
+  // This end of the slave stays open until the child is gone: with no slave open (before the
+  // child has opened it, or after it exited) a read of the master fails with EIO, which must
+  // not end the conversation early. The child's exit is seen through waitpid instead.
+  int held = open(slave.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  bool answered = false, exited = false;
+  int status = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (!exited && std::chrono::steady_clock::now() < deadline) {
+    exited = waitpid(pid, &status, WNOHANG) == pid;
     pollfd pfd{master, POLLIN, 0};
-    if (poll(&pfd, 1, 200) <= 0) continue;
+    if (!exited && poll(&pfd, 1, 100) <= 0) continue;
     char buf[4096];
-    ssize_t n = read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO: the terminal's last user closed it
-    r.out.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;)
+      r.out.append(buf, static_cast<size_t>(n));
     if (!answered && r.out.find(prompt) != std::string::npos) {
       std::string line = answer + "\n";
       answered = write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size());
     }
   }
-  int status = 0;
-  if (waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (!exited) {  // still waiting for something: fail the test, not hang it
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    r.out += "\n[killed after 60 s]";
+  } else if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+  }
+  if (held >= 0) close(held);
   close(master);
   return r;
 }
